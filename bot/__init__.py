@@ -1,0 +1,1 @@
+"""Shelfmate: peer-mentoring programs for library staff, run inside Slack."""

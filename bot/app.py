@@ -1,0 +1,85 @@
+"""The Bolt app factory. Nothing happens at import: `create_app` wires settings, storage and listeners."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.engine import Engine
+
+from bot.clock import Clock, make_clock
+from bot.config import Settings
+from bot.runtime import Runtime, make_slack_client
+from storage.engine import make_engine
+
+log = logging.getLogger(__name__)
+
+FRIENDLY_ERROR = (
+    "Sorry, something went wrong on our side and nothing was changed. Please try again in a minute; "
+    "if it keeps happening, tell your program coordinator."
+)
+
+
+def create_runtime(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    client: AsyncWebClient | None = None,
+) -> Runtime:
+    engine = engine if engine is not None else make_engine(settings.database_url)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        clock=clock if clock is not None else make_clock(settings.clock_mode, engine),
+        client=client if client is not None else make_slack_client(settings),
+    )
+
+
+def _single_workspace_authorize(runtime: Runtime) -> Callable[..., Awaitable[AuthorizeResult]]:
+    """One workspace, one bot token: call auth.test once and remember it.
+
+    Bolt's built-in single-team authorizer calls auth.test through a per-request client that adds
+    `team_id` to every call, an argument Slack's catalogue does not list for auth.test.
+    """
+    cached: list[AuthorizeResult] = []
+    lock = asyncio.Lock()
+
+    async def authorize(**_kwargs: Any) -> AuthorizeResult:
+        async with lock:
+            if not cached:
+                response = await runtime.client.auth_test()
+                cached.append(
+                    AuthorizeResult.from_auth_test_response(
+                        bot_token=runtime.settings.bot_token, auth_test_response=response
+                    )
+                )
+        return cached[0]
+
+    return authorize
+
+
+def create_app(runtime: Runtime) -> AsyncApp:
+    """Build the Bolt app; signatures are always verified (there is no switch to turn that off)."""
+    from bot.listeners import register_all
+
+    app = AsyncApp(
+        signing_secret=runtime.settings.signing_secret,
+        client=runtime.client,
+        authorize=_single_workspace_authorize(runtime),
+        request_verification_enabled=True,
+        logger=logging.getLogger("shelfmate.bolt"),
+    )
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> None:
+        # Log the kind of failure, never the payload: it can hold private notes.
+        logger.error("listener failed: %s: %s", type(error).__name__, error, exc_info=error)
+
+    register_all(app, runtime)
+    return app

@@ -1,0 +1,132 @@
+"""`shelfmate` command line: run the bot, migrate the database, and (later) operate programs.
+
+Every failure a person can cause (a missing token, a bad date, an unreachable database) ends with one
+readable line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from bot.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("shelfmate")
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class CliError(Exception):
+    """A problem to report to the operator in one line."""
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        # Alembic announces every plugin at INFO; operators only need to hear about problems.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _upgrade_database(settings: Settings) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from storage.migrate import upgrade
+
+    try:
+        upgrade(settings.database_url)
+    except OperationalError as error:
+        raise CliError(f"DATABASE_URL: cannot open the database ({error.orig or error})") from None
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = load_settings(require_slack=False)
+    _configure_logging(settings.log_level)
+    _upgrade_database(settings)
+    print("Database is up to date.")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if not args.http and not settings.socket_mode:
+        raise ConfigError(
+            "SLACK_APP_TOKEN is not set, so Socket Mode cannot start (or run `shelfmate run --http --port 3000`). "
+            "Where to get it: api.slack.com/apps -> your app -> Basic Information -> App-Level Tokens"
+        )
+    _configure_logging(settings.log_level)
+    _upgrade_database(settings)
+    log.info("starting with %s", settings)
+    asyncio.run(_serve(settings, http=args.http, host=args.host, port=args.port))
+    return 0
+
+
+async def _serve(settings: Settings, *, http: bool, host: str, port: int) -> None:
+    from bot.app import create_app, create_runtime
+    from bot.scheduler import start_scheduler
+
+    runtime = create_runtime(settings)
+    bolt_app = create_app(runtime)
+    scheduler = start_scheduler(runtime)
+    try:
+        if http:
+            import uvicorn
+
+            from bot.web import create_asgi_app
+
+            config = uvicorn.Config(
+                create_asgi_app(bolt_app),
+                host=host,
+                port=port,
+                log_level=settings.log_level.lower(),
+                access_log=False,
+            )
+            await uvicorn.Server(config).serve()
+        else:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            await AsyncSocketModeHandler(bolt_app, settings.app_token).start_async()
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shelfmate", description="Peer-mentoring programs for library staff.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the bot (Socket Mode, or HTTP with --http)")
+    run.add_argument("--http", action="store_true", help="serve Slack's HTTP requests instead of Socket Mode")
+    run.add_argument("--host", default="0.0.0.0", help="HTTP mode: address to bind (default 0.0.0.0)")
+    run.add_argument("--port", type=int, default=3000, help="HTTP mode: port (default 3000)")
+    run.set_defaults(handler=cmd_run)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply database migrations").set_defaults(handler=cmd_db_upgrade)
+
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+# Later modules add their subcommands here (programs, import, sweep, clock, export).
+_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except (ConfigError, CliError) as error:
+        print(f"shelfmate: {error}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+"""Thin Slack listeners: ack, parse, call one service, render one view, make one Slack call."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.runtime import Runtime
+
+
+def register_all(app: AsyncApp, runtime: Runtime) -> None:
+    from bot.listeners import commands
+
+    commands.register(app, runtime)

@@ -1,0 +1,46 @@
+"""APScheduler is the clock; the database is the truth.
+
+A few periodic sweeps run in-process (memory job store, UTC): each asks the services what is due now.
+No job per pair, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_SECONDS = 60
+# A sweep that starts late (busy loop, suspended laptop) should still run once, not be dropped or doubled.
+MISFIRE_GRACE_SECONDS = 300
+
+Sweep = Callable[[Runtime], Awaitable[object]]
+SWEEPS: list[tuple[str, Sweep]] = []
+
+
+def start_scheduler(runtime: Runtime) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(
+        timezone="UTC",
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS},
+    )
+    for name, sweep in SWEEPS:
+        scheduler.add_job(_guarded(name, sweep), "interval", seconds=SWEEP_INTERVAL_SECONDS, args=[runtime], id=name)
+    scheduler.start()
+    return scheduler
+
+
+def _guarded(name: str, sweep: Sweep) -> Callable[[Runtime], Awaitable[None]]:
+    """One failing sweep must not stop the scheduler or the others."""
+
+    async def run(runtime: Runtime) -> None:
+        try:
+            await sweep(runtime)
+        except Exception:
+            log.exception("sweep %s failed; it will run again at the next interval", name)
+
+    return run

@@ -1,0 +1,1 @@
+"""Domain services: rules of the mentoring programs. They take `now` and ids, return results, never call Slack."""

@@ -1,0 +1,379 @@
+"""Enrollment: who may join which program, the intake answers, pause, resume and leave.
+
+Nothing here calls Slack: listeners fetch what Slack knows (a user's profile, a channel's members) and
+pass it in; results say what to tell whom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlmodel import Session
+
+from bot.services import programs as program_rules
+from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, ROLES, specializations
+from storage import queries
+from storage.models import (
+    LIVE_PAIRING_STATUSES,
+    Enrollment,
+    EnrollmentStatus,
+    Pairing,
+    PairingStatus,
+    Person,
+    Program,
+    Role,
+)
+
+PROFILE_MAX_AGE = timedelta(hours=24)
+MAX_YEARS = 60
+MAX_CAPACITY = 10
+TEXT_LIMITS = {"organization": 200, "region": 200, "goals": 3000}
+
+
+@dataclass(frozen=True)
+class SlackProfile:
+    """What `users.info` says about a person, reduced to what Shelfmate keeps."""
+
+    user_id: str
+    display_name: str
+    timezone: str
+    is_bot: bool = False
+    is_guest: bool = False
+    deactivated: bool = False
+
+
+@dataclass
+class IntakeAnswers:
+    """The intake modal's answers as typed; validated by `validate_intake`."""
+
+    role: str = ""
+    program_id: int | None = None
+    library_type: str = ""
+    organization: str = ""
+    region: str = ""
+    specializations: list[str] = field(default_factory=list)
+    years_experience: str = ""
+    grade_levels: list[str] = field(default_factory=list)
+    goals: str = ""
+    meeting_format: str = ""
+    capacity: str = ""
+    not_with: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    enrollment: Enrollment
+    program: Program
+    created: bool
+
+
+@dataclass(frozen=True)
+class PartnerNotice:
+    """Someone whose pairing ended because their partner left; told kindly, and admins are told too."""
+
+    partner_id: str
+    program_id: int
+    program_name: str
+    admin_channel: str | None
+    pairing_id: int
+
+
+@dataclass(frozen=True)
+class LeaveResult:
+    withdrawn: list[Enrollment]
+    partners: list[PartnerNotice]
+
+
+class JoinRefused(Exception):
+    """A person may not join (now): the message says why and what to do."""
+
+
+# -- people --------------------------------------------------------------------------------------------
+def needs_refresh(person: Person | None, now: datetime) -> bool:
+    return person is None or person.refreshed_at is None or now - person.refreshed_at > PROFILE_MAX_AGE
+
+
+def save_profile(session: Session, profile: SlackProfile, now: datetime) -> Person:
+    person = queries.person(session, profile.user_id) or Person(slack_user_id=profile.user_id)
+    person.display_name = profile.display_name[:200]
+    person.timezone = profile.timezone or "UTC"
+    person.is_bot = profile.is_bot
+    person.is_guest = profile.is_guest
+    person.deactivated = profile.deactivated
+    person.refreshed_at = now
+    session.add(person)
+    return person
+
+
+def refusal_for_person(person: Person, program: Program | None = None) -> str | None:
+    if person.is_bot:
+        return "Bots can't join a mentoring program."
+    if person.deactivated:
+        return "This account is deactivated, so it can't join a mentoring program."
+    if person.is_guest and not (program is not None and program.allow_guests):
+        return (
+            "Guest accounts can't join this program. If you should be able to, ask your program "
+            "coordinator to allow guests."
+        )
+    return None
+
+
+# -- programs a person may join ------------------------------------------------------------------------
+def joinable_programs(session: Session, now: datetime) -> list[Program]:
+    return [p for p in queries.unclosed_programs(session) if program_rules.accepting_applications(p, now)]
+
+
+def why_no_program(session: Session, now: datetime) -> str:
+    """The refusal when nothing is open: name the deadline that passed and what to do instead."""
+    programs = queries.all_programs(session)
+    if not programs:
+        return "No mentoring program has been set up yet. Your program coordinator will announce it here."
+    upcoming = [p for p in programs if (opens := program_rules.applications_open_at(p)) and now < opens]
+    if upcoming:
+        first = min(upcoming, key=lambda p: p.applications_open or date.max)
+        return (
+            f"Applications for *{first.name}* open on {_day(first.applications_open)}. "
+            "Come back then, or ask your coordinator to add you early."
+        )
+    latest = max(programs, key=lambda p: p.applications_close)
+    return (
+        f"Applications for *{latest.name}* closed on {_day(latest.applications_close)} at 11:59 PM "
+        f"({latest.timezone}). Ask your program coordinator about joining late or about the next cycle."
+    )
+
+
+def check_eligible(program: Program, user_id: str, channel_members: set[str] | None) -> None:
+    """Eligibility is enforced on the server; channel membership is fetched by the caller."""
+    if program.eligibility == "allowlist" and user_id not in (program.eligibility_allowlist or []):
+        raise JoinRefused(
+            f"*{program.name}* is open to invited participants only. Ask your program coordinator to add you."
+        )
+    if program.eligibility == "channel" and (channel_members is None or user_id not in channel_members):
+        raise JoinRefused(
+            f"*{program.name}* is open to members of <#{program.eligibility_channel}>. "
+            "Join that channel, then try `/mentor join` again."
+        )
+
+
+def check_can_join(
+    session: Session, user_id: str, program: Program, now: datetime, channel_members: set[str] | None
+) -> None:
+    person = queries.person(session, user_id)
+    if person is not None and (refusal := refusal_for_person(person, program)):
+        raise JoinRefused(refusal)
+    if not program_rules.accepting_applications(program, now):
+        raise JoinRefused(
+            f"Applications for *{program.name}* closed on {_day(program.applications_close)} at 11:59 PM "
+            f"({program.timezone}). Ask your program coordinator about joining late or about the next cycle."
+        )
+    check_eligible(program, user_id, channel_members)
+
+
+# -- intake --------------------------------------------------------------------------------------------
+def validate_intake(answers: IntakeAnswers, program: Program, person_id: str) -> dict[str, str]:
+    """Field -> problem, for inline modal errors. Empty when the answers can be saved."""
+    errors: dict[str, str] = {}
+    if answers.role not in ROLES:
+        errors["role"] = "Choose mentor or mentee."
+    if answers.library_type not in LIBRARY_TYPES:
+        errors["library_type"] = "Choose the kind of library you work in."
+    for name, limit in TEXT_LIMITS.items():
+        value = getattr(answers, name).strip()
+        if len(value) > limit:
+            errors[name] = f"Please keep this under {limit} characters."
+    if not answers.organization.strip():
+        errors["organization"] = "Tell us your district or library system."
+    known = specializations()
+    unknown = [s for s in answers.specializations if s not in known]
+    if unknown:
+        errors["specializations"] = "Choose from the list."
+    elif not answers.specializations:
+        errors["specializations"] = (
+            "Choose at least one area you can coach in."
+            if answers.role == Role.MENTOR
+            else "Choose at least one area you want to grow in."
+        )
+    years = _whole_number(answers.years_experience)
+    if years is None or not 0 <= years <= MAX_YEARS:
+        errors["years_experience"] = f"Enter a whole number of years from 0 to {MAX_YEARS}."
+    elif answers.role == Role.MENTOR and years < program.min_mentor_years:
+        errors["years_experience"] = (
+            f"Mentors in {program.name} need at least {program.min_mentor_years} years of experience. "
+            "You're welcome to join as a mentee."
+        )
+    if any(g not in GRADE_LEVELS for g in answers.grade_levels):
+        errors["grade_levels"] = "Choose from the list."
+    if answers.meeting_format not in MEETING_FORMATS:
+        errors["meeting_format"] = "Choose how you'd like to meet."
+    if answers.role == Role.MENTOR:
+        capacity = _whole_number(answers.capacity) if answers.capacity.strip() else program.default_capacity
+        if capacity is None or not 1 <= capacity <= MAX_CAPACITY:
+            errors["capacity"] = f"Enter how many mentees you can take, from 1 to {MAX_CAPACITY}."
+    if person_id in answers.not_with:
+        errors["not_with"] = "You can't list yourself here."
+    return errors
+
+
+def submit_intake(
+    session: Session, person_id: str, program: Program, answers: IntakeAnswers, now: datetime
+) -> SubmitResult:
+    """Create or update the person's enrollment for (program, role): a double submit updates the same row."""
+    existing = queries.enrollment_for(session, program.id, person_id, answers.role)  # type: ignore[arg-type]
+    created = existing is None or existing.status == EnrollmentStatus.WITHDRAWN
+    enrollment = existing or Enrollment(program_id=program.id, person_id=person_id, role=answers.role, created_at=now)
+    if enrollment.status == EnrollmentStatus.WITHDRAWN:
+        enrollment.status = EnrollmentStatus.APPLIED
+        enrollment.waitlist_reason = None
+    enrollment.library_type = answers.library_type
+    enrollment.organization = answers.organization.strip()
+    enrollment.region = answers.region.strip()
+    enrollment.specializations = sorted(set(answers.specializations))
+    enrollment.years_experience = int(answers.years_experience)
+    enrollment.grade_levels = sorted(set(answers.grade_levels)) if answers.library_type == "school" else []
+    enrollment.goals = answers.goals.strip()
+    enrollment.meeting_format = answers.meeting_format
+    if answers.role == Role.MENTOR:
+        enrollment.capacity = int(answers.capacity) if answers.capacity.strip() else program.default_capacity
+    else:
+        enrollment.capacity = 0
+    enrollment.not_with = sorted(set(answers.not_with) - {person_id})
+    enrollment.updated_at = now
+    session.add(enrollment)
+    session.flush()
+    return SubmitResult(enrollment=enrollment, program=program, created=created)
+
+
+def answers_from_enrollment(enrollment: Enrollment) -> IntakeAnswers:
+    """Prefill for `/mentor profile`."""
+    return IntakeAnswers(
+        role=enrollment.role,
+        program_id=enrollment.program_id,
+        library_type=enrollment.library_type,
+        organization=enrollment.organization,
+        region=enrollment.region,
+        specializations=list(enrollment.specializations or []),
+        years_experience=str(enrollment.years_experience),
+        grade_levels=list(enrollment.grade_levels or []),
+        goals=enrollment.goals,
+        meeting_format=enrollment.meeting_format,
+        capacity=str(enrollment.capacity) if enrollment.role == Role.MENTOR else "",
+        not_with=list(enrollment.not_with or []),
+    )
+
+
+def current_enrollments(session: Session, person_id: str) -> list[Enrollment]:
+    return [e for e in queries.enrollments_of_person(session, person_id) if e.status != EnrollmentStatus.WITHDRAWN]
+
+
+# -- pause, resume, leave ------------------------------------------------------------------------------
+def pause(session: Session, person_id: str, until: date | None, today: date, now: datetime) -> list[Enrollment]:
+    """A paused person is never matched and never nudged; a dated pause ends by itself."""
+    if until is not None and until <= today:
+        raise ValueError(f"The pause end date must be after today ({_day(today)}).")
+    paused = []
+    for enrollment in current_enrollments(session, person_id):
+        if enrollment.status != EnrollmentStatus.PAUSED:
+            enrollment.status_before_pause = enrollment.status
+            enrollment.status = EnrollmentStatus.PAUSED
+        enrollment.paused_until = until
+        enrollment.updated_at = now
+        session.add(enrollment)
+        paused.append(enrollment)
+    return paused
+
+
+def resume(session: Session, person_id: str, now: datetime) -> list[Enrollment]:
+    resumed = []
+    for enrollment in current_enrollments(session, person_id):
+        if enrollment.status == EnrollmentStatus.PAUSED:
+            _unpause(enrollment, now)
+            session.add(enrollment)
+            resumed.append(enrollment)
+    return resumed
+
+
+def end_due_pauses(session: Session, today: date, now: datetime) -> list[Enrollment]:
+    """Run by a sweep: pauses whose end date has come are lifted."""
+    ended = queries.paused_enrollments_due(session, today)
+    for enrollment in ended:
+        _unpause(enrollment, now)
+        session.add(enrollment)
+    return ended
+
+
+def _unpause(enrollment: Enrollment, now: datetime) -> None:
+    enrollment.status = enrollment.status_before_pause or EnrollmentStatus.APPLIED
+    enrollment.status_before_pause = None
+    enrollment.paused_until = None
+    enrollment.updated_at = now
+
+
+def leave(session: Session, person_id: str, now: datetime) -> LeaveResult:
+    """Withdraw from everything, erase personal answers and private notes, dissolve live pairings."""
+    enrollments = current_enrollments(session, person_id)
+    partners: list[PartnerNotice] = []
+    for pairing in queries.pairings_of_enrollments(session, [e.id for e in enrollments]):  # type: ignore[misc]
+        partner = _dissolve(session, pairing, person_id, now, reason="A participant left the program.")
+        if partner is not None:
+            partners.append(partner)
+    for enrollment in enrollments:
+        enrollment.status = EnrollmentStatus.WITHDRAWN
+        enrollment.organization = ""
+        enrollment.region = ""
+        enrollment.goals = ""
+        enrollment.specializations = []
+        enrollment.grade_levels = []
+        enrollment.not_with = []
+        enrollment.years_experience = 0
+        enrollment.waitlist_reason = None
+        enrollment.paused_until = None
+        enrollment.status_before_pause = None
+        enrollment.updated_at = now
+        session.add(enrollment)
+    for checkin in queries.checkins_by(session, person_id):
+        checkin.private_note = None
+        session.add(checkin)
+    return LeaveResult(withdrawn=enrollments, partners=partners)
+
+
+def _dissolve(session: Session, pairing: Pairing, leaver_id: str, now: datetime, reason: str) -> PartnerNotice | None:
+    pairing.status = PairingStatus.DISSOLVED
+    pairing.ended_at = now
+    pairing.end_reason = reason
+    session.add(pairing)
+    mentor = queries.enrollment(session, pairing.mentor_enrollment_id)
+    mentee = queries.enrollment(session, pairing.mentee_enrollment_id)
+    program = queries.program_by_id(session, pairing.program_id)
+    if mentor is None or mentee is None or program is None:
+        return None
+    partner = mentee if mentor.person_id == leaver_id else mentor
+    if partner.person_id == leaver_id:
+        return None
+    # The partner goes back to the pool: their enrollment is waiting for a new match.
+    if partner.status == EnrollmentStatus.MATCHED and not _has_other_live_pairing(session, partner, pairing.id):
+        partner.status = EnrollmentStatus.APPLIED
+        session.add(partner)
+    return PartnerNotice(
+        partner_id=partner.person_id,
+        program_id=program.id,  # type: ignore[arg-type]
+        program_name=program.name,
+        admin_channel=program.admin_channel,
+        pairing_id=pairing.id,  # type: ignore[arg-type]
+    )
+
+
+def _has_other_live_pairing(session: Session, enrollment: Enrollment, except_id: int | None) -> bool:
+    return any(
+        p.id != except_id and p.status in LIVE_PAIRING_STATUSES
+        for p in queries.pairings_of_enrollments(session, [enrollment.id])  # type: ignore[list-item]
+    )
+
+
+def _whole_number(text: str) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isdigit() and len(text) <= 4 else None
+
+
+def _day(value: date | None) -> str:
+    return value.strftime("%b %-d, %Y") if value else "an unannounced date"

@@ -1,0 +1,315 @@
+"""Programs: a mentoring cycle's calendar and rules, validated the same way from a modal and from the CLI."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlmodel import Session
+
+from bot.services.catalog import CADENCES
+from storage import queries
+from storage.models import AuditEvent, Program
+
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "specialization": 4.0,
+    "library_type": 2.0,
+    "experience": 2.0,
+    "grade_levels": 1.0,
+    "time_zone": 1.0,
+    "meeting_format": 1.0,
+    "cross_org": 2.0,
+}
+ELIGIBILITY = ("open", "allowlist", "channel")
+CROSS_ORG = ("none", "prefer", "require")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+
+# Field name -> what a person sees next to a problem with it.
+FIELD_LABELS = {
+    "name": "Name",
+    "applications_open": "Applications open",
+    "applications_close": "Applications close",
+    "agreement_due": "Agreement due",
+    "starts_on": "Starts",
+    "ends_on": "Ends",
+    "default_cadence": "Default cadence",
+    "min_mentor_years": "Minimum mentor years",
+    "default_capacity": "Default mentor capacity",
+    "eligibility": "Eligibility",
+    "eligibility_allowlist": "Allowlist",
+    "eligibility_channel": "Eligibility channel",
+    "admin_channel": "Admin channel",
+    "timezone": "Time zone",
+    "blackouts": "Blackout periods",
+    "cross_org": "Cross-organization rule",
+    "neighbor_orgs": "Neighbouring organizations",
+    "weights": "Matching weights",
+    "admins": "Program admins",
+    "digest_weekday": "Digest day",
+    "digest_hour": "Digest hour",
+}
+
+
+class ProgramInvalid(Exception):
+    """Field name -> one-sentence problem. Rendered inline in a modal, or as lines by the CLI."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{FIELD_LABELS.get(k, k)}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass
+class ProgramFields:
+    """A program's settings as people type them (strings), before validation."""
+
+    values: dict[str, str] = field(default_factory=dict)
+
+
+def parse_date(text: str) -> date:
+    return date.fromisoformat(text.strip())
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in re.split(r"[,\n]", text) if part.strip()]
+
+
+def parse_blackouts(text: str) -> list[list[str]]:
+    """`2025-04-07..2025-04-11, 2025-05-26` -> [[start, end], ...]; a single date is a one-day blackout."""
+    periods = []
+    for part in _split(text):
+        start_text, _, end_text = part.partition("..")
+        start = parse_date(start_text)
+        end = parse_date(end_text) if end_text else start
+        if end < start:
+            raise ValueError(f"{part} ends before it starts")
+        periods.append([start.isoformat(), end.isoformat()])
+    return periods
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for part in _split(text):
+        name, _, number = part.partition("=")
+        name = name.strip()
+        if name not in DEFAULT_WEIGHTS:
+            raise ValueError(f"unknown component {name!r} (known: {', '.join(DEFAULT_WEIGHTS)})")
+        value = float(number)
+        if not 0 <= value <= 100:
+            raise ValueError(f"{name} must be between 0 and 100")
+        weights[name] = value
+    return weights
+
+
+def validate_program(values: dict[str, str], *, existing: Program | None = None) -> dict[str, Any]:
+    """Check every field and return typed column values; raise ProgramInvalid with all problems at once."""
+    errors: dict[str, str] = {}
+    out: dict[str, Any] = {}
+
+    def current(name: str) -> str:
+        if name in values:
+            return (values[name] or "").strip()
+        if existing is None:
+            return ""
+        value = getattr(existing, name)
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, list) and name == "blackouts":
+            return ", ".join(f"{a}..{b}" for a, b in value)
+        if isinstance(value, list):
+            return ", ".join(value)
+        if isinstance(value, dict):
+            return ", ".join(f"{k}={v:g}" for k, v in value.items())
+        return "" if value is None else str(value)
+
+    name = current("name")
+    if not name:
+        errors["name"] = "is required."
+    elif len(name) > 120:
+        errors["name"] = "must be at most 120 characters."
+    out["name"] = name
+
+    for key, required in (
+        ("applications_open", False),
+        ("applications_close", True),
+        ("agreement_due", True),
+        ("starts_on", True),
+        ("ends_on", True),
+    ):
+        text = current(key)
+        if not text:
+            if required:
+                errors[key] = "is required (YYYY-MM-DD)."
+            out[key] = None
+            continue
+        try:
+            out[key] = parse_date(text)
+        except ValueError:
+            errors[key] = f"{text!r} is not a date: use YYYY-MM-DD."
+
+    dates = {
+        k: out.get(k) for k in ("applications_open", "applications_close", "agreement_due", "starts_on", "ends_on")
+    }
+    if (
+        dates["applications_open"]
+        and dates["applications_close"]
+        and dates["applications_open"] > dates["applications_close"]
+    ):
+        errors.setdefault("applications_open", "must be on or before the application deadline.")
+    if dates["applications_close"] and dates["starts_on"] and dates["applications_close"] >= dates["starts_on"]:
+        errors.setdefault("applications_close", "must be before the program starts (pairs need time to be matched).")
+    if dates["starts_on"] and dates["ends_on"] and dates["starts_on"] >= dates["ends_on"]:
+        errors.setdefault("ends_on", "must be after the start date.")
+    if dates["agreement_due"] and dates["applications_close"] and dates["agreement_due"] <= dates["applications_close"]:
+        errors.setdefault("agreement_due", "must be after the application deadline.")
+    if dates["agreement_due"] and dates["ends_on"] and dates["agreement_due"] >= dates["ends_on"]:
+        errors.setdefault("agreement_due", "must be before the program ends.")
+
+    cadence = current("default_cadence") or "monthly"
+    if cadence not in CADENCES:
+        errors["default_cadence"] = f"must be one of {', '.join(CADENCES)}."
+    out["default_cadence"] = cadence
+
+    for key, default, low, high in (
+        ("min_mentor_years", 3, 0, 60),
+        ("default_capacity", 2, 1, 20),
+        ("digest_hour", 9, 0, 23),
+    ):
+        text = current(key)
+        try:
+            number = int(text) if text else default
+            if not low <= number <= high:
+                raise ValueError
+            out[key] = number
+        except ValueError:
+            errors[key] = f"must be a whole number from {low} to {high}."
+
+    weekday = (current("digest_weekday") or "0").lower()
+    if weekday.isdigit() and 0 <= int(weekday) <= 6:
+        out["digest_weekday"] = int(weekday)
+    elif weekday in WEEKDAYS:
+        out["digest_weekday"] = WEEKDAYS.index(weekday)
+    else:
+        errors["digest_weekday"] = "must be a day of the week, e.g. monday."
+
+    eligibility = (current("eligibility") or "open").lower()
+    if eligibility not in ELIGIBILITY:
+        errors["eligibility"] = f"must be one of {', '.join(ELIGIBILITY)}."
+    out["eligibility"] = eligibility
+    allowlist = _split(current("eligibility_allowlist"))
+    bad = [u for u in allowlist if not _USER_ID.match(u)]
+    if bad:
+        errors["eligibility_allowlist"] = f"these are not Slack user ids: {', '.join(bad)}."
+    out["eligibility_allowlist"] = allowlist
+    if eligibility == "allowlist" and not allowlist:
+        errors.setdefault("eligibility_allowlist", "is required when eligibility is allowlist.")
+    channel = current("eligibility_channel") or None
+    if channel and not _CHANNEL_ID.match(channel):
+        errors["eligibility_channel"] = "must be a channel id such as C0123ABCD."
+    if eligibility == "channel" and not channel:
+        errors.setdefault("eligibility_channel", "is required when eligibility is channel.")
+    out["eligibility_channel"] = channel
+
+    admin_channel = current("admin_channel") or None
+    if admin_channel and not _CHANNEL_ID.match(admin_channel):
+        errors["admin_channel"] = "must be a channel id such as C0123ABCD."
+    out["admin_channel"] = admin_channel
+
+    tz = current("timezone") or "America/Los_Angeles"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors["timezone"] = f"{tz!r} is not a time zone name such as America/Chicago."
+    out["timezone"] = tz
+
+    try:
+        out["blackouts"] = parse_blackouts(current("blackouts"))
+    except ValueError as error:
+        errors["blackouts"] = f"{error}. Use YYYY-MM-DD..YYYY-MM-DD, separated by commas."
+
+    cross_org = (current("cross_org") or "none").lower()
+    if cross_org not in CROSS_ORG:
+        errors["cross_org"] = f"must be one of {', '.join(CROSS_ORG)}."
+    out["cross_org"] = cross_org
+    out["neighbor_orgs"] = _split(current("neighbor_orgs"))
+
+    try:
+        out["weights"] = parse_weights(current("weights"))
+    except ValueError as error:
+        errors["weights"] = f"{error}. Use name=number, e.g. specialization=4, library_type=2."
+
+    admins = _split(current("admins"))
+    bad = [u for u in admins if not _USER_ID.match(u)]
+    if bad:
+        errors["admins"] = f"these are not Slack user ids: {', '.join(bad)}."
+    out["admins"] = admins
+
+    allow = (current("allow_guests") or "false").lower()
+    out["allow_guests"] = allow in ("1", "true", "yes", "on")
+
+    if errors:
+        raise ProgramInvalid(errors)
+    return out
+
+
+def create_program(session: Session, values: dict[str, str], *, actor: str, now: datetime) -> Program:
+    columns = validate_program(values)
+    if queries.program_by_name(session, columns["name"]) is not None:
+        raise ProgramInvalid({"name": f"a program named {columns['name']!r} already exists."})
+    program = Program(**columns, created_at=now)
+    session.add(program)
+    session.flush()
+    record_admin_action(session, actor, "program.create", program.id, {"name": program.name}, now)
+    return program
+
+
+def edit_program(session: Session, program: Program, values: dict[str, str], *, actor: str, now: datetime) -> Program:
+    columns = validate_program(values, existing=program)
+    other = queries.program_by_name(session, columns["name"])
+    if other is not None and other.id != program.id:
+        raise ProgramInvalid({"name": f"a program named {columns['name']!r} already exists."})
+    changed = {k: str(v) for k, v in columns.items() if getattr(program, k) != v}
+    for key, value in columns.items():
+        setattr(program, key, value)
+    session.add(program)
+    record_admin_action(session, actor, "program.edit", program.id, {"changed": sorted(changed)}, now)
+    return program
+
+
+def record_admin_action(
+    session: Session, actor: str, action: str, program_id: int | None, detail: dict[str, Any], now: datetime
+) -> None:
+    session.add(AuditEvent(actor=actor, action=action, program_id=program_id, detail=detail, at=now))
+
+
+def program_zone(program: Program) -> ZoneInfo:
+    return ZoneInfo(program.timezone)
+
+
+def applications_deadline(program: Program) -> datetime:
+    """The seed's "11:59 PM": applications close at the end of 23:59 on that day in the program's zone."""
+    local = datetime.combine(program.applications_close, time(23, 59), tzinfo=program_zone(program))
+    return local + timedelta(minutes=1)
+
+
+def applications_open_at(program: Program) -> datetime | None:
+    if program.applications_open is None:
+        return None
+    return datetime.combine(program.applications_open, time(0, 0), tzinfo=program_zone(program))
+
+
+def accepting_applications(program: Program, now: datetime) -> bool:
+    opens = applications_open_at(program)
+    return (opens is None or now >= opens) and now < applications_deadline(program) and program.closed_at is None
+
+
+def is_program_admin(program: Program | None, user_id: str, super_admins: frozenset[str]) -> bool:
+    return user_id in super_admins or (program is not None and user_id in (program.admins or []))
+
+
+def effective_weights(program: Program) -> dict[str, float]:
+    return DEFAULT_WEIGHTS | dict(program.weights or {})

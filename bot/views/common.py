@@ -1,0 +1,23 @@
+"""Small helpers shared by the view builders; they keep text inside Slack's limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.models.blocks import Block
+
+SECTION_TEXT_LIMIT = 3000
+MAX_BLOCKS_PER_MESSAGE = 50
+MAX_BLOCKS_PER_VIEW = 100
+
+
+def clip(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
+    """Cut a text to a Slack limit with an ellipsis rather than let Slack reject the whole message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render(blocks: list[Block], limit: int = MAX_BLOCKS_PER_MESSAGE) -> list[dict[str, Any]]:
+    """Serialize through slack_sdk's models, which validate lengths and required fields."""
+    if len(blocks) > limit:
+        raise ValueError(f"{len(blocks)} blocks exceed Slack's limit of {limit}")
+    return [block.to_dict() for block in blocks]

@@ -1,0 +1,70 @@
+"""The help message: what a librarian (or coordinator) can type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.models.blocks import ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+
+from bot.views.common import render
+from bot.views.ids import ADMIN_COMMAND, MENTOR_COMMAND
+
+MENTOR_SUBCOMMANDS: list[tuple[str, str]] = [
+    ("join [mentor|mentee]", "Apply to a mentoring program as a mentor or a mentee (or both)."),
+    ("profile", "Edit the answers you gave when you joined."),
+    ("status", "See your enrollments, your partner and what is due next."),
+    ("checkin", "Log a meeting with your partner."),
+    ("pause [until YYYY-MM-DD]", "Take a break: no matching and no reminders until you resume."),
+    ("resume", "End a pause."),
+    ("rematch", "Tell the coordinators, privately, that your pairing is not working."),
+    ("leave", "Withdraw from the program and erase your answers."),
+    ("help", "Show this message."),
+]
+
+ADMIN_SUBCOMMANDS: list[tuple[str, str]] = [
+    ("program create|edit|list", "Set up a program's calendar and rules."),
+    ("match preview", "Propose pairs, with scores and reasons, in the admin channel."),
+    ("pair @mentor @mentee / unpair @mentor @mentee", "Make or undo a pairing by hand."),
+    ("summary [program]", "Who is waiting, which pairs met and which went quiet."),
+    ("export participants|pairings|checkins|hours", "Download records as CSV."),
+    ("audit [N]", "The last N admin actions."),
+    ("help", "Show this message."),
+]
+
+
+def _command_list(command: str, entries: list[tuple[str, str]]) -> str:
+    return "\n".join(f"• `{command} {usage}`: {what}" for usage, what in entries)
+
+
+def help_blocks(*, unknown: str | None = None, admin: bool = False) -> list[dict[str, Any]]:
+    command, entries = (ADMIN_COMMAND, ADMIN_SUBCOMMANDS) if admin else (MENTOR_COMMAND, MENTOR_SUBCOMMANDS)
+    blocks = []
+    if unknown:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f"I don't know `{_escape(unknown[:60])}`. Here is what `{command}` can do:"
+                )
+            )
+        )
+    blocks.append(HeaderBlock(text="Shelfmate coordinator commands" if admin else "Shelfmate: peer mentoring"))
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=_command_list(command, entries))))
+    blocks.append(
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text="Everything here is also on the app's *Home* tab. Only you can see this message."
+                )
+            ]
+        )
+    )
+    return render(blocks)
+
+
+def help_text(*, admin: bool = False) -> str:
+    """Plain-text fallback for notifications and screen readers."""
+    return "Shelfmate coordinator commands" if admin else "Shelfmate help: /mentor join, status, checkin, ..."
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")

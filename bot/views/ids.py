@@ -1,0 +1,15 @@
+"""Every action, block and callback id the app uses, in one place so listeners and views agree."""
+
+from __future__ import annotations
+
+MENTOR_COMMAND = "/mentor"
+ADMIN_COMMAND = "/mentor-admin"
+
+# Buttons in the help message and Home tab.
+ACTION_JOIN = "shelfmate_join"
+ACTION_EDIT_PROFILE = "shelfmate_edit_profile"
+ACTION_PAUSE = "shelfmate_pause"
+ACTION_RESUME = "shelfmate_resume"
+ACTION_CHECKIN = "shelfmate_checkin"
+ACTION_LEAVE_CONFIRM = "shelfmate_leave_confirm"
+ACTION_LEAVE_CANCEL = "shelfmate_leave_cancel"

@@ -1,0 +1,63 @@
+"""Engines for SQLite (embedded default) and PostgreSQL, configured the way concurrent writers need."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(database_url: str, **kwargs: Any) -> Engine:
+    """SQLite gets WAL, foreign keys and a busy timeout, or "database is locked" reaches users."""
+    if database_url.startswith("sqlite"):
+        engine = create_engine(
+            database_url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **kwargs,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the driver, issue BEGIN so that writers can ask for BEGIN IMMEDIATE.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            # IMMEDIATE takes the write lock up front: no deadlock-prone read->write upgrade.
+            immediate = conn.get_execution_options().get("shelfmate_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+
+
+@contextmanager
+def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
+    """One unit of work: committed on success, rolled back on any error.
+
+    `write=True` on SQLite starts with BEGIN IMMEDIATE so two processes serialize instead of failing.
+    """
+    bind = engine.execution_options(shelfmate_write=True) if write and is_sqlite(engine) else engine
+    with Session(bind, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

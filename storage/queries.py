@@ -1,0 +1,147 @@
+"""Query functions: each takes a session. Nothing outside storage/ builds SQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func, or_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, select
+
+from storage.models import (
+    LIVE_PAIRING_STATUSES,
+    AuditEvent,
+    CheckIn,
+    ClockSetting,
+    Enrollment,
+    EnrollmentStatus,
+    Pairing,
+    Person,
+    ProcessedRequest,
+    Program,
+)
+
+
+def get_rehearsal_now(session: Session) -> datetime | None:
+    row = session.get(ClockSetting, 1)
+    return row.now if row is not None else None
+
+
+def set_rehearsal_now(session: Session, moment: datetime) -> None:
+    row = session.get(ClockSetting, 1)
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if row is None:
+        session.add(ClockSetting(id=1, now=aware))
+    else:
+        row.now = aware
+        session.add(row)
+
+
+# -- programs ------------------------------------------------------------------------------------------
+def program_by_name(session: Session, name: str) -> Program | None:
+    return session.exec(select(Program).where(func.lower(Program.name) == name.strip().lower())).first()
+
+
+def program_by_id(session: Session, program_id: int) -> Program | None:
+    return session.get(Program, program_id)
+
+
+def all_programs(session: Session) -> list[Program]:
+    return list(session.exec(select(Program).order_by(Program.starts_on, Program.id)))
+
+
+def unclosed_programs(session: Session) -> list[Program]:
+    return list(session.exec(select(Program).where(Program.closed_at.is_(None)).order_by(Program.id)))
+
+
+# -- people --------------------------------------------------------------------------------------------
+def person(session: Session, user_id: str) -> Person | None:
+    return session.get(Person, user_id)
+
+
+def people(session: Session, user_ids: list[str]) -> dict[str, Person]:
+    if not user_ids:
+        return {}
+    rows = session.exec(select(Person).where(Person.slack_user_id.in_(user_ids)))
+    return {row.slack_user_id: row for row in rows}
+
+
+# -- enrollments ---------------------------------------------------------------------------------------
+def enrollment(session: Session, enrollment_id: int) -> Enrollment | None:
+    return session.get(Enrollment, enrollment_id)
+
+
+def enrollment_for(session: Session, program_id: int, person_id: str, role: str) -> Enrollment | None:
+    return session.exec(
+        select(Enrollment).where(
+            Enrollment.program_id == program_id, Enrollment.person_id == person_id, Enrollment.role == role
+        )
+    ).first()
+
+
+def enrollments_of_person(session: Session, person_id: str) -> list[Enrollment]:
+    return list(session.exec(select(Enrollment).where(Enrollment.person_id == person_id).order_by(Enrollment.id)))
+
+
+def enrollments_in_program(session: Session, program_id: int, role: str | None = None) -> list[Enrollment]:
+    statement = select(Enrollment).where(Enrollment.program_id == program_id)
+    if role is not None:
+        statement = statement.where(Enrollment.role == role)
+    return list(session.exec(statement.order_by(Enrollment.id)))
+
+
+def paused_enrollments_due(session: Session, today: date) -> list[Enrollment]:
+    return list(
+        session.exec(
+            select(Enrollment).where(
+                Enrollment.status == EnrollmentStatus.PAUSED,
+                Enrollment.paused_until.is_not(None),
+                Enrollment.paused_until <= today,
+            )
+        )
+    )
+
+
+# -- pairings ------------------------------------------------------------------------------------------
+def pairing(session: Session, pairing_id: int) -> Pairing | None:
+    return session.get(Pairing, pairing_id)
+
+
+def pairings_of_enrollments(session: Session, enrollment_ids: list[int], *, live_only: bool = True) -> list[Pairing]:
+    if not enrollment_ids:
+        return []
+    statement = select(Pairing).where(
+        or_(Pairing.mentor_enrollment_id.in_(enrollment_ids), Pairing.mentee_enrollment_id.in_(enrollment_ids))
+    )
+    if live_only:
+        statement = statement.where(Pairing.status.in_([s.value for s in LIVE_PAIRING_STATUSES]))
+    return list(session.exec(statement.order_by(Pairing.id)))
+
+
+def pairings_in_program(session: Session, program_id: int, statuses: list[str] | None = None) -> list[Pairing]:
+    statement = select(Pairing).where(Pairing.program_id == program_id)
+    if statuses is not None:
+        statement = statement.where(Pairing.status.in_(statuses))
+    return list(session.exec(statement.order_by(Pairing.id)))
+
+
+def checkins_by(session: Session, person_id: str) -> list[CheckIn]:
+    return list(session.exec(select(CheckIn).where(CheckIn.logged_by == person_id)))
+
+
+# -- requests ------------------------------------------------------------------------------------------
+def remember_request(session: Session, key: str, now: datetime) -> bool:
+    """True the first time a key is seen. The insert is the check, so two racing requests cannot both win."""
+    statement = (
+        sqlite_insert(ProcessedRequest) if session.get_bind().dialect.name == "sqlite" else pg_insert(ProcessedRequest)
+    )
+    result = session.exec(  # type: ignore[call-overload]
+        statement.values(key=key, at=now).on_conflict_do_nothing(index_elements=["key"])
+    )
+    return bool(result.rowcount)
+
+
+# -- audit ---------------------------------------------------------------------------------------------
+def audit_events(session: Session, limit: int) -> list[AuditEvent]:
+    return list(session.exec(select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)))

@@ -1,0 +1,89 @@
+"""Start-up settings: one clear line for each mistake a coordinator can make."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_DATABASE_URL, DEFAULT_SLACK_API_URL, ConfigError, load_settings
+
+GOOD = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "abcdef0123456789"}
+
+
+def test_defaults() -> None:
+    settings = load_settings(GOOD)
+    assert settings.slack_api_url == DEFAULT_SLACK_API_URL
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.admins == frozenset()
+    assert settings.socket_mode is False
+
+
+def test_everything_set() -> None:
+    settings = load_settings(
+        GOOD
+        | {
+            "SLACK_APP_TOKEN": "xapp-1-A-1-x",
+            "SLACK_API_URL": "http://127.0.0.1:9999/api",
+            "DATABASE_URL": "postgresql://u:p@localhost/db",
+            "SHELFMATE_ADMINS": "U012AB3CD, W0ABCDEF",
+            "LOG_LEVEL": "debug",
+        }
+    )
+    assert settings.socket_mode is True
+    assert settings.slack_api_url == "http://127.0.0.1:9999/api/"
+    assert settings.database_url == "postgresql+psycopg://u:p@localhost/db"
+    assert settings.admins == {"U012AB3CD", "W0ABCDEF"}
+    assert settings.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, "SLACK_BOT_TOKEN"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxp-user-token", "SLACK_SIGNING_SECRET": "abcdef0123456789"},
+            "SLACK_BOT_TOKEN",
+        ),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+        (GOOD | {"SLACK_SIGNING_SECRET": "has spaces in it"}, "SLACK_SIGNING_SECRET"),
+        (GOOD | {"SLACK_APP_TOKEN": "xoxb-wrong-kind"}, "SLACK_APP_TOKEN"),
+        (GOOD | {"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL"),
+        (GOOD | {"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        (GOOD | {"SHELFMATE_ADMINS": "casey,U0123ABC"}, "SHELFMATE_ADMINS"),
+        (GOOD | {"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        (GOOD | {"SHELFMATE_CLOCK": "sundial"}, "SHELFMATE_CLOCK"),
+    ],
+)
+def test_each_mistake_names_the_variable_and_where_to_find_it(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    message = str(caught.value)
+    assert message.startswith(named)
+    assert "Where to get it" in message
+    assert "\n" not in message
+
+
+def test_secrets_never_appear_in_repr() -> None:
+    settings = load_settings(GOOD | {"DATABASE_URL": "postgresql+psycopg://u:hunter2@h/db"})
+    shown = repr(settings) + str(settings)
+    assert "xoxb-1-2-abc" not in shown
+    assert "abcdef0123456789" not in shown
+    assert "hunter2" not in shown
+
+
+def test_dotenv_file_is_read_and_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("SLACK_BOT_TOKEN=xoxb-from-file\nSLACK_SIGNING_SECRET=filesecret123\nLOG_LEVEL=ERROR\n")
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "DATABASE_URL",
+        "SHELFMATE_ADMINS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    settings = load_settings(env_file=env_file)
+    assert settings.bot_token == "xoxb-from-file"
+    assert settings.log_level == "WARNING"

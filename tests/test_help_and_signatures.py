@@ -1,0 +1,77 @@
+"""The first user-facing command end to end, and Slack's request signing on the app's one endpoint."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.slack_driver import SlackDriver
+
+
+def _texts(blocks: list[dict[str, Any]]) -> str:
+    out = []
+    for block in blocks:
+        if "text" in block:
+            out.append(block["text"]["text"])
+        for element in block.get("elements", []):
+            out.append(element.get("text", ""))
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("text", ["help", "", "   ", "HELP"])
+def test_help_lists_every_subcommand_privately(slack: SlackDriver, text: str) -> None:
+    response = slack.mentor("U0LIB0001", text)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["response_type"] == "ephemeral"
+    shown = _texts(body["blocks"])
+    for sub in ("join", "profile", "status", "checkin", "pause", "resume", "leave", "help"):
+        assert f"/mentor {sub}" in shown
+
+
+def test_unknown_subcommand_says_so_and_shows_help(slack: SlackDriver) -> None:
+    body = slack.mentor("U0LIB0001", "frobnicate the <catalogue>").json()
+    shown = _texts(body["blocks"])
+    assert "I don't know `frobnicate`" in shown
+    assert "/mentor join" in shown
+
+
+def test_admin_help_is_refused_to_non_admins(slack: SlackDriver) -> None:
+    body = slack.admin("U0LIB0001", "help").json()
+    assert body["response_type"] == "ephemeral"
+    assert "for program coordinators" in body["text"]
+    assert "blocks" not in body
+
+
+def test_admin_help_for_admins(slack: SlackDriver) -> None:
+    body = slack.admin("U0ADMIN01", "").json()
+    assert "/mentor-admin match preview" in _texts(body["blocks"])
+
+
+def test_help_makes_no_web_api_call_but_auth(slack: SlackDriver, emulator: Any) -> None:
+    slack.mentor("U0LIB0001", "help")
+    assert {c.method for c in emulator.calls} <= {"auth.test"}
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        {"signed": False},
+        {"secret": "0000000000wrongsecret0000"},
+        {"timestamp": int(time.time()) - 6 * 60},
+        {"tamper": True},
+    ],
+    ids=["unsigned", "wrong-secret", "six-minutes-old", "tampered-body"],
+)
+def test_bad_signatures_get_401(slack: SlackDriver, emulator: Any, attack: dict[str, Any]) -> None:
+    response = slack.mentor("U0LIB0001", "help", **attack)
+    assert response.status_code == 401
+    assert emulator.calls == []
+
+
+def test_healthz(slack: SlackDriver) -> None:
+    response = slack.http.get(slack.app_url + "/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"ok": True}
