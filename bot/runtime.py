@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.slack_gateway import SlackGateway
 from storage.engine import session_scope
 
 T = TypeVar("T")
@@ -50,6 +51,14 @@ class Runtime:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    @property
+    def gateway(self) -> SlackGateway:
+        return SlackGateway(self.client)
+
+    @property
+    def rehearsal(self) -> bool:
+        return self.settings.clock_mode == "rehearsal"
 
     def is_super_admin(self, user_id: str) -> bool:
         return user_id in self.settings.admins

@@ -133,13 +133,15 @@ def checkins_by(session: Session, person_id: str) -> list[CheckIn]:
 # -- requests ------------------------------------------------------------------------------------------
 def remember_request(session: Session, key: str, now: datetime) -> bool:
     """True the first time a key is seen. The insert is the check, so two racing requests cannot both win."""
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
     statement = (
-        sqlite_insert(ProcessedRequest) if session.get_bind().dialect.name == "sqlite" else pg_insert(ProcessedRequest)
+        insert(ProcessedRequest)
+        .values(key=key, at=now)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(ProcessedRequest.key)
     )
-    result = session.exec(  # type: ignore[call-overload]
-        statement.values(key=key, at=now).on_conflict_do_nothing(index_elements=["key"])
-    )
-    return bool(result.rowcount)
+    # rowcount is -1 for this statement on psycopg; RETURNING says reliably whether a row went in.
+    return session.execute(statement).first() is not None
 
 
 # -- audit ---------------------------------------------------------------------------------------------

@@ -45,6 +45,11 @@ class SlackDriver:
         self._new_response_url = new_response_url or (lambda: "https://hooks.slack.invalid/commands/x")
         self._clock = clock
         self.http = httpx.Client(timeout=30)
+        self.last_response_url = ""
+
+    def _response_url(self) -> str:
+        self.last_response_url = self._new_response_url()
+        return self.last_response_url
 
     def close(self) -> None:
         self.http.close()
@@ -73,7 +78,9 @@ class SlackDriver:
         return self.http.post(self.events_url, content=body, headers=headers)
 
     # -- shapes ------------------------------------------------------------------------------------------
-    def command_body(self, user_id: str, command: str, text: str = "", *, channel_id: str = "C0GENERAL") -> dict:
+    def command_body(
+        self, user_id: str, command: str, text: str = "", *, channel_id: str = "C0GENERAL"
+    ) -> dict[str, Any]:
         return {
             "token": "legacy-verification-token-unused",
             "team_id": TEAM_ID,
@@ -86,7 +93,7 @@ class SlackDriver:
             "text": text,
             "api_app_id": APP_ID,
             "is_enterprise_install": "false",
-            "response_url": self._new_response_url(),
+            "response_url": self._response_url(),
             "trigger_id": self._issue_trigger_id(),
         }
 
@@ -129,7 +136,7 @@ class SlackDriver:
     ) -> httpx.Response:
         payload = self._envelope(user_id) | {
             "type": "block_actions",
-            "response_url": self._new_response_url(),
+            "response_url": self._response_url(),
             "actions": [
                 {
                     "type": "button",

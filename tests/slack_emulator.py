@@ -37,6 +37,7 @@ __all__ = [
     "COMMON_ERRORS",
     "RATE_TIERS",
     "SPECIAL_RATE_LIMITS",
+    "UNCATALOGUED_ERRORS",
     "MethodSpec",
     "RecordedCall",
     "SlackEmulator",
@@ -82,6 +83,9 @@ COMMON_ERRORS = frozenset(
         "two_factor_setup_required",
     }
 )
+
+# Real Slack errors that no catalogue entry lists (e.g. DMing a bot user); fail() accepts them silently.
+UNCATALOGUED_ERRORS = frozenset({"cannot_dm_bot"})
 
 # Per-minute budgets per catalogue tier (docs.slack.dev "Rate limits"). t5 ("special") is per method below.
 RATE_TIERS: dict[str, tuple[int, float]] = {
@@ -185,6 +189,8 @@ class UploadedFile:
 
 @dataclass
 class _PendingUpload:
+    """An upload URL handed out by files.getUploadURLExternal, waiting for bytes and completion."""
+
     file_id: str
     filename: str
     length: int
@@ -195,6 +201,8 @@ class _PendingUpload:
 
 @dataclass
 class _ResponseUrl:
+    """Issue time and uses of one response_url, to apply Slack's 5-uses / 30-minutes rule."""
+
     issued_at: float
     uses: int = 0
     payloads: list[dict[str, Any]] = field(default_factory=list)
@@ -202,6 +210,8 @@ class _ResponseUrl:
 
 @dataclass
 class _Fault:
+    """One queued fault from fail(); ``remaining`` None means it never runs out."""
+
     method: str
     error: str | None
     status: int
@@ -213,6 +223,8 @@ class _Fault:
 
 @dataclass
 class _Chaos:
+    """Seeded random-fault settings, so a failing chaos run can be replayed."""
+
     rate: float
     rng: random.Random
     kinds: tuple[str, ...]
@@ -235,10 +247,12 @@ _Answer = tuple[int, dict[str, Any], dict[str, str]]
 
 
 def _error(code: str) -> dict[str, Any]:
+    """The body Slack sends for a failed call."""
     return {"ok": False, "error": code}
 
 
 def _json_reply(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> _Reply:
+    """Serialise a JSON answer compactly; every API reply goes through here."""
     out = {"Content-Type": "application/json; charset=utf-8"}
     if headers:
         out.update(headers)
@@ -279,10 +293,12 @@ def _ts_micros(ts: Any) -> int | None:
 
 
 def _encode_cursor(offset: int) -> str:
+    """Opaque cursors like Slack's, so clients cannot rely on their content."""
     return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
 
 
 def _decode_cursor(cursor: Any) -> int:
+    """Reverse of _encode_cursor; garbage answers invalid_cursor as Slack does."""
     if not cursor:
         return 0
     try:
@@ -315,12 +331,15 @@ def _parse_multipart(content_type: str, body: bytes) -> list[tuple[str | None, s
 
 
 def _plain_text_length(obj: Any) -> int:
+    """Length of a plain_text object's text, for Block Kit length limits."""
     if isinstance(obj, dict):
         return len(str(obj.get("text", "")))
     return 0
 
 
 class _Server(ThreadingHTTPServer):
+    """Threaded server whose handlers reach the emulator through ``server.emulator``."""
+
     daemon_threads = True
     block_on_close = False
     request_queue_size = 1024  # the default 5 drops SYNs when an async bot fires hundreds of calls at once
@@ -341,6 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
     def _read_body(self) -> bytes:
+        """Read the whole body (Content-Length or chunked) so keep-alive connections stay in sync."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             out = bytearray()
             while True:
@@ -355,8 +375,14 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _dispatch(self, verb: str) -> None:
+        """Route one request and write the reply, tolerating clients that already gave up."""
         body = self._read_body()
-        status, headers, payload = self.server.emulator._route(verb, self.path, self.headers, body)
+        emulator = self.server.emulator
+        try:
+            status, headers, payload = emulator._route(verb, self.path, self.headers, body)
+        except Exception as exc:  # an emulator bug must fail the test, not look like a network error
+            emulator._violate(f"emulator: internal error handling {verb} {self.path}: {exc!r}")
+            status, headers, payload = _json_reply(500, _error("internal_error"))
         try:
             self.send_response(status)
             for key, value in headers.items():
@@ -464,7 +490,10 @@ class SlackEmulator:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.emulator = self
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="slack-emulator", daemon=True)
+        # A short poll interval keeps stop() (run after every test) from costing half a second.
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="slack-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -526,6 +555,7 @@ class SlackEmulator:
     def _catalogue_problems(
         self, spec: MethodSpec, args: Mapping[str, Any], json_body: bool, bearer: bool
     ) -> list[str]:
+        """Every way these args break the method's catalogue entry, as readable strings."""
         problems: list[str] = []
         if json_body and not spec.json_ok:
             problems.append(f"{spec.name}: JSON body sent, but the catalogue does not list json_input_supported")
@@ -732,11 +762,13 @@ class SlackEmulator:
             spec = self.spec(method)
             if spec is None:
                 warnings.warn(f"fail(): Slack has no method {method!r}", stacklevel=2)
-            elif error not in spec.errors and error not in COMMON_ERRORS:
+            elif error not in spec.errors | COMMON_ERRORS | UNCATALOGUED_ERRORS:
                 warnings.warn(
                     f"fail(): {error!r} is not among {method}'s catalogued errors or Slack's common errors",
                     stacklevel=2,
                 )
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1 (or None for every call)")
         with self._lock:
             self._faults.append(_Fault(method, error, status, retry_after, times, delay, match))
 
@@ -869,6 +901,7 @@ class SlackEmulator:
     # ------------------------------------------------------------------ routing
 
     def _route(self, verb: str, raw_path: str, headers: Mapping[str, str], body: bytes) -> _Reply:
+        """Send a request to the API, upload or response_url endpoint by path prefix."""
         parts = urlsplit(raw_path)
         path = parts.path
         if path.startswith("/api/"):
@@ -896,10 +929,12 @@ class SlackEmulator:
         return _json_reply(status, body, headers)
 
     def _violate(self, message: str) -> None:
+        """Record a contract breach; fixtures fail the test on any."""
         with self._lock:
             self.violations.append(message)
 
     def _api(self, verb: str, method: str, query: str, headers: Mapping[str, str], body: bytes) -> _Reply:
+        """Parse query + body (form, multipart or JSON) for /api/<method>, answer it and record it."""
         at = self.clock()
         ctype_full = headers.get("Content-Type") or ""
         ctype = ctype_full.split(";", 1)[0].strip().lower()
@@ -973,14 +1008,21 @@ class SlackEmulator:
             return 200, out, {}
 
     def _take_fault(self, method: str, args: dict[str, Any]) -> _Fault | None:
+        """Pop the first queued fault that applies to this call, if any."""
         with self._lock:
             for fault in self._faults:
                 if fault.method not in (method, "*"):
                     continue
                 if fault.method == "*" and method in (UPLOAD, RESPONSE_URL):
                     continue
-                if fault.match is not None and not fault.match(args):
-                    continue
+                if fault.match is not None:
+                    try:
+                        matched = fault.match(args)
+                    except Exception as exc:  # a broken test callback must not hang the client
+                        self.violations.append(f"emulator: fail(match=...) for {method} raised {exc!r}")
+                        continue
+                    if not matched:
+                        continue
                 if fault.remaining is not None:
                     fault.remaining -= 1
                     if fault.remaining <= 0:
@@ -989,6 +1031,7 @@ class SlackEmulator:
         return None
 
     def _fault_reply(self, status: int, error: str | None, retry_after: int | None) -> _Answer | None:
+        """The HTTP answer for a fault; None when the fault is only a delay."""
         if status == 429:
             wait = 1 if retry_after is None else retry_after
             return 429, _error(error or "ratelimited"), {"Retry-After": str(wait)}
@@ -1025,6 +1068,7 @@ class SlackEmulator:
         return None
 
     def _rate_limited(self, spec: MethodSpec, args: Mapping[str, Any]) -> _Answer | None:
+        """Sliding-window tier check on the injected clock; returns a 429 answer when over budget."""
         with self._lock:
             if not self._enforce_rates:
                 return None
@@ -1050,6 +1094,7 @@ class SlackEmulator:
     # ------------------------------------------------------------------ upload + response_url endpoints
 
     def _upload(self, file_id: str, headers: Mapping[str, str], body: bytes) -> _Reply:
+        """The upload URL endpoint: stores raw or multipart bytes like files.slack.com does."""
         fault = self._take_fault(UPLOAD, {"file_id": file_id})
         if fault is not None:
             if fault.delay > 0:
@@ -1079,6 +1124,7 @@ class SlackEmulator:
         return 200, {"Content-Type": "text/plain; charset=utf-8"}, f"OK - {len(content)}".encode()
 
     def _response_url(self, key: str, headers: Mapping[str, str], body: bytes) -> _Reply:
+        """The response_url endpoint: records JSON payloads and enforces Slack's use limits."""
         fault = self._take_fault(RESPONSE_URL, {"key": key})
         if fault is not None:
             if fault.delay > 0:
@@ -1112,6 +1158,7 @@ class SlackEmulator:
     # ------------------------------------------------------------------ state helpers (lock held)
 
     def _new_id(self, prefix: str) -> str:
+        """Deterministic, obviously synthetic Slack-style ids (e.g. DEMU000001)."""
         return f"{prefix}EMU{next(self._ids):06d}"
 
     def _next_ts(self) -> str:
@@ -1123,6 +1170,7 @@ class SlackEmulator:
         return f"{candidate // 1_000_000}.{candidate % 1_000_000:06d}"
 
     def _public_user(self, user: dict[str, Any], *, locale: bool = False) -> dict[str, Any]:
+        """A users.info-shaped copy without the emulator's private fields."""
         out = {k: v for k, v in user.items() if not k.startswith("_")}
         out["profile"] = dict(user["profile"])
         if locale:
@@ -1130,6 +1178,7 @@ class SlackEmulator:
         return out
 
     def _dm_for(self, user_id: str) -> str | None:
+        """The open 1:1 DM with a user, if there is one."""
         return self._dm_index.get(frozenset((user_id,)))
 
     def _open_dm(self, user_ids: list[str]) -> tuple[str, bool]:
@@ -1210,23 +1259,25 @@ class SlackEmulator:
         raise _SlackError("channel_not_found")
 
     def _find_message(self, cid: str, ts: Any) -> dict[str, Any]:
+        """The stored message with this ts, or message_not_found."""
         for message in self._messages.get(cid, []):
             if message["ts"] == ts:
                 return message
         raise _SlackError("message_not_found")
 
     def _note_reply(self, cid: str, thread_ts: str, reply: dict[str, Any]) -> None:
+        """Update a thread parent's reply_count/latest_reply the way Slack shows them."""
         for parent in self._messages.get(cid, []):
             if parent["ts"] == thread_ts:
+                # Replace rather than mutate nested values: responses hold shallow copies of stored messages.
                 parent["thread_ts"] = thread_ts
                 parent["reply_count"] = parent.get("reply_count", 0) + 1
                 parent["latest_reply"] = reply["ts"]
-                users = parent.setdefault("reply_users", [])
-                if reply.get("user") not in users:
-                    users.append(reply.get("user"))
+                parent["reply_users"] = list(dict.fromkeys([*parent.get("reply_users", []), reply.get("user")]))
                 return
 
     def _check_blocks(self, method: str, blocks: Any, limit: int) -> None:
+        """Reject blocks Slack would reject (not an array, too many, no type)."""
         if blocks is None or blocks == "":
             return
         if not isinstance(blocks, list):
@@ -1240,6 +1291,7 @@ class SlackEmulator:
                 raise _SlackError("invalid_blocks", violation=f"{method}: block {index} has no string 'type'")
 
     def _check_metadata(self, method: str, metadata: Any) -> dict[str, Any] | None:
+        """Message metadata must be {event_type, event_payload} (or Work Object entities)."""
         if metadata is None or metadata == "":
             return None
         if isinstance(metadata, dict) and "entities" in metadata:
@@ -1275,6 +1327,7 @@ class SlackEmulator:
         return body
 
     def _bot_message(self, body: dict[str, Any], ts: str) -> dict[str, Any]:
+        """A message as Slack stores one posted with a bot token."""
         message: dict[str, Any] = {
             "type": "message",
             "user": self.bot_user_id,
@@ -1294,6 +1347,7 @@ class SlackEmulator:
 
     @staticmethod
     def _strip_metadata(message: dict[str, Any], keep: bool) -> dict[str, Any]:
+        """History omits metadata unless include_all_metadata is set."""
         out = dict(message)
         if not keep:
             out.pop("metadata", None)
@@ -1317,6 +1371,7 @@ class SlackEmulator:
     # ------------------------------------------------------------------ method handlers (lock held)
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Who the bot is; Bolt calls this at start-up."""
         return {
             "ok": True,
             "url": "https://shelfmate-test.slack.com/",
@@ -1330,12 +1385,14 @@ class SlackEmulator:
         }
 
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        """One user from the directory."""
         user = self._users.get(str(args.get("user")))
         if user is None:
             raise _SlackError("user_not_found")
         return {"ok": True, "user": self._public_user(user, locale=_truthy(args.get("include_locale")))}
 
     def _users_lookup_by_email(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Case-insensitive email lookup, as Slack does."""
         wanted = str(args.get("email", "")).strip().lower()
         for user in self._users.values():
             if str(user["profile"].get("email", "")).lower() == wanted and wanted:
@@ -1343,6 +1400,7 @@ class SlackEmulator:
         raise _SlackError("users_not_found")
 
     def _users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The whole directory, paginated."""
         users = [self._public_user(u, locale=_truthy(args.get("include_locale"))) for u in self._users.values()]
         page, cursor = self._page(users, args, default_limit=0, max_limit=1000)
         return {
@@ -1353,6 +1411,7 @@ class SlackEmulator:
         }
 
     def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Find or open the IM/MPIM for a set of users; the same set always gives the same id."""
         raw_users = args.get("users")
         if raw_users in (None, ""):
             channel = args.get("channel")
@@ -1387,11 +1446,13 @@ class SlackEmulator:
         return reply
 
     def _open_reply(self, info: dict[str, Any], args: Mapping[str, Any]) -> dict[str, Any]:
+        """conversations.open returns just the id for IMs unless return_im is set."""
         if info.get("is_mpim") or _truthy(args.get("return_im")):
             return dict(info)
         return {"id": info["id"]}
 
     def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A conversation object shaped like Slack's."""
         cid = self._resolve_conversation(args.get("channel"))
         channel = dict(self._channels[cid])
         if _truthy(args.get("include_num_members")) and not channel.get("is_im"):
@@ -1402,11 +1463,13 @@ class SlackEmulator:
         return {"ok": True, "channel": channel}
 
     def _conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Channel members with cursor pagination."""
         cid = self._resolve_conversation(args.get("channel"))
         page, cursor = self._page(self._members.get(cid, []), args, default_limit=100, max_limit=1000)
         return {"ok": True, "members": page, "response_metadata": {"next_cursor": cursor}}
 
     def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages newest first, filtered by oldest/latest, paginated."""
         cid = self._resolve_conversation(args.get("channel"))
         latest = _ts_micros(args["latest"]) if args.get("latest") not in (None, "") else None
         oldest = _ts_micros(args["oldest"]) if args.get("oldest") not in (None, "") else None
@@ -1439,6 +1502,7 @@ class SlackEmulator:
         }
 
     def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread, parent first."""
         cid = self._resolve_conversation(args.get("channel"))
         ts = args.get("ts")
         thread = [m for m in self._messages.get(cid, []) if m["ts"] == ts or m.get("thread_ts") == ts]
@@ -1454,6 +1518,7 @@ class SlackEmulator:
         }
 
     def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Store a bot message; a user id as channel posts to (and opens) their DM."""
         cid = self._resolve_conversation(args.get("channel"), open_dm=True)
         info = self._channels[cid]
         if info.get("is_archived"):
@@ -1475,6 +1540,7 @@ class SlackEmulator:
         return {"ok": True, "channel": cid, "ts": message["ts"], "message": dict(message)}
 
     def _chat_post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Ephemeral messages are only visible to one member, so they are kept apart."""
         cid = self._resolve_conversation(args.get("channel"), open_dm=True)
         info = self._channels[cid]
         if info.get("is_archived"):
@@ -1494,6 +1560,7 @@ class SlackEmulator:
         return {"ok": True, "message_ts": ts}
 
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Bots may only edit their own messages."""
         cid = self._resolve_conversation(args.get("channel"))
         message = self._find_message(cid, args.get("ts"))
         if message.get("bot_id") != self.bot_id:
@@ -1516,6 +1583,7 @@ class SlackEmulator:
         }
 
     def _chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Bots may only delete their own messages."""
         cid = self._resolve_conversation(args.get("channel"))
         message = self._find_message(cid, args.get("ts"))
         if message.get("bot_id") != self.bot_id:
@@ -1524,12 +1592,14 @@ class SlackEmulator:
         return {"ok": True, "channel": cid, "ts": message["ts"]}
 
     def _chat_get_permalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A stable permalink for a stored message."""
         cid = self._resolve_conversation(args.get("channel"))
         message = self._find_message(cid, args.get("message_ts"))
         link = f"https://shelfmate-test.slack.com/archives/{cid}/p{message['ts'].replace('.', '')}"
         return {"ok": True, "channel": cid, "permalink": link}
 
     def _consume_trigger(self, method: str, args: Mapping[str, Any]) -> None:
+        """A trigger_id works once, within 3 seconds of the interaction that issued it."""
         trigger = args.get("trigger_id")
         if trigger in (None, "") and args.get("interactivity_pointer") in (None, ""):
             raise _SlackError(
@@ -1552,6 +1622,7 @@ class SlackEmulator:
         """Block Kit view limits that Slack enforces with invalid_arguments."""
 
         def bad(reason: str) -> _SlackError:
+            """A violation plus the invalid_arguments answer Slack gives for malformed views."""
             return _SlackError("invalid_arguments", violation=f"{method}: {reason}", messages=[f"[ERROR] {reason}"])
 
         if not isinstance(view, dict):
@@ -1582,6 +1653,7 @@ class SlackEmulator:
         return view
 
     def _materialise_view(self, view: dict[str, Any], view_id: str, previous: dict[str, Any] | None) -> dict[str, Any]:
+        """The view object Slack returns: the caller's view plus generated id, hash and state."""
         obj: dict[str, Any] = {
             "id": view_id,
             "team_id": self.team_id,
@@ -1610,6 +1682,7 @@ class SlackEmulator:
         return obj
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Open a modal; needs a fresh trigger."""
         view = self._check_view("views.open", args.get("view"), ("modal",))
         self._consume_trigger("views.open", args)
         obj = self._materialise_view(view, self._new_id("V"), None)
@@ -1617,6 +1690,7 @@ class SlackEmulator:
         return {"ok": True, "view": dict(obj)}
 
     def _views_push(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Push a modal onto the stack; needs a fresh trigger."""
         view = self._check_view("views.push", args.get("view"), ("modal",))
         self._consume_trigger("views.push", args)
         obj = self._materialise_view(view, self._new_id("V"), None)
@@ -1624,6 +1698,7 @@ class SlackEmulator:
         return {"ok": True, "view": dict(obj)}
 
     def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Replace a modal by view_id or external_id, honouring hash for race detection."""
         view = self._check_view("views.update", args.get("view"), ("modal", "home"))
         view_id, external_id = args.get("view_id"), args.get("external_id")
         if not view_id and not external_id:
@@ -1644,6 +1719,7 @@ class SlackEmulator:
         return {"ok": True, "view": dict(obj)}
 
     def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Publish a user's App Home; hash guards against overwriting a newer publish."""
         view = self._check_view("views.publish", args.get("view"), ("home",))
         user_id = str(args.get("user_id"))
         current = self._home_views.get(user_id)
@@ -1655,6 +1731,7 @@ class SlackEmulator:
         return {"ok": True, "view": dict(obj)}
 
     def _files_get_upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Step 1 of the external upload: hand out an upload URL on this server."""
         try:
             length = int(args.get("length", ""))
         except (TypeError, ValueError):
@@ -1666,6 +1743,7 @@ class SlackEmulator:
         return {"ok": True, "upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
 
     def _files_complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Step 3: share uploaded files; fails with file_not_found if bytes never arrived."""
         files = args.get("files")
         if not isinstance(files, list) or not files or not all(isinstance(f, dict) and f.get("id") for f in files):
             raise _SlackError(

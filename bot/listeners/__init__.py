@@ -8,6 +8,9 @@ from bot.runtime import Runtime
 
 
 def register_all(app: AsyncApp, runtime: Runtime) -> None:
-    from bot.listeners import commands
+    from bot.listeners import actions, commands, events, views
 
     commands.register(app, runtime)
+    actions.register(app, runtime)
+    views.register(app, runtime)
+    events.register(app, runtime)

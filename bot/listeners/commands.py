@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.listeners import participant_flows as flows
 from bot.runtime import Runtime
+from bot.services import overview as overview_service
 from bot.views import help as help_views
+from bot.views import participant as participant_views
 from bot.views.ids import ADMIN_COMMAND, MENTOR_COMMAND
 
 log = logging.getLogger(__name__)
@@ -22,18 +25,60 @@ def split_command(text: str | None) -> tuple[str, list[str]]:
     return words[0].lower(), words[1:]
 
 
+ROLE_WORDS = {"mentor": "mentor", "mentee": "mentee", "mentors": "mentor", "mentees": "mentee"}
+
+
 def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.command(MENTOR_COMMAND)
-    async def mentor_command(ack: AsyncAck, command: dict[str, Any]) -> None:
-        subcommand, _args = split_command(command.get("text"))
-        if subcommand in ("", "help"):
+    async def mentor_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        subcommand, args = split_command(command.get("text"))
+        user_id = str(command.get("user_id", ""))
+        trigger_id = str(command.get("trigger_id", ""))
+
+        async def reply(text: str) -> None:
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+
+        if subcommand in ("join", "profile"):
+            role = ROLE_WORDS.get(args[0].lower(), "") if args else ""
+            if args and not role:
+                await ack(
+                    text=f"Use `/mentor {subcommand} mentor` or `/mentor {subcommand} mentee`.",
+                    response_type="ephemeral",
+                )
+                return
+            await ack()
+            flow = flows.open_join if subcommand == "join" else flows.open_profile
+            await flow(runtime, user_id, trigger_id, role, reply)
+        elif subcommand == "status":
+            overview = await runtime.read(overview_service.person_overview, user_id, runtime.now())
+            await ack(
+                blocks=participant_views.status_blocks(overview),
+                text=participant_views.status_text(overview),
+                response_type="ephemeral",
+            )
+        elif subcommand == "pause":
+            try:
+                until = flows.parse_pause_until(args)
+            except ValueError as problem:
+                await ack(text=str(problem), response_type="ephemeral")
+                return
+            await ack(text=await flows.pause(runtime, user_id, until), response_type="ephemeral")
+        elif subcommand == "resume":
+            await ack(text=await flows.resume(runtime, user_id), response_type="ephemeral")
+        elif subcommand == "leave":
+            await ack(
+                blocks=participant_views.leave_confirmation_blocks(),
+                text="Leave mentoring?",
+                response_type="ephemeral",
+            )
+        elif subcommand in ("", "help"):
             await ack(blocks=help_views.help_blocks(), text=help_views.help_text(), response_type="ephemeral")
-            return
-        await ack(
-            blocks=help_views.help_blocks(unknown=subcommand),
-            text=help_views.help_text(),
-            response_type="ephemeral",
-        )
+        else:
+            await ack(
+                blocks=help_views.help_blocks(unknown=subcommand),
+                text=help_views.help_text(),
+                response_type="ephemeral",
+            )
 
     @app.command(ADMIN_COMMAND)
     async def admin_command(ack: AsyncAck, command: dict[str, Any]) -> None:

@@ -13,3 +13,5 @@ ACTION_RESUME = "shelfmate_resume"
 ACTION_CHECKIN = "shelfmate_checkin"
 ACTION_LEAVE_CONFIRM = "shelfmate_leave_confirm"
 ACTION_LEAVE_CANCEL = "shelfmate_leave_cancel"
+
+INTAKE_CALLBACK = "shelfmate_intake"

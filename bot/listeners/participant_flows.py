@@ -1,0 +1,153 @@
+"""Flows a librarian can start from a command or from a Home tab button; both entry points share these.
+
+Each flow runs after the request was acked: it fetches what Slack knows, calls one service and answers
+through `reply` (the command's response_url, or a DM when there is none).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+from bot.runtime import Runtime
+from bot.services import enrollment as enrollment_service
+from bot.services import overview as overview_service
+from bot.services.enrollment import IntakeAnswers, JoinRefused
+from bot.slack_gateway import SlackUnavailable, Unreachable
+from bot.views import intake as intake_views
+from bot.views import participant as views
+from storage import queries
+from storage.models import Program
+
+log = logging.getLogger(__name__)
+
+Reply = Callable[[str], Awaitable[None]]
+
+SLACK_TROUBLE = "Slack didn't answer in time, so nothing was changed. Please try again in a moment."
+
+
+async def refresh_person(runtime: Runtime, user_id: str) -> str | None:
+    """Refresh the stored profile when it is stale; return a refusal if this account cannot take part."""
+    now = runtime.now()
+    person = await runtime.read(queries.person, user_id)
+    if enrollment_service.needs_refresh(person, now):
+        profile = await runtime.gateway.profile(user_id)
+        person = await runtime.write(enrollment_service.save_profile, profile, now)
+    assert person is not None
+    return enrollment_service.refusal_for_person(person)
+
+
+async def eligible_programs(runtime: Runtime, user_id: str) -> tuple[list[Program], str | None]:
+    """Programs taking applications that this person may join, or the reason there are none."""
+    now = runtime.now()
+    programs = await runtime.read(enrollment_service.joinable_programs, now)
+    if not programs:
+        return [], await runtime.read(enrollment_service.why_no_program, now)
+    eligible, first_refusal = [], None
+    for program in programs:
+        members = None
+        if program.eligibility == "channel" and program.eligibility_channel:
+            members = await runtime.gateway.channel_members(program.eligibility_channel)
+        try:
+            await runtime.read(enrollment_service.check_can_join, user_id, program, now, members)
+            eligible.append(program)
+        except JoinRefused as refusal:
+            first_refusal = first_refusal or str(refusal)
+    return eligible, first_refusal
+
+
+async def open_join(runtime: Runtime, user_id: str, trigger_id: str, role: str, reply: Reply) -> None:
+    try:
+        refusal = await refresh_person(runtime, user_id)
+        if refusal:
+            await reply(refusal)
+            return
+        programs, refusal = await eligible_programs(runtime, user_id)
+        if not programs:
+            await reply(refusal or "No program is taking applications right now.")
+            return
+        answers = IntakeAnswers(role=role, program_id=programs[0].id if len(programs) == 1 else None)
+        view = intake_views.intake_modal(
+            programs=programs,
+            answers=answers,
+            editing=False,
+            default_capacity=programs[0].default_capacity,
+        )
+        await runtime.gateway.open_view(trigger_id, view)
+    except (SlackUnavailable, Unreachable):
+        log.warning("join: Slack unavailable", exc_info=True)
+        await reply(SLACK_TROUBLE)
+
+
+async def open_profile(runtime: Runtime, user_id: str, trigger_id: str, role: str, reply: Reply) -> None:
+    enrollments = await runtime.read(enrollment_service.current_enrollments, user_id)
+    if role:
+        enrollments = [e for e in enrollments if e.role == role]
+    if not enrollments:
+        await reply(
+            "You haven't joined a program yet" + (f" as a {role}" if role else "") + ". `/mentor join` to apply."
+        )
+        return
+    enrollment = max(enrollments, key=lambda e: e.updated_at)
+    program = await runtime.read(queries.program_by_id, enrollment.program_id)
+    assert program is not None
+    view = intake_views.intake_modal(
+        programs=[program],
+        answers=enrollment_service.answers_from_enrollment(enrollment),
+        editing=True,
+        default_capacity=program.default_capacity,
+    )
+    try:
+        await runtime.gateway.open_view(trigger_id, view)
+    except (SlackUnavailable, Unreachable):
+        await reply(SLACK_TROUBLE)
+
+
+async def publish_home(runtime: Runtime, user_id: str) -> None:
+    overview = await runtime.read(overview_service.person_overview, user_id, runtime.now())
+    await runtime.gateway.publish_home(user_id, views.home_view(overview, rehearsal=runtime.rehearsal))
+
+
+def parse_pause_until(words: list[str]) -> date | None:
+    """`pause`, `pause until 2025-04-30` or `pause 2025-04-30`; anything else is a ValueError for the user."""
+    if words and words[0].lower() == "until":
+        words = words[1:]
+    if not words:
+        return None
+    if len(words) > 1:
+        raise ValueError("Use `/mentor pause` or `/mentor pause until YYYY-MM-DD`.")
+    try:
+        return date.fromisoformat(words[0])
+    except ValueError:
+        raise ValueError(f"`{words[0][:30]}` is not a date. Use `/mentor pause until YYYY-MM-DD`.") from None
+
+
+async def pause(runtime: Runtime, user_id: str, until: date | None) -> str:
+    now = runtime.now()
+    try:
+        paused = await runtime.write(enrollment_service.pause, user_id, until, now.date(), now)
+    except ValueError as problem:
+        return str(problem)
+    return views.paused_message(paused)
+
+
+async def resume(runtime: Runtime, user_id: str) -> str:
+    resumed = await runtime.write(enrollment_service.resume, user_id, runtime.now())
+    return views.resumed_message(resumed)
+
+
+async def leave(runtime: Runtime, user_id: str) -> str:
+    result = await runtime.write(enrollment_service.leave, user_id, runtime.now())
+    for notice in result.partners:
+        for channel, text in (
+            (notice.partner_id, views.partner_left_message(notice.program_name)),
+            (notice.admin_channel, views.admin_pairing_dissolved_message(notice.program_name, notice.partner_id)),
+        ):
+            if not channel:
+                continue
+            try:
+                await runtime.gateway.post(channel, text)
+            except (SlackUnavailable, Unreachable):
+                log.warning("could not tell %s that a pairing ended", channel)
+    return views.left_message(result)

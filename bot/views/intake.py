@@ -1,0 +1,301 @@
+"""The intake modal (join and edit profile) and the parsing of its submitted state.
+
+Each input's block id and action id are the IntakeAnswers field name, so inline errors map one to one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    CheckboxesElement,
+    ContextBlock,
+    InputBlock,
+    MarkdownTextObject,
+    NumberInputElement,
+    Option,
+    PlainTextInputElement,
+    RadioButtonsElement,
+    StaticMultiSelectElement,
+    StaticSelectElement,
+    UserMultiSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, ROLES, specializations
+from bot.services.enrollment import MAX_CAPACITY, MAX_YEARS, TEXT_LIMITS, IntakeAnswers
+from bot.views.common import MAX_BLOCKS_PER_VIEW
+from bot.views.ids import INTAKE_CALLBACK
+from storage.models import Program
+
+
+def _options(choices: dict[str, str]) -> list[Option]:
+    return [Option(value=value, label=label[:75]) for value, label in choices.items()]
+
+
+def _initial(choices: dict[str, str], value: str) -> Option | None:
+    return Option(value=value, label=choices[value][:75]) if value in choices else None
+
+
+def _initials(choices: dict[str, str], values: list[str]) -> list[Option] | None:
+    picked = [Option(value=v, label=choices[v][:75]) for v in values if v in choices]
+    return picked or None
+
+
+def intake_modal(
+    *,
+    programs: list[Program],
+    answers: IntakeAnswers,
+    editing: bool,
+    default_capacity: int,
+) -> dict[str, Any]:
+    """`programs` are the ones the person may join; a program picker appears only when there are several."""
+    blocks: list[Any] = []
+    program_names = {str(p.id): p.name for p in programs}
+    if editing:
+        program_name = next((p.name for p in programs if p.id == answers.program_id), "")
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=f"Editing your *{ROLES.get(answers.role, answers.role).lower()}* profile"
+                        + (f" in *{program_name}*" if program_name else "")
+                        + "."
+                    )
+                ]
+            )
+        )
+    else:
+        blocks.append(
+            InputBlock(
+                block_id="role",
+                label="I want to join as a",
+                element=RadioButtonsElement(
+                    action_id="role",
+                    options=[
+                        Option(value="mentor", label="Mentor", description="I'll coach someone newer to the field"),
+                        Option(value="mentee", label="Mentee", description="I'd like someone experienced to guide me"),
+                    ],
+                    initial_option=_initial_role(answers.role),
+                ),
+            )
+        )
+        if len(programs) == 1:
+            blocks.insert(
+                0,
+                ContextBlock(elements=[MarkdownTextObject(text=f"Applying to *{programs[0].name}*.")]),
+            )
+        else:
+            blocks.append(
+                InputBlock(
+                    block_id="program_id",
+                    label="Program",
+                    element=StaticSelectElement(
+                        action_id="program_id",
+                        placeholder="Choose a program",
+                        options=_options(program_names),
+                        initial_option=_initial(program_names, str(answers.program_id or "")),
+                    ),
+                )
+            )
+    blocks += [
+        InputBlock(
+            block_id="library_type",
+            label="Kind of library",
+            element=StaticSelectElement(
+                action_id="library_type",
+                placeholder="Choose one",
+                options=_options(LIBRARY_TYPES),
+                initial_option=_initial(LIBRARY_TYPES, answers.library_type),
+            ),
+        ),
+        InputBlock(
+            block_id="organization",
+            label="District or library system",
+            element=PlainTextInputElement(
+                action_id="organization",
+                placeholder="e.g. Riverside Unified, County Library System",
+                initial_value=answers.organization or None,
+                max_length=TEXT_LIMITS["organization"],
+            ),
+        ),
+        InputBlock(
+            block_id="region",
+            label="Region",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id="region",
+                placeholder="e.g. Inland Empire, Central Valley",
+                initial_value=answers.region or None,
+                max_length=TEXT_LIMITS["region"],
+            ),
+        ),
+        InputBlock(
+            block_id="specializations",
+            label="Specializations (mentors: you can coach; mentees: you want to grow in)",
+            element=StaticMultiSelectElement(
+                action_id="specializations",
+                placeholder="Choose one or more",
+                options=_options(specializations()),
+                initial_options=_initials(specializations(), answers.specializations),
+            ),
+        ),
+        InputBlock(
+            block_id="years_experience",
+            label="Years of library experience",
+            element=NumberInputElement(
+                action_id="years_experience",
+                is_decimal_allowed=False,
+                min_value=0,
+                max_value=MAX_YEARS,
+                initial_value=answers.years_experience or None,
+            ),
+        ),
+        InputBlock(
+            block_id="grade_levels",
+            label="Grade levels (school librarians)",
+            optional=True,
+            element=CheckboxesElement(
+                action_id="grade_levels",
+                options=_options(GRADE_LEVELS),
+                initial_options=_initials(GRADE_LEVELS, answers.grade_levels),
+            ),
+        ),
+        InputBlock(
+            block_id="goals",
+            label="Goals for this mentorship",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id="goals",
+                multiline=True,
+                placeholder="What would make this year a success for you?",
+                initial_value=answers.goals or None,
+                max_length=TEXT_LIMITS["goals"],
+            ),
+        ),
+        InputBlock(
+            block_id="meeting_format",
+            label="Preferred way to meet",
+            element=StaticSelectElement(
+                action_id="meeting_format",
+                placeholder="Choose one",
+                options=_options(MEETING_FORMATS),
+                initial_option=_initial(MEETING_FORMATS, answers.meeting_format or "any"),
+            ),
+        ),
+    ]
+    if not editing or answers.role == "mentor":
+        blocks.append(
+            InputBlock(
+                block_id="capacity",
+                label="Mentors: how many mentees can you take?",
+                optional=True,
+                hint=f"Leave empty for the program's default ({default_capacity}).",
+                element=NumberInputElement(
+                    action_id="capacity",
+                    is_decimal_allowed=False,
+                    min_value=1,
+                    max_value=MAX_CAPACITY,
+                    initial_value=answers.capacity or None,
+                ),
+            )
+        )
+    blocks.append(
+        InputBlock(
+            block_id="not_with",
+            label="People you'd rather not be paired with",
+            optional=True,
+            hint="Only the coordinators' matching sees this list.",
+            element=UserMultiSelectElement(action_id="not_with", initial_users=answers.not_with or None),
+        )
+    )
+    assert len(blocks) <= MAX_BLOCKS_PER_VIEW
+    metadata = {"mode": "edit" if editing else "join", "role": answers.role, "program_id": answers.program_id}
+    view = View(
+        type="modal",
+        callback_id=INTAKE_CALLBACK,
+        title="Edit your profile" if editing else "Join mentoring",
+        submit="Save" if editing else "Apply",
+        close="Cancel",
+        private_metadata=json.dumps(metadata),
+        blocks=blocks,
+    )
+    return view.to_dict()
+
+
+def _initial_role(role: str) -> Option | None:
+    labels = {"mentor": "Mentor", "mentee": "Mentee"}
+    return Option(value=role, label=labels[role]) if role in labels else None
+
+
+def parse_intake(view: dict[str, Any]) -> IntakeAnswers:
+    """Read a submitted intake view defensively: a missing or odd field becomes an empty answer."""
+    values = _state_values(view)
+    metadata = _metadata(view)
+
+    def selected(name: str) -> str:
+        option = _action(values, name).get("selected_option") or {}
+        return str(option.get("value") or "") if isinstance(option, dict) else ""
+
+    def selected_many(name: str) -> list[str]:
+        options = _action(values, name).get("selected_options") or []
+        return [str(o.get("value")) for o in options if isinstance(o, dict) and o.get("value")]
+
+    def typed(name: str) -> str:
+        value = _action(values, name).get("value")
+        return value if isinstance(value, str) else ""
+
+    users = _action(values, "not_with").get("selected_users") or []
+    role = selected("role") or str(metadata.get("role") or "")
+    program_id = _int(selected("program_id")) or _int(metadata.get("program_id"))
+    return IntakeAnswers(
+        role=role,
+        program_id=program_id,
+        library_type=selected("library_type"),
+        organization=typed("organization"),
+        region=typed("region"),
+        specializations=selected_many("specializations"),
+        years_experience=typed("years_experience"),
+        grade_levels=selected_many("grade_levels"),
+        goals=typed("goals"),
+        meeting_format=selected("meeting_format"),
+        capacity=typed("capacity"),
+        not_with=[str(u) for u in users if isinstance(u, str)],
+    )
+
+
+def intake_mode(view: dict[str, Any]) -> str:
+    return "edit" if _metadata(view).get("mode") == "edit" else "join"
+
+
+def present_fields(view: dict[str, Any]) -> set[str]:
+    """Inline errors may only name blocks the modal really has, or Slack rejects the whole response."""
+    return set(_state_values(view).keys())
+
+
+def _state_values(view: dict[str, Any]) -> dict[str, Any]:
+    state = view.get("state") if isinstance(view, dict) else None
+    values = state.get("values") if isinstance(state, dict) else None
+    return values if isinstance(values, dict) else {}
+
+
+def _action(values: dict[str, Any], name: str) -> dict[str, Any]:
+    block = values.get(name)
+    action = block.get(name) if isinstance(block, dict) else None
+    return action if isinstance(action, dict) else {}
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

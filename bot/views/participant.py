@@ -1,0 +1,201 @@
+"""What a librarian sees: status, the Home tab, confirmations, and the leave confirmation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.services.catalog import LIBRARY_TYPES, MEETING_FORMATS, ROLES, specialization_label
+from bot.services.enrollment import LeaveResult, SubmitResult
+from bot.services.overview import EnrollmentCard, PersonOverview
+from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, render
+from bot.views.ids import (
+    ACTION_CHECKIN,
+    ACTION_EDIT_PROFILE,
+    ACTION_JOIN,
+    ACTION_LEAVE_CANCEL,
+    ACTION_LEAVE_CONFIRM,
+    ACTION_PAUSE,
+    ACTION_RESUME,
+)
+from storage.models import Enrollment
+
+STATUS_WORDS = {
+    "applied": "Applied",
+    "waitlisted": "Waitlisted",
+    "matched": "Matched",
+    "paused": "Paused",
+    "withdrawn": "Withdrawn",
+}
+REHEARSAL_BANNER = ":test_tube: *REHEARSAL*: the program clock is simulated; messages are practice."
+
+
+def _card_text(card: EnrollmentCard) -> str:
+    role = ROLES.get(card.enrollment.role, card.enrollment.role)
+    lines = [f"*{card.program.name}*: {role} · {STATUS_WORDS.get(card.enrollment.status, card.enrollment.status)}"]
+    if card.partner_id:
+        who = "Your mentee" if card.enrollment.role == "mentor" else "Your mentor"
+        lines.append(f"{who}: <@{card.partner_id}>")
+    lines.append(f"Next: {card.next_step}")
+    return clip("\n".join(lines))
+
+
+def status_blocks(overview: PersonOverview) -> list[dict[str, Any]]:
+    if not overview.cards:
+        text = "You're not in a mentoring program yet."
+        text += " Type `/mentor join` to apply." if overview.can_join else " None is taking applications right now."
+        return render([SectionBlock(text=MarkdownTextObject(text=text))])
+    blocks: list[Block] = [HeaderBlock(text="Your mentoring")]
+    for card in overview.cards[:20]:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_card_text(card))))
+    blocks.append(
+        ContextBlock(elements=[MarkdownTextObject(text="`/mentor profile` to edit · `/mentor pause` · `/mentor help`")])
+    )
+    return render(blocks)
+
+
+def status_text(overview: PersonOverview) -> str:
+    return f"You have {len(overview.cards)} mentoring enrollment(s)." if overview.cards else "Not enrolled yet."
+
+
+def home_view(overview: PersonOverview, *, rehearsal: bool = False) -> dict[str, Any]:
+    blocks: list[Block] = []
+    if rehearsal:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=REHEARSAL_BANNER)))
+    blocks.append(HeaderBlock(text="Shelfmate: peer mentoring"))
+    if not overview.cards:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text="Mentoring connects you with a colleague from another library: someone to ask, "
+                    "someone to learn from. Join as a mentor, a mentee, or both."
+                )
+            )
+        )
+    for card in overview.cards[:30]:
+        blocks.append(DividerBlock())
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_card_text(card))))
+    buttons = []
+    if overview.can_join:
+        buttons.append(ButtonElement(text="Join a program", action_id=ACTION_JOIN, style="primary", value="join"))
+    if overview.cards:
+        buttons.append(ButtonElement(text="Edit profile", action_id=ACTION_EDIT_PROFILE, value="edit"))
+        if overview.paused:
+            buttons.append(ButtonElement(text="Resume", action_id=ACTION_RESUME, value="resume"))
+        else:
+            buttons.append(ButtonElement(text="Pause", action_id=ACTION_PAUSE, value="pause"))
+    if overview.live_pairings:
+        buttons.append(ButtonElement(text="Log a check-in", action_id=ACTION_CHECKIN, value="checkin"))
+    blocks.append(DividerBlock())
+    if buttons:
+        blocks.append(ActionsBlock(block_id="home_actions", elements=buttons))
+    blocks.append(
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text="Everything here also works as a command: `/mentor join`, `/mentor profile`, "
+                    "`/mentor pause`, `/mentor resume`, `/mentor checkin`, `/mentor leave`."
+                )
+            ]
+        )
+    )
+    assert len(blocks) <= MAX_BLOCKS_PER_VIEW
+    return View(type="home", blocks=blocks).to_dict()
+
+
+def intake_confirmation(result: SubmitResult) -> tuple[str, list[dict[str, Any]]]:
+    enrollment = result.enrollment
+    verb = "Thanks for applying" if result.created else "Your profile is updated"
+    role = ROLES.get(enrollment.role, enrollment.role).lower()
+    summary = [
+        f"{verb}: you're a *{role}* in *{result.program.name}*.",
+        f"• Library: {LIBRARY_TYPES.get(enrollment.library_type, enrollment.library_type)}, {enrollment.organization}",
+        f"• Specializations: {', '.join(specialization_label(s) for s in enrollment.specializations)}",
+        f"• Experience: {enrollment.years_experience} years",
+        f"• Meeting format: {MEETING_FORMATS.get(enrollment.meeting_format, enrollment.meeting_format)}",
+    ]
+    if enrollment.role == "mentor":
+        summary.append(f"• Mentees you can take: {enrollment.capacity}")
+    summary.append(
+        f"Applications close on {result.program.applications_close.strftime('%b %-d, %Y')}; "
+        "you'll hear from me when you're matched. `/mentor profile` edits your answers."
+    )
+    text = clip("\n".join(summary))
+    return f"{verb}: {result.program.name}", render([SectionBlock(text=MarkdownTextObject(text=text))])
+
+
+def paused_message(enrollments: list[Enrollment]) -> str:
+    if not enrollments:
+        return "You have nothing to pause: you're not in a program. `/mentor join` to apply."
+    until = enrollments[0].paused_until
+    when = f" until {until.strftime('%b %-d, %Y')}" if until else ""
+    return f"Paused{when}. You won't be matched or reminded" + (
+        " until then; the pause ends by itself." if until else ". Type `/mentor resume` when you're ready."
+    )
+
+
+def resumed_message(enrollments: list[Enrollment]) -> str:
+    if not enrollments:
+        return "You weren't paused, so nothing changed."
+    return "Welcome back! You're active again: matching and reminders are back on."
+
+
+def leave_confirmation_blocks() -> list[dict[str, Any]]:
+    return render(
+        [
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text="*Leave mentoring?* You'll be withdrawn from every program, your answers and private "
+                    "notes will be erased, and any partner will be told kindly that the pairing has ended. "
+                    "This can't be undone (you can always join again)."
+                )
+            ),
+            ActionsBlock(
+                block_id="leave_actions",
+                elements=[
+                    ButtonElement(
+                        text="Yes, leave",
+                        action_id=ACTION_LEAVE_CONFIRM,
+                        style="danger",
+                        value="leave",
+                        confirm=ConfirmObject(
+                            title="Leave mentoring?", text="Your answers will be erased.", confirm="Leave", deny="Stay"
+                        ),
+                    ),
+                    ButtonElement(text="Cancel", action_id=ACTION_LEAVE_CANCEL, value="cancel"),
+                ],
+            ),
+        ]
+    )
+
+
+def left_message(result: LeaveResult) -> str:
+    if not result.withdrawn:
+        return "You weren't in a program, so there was nothing to leave."
+    return "You've left mentoring and your answers are erased. Thank you for taking part; `/mentor join` any time."
+
+
+def partner_left_message(program_name: str) -> str:
+    return (
+        f"Your mentoring partner in *{program_name}* has had to leave the program, so your pairing has ended. "
+        "This isn't about you: people's circumstances change. Your coordinator will help you find a new match."
+    )
+
+
+def admin_pairing_dissolved_message(program_name: str, partner_id: str) -> str:
+    return (
+        f"A pairing in *{program_name}* was dissolved because a participant left the program. "
+        f"<@{partner_id}> is back in the pool and may need a new match."
+    )

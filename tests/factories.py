@@ -1,0 +1,98 @@
+"""Builders for test data: programs through the real service, view states shaped like Slack's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from bot.services import programs as program_service
+from storage.engine import session_scope
+from storage.models import Program
+
+PLSEP = {
+    "name": "PLSEP Mentorship 2025",
+    "applications_open": "2025-01-06",
+    "applications_close": "2025-02-17",
+    "agreement_due": "2025-03-01",
+    "starts_on": "2025-03-01",
+    "ends_on": "2025-06-30",
+    "admin_channel": "C0ADMINS01",
+    "timezone": "America/Los_Angeles",
+}
+
+
+def make_program(engine: Engine, **overrides: str) -> Program:
+    values = PLSEP | overrides
+    with session_scope(engine, write=True) as session:
+        return program_service.create_program(session, values, actor="U0ADMIN01", now=datetime(2025, 1, 1, tzinfo=UTC))
+
+
+def _select(value: str) -> dict[str, Any]:
+    return {"type": "static_select", "selected_option": {"value": value, "text": {"type": "plain_text", "text": value}}}
+
+
+def intake_state(
+    *,
+    role: str | None = "mentee",
+    program_id: int | None = None,
+    library_type: str = "school",
+    organization: str = "Riverside Unified",
+    region: str = "Inland Empire",
+    specializations: list[str] | None = None,
+    years_experience: str = "1",
+    grade_levels: list[str] | None = None,
+    goals: str = "Run a library on my own with confidence.",
+    meeting_format: str = "video",
+    capacity: str | None = None,
+    not_with: list[str] | None = None,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """`view.state.values` as Slack sends it for the intake modal."""
+    specs = ["school_instruction", "collection_development"] if specializations is None else specializations
+    values: dict[str, dict[str, dict[str, Any]]] = {
+        "library_type": {"library_type": _select(library_type)},
+        "organization": {"organization": {"type": "plain_text_input", "value": organization}},
+        "region": {"region": {"type": "plain_text_input", "value": region}},
+        "specializations": {
+            "specializations": {
+                "type": "multi_static_select",
+                "selected_options": [{"value": s, "text": {"type": "plain_text", "text": s}} for s in specs],
+            }
+        },
+        "years_experience": {"years_experience": {"type": "number_input", "value": years_experience}},
+        "grade_levels": {
+            "grade_levels": {
+                "type": "checkboxes",
+                "selected_options": [{"value": g} for g in (grade_levels or ["middle"])],
+            }
+        },
+        "goals": {"goals": {"type": "plain_text_input", "value": goals}},
+        "meeting_format": {"meeting_format": _select(meeting_format)},
+        "capacity": {"capacity": {"type": "number_input", "value": capacity}},
+        "not_with": {"not_with": {"type": "multi_users_select", "selected_users": not_with or []}},
+    }
+    if role is not None:
+        values["role"] = {"role": {"type": "radio_buttons", "selected_option": {"value": role}}}
+    if program_id is not None:
+        values["program_id"] = {"program_id": _select(str(program_id))}
+    return values
+
+
+def block_texts(blocks: list[dict[str, Any]]) -> str:
+    """Every visible string in a list of blocks, for assertions on what a person reads."""
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    out.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(blocks)
+    return "\n".join(out)

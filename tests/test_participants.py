@@ -1,0 +1,300 @@
+"""The participant's side, end to end: signed requests in, rows stored and Slack calls recorded out."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.clock import FixedClock
+from storage.engine import session_scope
+from storage.models import CheckIn, Enrollment, Pairing, Person
+from tests.factories import block_texts, intake_state, make_program
+from tests.slack_driver import SlackDriver
+from tests.slack_emulator import SlackEmulator
+
+LIB = "U0LIB0001"
+MENTOR = "U0MENTOR1"
+
+
+def enrollments(engine: Engine) -> list[Enrollment]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(Enrollment).order_by(Enrollment.id)))
+
+
+def wait_for(predicate: Any, timeout: float = 5.0) -> Any:
+    """Work after an ack runs on; poll for its visible result instead of sleeping a fixed time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for the app")
+
+
+def opened_view(emulator: SlackEmulator) -> dict[str, Any]:
+    calls = wait_for(lambda: emulator.calls_to("views.open"))
+    return calls[-1].arg("view")
+
+
+@pytest.fixture
+def program(engine: Engine) -> Any:
+    return make_program(engine)
+
+
+@pytest.fixture
+def librarian(emulator: SlackEmulator) -> str:
+    emulator.add_user(LIB, name="dana", real_name="Dana Reyes", tz="America/Los_Angeles", tz_offset=-28800)
+    return LIB
+
+
+def join(slack: SlackDriver, emulator: SlackEmulator, user: str, text: str = "join mentee", **state: Any) -> Any:
+    emulator.reset_calls()
+    assert slack.mentor(user, text).status_code == 200
+    view = opened_view(emulator)
+    return slack.view_submission(
+        user, view["callback_id"], intake_state(**state), private_metadata=view["private_metadata"]
+    )
+
+
+def test_the_whole_journey_join_status_edit_pause_resume_leave(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, program: Any, librarian: str
+) -> None:
+    # join: the modal opens within the request, with no program picker when only one program is open
+    response = slack.mentor(librarian, "join mentee")
+    assert response.status_code == 200
+    view = opened_view(emulator)
+    block_ids = [b.get("block_id") for b in view["blocks"]]
+    assert "program_id" not in block_ids
+    assert {"role", "library_type", "organization", "specializations", "years_experience", "not_with"} <= set(block_ids)
+    assert emulator.calls_to("users.info")[0].arg("user") == librarian
+
+    submitted = slack.view_submission(
+        librarian, view["callback_id"], intake_state(), private_metadata=view["private_metadata"]
+    )
+    assert submitted.status_code == 200
+    assert submitted.content in (b"", b"{}")
+    [row] = enrollments(engine)
+    assert (row.person_id, row.role, row.status, row.organization) == (
+        librarian,
+        "mentee",
+        "applied",
+        "Riverside Unified",
+    )
+    assert row.specializations == ["collection_development", "school_instruction"]
+    dm = wait_for(lambda: emulator.messages_in(librarian))
+    assert "Thanks for applying" in dm[-1]["text"]
+    assert "PLSEP Mentorship 2025" in block_texts(dm[-1]["blocks"])
+    with session_scope(engine) as session:
+        person = session.get(Person, librarian)
+        assert person is not None and person.timezone == "America/Los_Angeles" and person.display_name
+
+    # status
+    body = slack.mentor(librarian, "status").json()
+    assert body["response_type"] == "ephemeral"
+    assert "PLSEP Mentorship 2025" in block_texts(body["blocks"])
+    assert "Mentee · Applied" in block_texts(body["blocks"])
+
+    # profile: the same modal, prefilled; saving updates the same row
+    emulator.reset_calls()
+    slack.mentor(librarian, "profile")
+    edit_view = opened_view(emulator)
+    assert "Riverside Unified" in json.dumps(edit_view)
+    slack.view_submission(
+        librarian,
+        edit_view["callback_id"],
+        intake_state(role=None, organization="Riverside County Office of Education"),
+        private_metadata=edit_view["private_metadata"],
+        view_hash="changed.1",
+    )
+    [row] = enrollments(engine)
+    assert row.organization == "Riverside County Office of Education"
+    wait_for(lambda: any("Your profile is updated" in m["text"] for m in emulator.messages_in(librarian)))
+
+    # pause with a date, then resume
+    body = slack.mentor(librarian, "pause until 2025-02-10").json()
+    assert "Paused until Feb 10, 2025" in body["text"]
+    [row] = enrollments(engine)
+    assert (row.status, row.paused_until) == ("paused", date(2025, 2, 10))
+    body = slack.mentor(librarian, "resume").json()
+    assert "Welcome back" in body["text"]
+    [row] = enrollments(engine)
+    assert (row.status, row.paused_until) == ("applied", None)
+
+    # leave: a confirmation step, then withdrawn and erased
+    body = slack.mentor(librarian, "leave").json()
+    assert "Leave mentoring?" in block_texts(body["blocks"])
+    assert enrollments(engine)[0].status == "applied"
+    slack.block_action(librarian, "shelfmate_leave_confirm", "leave", channel_id="C0GENERAL")
+    replies = wait_for(lambda: emulator.responses_to(slack.last_response_url))
+    assert "You've left mentoring" in replies[-1]["text"]
+    [row] = enrollments(engine)
+    assert (row.status, row.organization, row.goals, row.specializations) == ("withdrawn", "", "", [])
+
+
+def test_double_submit_and_slack_retry_create_one_enrollment_and_one_confirmation(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, program: Any, librarian: str
+) -> None:
+    slack.mentor(librarian, "join")
+    view = opened_view(emulator)
+    for retry in (None, None, 1, 2):
+        response = slack.view_submission(
+            librarian,
+            view["callback_id"],
+            intake_state(role="mentor", years_experience="8", capacity="2"),
+            private_metadata=view["private_metadata"],
+            retry_num=retry,
+        )
+        assert response.status_code == 200
+    assert len(enrollments(engine)) == 1
+    time.sleep(0.3)
+    assert len(emulator.calls_to("chat.postMessage")) == 1
+
+
+def test_invalid_answers_come_back_as_inline_errors_and_store_nothing(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, program: Any, librarian: str
+) -> None:
+    response = join(slack, emulator, librarian, "join mentor", role="mentor", years_experience="2", specializations=[])
+    body = response.json()
+    assert body["response_action"] == "errors"
+    assert "at least 3 years" in body["errors"]["years_experience"]
+    assert "specializations" in body["errors"]
+    assert enrollments(engine) == []
+
+
+def test_one_person_can_be_mentor_and_mentee(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, program: Any, librarian: str
+) -> None:
+    join(slack, emulator, librarian, "join mentee")
+    join(slack, emulator, librarian, "join mentor", role="mentor", years_experience="6", capacity="1")
+    assert sorted(e.role for e in enrollments(engine)) == ["mentee", "mentor"]
+    status = block_texts(slack.mentor(librarian, "status").json()["blocks"])
+    assert "Mentor · Applied" in status and "Mentee · Applied" in status
+
+
+def test_joining_after_the_deadline_is_refused_with_the_date(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, program: Any, librarian: str, clock: FixedClock
+) -> None:
+    # 11:59 PM on Feb 17 in Los Angeles is still open; a minute later it is closed.
+    clock.set(datetime(2025, 2, 18, 7, 59, 30, tzinfo=UTC))
+    slack.mentor(librarian, "join")
+    assert opened_view(emulator)
+    emulator.reset_calls()
+    clock.set(datetime(2025, 2, 18, 8, 0, 30, tzinfo=UTC))
+    slack.mentor(librarian, "join")
+    replies = wait_for(lambda: emulator.responses_to(slack.last_response_url))
+    assert "closed on Feb 17, 2025 at 11:59 PM" in replies[-1]["text"]
+    assert emulator.calls_to("views.open") == []
+
+
+def test_allowlist_and_channel_eligibility(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, librarian: str
+) -> None:
+    make_program(engine, eligibility="allowlist", eligibility_allowlist="U0SOMEONE")
+    slack.mentor(librarian, "join")
+    replies = wait_for(lambda: emulator.responses_to(slack.last_response_url))
+    assert "invited participants only" in replies[-1]["text"]
+
+    make_program(engine, name="Channel program", eligibility="channel", eligibility_channel="C0PLSEP01")
+    emulator.add_channel("C0PLSEP01", "plsep-participants", members=[librarian])
+    emulator.reset_calls()
+    slack.mentor(librarian, "join")
+    view = opened_view(emulator)
+    assert "Channel program" in json.dumps(view)
+    assert "program_id" not in [b.get("block_id") for b in view["blocks"]]
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [({"is_bot": True}, "Bots can't join"), ({"is_restricted": True}, "Guest accounts can't join")],
+)
+def test_bots_and_guests_cannot_enroll(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, program: Any, flags: dict, expected: str
+) -> None:
+    emulator.add_user("U0ODD0001", name="odd", **flags)
+    slack.mentor("U0ODD0001", "join")
+    replies = wait_for(lambda: emulator.responses_to(slack.last_response_url))
+    assert expected in replies[-1]["text"]
+    assert enrollments(engine) == []
+
+
+def test_home_tab_shows_enrollments_and_buttons(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, program: Any, librarian: str
+) -> None:
+    assert slack.app_home_opened(librarian).status_code == 200
+    home = wait_for(lambda: emulator.home_view(librarian))
+    actions = [e["action_id"] for b in home["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert actions == ["shelfmate_join"]
+
+    join(slack, emulator, librarian)
+    slack.app_home_opened(librarian)
+    home = wait_for(lambda: (h := emulator.home_view(librarian)) and "PLSEP" in json.dumps(h) and h)
+    actions = [e["action_id"] for b in home["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert actions == ["shelfmate_join", "shelfmate_edit_profile", "shelfmate_pause"]
+
+    slack.block_action(librarian, "shelfmate_pause", "pause", view=home)
+    wait_for(lambda: enrollments(engine)[0].status == "paused")
+    home = wait_for(lambda: (h := emulator.home_view(librarian)) and "Resume" in json.dumps(h) and h)
+    assert "Paused" in block_texts(home["blocks"])
+
+
+def test_leaving_dissolves_the_pairing_tells_the_partner_and_the_admins(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, program: Any, librarian: str
+) -> None:
+    emulator.add_user(MENTOR, name="morgan")
+    emulator.add_channel("C0ADMINS01", "plsep-admins", members=[])
+    join(slack, emulator, librarian)
+    join(slack, emulator, MENTOR, "join mentor", role="mentor", years_experience="9", capacity="2")
+    mentee, mentor = enrollments(engine)
+    with session_scope(engine, write=True) as session:
+        pairing = Pairing(
+            program_id=program.id,
+            mentor_enrollment_id=mentor.id,
+            mentee_enrollment_id=mentee.id,
+            status="active",
+            score=80,
+        )
+        session.add(pairing)
+        session.flush()
+        session.add(
+            CheckIn(
+                pairing_id=pairing.id,
+                logged_by=librarian,
+                met_on=date(2025, 3, 5),
+                duration_minutes=45,
+                private_note="Talked about my principal",
+                idempotency_key="k1",
+            )
+        )
+    slack.block_action(librarian, "shelfmate_leave_confirm", "leave")
+    wait_for(lambda: emulator.messages_in("C0ADMINS01"))
+    with session_scope(engine) as session:
+        stored = session.exec(select(Pairing)).one()
+        note = session.exec(select(CheckIn)).one().private_note
+    assert stored.status == "dissolved"
+    assert note is None
+    partner_dm = [m["text"] for m in emulator.messages_in(MENTOR)]
+    assert any("has had to leave the program" in text for text in partner_dm)
+    assert "dissolved" in emulator.messages_in("C0ADMINS01")[-1]["text"]
+
+
+@pytest.mark.parametrize("text", ["pause until someday", "pause 2025-13-01", "pause until 2025-01-01", "join teacher"])
+def test_bad_arguments_get_a_helpful_ephemeral_answer(
+    slack: SlackDriver, program: Any, librarian: str, engine: Engine, text: str
+) -> None:
+    if "2025-01-01" in text:  # a date in the past needs an enrollment to get that far
+        with session_scope(engine, write=True) as session:
+            session.add(Person(slack_user_id=librarian))
+            session.flush()
+            session.add(Enrollment(program_id=program.id, person_id=librarian, role="mentee"))
+    response = slack.mentor(librarian, text)
+    assert response.status_code == 200
+    body = response.json()
+    assert body.get("text")
+    assert "Traceback" not in json.dumps(body)
