@@ -10,8 +10,9 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+from bot.cli_admin import CommandFailed
 from bot.config import ConfigError, Settings, load_settings
 
 log = logging.getLogger("shelfmate")
@@ -107,13 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply database migrations").set_defaults(handler=cmd_db_upgrade)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    from bot import cli_admin
+
+    cli_admin.add_commands(sub)
     return parser
-
-
-# Later modules add their subcommands here (programs, import, sweep, clock, export).
-_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -121,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (ConfigError, CliError) as error:
+    except (ConfigError, CliError, CommandFailed) as error:
         print(f"shelfmate: {error}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILURE
     except KeyboardInterrupt:

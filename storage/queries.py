@@ -147,3 +147,20 @@ def remember_request(session: Session, key: str, now: datetime) -> bool:
 # -- audit ---------------------------------------------------------------------------------------------
 def audit_events(session: Session, limit: int) -> list[AuditEvent]:
     return list(session.exec(select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)))
+
+
+def enrollment_counts(session: Session) -> dict[int, dict[str, int]]:
+    """Program id -> role -> enrollments that are not withdrawn."""
+    rows = session.exec(
+        select(Enrollment.program_id, Enrollment.role, func.count())
+        .where(Enrollment.status != EnrollmentStatus.WITHDRAWN)
+        .group_by(Enrollment.program_id, Enrollment.role)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for program_id, role, count in rows:
+        counts.setdefault(program_id, {})[role] = count
+    return counts
+
+
+def is_any_program_admin(session: Session, user_id: str) -> bool:
+    return any(user_id in (p.admins or []) for p in all_programs(session))

@@ -8,9 +8,10 @@ from bot.runtime import Runtime
 
 
 def register_all(app: AsyncApp, runtime: Runtime) -> None:
-    from bot.listeners import actions, commands, events, views
+    from bot.listeners import actions, admin, commands, events, views
 
     commands.register(app, runtime)
+    admin.register(app, runtime)
     actions.register(app, runtime)
     views.register(app, runtime)
     events.register(app, runtime)

@@ -12,7 +12,7 @@ from bot.runtime import Runtime
 from bot.services import overview as overview_service
 from bot.views import help as help_views
 from bot.views import participant as participant_views
-from bot.views.ids import ADMIN_COMMAND, MENTOR_COMMAND
+from bot.views.ids import MENTOR_COMMAND
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,8 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await ack(text=await flows.pause(runtime, user_id, until), response_type="ephemeral")
         elif subcommand == "resume":
             await ack(text=await flows.resume(runtime, user_id), response_type="ephemeral")
+        elif subcommand == "rematch":
+            await ack(text=await flows.request_rematch(runtime, user_id, " ".join(args)), response_type="ephemeral")
         elif subcommand == "leave":
             await ack(
                 blocks=participant_views.leave_confirmation_blocks(),
@@ -79,20 +81,3 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                 text=help_views.help_text(),
                 response_type="ephemeral",
             )
-
-    @app.command(ADMIN_COMMAND)
-    async def admin_command(ack: AsyncAck, command: dict[str, Any]) -> None:
-        subcommand, _args = split_command(command.get("text"))
-        if not runtime.is_super_admin(command.get("user_id", "")):
-            await ack(
-                text="Sorry, `/mentor-admin` is for program coordinators. "
-                "Ask a coordinator to add you as an admin of your program.",
-                response_type="ephemeral",
-            )
-            return
-        unknown = None if subcommand in ("", "help") else subcommand
-        await ack(
-            blocks=help_views.help_blocks(unknown=unknown, admin=True),
-            text=help_views.help_text(admin=True),
-            response_type="ephemeral",
-        )

@@ -13,8 +13,10 @@ from datetime import date
 from bot.runtime import Runtime
 from bot.services import enrollment as enrollment_service
 from bot.services import overview as overview_service
+from bot.services import pairing as pairing_service
 from bot.services.enrollment import IntakeAnswers, JoinRefused
 from bot.slack_gateway import SlackUnavailable, Unreachable
+from bot.views import admin as admin_views
 from bot.views import intake as intake_views
 from bot.views import participant as views
 from storage import queries
@@ -151,3 +153,34 @@ async def leave(runtime: Runtime, user_id: str) -> str:
             except (SlackUnavailable, Unreachable):
                 log.warning("could not tell %s that a pairing ended", channel)
     return views.left_message(result)
+
+
+async def request_rematch(runtime: Runtime, user_id: str, reason: str) -> str:
+    """ "This pairing is not working": the reason goes only to the program's coordinators."""
+    requests = await runtime.read(pairing_service.rematch_requests, user_id)
+    if not requests:
+        return "You don't have a mentoring partner right now, so there is nothing to rematch."
+    reason = reason.strip()
+    if not reason:
+        return (
+            "Tell me briefly what isn't working, e.g. `/mentor rematch our schedules never line up`. "
+            "Only your program's coordinators will see it; your partner won't."
+        )
+    delivered = 0
+    for request in requests:
+        if not request.program.admin_channel:
+            continue
+        try:
+            await runtime.gateway.post(
+                request.program.admin_channel,
+                "A participant asked for a rematch.",
+                admin_views.rematch_admin_blocks(
+                    request.pairing.id or 0, user_id, request.partner_id, request.program.name, reason[:1000]
+                ),
+            )
+            delivered += 1
+        except (SlackUnavailable, Unreachable):
+            log.warning("could not deliver a rematch request to the admin channel")
+    if not delivered:
+        return "I couldn't reach your coordinators just now. Please try again later or contact them directly."
+    return "Thanks for telling us. Your coordinators will follow up with you privately."

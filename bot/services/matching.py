@@ -27,8 +27,6 @@ from typing import Literal
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import bellman_ford
 
 __all__ = [
     "COMPONENTS",
@@ -891,45 +889,51 @@ def _solve_flow(
 def _potentials(
     n: int, m: int, rows: np.ndarray, cols: np.ndarray, points: np.ndarray, flow: np.ndarray, caps: np.ndarray, big: int
 ) -> np.ndarray:
-    """Node potentials with non-negative reduced costs on every residual arc (shortest paths, Bellman-Ford).
+    """Node potentials with non-negative reduced costs on every residual arc.
 
-    They exist because the flow is optimal (no negative cycle); they certify optimality for any edge
-    whose reduced cost is also non-negative, which is what the pruned-edge check tests.
+    They are shortest-path distances in the residual graph from a virtual root joined to every node
+    (Bellman-Ford, one vectorized relaxation of all arcs per pass); they exist because the flow is
+    optimal (no negative cycle). Nodes: mentees 0..n-1, mentors n..n+m-1, source n+m, sink n+m+1.
     """
-    source, sink, root = n + m, n + m + 1, n + m + 2
+    source, sink = n + m, n + m + 1
     matched = np.zeros(n, bool)
     matched[rows[flow]] = True
     load = np.bincount(cols[flow], minlength=m)
     w = (big + points).astype(np.float64)
-    tails = [np.where(flow, n + cols, rows), np.where(matched, np.arange(n), source)]
-    heads = [np.where(flow, rows, n + cols), np.where(matched, source, np.arange(n))]
-    costs = [np.where(flow, w, -w), np.zeros(n)]
-    free = load < caps
-    used = load > 0
     mentor_nodes = n + np.arange(m)
-    tails += [mentor_nodes[free], np.full(int(used.sum()), sink)]
-    heads += [np.full(int(free.sum()), sink), mentor_nodes[used]]
-    costs += [np.zeros(int(free.sum())), np.zeros(int(used.sum()))]
+    free, used = load < caps, load > 0
     total = int(matched.sum())
-    if total > 0:
-        tails.append(np.array([source]))
-        heads.append(np.array([sink]))
-        costs.append(np.zeros(1))
-    if total < n:
-        tails.append(np.array([sink]))
-        heads.append(np.array([source]))
-        costs.append(np.zeros(1))
-    tails.append(np.full(n + m + 2, root))
-    heads.append(np.arange(n + m + 2))
-    costs.append(np.zeros(n + m + 2))
+    tails = [
+        np.where(flow, n + cols, rows),
+        np.where(matched, np.arange(n), source),
+        mentor_nodes[free],
+        np.full(int(used.sum()), sink),
+        np.array([source] if total > 0 else [], np.int64),
+        np.array([sink] if total < n else [], np.int64),
+    ]
+    heads = [
+        np.where(flow, rows, n + cols),
+        np.where(matched, source, np.arange(n)),
+        np.full(int(free.sum()), sink),
+        mentor_nodes[used],
+        np.array([sink] if total > 0 else [], np.int64),
+        np.array([source] if total < n else [], np.int64),
+    ]
     t = np.concatenate(tails).astype(np.int64)
-    h = np.concatenate(heads).astype(np.int32)
-    c = np.concatenate(costs)
-    order = np.argsort(t, kind="stable")
-    indptr = np.zeros(n + m + 4, np.int64)
-    np.cumsum(np.bincount(t, minlength=n + m + 3), out=indptr[1:])
-    graph = csr_array((c[order], h[order], indptr), shape=(n + m + 3, n + m + 3))
-    return bellman_ford(graph, directed=True, indices=root)
+    h = np.concatenate(heads).astype(np.int64)
+    c = np.concatenate([np.where(flow, w, -w), np.zeros(len(t) - len(flow))])  # only edges cost anything
+    order = np.argsort(h, kind="stable")
+    t, h, c = t[order], h[order], c[order]
+    starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]]) if len(h) else np.zeros(0, np.int64)
+    targets = h[starts]
+    dist = np.zeros(n + m + 2)
+    for _ in range(n + m + 3):
+        best = np.minimum.reduceat(dist[t] + c, starts) if len(starts) else np.zeros(0)
+        improved = best < dist[targets]
+        if not improved.any():
+            return dist
+        dist[targets[improved]] = best[improved]
+    raise RuntimeError("negative cycle in the residual graph: the flow is not optimal")
 
 
 def _select_edges(problem: _Problem, top_k: int, top_mentees: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:

@@ -313,3 +313,40 @@ def is_program_admin(program: Program | None, user_id: str, super_admins: frozen
 
 def effective_weights(program: Program) -> dict[str, float]:
     return DEFAULT_WEIGHTS | dict(program.weights or {})
+
+
+class NotAllowed(Exception):
+    """The person is not a coordinator of this program; the message is a polite refusal."""
+
+
+REFUSAL = (
+    "Sorry, that's for program coordinators. If you coordinate this program, ask an existing coordinator "
+    "to add you as a program admin."
+)
+
+
+def require_admin(session: Session, program: Program | None, user_id: str, super_admins: frozenset[str]) -> None:
+    """Checked on the server for every admin request, whatever button or payload it came from."""
+    if program is None:
+        if user_id in super_admins or queries.is_any_program_admin(session, user_id):
+            return
+    elif is_program_admin(program, user_id, super_admins):
+        return
+    raise NotAllowed(REFUSAL)
+
+
+def resolve_program(session: Session, name: str) -> Program:
+    """A program by name, or the only running one when no name is given."""
+    name = name.strip()
+    if name:
+        program = queries.program_by_name(session, name)
+        if program is None:
+            known = ", ".join(p.name for p in queries.all_programs(session)) or "none yet"
+            raise ProgramInvalid({"name": f"there is no program called {name!r} (programs: {known})."})
+        return program
+    running = queries.unclosed_programs(session)
+    if len(running) == 1:
+        return running[0]
+    if not running:
+        raise ProgramInvalid({"name": "there is no program yet: `/mentor-admin program create`."})
+    raise ProgramInvalid({"name": "several programs are running; add the name: " + ", ".join(p.name for p in running)})

@@ -23,10 +23,8 @@ MENTOR_SUBCOMMANDS: list[tuple[str, str]] = [
 
 ADMIN_SUBCOMMANDS: list[tuple[str, str]] = [
     ("program create|edit|list", "Set up a program's calendar and rules."),
-    ("match preview", "Propose pairs, with scores and reasons, in the admin channel."),
+    ("match preview [program]", "Propose pairs, with scores and reasons, in the admin channel."),
     ("pair @mentor @mentee / unpair @mentor @mentee", "Make or undo a pairing by hand."),
-    ("summary [program]", "Who is waiting, which pairs met and which went quiet."),
-    ("export participants|pairings|checkins|hours", "Download records as CSV."),
     ("audit [N]", "The last N admin actions."),
     ("help", "Show this message."),
 ]

@@ -15,3 +15,11 @@ ACTION_LEAVE_CONFIRM = "shelfmate_leave_confirm"
 ACTION_LEAVE_CANCEL = "shelfmate_leave_cancel"
 
 INTAKE_CALLBACK = "shelfmate_intake"
+PROGRAM_CALLBACK = "shelfmate_program"
+
+# Coordinator buttons: every handler re-checks that the clicker is an admin of the program.
+ACTION_APPROVE_ALL = "shelfmate_approve_all"
+ACTION_APPROVE_PAIR = "shelfmate_approve_pair"
+ACTION_REJECT_PAIR = "shelfmate_reject_pair"
+ACTION_OVERRIDE_PAIR = "shelfmate_override_pair"
+ACTION_DISSOLVE_PAIR = "shelfmate_dissolve_pair"

@@ -1,0 +1,350 @@
+"""`/mentor-admin`, its modal and its buttons. Every request re-checks that the person is a coordinator."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from sqlmodel import Session
+
+from bot.listeners.commands import split_command
+from bot.runtime import Runtime
+from bot.services import pairing as pairing_service
+from bot.services import programs as program_service
+from bot.services.pairing import PairingRefused
+from bot.services.programs import NotAllowed, ProgramInvalid
+from bot.slack_gateway import SlackUnavailable, Unreachable
+from bot.views import admin as admin_views
+from bot.views import audit as audit_views
+from bot.views import help as help_views
+from bot.views.ids import (
+    ACTION_APPROVE_ALL,
+    ACTION_APPROVE_PAIR,
+    ACTION_DISSOLVE_PAIR,
+    ACTION_OVERRIDE_PAIR,
+    ACTION_REJECT_PAIR,
+    ADMIN_COMMAND,
+    PROGRAM_CALLBACK,
+)
+from storage import queries
+from storage.models import Program
+
+log = logging.getLogger(__name__)
+
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+DEFAULT_AUDIT_ROWS = 20
+
+
+def parse_two_people(args: list[str]) -> tuple[str, str, str]:
+    """`<@U1|a> <@U2|b> Program name` -> (U1, U2, "Program name")."""
+    text = " ".join(args)
+    people = MENTION.findall(text)
+    if len(people) != 2:
+        raise ValueError("Mention two people: the mentor first, then the mentee, e.g. `pair @Morgan @Dana`.")
+    rest = MENTION.sub("", text).strip()
+    return people[0], people[1], rest
+
+
+def register(app: AsyncApp, runtime: Runtime) -> None:
+    admins = runtime.settings.admins
+
+    async def authorized(user_id: str, program: Program | None) -> str | None:
+        try:
+            await runtime.read(program_service.require_admin, program, user_id, admins)
+        except NotAllowed as refusal:
+            return str(refusal)
+        return None
+
+    async def program_named(name: str) -> Program:
+        return await runtime.read(program_service.resolve_program, name)
+
+    @app.command(ADMIN_COMMAND)
+    async def admin_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        user_id = str(command.get("user_id", ""))
+        subcommand, args = split_command(command.get("text"))
+        action = args[0].lower() if args else ""
+
+        async def say(text: str) -> None:
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+
+        try:
+            if subcommand == "program" and action in ("create", "edit", "list"):
+                program = await program_named(" ".join(args[1:])) if action == "edit" else None
+                if refusal := await authorized(user_id, program):
+                    await ack(text=refusal, response_type="ephemeral")
+                    return
+                if action == "list":
+                    programs, counts = await runtime.read(_programs_and_counts)
+                    await ack(
+                        blocks=admin_views.program_list_blocks(programs, counts),
+                        text="Programs",
+                        response_type="ephemeral",
+                    )
+                    return
+                await ack()
+                await runtime.gateway.open_view(str(command.get("trigger_id", "")), admin_views.program_modal(program))
+            elif subcommand == "match" and action == "preview":
+                program = await program_named(" ".join(args[1:]))
+                if refusal := await authorized(user_id, program):
+                    await ack(text=refusal, response_type="ephemeral")
+                    return
+                await ack(text=f"Working out matches for {program.name}…", response_type="ephemeral")
+                await say(await _post_preview(runtime, program, user_id))
+            elif subcommand in ("pair", "unpair"):
+                mentor_id, mentee_id, name = parse_two_people(args)
+                program = await program_named(name)
+                if refusal := await authorized(user_id, program):
+                    await ack(text=refusal, response_type="ephemeral")
+                    return
+                if subcommand == "unpair":
+                    await runtime.write(pairing_service.unpair, program, mentor_id, mentee_id, user_id, runtime.now())
+                    await ack(
+                        text=f"<@{mentor_id}> and <@{mentee_id}> are no longer paired.", response_type="ephemeral"
+                    )
+                    return
+                check = await runtime.read(
+                    pairing_service.check_hand_pair, program, mentor_id, mentee_id, runtime.now()
+                )
+                if isinstance(check.verdict, pairing_service.matching.Forbidden):
+                    await ack(
+                        blocks=admin_views.override_blocks(mentor_id, mentee_id, program.id or 0, check.verdict.reason),
+                        text="This pair breaks a matching rule.",
+                        response_type="ephemeral",
+                    )
+                    return
+                await runtime.write(
+                    pairing_service.pair_by_hand, program, mentor_id, mentee_id, user_id, runtime.now(), override=False
+                )
+                await ack(
+                    text=f"Paired <@{mentor_id}> with <@{mentee_id}> (score {check.verdict.score:.1f}). "
+                    "They'll be introduced shortly.",
+                    response_type="ephemeral",
+                )
+            elif subcommand == "audit":
+                if refusal := await authorized(user_id, None):
+                    await ack(text=refusal, response_type="ephemeral")
+                    return
+                limit = int(action) if action.isdigit() else DEFAULT_AUDIT_ROWS
+                events = await runtime.read(queries.audit_events, max(1, min(limit, 100)))
+                await ack(
+                    blocks=audit_views.audit_blocks(events), text="Recent admin actions", response_type="ephemeral"
+                )
+            else:
+                if refusal := await authorized(user_id, None):
+                    await ack(text=refusal, response_type="ephemeral")
+                    return
+                unknown = None if subcommand in ("", "help") else " ".join([subcommand, action]).strip()
+                await ack(
+                    blocks=help_views.help_blocks(unknown=unknown, admin=True),
+                    text=help_views.help_text(admin=True),
+                    response_type="ephemeral",
+                )
+        except (ProgramInvalid, PairingRefused, ValueError) as problem:
+            message = "; ".join(problem.errors.values()) if isinstance(problem, ProgramInvalid) else str(problem)
+            await ack(text=message[:1].upper() + message[1:], response_type="ephemeral")
+
+    @app.view(PROGRAM_CALLBACK)
+    async def program_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user_id = str((body.get("user") or {}).get("id") or "")
+        program_id, values = admin_views.parse_program_modal(view)
+        program = await runtime.read(queries.program_by_id, program_id) if program_id else None
+        if program_id and program is None:
+            await ack(response_action="errors", errors={"name": "This program no longer exists."})
+            return
+        if refusal := await authorized(user_id, program):
+            await ack(response_action="errors", errors={"name": refusal[:150]})
+            return
+        try:
+            if program is None:
+                saved = await runtime.write(program_service.create_program, values, actor=user_id, now=runtime.now())
+            else:
+                saved = await runtime.write(_edit_program, program.id, values, actor=user_id, now=runtime.now())
+        except ProgramInvalid as invalid:
+            present = set(((view.get("state") or {}).get("values") or {}).keys())
+            errors = {k: v[:150] for k, v in invalid.errors.items() if k in present}
+            leftover = [
+                f"{program_service.FIELD_LABELS.get(k, k)} {v}" for k, v in invalid.errors.items() if k not in present
+            ]
+            if leftover or not errors:
+                errors["name"] = (errors.get("name", "") + " " + " ".join(leftover)).strip()[
+                    :150
+                ] or "Please check the form."
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        try:
+            await runtime.gateway.post(
+                user_id, f"Saved *{saved.name}*. `/mentor-admin program list` shows every program."
+            )
+        except (SlackUnavailable, Unreachable):
+            log.warning("could not confirm a saved program by DM")
+
+    async def pairing_action(body: dict[str, Any]) -> tuple[str, Any, str | None]:
+        user_id = str((body.get("user") or {}).get("id") or "")
+        value = str(((body.get("actions") or [{}])[0]).get("value") or "")
+        pairing = await runtime.read(queries.pairing, int(value)) if value.isdigit() else None
+        program = await runtime.read(queries.program_by_id, pairing.program_id) if pairing else None
+        if pairing is None or program is None:
+            return user_id, None, "That pairing no longer exists."
+        refusal = await authorized(user_id, program)
+        return user_id, pairing, refusal
+
+    @app.action(ACTION_APPROVE_PAIR)
+    async def approve_pair(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user_id, pairing, refusal = await pairing_action(body)
+        if refusal:
+            await respond(text=refusal, replace_original=False)
+            return
+        try:
+            changed = await runtime.write(_approve, pairing.id, user_id, runtime.now())
+        except PairingRefused as problem:
+            await respond(text=str(problem), replace_original=False)
+            return
+        decision = "approved" if changed else "was already decided; nothing changed"
+        await respond(text=admin_views.decision_text(pairing.id, decision, user_id), replace_original=False)
+
+    @app.action(ACTION_REJECT_PAIR)
+    async def reject_pair(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user_id, pairing, refusal = await pairing_action(body)
+        if refusal:
+            await respond(text=refusal, replace_original=False)
+            return
+        changed = await runtime.write(_reject, pairing.id, user_id, runtime.now())
+        decision = "rejected" if changed else "was already decided; nothing changed"
+        await respond(text=admin_views.decision_text(pairing.id, decision, user_id), replace_original=False)
+
+    @app.action(ACTION_DISSOLVE_PAIR)
+    async def dissolve_pair(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user_id, pairing, refusal = await pairing_action(body)
+        if refusal:
+            await respond(text=refusal, replace_original=False)
+            return
+        await runtime.write(_dissolve, pairing.id, user_id, runtime.now())
+        await respond(
+            text=admin_views.decision_text(pairing.id, "dissolved; both people are back in the pool", user_id),
+            replace_original=False,
+        )
+
+    @app.action(ACTION_APPROVE_ALL)
+    async def approve_all(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user_id = str((body.get("user") or {}).get("id") or "")
+        value = str(((body.get("actions") or [{}])[0]).get("value") or "")
+        program = await runtime.read(queries.program_by_id, int(value)) if value.isdigit() else None
+        if program is None:
+            await respond(text="That program no longer exists.", replace_original=False)
+            return
+        if refusal := await authorized(user_id, program):
+            await respond(text=refusal, replace_original=False)
+            return
+        count = await runtime.write(_approve_all, program.id, user_id, runtime.now())
+        await respond(text=f"<@{user_id}> approved {count} pairs in {program.name}.", replace_original=False)
+
+    @app.action(ACTION_OVERRIDE_PAIR)
+    async def override_pair(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user_id = str((body.get("user") or {}).get("id") or "")
+        try:
+            data = json.loads(str(((body.get("actions") or [{}])[0]).get("value") or "{}"))
+            program = await runtime.read(queries.program_by_id, int(data["program_id"]))
+            mentor_id, mentee_id = str(data["mentor"]), str(data["mentee"])
+        except (ValueError, KeyError, TypeError):
+            await respond(text="That button is out of date. Run the pair command again.", replace_original=False)
+            return
+        if program is None:
+            await respond(text="That program no longer exists.", replace_original=False)
+            return
+        if refusal := await authorized(user_id, program):
+            await respond(text=refusal, replace_original=False)
+            return
+        try:
+            await runtime.write(
+                pairing_service.pair_by_hand, program, mentor_id, mentee_id, user_id, runtime.now(), override=True
+            )
+        except PairingRefused as problem:
+            await respond(text=str(problem), replace_original=False)
+            return
+        await respond(text=f"Paired <@{mentor_id}> with <@{mentee_id}> (rule overridden).", replace_original=True)
+
+
+def _programs_and_counts(session: Session) -> tuple[list[Program], dict[int, dict[str, int]]]:
+    return queries.all_programs(session), queries.enrollment_counts(session)
+
+
+def _edit_program(session: Session, program_id: int, values: dict[str, str], *, actor: str, now: Any) -> Program:
+    program = queries.program_by_id(session, program_id)
+    assert program is not None
+    return program_service.edit_program(session, program, values, actor=actor, now=now)
+
+
+def _approve(session: Session, pairing_id: int, actor: str, now: Any) -> bool:
+    pairing = queries.pairing(session, pairing_id)
+    return pairing is not None and pairing_service.approve(session, pairing, actor, now)
+
+
+def _reject(session: Session, pairing_id: int, actor: str, now: Any) -> bool:
+    pairing = queries.pairing(session, pairing_id)
+    return pairing is not None and pairing_service.reject(session, pairing, actor, now)
+
+
+def _dissolve(session: Session, pairing_id: int, actor: str, now: Any) -> None:
+    pairing = queries.pairing(session, pairing_id)
+    if pairing is not None:
+        pairing_service.dissolve(session, pairing, actor, now, "Dissolved by a coordinator after a rematch request.")
+
+
+def _approve_all(session: Session, program_id: int, actor: str, now: Any) -> int:
+    program = queries.program_by_id(session, program_id)
+    return pairing_service.approve_all(session, program, actor, now) if program else 0
+
+
+def _preview(session: Session, program_id: int, actor: str, now: Any) -> pairing_service.MatchPreview:
+    program = queries.program_by_id(session, program_id)
+    assert program is not None
+    preview = pairing_service.preview(session, program, now)
+    program_service.record_admin_action(
+        session,
+        actor,
+        "match.preview",
+        program_id,
+        {"pairs": len(preview.pairs), "waitlist": len(preview.waitlist)},
+        now,
+    )
+    return preview
+
+
+async def _post_preview(runtime: Runtime, program: Program, actor: str) -> str:
+    """Run matching, post the proposal to the admin channel (CSV for the full list), return a short answer."""
+    preview = await runtime.write(_preview, program.id, actor, runtime.now())
+    channel = program.admin_channel
+    summary = (
+        f"{len(preview.pairs)} pairs proposed, {len(preview.waitlist)} waitlisted, "
+        f"total score {preview.total_score:.1f}."
+    )
+    if not channel:
+        return summary + " Set an admin channel (`/mentor-admin program edit`) to review them there."
+    try:
+        posted = await runtime.gateway.post(
+            channel,
+            f"Proposed matches for {program.name}: {summary}",
+            admin_views.match_preview_blocks(preview, rehearsal=runtime.rehearsal),
+        )
+        if len(preview.pairs) > admin_views.PREVIEW_PAIRS_SHOWN or len(preview.waitlist) > 8:
+            await runtime.gateway.upload_file(
+                channel,
+                f"matches-{program.id}.csv",
+                admin_views.preview_csv(preview),
+                title=f"All proposed matches: {program.name}",
+                initial_comment=None,
+            )
+    except Unreachable as error:
+        return summary + f" I couldn't post in <#{channel}> ({error.error}): invite me there with `/invite @Shelfmate`."
+    except SlackUnavailable:
+        return summary + " Slack didn't answer; the proposal is saved, run the preview again to post it."
+    return summary + f" Review them in <#{channel}>." + ("" if posted.ts else "")

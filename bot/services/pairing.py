@@ -1,0 +1,376 @@
+"""From enrollments to pairings: preview a program's matches, approve or reject them, pair by hand.
+
+Matching itself is a pure function (bot/services/matching.py); this module feeds it rows and stores
+its answer.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlmodel import Session
+
+from bot.services import matching
+from bot.services import programs as program_rules
+from bot.services.catalog import specializations
+from storage import queries
+from storage.models import (
+    LIVE_PAIRING_STATUSES,
+    Enrollment,
+    EnrollmentStatus,
+    Pairing,
+    PairingStatus,
+    Program,
+    Role,
+)
+
+POOL_STATUSES = (EnrollmentStatus.APPLIED, EnrollmentStatus.WAITLISTED, EnrollmentStatus.MATCHED)
+
+
+class PairingRefused(Exception):
+    """A coordinator's request cannot be carried out; the message says why in plain words."""
+
+
+@dataclass(frozen=True)
+class PreviewPair:
+    pairing: Pairing
+    mentor_id: str
+    mentee_id: str
+
+
+@dataclass(frozen=True)
+class MatchPreview:
+    program: Program
+    pairs: list[PreviewPair]
+    waitlist: list[tuple[str, str]]  # (person id, reason)
+    shortages: dict[str, int]
+    mentors: int
+    mentees: int
+    open_slots: int
+    seconds: float
+
+    @property
+    def total_score(self) -> float:
+        return round(sum(p.pairing.score for p in self.pairs), 1)
+
+
+def utc_offset_hours(timezone: str, now: datetime) -> float:
+    try:
+        offset = now.astimezone(ZoneInfo(timezone)).utcoffset()
+    except (ZoneInfoNotFoundError, ValueError):
+        return 0.0
+    return offset.total_seconds() / 3600 if offset is not None else 0.0
+
+
+def to_candidate(enrollment: Enrollment, timezone: str, now: datetime, already_assigned: int = 0) -> matching.Candidate:
+    return matching.Candidate(
+        enrollment_id=enrollment.id,  # type: ignore[arg-type]
+        person_id=enrollment.person_id,
+        library_type=enrollment.library_type,
+        organization=enrollment.organization,
+        region=enrollment.region,
+        specializations=frozenset(enrollment.specializations or []),
+        years_experience=enrollment.years_experience,
+        grade_levels=frozenset(enrollment.grade_levels or []),
+        meeting_format=enrollment.meeting_format,
+        utc_offset_hours=utc_offset_hours(timezone, now),
+        capacity=enrollment.capacity if enrollment.role == Role.MENTOR else 0,
+        already_assigned=already_assigned,
+        not_with=frozenset(enrollment.not_with or []),
+    )
+
+
+def rules_for(session: Session, program: Program) -> matching.MatchRules:
+    past = queries.pairings_in_program(session, program.id, [PairingStatus.ENDED, PairingStatus.DISSOLVED])  # type: ignore[arg-type]
+    by_id = {e.id: e for e in queries.enrollments_in_program(session, program.id)}  # type: ignore[arg-type]
+    forbidden = {
+        (by_id[p.mentor_enrollment_id].person_id, by_id[p.mentee_enrollment_id].person_id)
+        for p in past
+        if p.mentor_enrollment_id in by_id and p.mentee_enrollment_id in by_id
+    }
+    return matching.MatchRules(
+        min_mentor_years=program.min_mentor_years,
+        cross_org=program.cross_org,  # type: ignore[arg-type]
+        neighbor_orgs=frozenset(program.neighbor_orgs or []),
+        forbidden_pairs=frozenset(forbidden),
+        weights=dict(program.weights or {}),
+    )
+
+
+def _names(session: Session, person_ids: list[str]) -> dict[str, str]:
+    return {pid: p.display_name for pid, p in queries.people(session, person_ids).items() if p.display_name}
+
+
+def preview(session: Session, program: Program, now: datetime) -> MatchPreview:
+    """Propose pairs for everyone still waiting; earlier unapproved proposals are replaced."""
+    for stale in queries.pairings_in_program(session, program.id, [PairingStatus.PROPOSED]):  # type: ignore[arg-type]
+        if stale.approved_at is None:
+            session.delete(stale)
+    session.flush()
+
+    enrollments = queries.enrollments_in_program(session, program.id)  # type: ignore[arg-type]
+    live = queries.pairings_in_program(session, program.id, [s.value for s in LIVE_PAIRING_STATUSES])  # type: ignore[arg-type]
+    load = Counter(p.mentor_enrollment_id for p in live)
+    paired_mentees = {p.mentee_enrollment_id for p in live}
+    people = queries.people(session, sorted({e.person_id for e in enrollments}))
+
+    def zone(person_id: str) -> str:
+        person = people.get(person_id)
+        return person.timezone if person is not None else program.timezone
+
+    mentors = [
+        to_candidate(e, zone(e.person_id), now, load[e.id])
+        for e in enrollments
+        if e.role == Role.MENTOR and e.status in POOL_STATUSES and not _unavailable(people.get(e.person_id))
+    ]
+    mentees = [
+        to_candidate(e, zone(e.person_id), now)
+        for e in enrollments
+        if e.role == Role.MENTEE
+        and e.status in (EnrollmentStatus.APPLIED, EnrollmentStatus.WAITLISTED)
+        and e.id not in paired_mentees
+        and not _unavailable(people.get(e.person_id))
+    ]
+    result = matching.match(
+        mentors,
+        mentees,
+        rules_for(session, program),
+        names=_names(session, [c.person_id for c in mentors + mentees]),
+        labels=specializations(),
+    )
+    by_id = {e.id: e for e in enrollments}
+    pairs = []
+    for proposed in result.pairs:
+        pairing = Pairing(
+            program_id=program.id,  # type: ignore[arg-type]
+            mentor_enrollment_id=proposed.mentor_enrollment_id,
+            mentee_enrollment_id=proposed.mentee_enrollment_id,
+            status=PairingStatus.PROPOSED,
+            score=proposed.score,
+            reasons=list(proposed.reasons),
+            created_at=now,
+        )
+        session.add(pairing)
+        mentee = by_id[proposed.mentee_enrollment_id]
+        mentee.status = EnrollmentStatus.APPLIED
+        mentee.waitlist_reason = None
+        session.add(mentee)
+        pairs.append(
+            PreviewPair(
+                pairing=pairing,
+                mentor_id=by_id[proposed.mentor_enrollment_id].person_id,
+                mentee_id=mentee.person_id,
+            )
+        )
+    waitlist = []
+    for waiting in result.waitlist:
+        mentee = by_id[waiting.mentee_enrollment_id]
+        mentee.status = EnrollmentStatus.WAITLISTED
+        mentee.waitlist_reason = waiting.reason[:500]
+        session.add(mentee)
+        waitlist.append((mentee.person_id, waiting.reason))
+    session.flush()
+    return MatchPreview(
+        program=program,
+        pairs=pairs,
+        waitlist=waitlist,
+        shortages=dict(result.shortages),
+        mentors=len(mentors),
+        mentees=len(mentees),
+        open_slots=result.stats.open_slots,
+        seconds=result.stats.seconds,
+    )
+
+
+def _unavailable(person: object) -> bool:
+    return bool(getattr(person, "deactivated", False))
+
+
+def approve(session: Session, pairing: Pairing, actor: str, now: datetime) -> bool:
+    """Approve one proposal; False when it was already decided (a double click changes nothing)."""
+    if pairing.status != PairingStatus.PROPOSED or pairing.approved_at is not None:
+        return False
+    mentor = queries.enrollment(session, pairing.mentor_enrollment_id)
+    mentee = queries.enrollment(session, pairing.mentee_enrollment_id)
+    if mentor is None or mentee is None:
+        return False
+    if mentee.status in (EnrollmentStatus.WITHDRAWN, EnrollmentStatus.PAUSED) or mentor.status in (
+        EnrollmentStatus.WITHDRAWN,
+        EnrollmentStatus.PAUSED,
+    ):
+        raise PairingRefused("One of these people has paused or left since the preview. Run a new preview.")
+    pairing.approved_at = now
+    pairing.decided_by = actor
+    session.add(pairing)
+    for enrollment in (mentor, mentee):
+        enrollment.status = EnrollmentStatus.MATCHED
+        enrollment.updated_at = now
+        session.add(enrollment)
+    program_rules.record_admin_action(
+        session, actor, "pairing.approve", pairing.program_id, {"pairing_id": pairing.id}, now
+    )
+    return True
+
+
+def approve_all(session: Session, program: Program, actor: str, now: datetime) -> int:
+    approved = 0
+    for pairing in queries.pairings_in_program(session, program.id, [PairingStatus.PROPOSED]):  # type: ignore[arg-type]
+        try:
+            approved += approve(session, pairing, actor, now)
+        except PairingRefused:
+            continue
+    return approved
+
+
+def reject(session: Session, pairing: Pairing, actor: str, now: datetime) -> bool:
+    """A rejected proposal is dissolved, so matching never proposes the same two people again."""
+    if pairing.status != PairingStatus.PROPOSED or pairing.approved_at is not None:
+        return False
+    pairing.status = PairingStatus.DISSOLVED
+    pairing.ended_at = now
+    pairing.end_reason = "Rejected by a coordinator."
+    pairing.decided_by = actor
+    session.add(pairing)
+    program_rules.record_admin_action(
+        session, actor, "pairing.reject", pairing.program_id, {"pairing_id": pairing.id}, now
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class HandPairCheck:
+    mentor: Enrollment
+    mentee: Enrollment
+    verdict: matching.PairScore | matching.Forbidden
+
+
+def check_hand_pair(session: Session, program: Program, mentor_id: str, mentee_id: str, now: datetime) -> HandPairCheck:
+    mentor = queries.enrollment_for(session, program.id, mentor_id, Role.MENTOR)  # type: ignore[arg-type]
+    mentee = queries.enrollment_for(session, program.id, mentee_id, Role.MENTEE)  # type: ignore[arg-type]
+    if mentor is None or mentor.status == EnrollmentStatus.WITHDRAWN:
+        raise PairingRefused(f"<@{mentor_id}> is not a mentor in {program.name}.")
+    if mentee is None or mentee.status == EnrollmentStatus.WITHDRAWN:
+        raise PairingRefused(f"<@{mentee_id}> is not a mentee in {program.name}.")
+    live = queries.pairings_of_enrollments(session, [mentee.id])  # type: ignore[list-item]
+    if any(p.approved_at is not None or p.status != PairingStatus.PROPOSED for p in live):
+        raise PairingRefused(f"<@{mentee_id}> already has a mentor in {program.name}. Unpair them first.")
+    load = sum(
+        1
+        for p in queries.pairings_of_enrollments(session, [mentor.id])  # type: ignore[list-item]
+        if p.approved_at is not None or p.status != PairingStatus.PROPOSED
+    )
+    people = queries.people(session, [mentor_id, mentee_id])
+    verdict = matching.explain_pair(
+        to_candidate(mentor, people[mentor_id].timezone if mentor_id in people else program.timezone, now, load),
+        to_candidate(mentee, people[mentee_id].timezone if mentee_id in people else program.timezone, now),
+        rules_for(session, program),
+        names=_names(session, [mentor_id, mentee_id]),
+        labels=specializations(),
+    )
+    return HandPairCheck(mentor=mentor, mentee=mentee, verdict=verdict)
+
+
+def pair_by_hand(
+    session: Session, program: Program, mentor_id: str, mentee_id: str, actor: str, now: datetime, *, override: bool
+) -> Pairing:
+    """A coordinator's own decision: hard rules still apply unless the coordinator confirmed an override."""
+    check = check_hand_pair(session, program, mentor_id, mentee_id, now)
+    if isinstance(check.verdict, matching.Forbidden) and not override:
+        raise PairingRefused(check.verdict.reason)
+    existing = [
+        p
+        for p in queries.pairings_in_program(session, program.id)  # type: ignore[arg-type]
+        if p.mentor_enrollment_id == check.mentor.id and p.mentee_enrollment_id == check.mentee.id
+    ]
+    for stale in queries.pairings_of_enrollments(session, [check.mentee.id]):  # type: ignore[list-item]
+        if stale.status == PairingStatus.PROPOSED and stale.approved_at is None and stale not in existing:
+            session.delete(stale)
+    pairing = (
+        existing[0]
+        if existing
+        else Pairing(program_id=program.id, mentor_enrollment_id=check.mentor.id, mentee_enrollment_id=check.mentee.id)
+    )  # type: ignore[arg-type]
+    if isinstance(check.verdict, matching.PairScore):
+        pairing.score, pairing.reasons = check.verdict.score, list(check.verdict.reasons)
+    else:
+        pairing.score, pairing.reasons = 0.0, [f"Paired by a coordinator despite: {check.verdict.reason}"]
+    pairing.status = PairingStatus.PROPOSED
+    pairing.ended_at = None
+    pairing.end_reason = None
+    pairing.approved_at = now
+    pairing.decided_by = actor
+    pairing.created_at = now
+    session.add(pairing)
+    for enrollment in (check.mentor, check.mentee):
+        enrollment.status = EnrollmentStatus.MATCHED
+        enrollment.waitlist_reason = None
+        session.add(enrollment)
+    session.flush()
+    program_rules.record_admin_action(
+        session,
+        actor,
+        "pairing.hand_pair",
+        program.id,
+        {"pairing_id": pairing.id, "override": isinstance(check.verdict, matching.Forbidden)},
+        now,
+    )
+    return pairing
+
+
+def dissolve(session: Session, pairing: Pairing, actor: str, now: datetime, reason: str) -> None:
+    pairing.status = PairingStatus.DISSOLVED
+    pairing.ended_at = now
+    pairing.end_reason = reason[:500]
+    session.add(pairing)
+    for enrollment_id in (pairing.mentor_enrollment_id, pairing.mentee_enrollment_id):
+        enrollment = queries.enrollment(session, enrollment_id)
+        if enrollment is not None and enrollment.status == EnrollmentStatus.MATCHED:
+            others = [p for p in queries.pairings_of_enrollments(session, [enrollment_id]) if p.id != pairing.id]
+            if not others:
+                enrollment.status = EnrollmentStatus.APPLIED
+                session.add(enrollment)
+    program_rules.record_admin_action(
+        session, actor, "pairing.dissolve", pairing.program_id, {"pairing_id": pairing.id, "reason": reason[:200]}, now
+    )
+
+
+def unpair(session: Session, program: Program, mentor_id: str, mentee_id: str, actor: str, now: datetime) -> Pairing:
+    mentor = queries.enrollment_for(session, program.id, mentor_id, Role.MENTOR)  # type: ignore[arg-type]
+    mentee = queries.enrollment_for(session, program.id, mentee_id, Role.MENTEE)  # type: ignore[arg-type]
+    live = [
+        p
+        for p in queries.pairings_of_enrollments(session, [mentee.id] if mentee else [])  # type: ignore[list-item]
+        if mentor is not None and p.mentor_enrollment_id == mentor.id
+    ]
+    if not live:
+        raise PairingRefused(f"<@{mentor_id}> and <@{mentee_id}> are not paired in {program.name}.")
+    dissolve(session, live[0], actor, now, "Unpaired by a coordinator.")
+    return live[0]
+
+
+@dataclass(frozen=True)
+class RematchRequest:
+    pairing: Pairing
+    program: Program
+    requester_id: str
+    partner_id: str
+
+
+def rematch_requests(session: Session, person_id: str) -> list[RematchRequest]:
+    """Live pairings a participant can ask to end; the reason itself is never stored, only sent to admins."""
+    requests = []
+    mine = [e for e in queries.enrollments_of_person(session, person_id) if e.status != EnrollmentStatus.WITHDRAWN]
+    for pairing in queries.pairings_of_enrollments(session, [e.id for e in mine]):  # type: ignore[misc]
+        if pairing.approved_at is None:
+            continue
+        program = queries.program_by_id(session, pairing.program_id)
+        mentor = queries.enrollment(session, pairing.mentor_enrollment_id)
+        mentee = queries.enrollment(session, pairing.mentee_enrollment_id)
+        if program is None or mentor is None or mentee is None:
+            continue
+        partner = mentee.person_id if mentor.person_id == person_id else mentor.person_id
+        requests.append(RematchRequest(pairing=pairing, program=program, requester_id=person_id, partner_id=partner))
+    return requests

@@ -1,0 +1,431 @@
+"""What coordinators see: the program modal and list, the match preview, hand-pairing answers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ChannelSelectElement,
+    CheckboxesElement,
+    ConfirmObject,
+    ContextBlock,
+    DatePickerElement,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    NumberInputElement,
+    Option,
+    PlainTextInputElement,
+    SectionBlock,
+    StaticSelectElement,
+    UserMultiSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.services.catalog import CADENCES, specialization_label
+from bot.services.pairing import MatchPreview
+from bot.views.common import MAX_BLOCKS_PER_MESSAGE, clip, render
+from bot.views.ids import (
+    ACTION_APPROVE_ALL,
+    ACTION_APPROVE_PAIR,
+    ACTION_DISSOLVE_PAIR,
+    ACTION_OVERRIDE_PAIR,
+    ACTION_REJECT_PAIR,
+    PROGRAM_CALLBACK,
+)
+from storage.models import Program
+
+# Pairs listed one by one in the channel; beyond this the full list goes out as a CSV file.
+PREVIEW_PAIRS_SHOWN = 15
+
+
+# -- program modal ---------------------------------------------------------------------------------------
+def _text(
+    block_id: str, label: str, initial: str | None, *, optional: bool = True, hint: str | None = None
+) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        optional=optional,
+        hint=hint,
+        element=PlainTextInputElement(action_id=block_id, initial_value=initial or None, max_length=500),
+    )
+
+
+def _date(block_id: str, label: str, initial: date | None, *, optional: bool = False) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        optional=optional,
+        element=DatePickerElement(action_id=block_id, initial_date=initial.isoformat() if initial else None),
+    )
+
+
+def _choice(block_id: str, label: str, choices: dict[str, str], initial: str) -> InputBlock:
+    options = [Option(value=k, label=v) for k, v in choices.items()]
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        element=StaticSelectElement(
+            action_id=block_id, options=options, initial_option=next((o for o in options if o.value == initial), None)
+        ),
+    )
+
+
+def program_modal(program: Program | None) -> dict[str, Any]:
+    p = program
+    blocks: list[Block] = [
+        _text("name", "Program name", p.name if p else None, optional=False),
+        _date("applications_open", "Applications open", p.applications_open if p else None, optional=True),
+        _date("applications_close", "Application deadline (closes 11:59 PM)", p.applications_close if p else None),
+        _date("agreement_due", "Mentoring agreement due", p.agreement_due if p else None),
+        _date("starts_on", "Program starts", p.starts_on if p else None),
+        _date("ends_on", "Program ends", p.ends_on if p else None),
+        _choice("default_cadence", "Default meeting cadence", CADENCES, p.default_cadence if p else "monthly"),
+        InputBlock(
+            block_id="min_mentor_years",
+            label="Minimum mentor experience (years)",
+            element=NumberInputElement(
+                action_id="min_mentor_years", is_decimal_allowed=False, initial_value=p.min_mentor_years if p else 3
+            ),
+        ),
+        InputBlock(
+            block_id="default_capacity",
+            label="Default mentees per mentor",
+            element=NumberInputElement(
+                action_id="default_capacity", is_decimal_allowed=False, initial_value=p.default_capacity if p else 2
+            ),
+        ),
+        _choice(
+            "eligibility",
+            "Who may join",
+            {
+                "open": "Anyone in the workspace",
+                "allowlist": "Only the people listed",
+                "channel": "Members of a channel",
+            },
+            p.eligibility if p else "open",
+        ),
+        InputBlock(
+            block_id="eligibility_allowlist",
+            label="Allowlist",
+            optional=True,
+            element=UserMultiSelectElement(
+                action_id="eligibility_allowlist", initial_users=(p.eligibility_allowlist or None) if p else None
+            ),
+        ),
+        InputBlock(
+            block_id="eligibility_channel",
+            label="Eligibility channel",
+            optional=True,
+            element=ChannelSelectElement(
+                action_id="eligibility_channel", initial_channel=p.eligibility_channel if p else None
+            ),
+        ),
+        InputBlock(
+            block_id="admin_channel",
+            label="Admin channel (invite the bot there)",
+            element=ChannelSelectElement(action_id="admin_channel", initial_channel=p.admin_channel if p else None),
+        ),
+        _text("timezone", "Time zone", p.timezone if p else "America/Los_Angeles", optional=False),
+        _text(
+            "blackouts",
+            "Blackout periods",
+            ", ".join(f"{a}..{b}" for a, b in p.blackouts) if p and p.blackouts else None,
+            hint="School breaks, e.g. 2025-04-07..2025-04-11, 2025-05-26",
+        ),
+        _choice(
+            "cross_org",
+            "Different organizations?",
+            {
+                "none": "No rule",
+                "prefer": "Prefer a different organization",
+                "require": "Require a different organization",
+            },
+            p.cross_org if p else "none",
+        ),
+        _text("neighbor_orgs", "Neighbouring organizations (preferred)", ", ".join(p.neighbor_orgs) if p else None),
+        _text(
+            "weights",
+            "Matching weights",
+            ", ".join(f"{k}={v:g}" for k, v in p.weights.items()) if p and p.weights else None,
+            hint="e.g. specialization=4, library_type=2 (leave empty for the defaults)",
+        ),
+        InputBlock(
+            block_id="admins",
+            label="Program coordinators",
+            optional=True,
+            element=UserMultiSelectElement(action_id="admins", initial_users=(p.admins or None) if p else None),
+        ),
+        InputBlock(
+            block_id="allow_guests",
+            label="Guests",
+            optional=True,
+            element=CheckboxesElement(
+                action_id="allow_guests",
+                options=[Option(value="true", label="Guest accounts may join")],
+                initial_options=[Option(value="true", label="Guest accounts may join")]
+                if p and p.allow_guests
+                else None,
+            ),
+        ),
+    ]
+    return View(
+        type="modal",
+        callback_id=PROGRAM_CALLBACK,
+        title="Edit program" if p else "New program",
+        submit="Save",
+        close="Cancel",
+        private_metadata=json.dumps({"program_id": p.id if p else None}),
+        blocks=blocks,
+    ).to_dict()
+
+
+def parse_program_modal(view: dict[str, Any]) -> tuple[int | None, dict[str, str]]:
+    """Submitted state -> (program id being edited, the text values validate_program expects)."""
+    state = (view.get("state") or {}).get("values") or {}
+    values: dict[str, str] = {}
+    for block_id, actions in state.items():
+        action = (actions or {}).get(block_id) if isinstance(actions, dict) else None
+        if not isinstance(action, dict):
+            continue
+        if "selected_date" in action:
+            values[block_id] = action.get("selected_date") or ""
+        elif "selected_option" in action:
+            values[block_id] = ((action.get("selected_option") or {}).get("value")) or ""
+        elif "selected_users" in action:
+            values[block_id] = ",".join(action.get("selected_users") or [])
+        elif "selected_channel" in action:
+            values[block_id] = action.get("selected_channel") or ""
+        elif "selected_options" in action:
+            values[block_id] = "true" if action.get("selected_options") else "false"
+        else:
+            value = action.get("value")
+            values[block_id] = value if isinstance(value, str) else ""
+    try:
+        program_id = json.loads(view.get("private_metadata") or "{}").get("program_id")
+    except (ValueError, AttributeError):
+        program_id = None
+    return (program_id if isinstance(program_id, int) else None), values
+
+
+def program_list_blocks(programs: list[Program], counts: dict[int, dict[str, int]]) -> list[dict[str, Any]]:
+    if not programs:
+        return render(
+            [
+                SectionBlock(
+                    text=MarkdownTextObject(text="No programs yet. `/mentor-admin program create` to set one up.")
+                )
+            ]
+        )
+    blocks: list[Block] = [HeaderBlock(text="Mentoring programs")]
+    for program in programs[:40]:
+        c = counts.get(program.id or 0, {})
+        status = "closed" if program.closed_at else "open"
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=clip(
+                        f"*{program.name}* ({status})\n"
+                        f"Applications close {_day(program.applications_close)} · agreement due "
+                        f"{_day(program.agreement_due)} · runs {_day(program.starts_on)} - {_day(program.ends_on)}\n"
+                        f"{c.get('mentor', 0)} mentors, {c.get('mentee', 0)} mentees · "
+                        f"admin channel {_channel(program.admin_channel)}"
+                    )
+                )
+            )
+        )
+    return render(blocks[:MAX_BLOCKS_PER_MESSAGE])
+
+
+def _day(value: date | None) -> str:
+    return value.strftime("%b %-d, %Y") if value else "-"
+
+
+def _channel(channel: str | None) -> str:
+    return f"<#{channel}>" if channel else "not set"
+
+
+# -- match preview ---------------------------------------------------------------------------------------
+def match_preview_blocks(preview: MatchPreview, *, rehearsal: bool = False) -> list[dict[str, Any]]:
+    blocks: list[Block] = []
+    if rehearsal:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=":test_tube: *REHEARSAL*")))
+    blocks.append(HeaderBlock(text=clip(f"Proposed matches: {preview.program.name}", 150)))
+    mean = preview.total_score / len(preview.pairs) if preview.pairs else 0
+    blocks.append(
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f"*{len(preview.pairs)}* of {preview.mentees} waiting mentees matched · {preview.mentors} mentors "
+                f"with {preview.open_slots} open slots · average score {mean:.1f}/100 · "
+                f"*{len(preview.waitlist)}* waitlisted"
+            )
+        )
+    )
+    if preview.pairs:
+        blocks.append(
+            ActionsBlock(
+                block_id="preview_actions",
+                elements=[
+                    ButtonElement(
+                        text=f"Approve all {len(preview.pairs)}",
+                        action_id=ACTION_APPROVE_ALL,
+                        style="primary",
+                        value=str(preview.program.id),
+                        confirm=ConfirmObject(
+                            title="Approve all?",
+                            text=f"{len(preview.pairs)} pairs will be introduced to each other.",
+                            confirm="Approve all",
+                            deny="Not yet",
+                        ),
+                    )
+                ],
+            )
+        )
+    for pair in preview.pairs[:PREVIEW_PAIRS_SHOWN]:
+        reasons = "\n".join(f"• {r}" for r in pair.pairing.reasons[:4])
+        blocks.append(DividerBlock())
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=clip(
+                        f"<@{pair.mentor_id}> mentors <@{pair.mentee_id}> · *{pair.pairing.score:.1f}*\n{reasons}"
+                    )
+                )
+            )
+        )
+        blocks.append(
+            ActionsBlock(
+                block_id=f"pair_{pair.pairing.id}",
+                elements=[
+                    ButtonElement(
+                        text="Approve", action_id=ACTION_APPROVE_PAIR, value=str(pair.pairing.id), style="primary"
+                    ),
+                    ButtonElement(
+                        text="Reject", action_id=ACTION_REJECT_PAIR, value=str(pair.pairing.id), style="danger"
+                    ),
+                ],
+            )
+        )
+    if len(preview.pairs) > PREVIEW_PAIRS_SHOWN:
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=f"{len(preview.pairs) - PREVIEW_PAIRS_SHOWN} more pairs are in the attached CSV; "
+                        "`Approve all` covers every pair."
+                    )
+                ]
+            )
+        )
+    blocks.append(DividerBlock())
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(waitlist_text(preview)))))
+    return render(blocks)
+
+
+def waitlist_text(preview: MatchPreview) -> str:
+    if not preview.waitlist:
+        return "*Waitlist:* nobody. Every waiting mentee has a proposed mentor."
+    lines = [f"*Waitlist:* {len(preview.waitlist)} mentees"]
+    for spec, count in sorted(preview.shortages.items(), key=lambda kv: (-kv[1], kv[0]))[:10]:
+        lines.append(f"• {specialization_label(spec)}: {count} more mentor{'s' if count != 1 else ''} needed")
+    for person_id, reason in preview.waitlist[:8]:
+        lines.append(f"• <@{person_id}>: {reason}")
+    if len(preview.waitlist) > 8:
+        lines.append(f"… and {len(preview.waitlist) - 8} more (see the CSV).")
+    return "\n".join(lines)
+
+
+def preview_csv(preview: MatchPreview) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["pairing_id", "mentor", "mentee", "score", "reasons"])
+    for pair in preview.pairs:
+        writer.writerow(
+            [
+                pair.pairing.id,
+                pair.mentor_id,
+                pair.mentee_id,
+                f"{pair.pairing.score:.1f}",
+                " | ".join(pair.pairing.reasons),
+            ]
+        )
+    writer.writerow([])
+    writer.writerow(["waitlisted_mentee", "reason"])
+    for person_id, reason in preview.waitlist:
+        writer.writerow([person_id, reason])
+    return out.getvalue().encode()
+
+
+def decision_text(pairing_id: int, decision: str, actor: str) -> str:
+    return f"Pairing #{pairing_id} {decision} by <@{actor}>."
+
+
+# -- hand pairing ----------------------------------------------------------------------------------------
+def override_blocks(mentor_id: str, mentee_id: str, program_id: int, reason: str) -> list[dict[str, Any]]:
+    value = json.dumps({"program_id": program_id, "mentor": mentor_id, "mentee": mentee_id})
+    return render(
+        [
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=clip(f"<@{mentor_id}> and <@{mentee_id}> break a matching rule: {reason}\nPair them anyway?")
+                )
+            ),
+            ActionsBlock(
+                block_id="override_actions",
+                elements=[
+                    ButtonElement(
+                        text="Pair anyway",
+                        action_id=ACTION_OVERRIDE_PAIR,
+                        style="danger",
+                        value=value,
+                        confirm=ConfirmObject(
+                            title="Override the rule?", text=clip(reason, 300), confirm="Pair anyway", deny="Cancel"
+                        ),
+                    )
+                ],
+            ),
+        ]
+    )
+
+
+def rematch_admin_blocks(
+    pairing_id: int, requester: str, partner: str, program_name: str, reason: str
+) -> list[dict[str, Any]]:
+    return render(
+        [
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=clip(
+                        f":warning: <@{requester}> says their pairing with <@{partner}> in *{program_name}* is not "
+                        f"working.\n>{reason}\nOnly coordinators see this."
+                    )
+                )
+            ),
+            ActionsBlock(
+                block_id=f"rematch_{pairing_id}",
+                elements=[
+                    ButtonElement(
+                        text="Dissolve so both can be re-matched",
+                        action_id=ACTION_DISSOLVE_PAIR,
+                        value=str(pairing_id),
+                        style="danger",
+                        confirm=ConfirmObject(
+                            title="Dissolve this pairing?",
+                            text="Both people go back to the pool for the next preview.",
+                            confirm="Dissolve",
+                            deny="Cancel",
+                        ),
+                    )
+                ],
+            ),
+        ]
+    )

@@ -1,0 +1,351 @@
+"""Coordinators, end to end: a program from creation to approved matches, through Slack and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from storage.engine import session_scope
+from storage.models import AuditEvent, Enrollment, Pairing, Program
+from tests.conftest import ADMIN_ID
+from tests.factories import block_texts, intake_state, make_program
+from tests.slack_driver import SlackDriver
+from tests.slack_emulator import SlackEmulator
+from tests.test_participants import join, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN_CHANNEL = "C0ADMINS01"
+STRANGER = "U0STRANGER"
+
+
+def rows(engine: Engine, model: Any) -> list[Any]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(model).order_by(model.id)))
+
+
+def program_modal_state(**values: str) -> dict[str, dict[str, dict[str, Any]]]:
+    state: dict[str, dict[str, dict[str, Any]]] = {}
+    for key, value in values.items():
+        if key in ("applications_open", "applications_close", "agreement_due", "starts_on", "ends_on"):
+            action = {"type": "datepicker", "selected_date": value or None}
+        elif key in ("default_cadence", "eligibility", "cross_org"):
+            action = {"type": "static_select", "selected_option": {"value": value}}
+        elif key in ("admin_channel", "eligibility_channel"):
+            action = {"type": "channels_select", "selected_channel": value or None}
+        elif key in ("admins", "eligibility_allowlist"):
+            action = {"type": "multi_users_select", "selected_users": [v for v in value.split(",") if v]}
+        else:
+            action = {"type": "plain_text_input", "value": value}
+        state[key] = {key: action}
+    return state
+
+
+GOOD_PROGRAM = {
+    "name": "School Librarians 2025",
+    "applications_open": "2025-01-01",
+    "applications_close": "2025-02-17",
+    "agreement_due": "2025-03-01",
+    "starts_on": "2025-03-01",
+    "ends_on": "2025-06-30",
+    "default_cadence": "monthly",
+    "min_mentor_years": "3",
+    "default_capacity": "2",
+    "eligibility": "open",
+    "admin_channel": ADMIN_CHANNEL,
+    "timezone": "America/New_York",
+    "cross_org": "prefer",
+    "blackouts": "2025-04-07..2025-04-11",
+}
+
+
+def test_program_modal_creates_validates_and_is_audited(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    assert slack.admin(ADMIN_ID, "program create").status_code == 200
+    view = wait_for(lambda: emulator.calls_to("views.open"))[-1].arg("view")
+    assert view["callback_id"] == "shelfmate_program"
+
+    bad = slack.view_submission(
+        ADMIN_ID,
+        view["callback_id"],
+        program_modal_state(**(GOOD_PROGRAM | {"ends_on": "2025-02-01", "timezone": "Mars/Olympus"})),
+        private_metadata=view["private_metadata"],
+    ).json()
+    assert bad["response_action"] == "errors"
+    assert "after the start date" in bad["errors"]["ends_on"]
+    assert "time zone" in bad["errors"]["timezone"]
+    assert rows(engine, Program) == []
+
+    ok = slack.view_submission(
+        ADMIN_ID, view["callback_id"], program_modal_state(**GOOD_PROGRAM), private_metadata=view["private_metadata"]
+    )
+    assert ok.status_code == 200 and ok.content in (b"", b"{}")
+    [program] = rows(engine, Program)
+    assert (program.name, program.cross_org, program.blackouts) == (
+        "School Librarians 2025",
+        "prefer",
+        [["2025-04-07", "2025-04-11"]],
+    )
+    assert [e.action for e in rows(engine, AuditEvent)] == ["program.create"]
+    listing = slack.admin(ADMIN_ID, "program list").json()
+    assert "School Librarians 2025" in block_texts(listing["blocks"])
+
+
+def test_non_admins_are_refused_everywhere_and_nothing_changes(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    program = make_program(engine)
+    for text in ("program create", "program list", "match preview", "audit", "pair <@U1AAA> <@U2BBB>", "help"):
+        body = slack.admin(STRANGER, text).json()
+        assert "for program coordinators" in body["text"], text
+    for action in (
+        "shelfmate_approve_all",
+        "shelfmate_approve_pair",
+        "shelfmate_reject_pair",
+        "shelfmate_dissolve_pair",
+    ):
+        slack.block_action(STRANGER, action, str(program.id), channel_id=ADMIN_CHANNEL)
+        replies = wait_for(lambda: emulator.responses_to(slack.last_response_url))
+        assert "for program coordinators" in replies[-1]["text"] or "no longer exists" in replies[-1]["text"]
+    edit = slack.view_submission(
+        STRANGER,
+        "shelfmate_program",
+        program_modal_state(**(GOOD_PROGRAM | {"name": "Hijacked"})),
+        private_metadata=json.dumps({"program_id": program.id}),
+    ).json()
+    assert edit["response_action"] == "errors"
+    assert rows(engine, Program)[0].name == "PLSEP Mentorship 2025"
+    assert emulator.calls_to("views.open") == []
+    assert rows(engine, AuditEvent) == [AuditEvent(**rows(engine, AuditEvent)[0].model_dump())]  # only the create
+
+
+def test_program_admins_listed_on_the_program_may_act(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    make_program(engine, admins="U0PROGADM1")
+    body = slack.admin("U0PROGADM1", "program list").json()
+    assert "PLSEP Mentorship 2025" in block_texts(body["blocks"])
+
+
+def enroll_pool(slack: SlackDriver, emulator: SlackEmulator) -> dict[str, str]:
+    """Three mentors, four mentees: one mentee seeks what nobody offers."""
+    people = {
+        "U0MENTORA": ("mentor", {"specializations": ["school_instruction", "collection_development"], "capacity": "1"}),
+        "U0MENTORB": ("mentor", {"specializations": ["youth_services"], "capacity": "1", "organization": "Valley USD"}),
+        "U0MENTORC": (
+            "mentor",
+            {"specializations": ["school_instruction"], "capacity": "1", "organization": "Hill USD"},
+        ),
+        "U0MENTEE1": ("mentee", {"specializations": ["school_instruction"]}),
+        "U0MENTEE2": ("mentee", {"specializations": ["youth_services"]}),
+        "U0MENTEE3": ("mentee", {"specializations": ["collection_development"]}),
+        "U0MENTEE4": ("mentee", {"specializations": ["cataloging"]}),
+    }
+    for user, (role, state) in people.items():
+        emulator.add_user(user, name=user.lower())
+        years = "10" if role == "mentor" else "1"
+        response = join(slack, emulator, user, f"join {role}", role=role, years_experience=years, **state)
+        assert response.status_code == 200 and response.content in (b"", b"{}"), response.text
+    return {u: r for u, (r, _) in people.items()}
+
+
+def test_match_preview_approve_reject_and_waitlist_end_to_end(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    make_program(engine)
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID])
+    enroll_pool(slack, emulator)
+
+    body = slack.admin(ADMIN_ID, "match preview").json()
+    assert "Working out matches" in body["text"]
+    replies = wait_for(lambda: emulator.responses_to(slack.last_response_url))
+    assert "3 pairs proposed, 1 waitlisted" in replies[-1]["text"]
+    posted = emulator.messages_in(ADMIN_CHANNEL)[-1]
+    shown = block_texts(posted["blocks"])
+    assert "Proposed matches: PLSEP Mentorship 2025" in shown
+    assert "<@U0MENTEE4>" in shown and "Cataloging and technical services: 1 more mentor needed" in shown
+    assert len(posted["blocks"]) <= 50
+
+    pairings = rows(engine, Pairing)
+    assert len(pairings) == 3 and all(p.status == "proposed" and p.reasons for p in pairings)
+    mentee4 = [e for e in rows(engine, Enrollment) if e.person_id == "U0MENTEE4"][0]
+    assert mentee4.status == "waitlisted" and "cataloging" in (mentee4.waitlist_reason or "").lower()
+
+    # Approve one, reject one, then approve all: the rejected one stays rejected, double clicks change nothing.
+    first, second, third = pairings
+    slack.block_action(ADMIN_ID, "shelfmate_approve_pair", str(first.id), channel_id=ADMIN_CHANNEL)
+    assert "approved by" in wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
+    slack.block_action(ADMIN_ID, "shelfmate_approve_pair", str(first.id), channel_id=ADMIN_CHANNEL)
+    assert "already decided" in wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
+    slack.block_action(ADMIN_ID, "shelfmate_reject_pair", str(second.id), channel_id=ADMIN_CHANNEL)
+    wait_for(lambda: emulator.responses_to(slack.last_response_url))
+    program_id = rows(engine, Program)[0].id
+    slack.block_action(ADMIN_ID, "shelfmate_approve_all", str(program_id), channel_id=ADMIN_CHANNEL)
+    assert "approved 1 pairs" in wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
+    by_id = {p.id: p for p in rows(engine, Pairing)}
+    assert by_id[first.id].approved_at and by_id[third.id].approved_at
+    assert by_id[second.id].status == "dissolved"
+    matched = {e.person_id for e in rows(engine, Enrollment) if e.status == "matched"}
+    assert len(matched) == 4
+
+    # A second preview never proposes the rejected pair again, and never touches approved pairs.
+    slack.admin(ADMIN_ID, "match preview")
+    wait_for(lambda: "proposed" in (emulator.responses_to(slack.last_response_url) or [{}])[-1].get("text", ""))
+    again = rows(engine, Pairing)
+    rejected = (by_id[second.id].mentor_enrollment_id, by_id[second.id].mentee_enrollment_id)
+    assert [
+        p for p in again if (p.mentor_enrollment_id, p.mentee_enrollment_id) == rejected and p.status == "proposed"
+    ] == []
+    assert {p.id for p in again if p.approved_at} == {first.id, third.id}
+    actions = [e.action for e in rows(engine, AuditEvent)]
+    assert actions.count("match.preview") == 2 and "pairing.reject" in actions and actions.count("pairing.approve") == 2
+
+
+def test_hand_pairing_checks_rules_and_needs_a_confirmed_override(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    make_program(engine, cross_org="require")
+    emulator.add_user("U0MENTORA", name="a")
+    emulator.add_user("U0MENTEE1", name="b")
+    join(slack, emulator, "U0MENTORA", "join mentor", role="mentor", years_experience="9", capacity="2")
+    join(slack, emulator, "U0MENTEE1", "join mentee")  # same organization: breaks "require"
+
+    body = slack.admin(ADMIN_ID, "pair <@U0MENTORA|a> <@U0MENTEE1|b>").json()
+    assert "break a matching rule" in block_texts(body["blocks"])
+    assert rows(engine, Pairing) == []
+    override = next(b for b in body["blocks"] if b["type"] == "actions")["elements"][0]
+    slack.block_action(STRANGER, override["action_id"], override["value"])
+    wait_for(lambda: emulator.responses_to(slack.last_response_url))
+    assert rows(engine, Pairing) == []
+    slack.block_action(ADMIN_ID, override["action_id"], override["value"])
+    wait_for(lambda: rows(engine, Pairing))
+    [pairing] = rows(engine, Pairing)
+    assert pairing.approved_at is not None and "despite" in pairing.reasons[0]
+
+    body = slack.admin(ADMIN_ID, "unpair <@U0MENTORA|a> <@U0MENTEE1|b>").json()
+    assert "no longer paired" in body["text"]
+    assert rows(engine, Pairing)[0].status == "dissolved"
+    body = slack.admin(ADMIN_ID, "pair <@U0MENTORA>").json()
+    assert "Mention two people" in body["text"]
+
+
+def test_rematch_request_reaches_only_admins(slack: SlackDriver, emulator: SlackEmulator, engine: Engine) -> None:
+    make_program(engine)
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID])
+    emulator.add_user("U0MENTORA", name="a")
+    emulator.add_user("U0MENTEE1", name="b")
+    join(slack, emulator, "U0MENTORA", "join mentor", role="mentor", years_experience="9", organization="Other USD")
+    join(slack, emulator, "U0MENTEE1", "join mentee")
+    assert "nothing to rematch" in slack.mentor("U0MENTEE1", "rematch we never meet").json()["text"]
+    slack.admin(ADMIN_ID, "pair <@U0MENTORA> <@U0MENTEE1>")
+    assert "Tell me briefly" in slack.mentor("U0MENTEE1", "rematch").json()["text"]
+    assert (
+        "coordinators will follow up" in slack.mentor("U0MENTEE1", "rematch our schedules never line up").json()["text"]
+    )
+    alert = emulator.messages_in(ADMIN_CHANNEL)[-1]
+    assert "our schedules never line up" in block_texts(alert["blocks"])
+    assert not any("schedules" in m.get("text", "") for m in emulator.messages_in("U0MENTORA"))
+    dissolve = next(b for b in alert["blocks"] if b["type"] == "actions")["elements"][0]
+    slack.block_action(ADMIN_ID, dissolve["action_id"], dissolve["value"], channel_id=ADMIN_CHANNEL)
+    wait_for(lambda: rows(engine, Pairing)[0].status == "dissolved")
+
+
+def run_cli(args: list[str], database_url: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
+    environment |= {"DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)} | env
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_program_create_edit_list_from_options_and_file(database_url: str, tmp_path: Path, engine: Engine) -> None:
+    result = run_cli(
+        [
+            "program", "create", "--name", "PLSEP 2026", "--applications-close", "2026-02-17",
+            "--agreement-due", "2026-03-01", "--starts", "2026-03-01", "--ends", "2026-06-30",
+            "--admin-channel", "C0ADMINS01",
+        ],
+        database_url,
+        tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    bad = run_cli(["program", "edit", "PLSEP 2026", "--ends", "2026-01-01"], database_url, tmp_path)
+    assert bad.returncode != 0 and "Ends (--ends): must be after the start date." in bad.stderr
+    assert "Traceback" not in bad.stderr
+    calendar = tmp_path / "calendar.toml"
+    calendar.write_text('agreement_due = "2026-03-05"\nblackouts = ["2026-04-06..2026-04-10"]\ncross_org = "prefer"\n')
+    assert run_cli(["program", "edit", "PLSEP 2026", "--file", str(calendar)], database_url, tmp_path).returncode == 0
+    [program] = rows(engine, Program)
+    assert (str(program.agreement_due), program.blackouts, program.cross_org) == (
+        "2026-03-05",
+        [["2026-04-06", "2026-04-10"]],
+        "prefer",
+    )
+    listing = run_cli(["program", "list"], database_url, tmp_path)
+    assert "PLSEP 2026" in listing.stdout
+
+
+def test_cli_import_reports_bad_rows_by_line_and_loads_the_good_ones(
+    database_url: str, tmp_path: Path, engine: Engine, emulator: SlackEmulator
+) -> None:
+    make_program(engine)
+    emulator.add_user("U0BYEMAIL1", name="em", email="kim@library.example")
+    csv_file = tmp_path / "applications.csv"
+    csv_file.write_text(
+        "slack_user,role,library_type,organization,region,specializations,years_experience,grade_levels,goals,"
+        "meeting_format,capacity,not_with\n"
+        "U0IMPORT01,mentor,public,County Library,North,reference;Youth services (children),12,,,video,2,\n"
+        "kim@library.example,mentee,school,Riverside USD,South,school_instruction,1,middle,Grow,any,,\n"
+        "nobody@library.example,mentee,school,Riverside USD,South,school_instruction,1,,,any,,\n"
+        "U0IMPORT03,mentor,public,County Library,North,reference,1,,,video,2,\n"
+        "U0IMPORT04,mentee,museum,County Library,North,underwater basket weaving,1,,,video,,\n"
+    )
+    result = run_cli(
+        ["import", str(csv_file), "--program", "PLSEP Mentorship 2025"],
+        database_url,
+        tmp_path,
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_SIGNING_SECRET="8f742231b10e8888abcd99yyyzzz85a5",
+        SLACK_API_URL=emulator.api_url,
+    )
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("line 4: no Slack user has the email nobody@library.example")
+    assert lines[1].startswith("line 5: years_experience") or "line 5:" in lines[1]
+    assert lines[2].startswith("line 6: unknown specialization")
+    assert "Loaded 2 application(s)" in lines[-1]
+    loaded = {(e.person_id, e.role) for e in rows(engine, Enrollment)}
+    assert loaded == {("U0IMPORT01", "mentor"), ("U0BYEMAIL1", "mentee")}
+    mentor = [e for e in rows(engine, Enrollment) if e.person_id == "U0IMPORT01"][0]
+    assert mentor.specializations == ["reference", "youth_services"]
+
+
+@pytest.mark.parametrize("text", ["match preview Nonexistent Program", "program edit Nope"])
+def test_unknown_program_names_are_explained(slack: SlackDriver, engine: Engine, text: str) -> None:
+    make_program(engine)
+    body = slack.admin(ADMIN_ID, text).json()
+    assert "no program called" in body["text"] and "PLSEP Mentorship 2025" in body["text"]
+
+
+def test_intake_state_helper_matches_the_modal(slack: SlackDriver, emulator: SlackEmulator, engine: Engine) -> None:
+    """Guard for the other tests: the state we submit names exactly the modal's blocks."""
+    make_program(engine)
+    emulator.add_user("U0LIB0001", name="dana")
+    slack.mentor("U0LIB0001", "join")
+    view = wait_for(lambda: emulator.calls_to("views.open"))[-1].arg("view")
+    modal_blocks = {b["block_id"] for b in view["blocks"] if b["type"] == "input"}
+    assert set(intake_state()) == modal_blocks
