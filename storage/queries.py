@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from storage.models import (
     LIVE_PAIRING_STATUSES,
+    Agreement,
     AuditEvent,
     CheckIn,
     ClockSetting,
@@ -164,3 +165,20 @@ def enrollment_counts(session: Session) -> dict[int, dict[str, int]]:
 
 def is_any_program_admin(session: Session, user_id: str) -> bool:
     return any(user_id in (p.admins or []) for p in all_programs(session))
+
+
+def pair_members(session: Session, pairing: Pairing) -> tuple[str, str] | None:
+    """(mentor person id, mentee person id) of a pairing."""
+    mentor = session.get(Enrollment, pairing.mentor_enrollment_id)
+    mentee = session.get(Enrollment, pairing.mentee_enrollment_id)
+    if mentor is None or mentee is None:
+        return None
+    return mentor.person_id, mentee.person_id
+
+
+def agreement_for(session: Session, pairing_id: int) -> Agreement | None:
+    return session.exec(select(Agreement).where(Agreement.pairing_id == pairing_id)).first()
+
+
+def checkins_for_pairing(session: Session, pairing_id: int) -> list[CheckIn]:
+    return list(session.exec(select(CheckIn).where(CheckIn.pairing_id == pairing_id).order_by(CheckIn.met_on)))
