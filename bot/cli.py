@@ -108,9 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply database migrations").set_defaults(handler=cmd_db_upgrade)
 
-    from bot import cli_admin
+    from bot import cli_admin, cli_ops
 
     cli_admin.add_commands(sub)
+    cli_ops.add_commands(sub)
     return parser
 
 

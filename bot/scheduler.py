@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot import delivery
+from bot.delivery import DeliveryReport
 from bot.runtime import Runtime
+from bot.services import enrollment as enrollment_service
+from bot.services import schedule
+from bot.services.schedule import PlanReport
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +26,27 @@ SWEEP_INTERVAL_SECONDS = 60
 MISFIRE_GRACE_SECONDS = 300
 
 Sweep = Callable[[Runtime], Awaitable[object]]
-SWEEPS: list[tuple[str, Sweep]] = []
+
+
+@dataclass
+class TickReport:
+    pauses_ended: int
+    plan: PlanReport
+    recovered: DeliveryReport
+    delivered: DeliveryReport
+
+
+async def tick(runtime: Runtime) -> TickReport:
+    """One pass of every sweep, in order: lift pauses, plan what is owed, recover, deliver."""
+    now = runtime.now()
+    ended = await runtime.write(enrollment_service.end_due_pauses, now.date(), now)
+    planned = await runtime.write(schedule.plan, now)
+    recovered = await delivery.recover_stale(runtime)
+    delivered = await delivery.deliver_due(runtime)
+    return TickReport(pauses_ended=len(ended), plan=planned, recovered=recovered, delivered=delivered)
+
+
+SWEEPS: list[tuple[str, Sweep]] = [("tick", tick)]
 
 
 def start_scheduler(runtime: Runtime) -> AsyncIOScheduler:

@@ -131,6 +131,9 @@ class Enrollment(SQLModel, table=True):
     waitlist_reason: str | None = Field(default=None, max_length=500)
     paused_until: date | None = None
     status_before_pause: str | None = Field(default=None, max_length=16)
+    paused_on: date | None = None
+    # Past pauses as [[first day, last day], ...]: periods inside a pause are not counted as missed.
+    pause_history: list[list[str]] = json_column()
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -232,3 +235,17 @@ class ClockSetting(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     now: datetime
+
+
+class SurveyResponse(SQLModel, table=True):
+    """The wrap-up survey: one answer per person per pairing."""
+
+    __table_args__ = (UniqueConstraint("pairing_id", "person_id", name="uq_surveyresponse_pairing_person"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pairing_id: int = Field(foreign_key="pairing.id", index=True)
+    person_id: str = Field(max_length=32)
+    satisfaction: int
+    would_continue: bool
+    still_in_libraries: bool
+    created_at: datetime = Field(default_factory=utcnow)

@@ -8,10 +8,11 @@ from bot.runtime import Runtime
 
 
 def register_all(app: AsyncApp, runtime: Runtime) -> None:
-    from bot.listeners import actions, admin, commands, events, views
+    from bot.listeners import actions, admin, commands, events, nudges, views
 
     commands.register(app, runtime)
     admin.register(app, runtime)
     actions.register(app, runtime)
     views.register(app, runtime)
     events.register(app, runtime)
+    nudges.register(app, runtime)

@@ -276,6 +276,7 @@ def pause(session: Session, person_id: str, until: date | None, today: date, now
         if enrollment.status != EnrollmentStatus.PAUSED:
             enrollment.status_before_pause = enrollment.status
             enrollment.status = EnrollmentStatus.PAUSED
+            enrollment.paused_on = today
         enrollment.paused_until = until
         enrollment.updated_at = now
         session.add(enrollment)
@@ -303,6 +304,12 @@ def end_due_pauses(session: Session, today: date, now: datetime) -> list[Enrollm
 
 
 def _unpause(enrollment: Enrollment, now: datetime) -> None:
+    if enrollment.paused_on is not None:
+        last_day = max(enrollment.paused_on, now.date() - timedelta(days=1))
+        history = list(enrollment.pause_history or [])
+        history.append([enrollment.paused_on.isoformat(), last_day.isoformat()])
+        enrollment.pause_history = history
+        enrollment.paused_on = None
     enrollment.status = enrollment.status_before_pause or EnrollmentStatus.APPLIED
     enrollment.status_before_pause = None
     enrollment.paused_until = None

@@ -937,51 +937,61 @@ def _potentials(
 
 
 def _select_edges(problem: _Problem, top_k: int, top_mentees: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """First pass: each mentee's ``top_k`` best allowed mentors plus each mentor's best mentees."""
+    """First pass: each mentee's ``top_k`` best allowed mentors plus, for each mentor, good mentees.
+
+    The per-mentor candidates keep every mentor's capacity reachable even when nobody ranks it in
+    their top ``top_k``: the rows are cut into about ``3 * top_mentees`` groups, each mentor keeps its
+    favourite mentee of each group, and the best ``top_mentees`` of those are kept. Any edge missed
+    here is found by the certificate; this only saves solver rounds.
+    """
     n, m = problem.n, problem.m
     rows_l: list[np.ndarray] = []
     cols_l: list[np.ndarray] = []
     pts_l: list[np.ndarray] = []
     allowed = 0
     k = min(top_k, m)
-    lc = min(top_mentees, n)
-    best_vals = np.full((0, m), _FORBIDDEN, np.float32)
-    best_rows = np.zeros((0, m), np.int64)
-    for start, s in problem.blocks():
+    group = max(1, math.ceil(n / max(1, 3 * top_mentees))) if top_mentees and k < m else 0
+    best_rows: list[np.ndarray] = []
+    best_vals: list[np.ndarray] = []
+    step = problem.block_rows()
+    if group:
+        step = max(group, step // group * group)  # whole groups per block
+    for start in range(0, n, step):
+        s = problem.block(start, min(n, start + step))
         allowed += int(np.count_nonzero(s >= 0))
         if k >= m:
             r, c = np.nonzero(s >= 0)
         else:
             part = np.argpartition(s, m - k, axis=1)[:, m - k :]
-            vals = np.take_along_axis(s, part, axis=1)
-            keep = vals >= 0
+            keep = np.take_along_axis(s, part, axis=1) >= 0
             r = np.nonzero(keep)[0]
             c = part[keep]
         rows_l.append(r + start)
         cols_l.append(c)
         pts_l.append(s[r, c])
-        if lc and k < m:
-            rows_here = s.shape[0]
-            if rows_here > lc:
-                part = np.argpartition(s, rows_here - lc, axis=0)[rows_here - lc :, :]
-            else:
-                part = np.broadcast_to(np.arange(rows_here)[:, None], (rows_here, m))
-            vals = np.take_along_axis(s, part, axis=0)
-            best_vals = np.concatenate([best_vals, vals], axis=0)
-            best_rows = np.concatenate([best_rows, part + start], axis=0)
-            if best_vals.shape[0] > lc:
-                sel = np.argpartition(best_vals, best_vals.shape[0] - lc, axis=0)[-lc:, :]
-                best_vals = np.take_along_axis(best_vals, sel, axis=0)
-                best_rows = np.take_along_axis(best_rows, sel, axis=0)
-    if best_vals.size:
-        keep = best_vals >= 0
-        rows_l.append(best_rows[keep])
-        cols_l.append(np.broadcast_to(np.arange(m), best_vals.shape)[keep])
-        pts_l.append(best_vals[keep])
-    rows = np.concatenate(rows_l) if rows_l else np.zeros(0, np.int64)
-    cols = np.concatenate(cols_l) if cols_l else np.zeros(0, np.int64)
-    pts = np.concatenate(pts_l) if pts_l else np.zeros(0, np.float32)
-    rows, cols, pts = _dedupe(rows.astype(np.int64), cols.astype(np.int64), pts, m)
+        if group:
+            for g0 in range(0, s.shape[0], group):
+                sub = s[g0 : g0 + group]
+                arg = sub.argmax(axis=0)
+                best_rows.append(arg + start + g0)
+                best_vals.append(sub[arg, np.arange(m)])
+    if best_rows:
+        vals = np.stack(best_vals)
+        rws = np.stack(best_rows)
+        if vals.shape[0] > top_mentees:
+            sel = np.argpartition(vals, vals.shape[0] - top_mentees, axis=0)[-top_mentees:]
+            vals = np.take_along_axis(vals, sel, axis=0)
+            rws = np.take_along_axis(rws, sel, axis=0)
+        keep = vals >= 0
+        rows_l.append(rws[keep])
+        cols_l.append(np.broadcast_to(np.arange(m), vals.shape)[keep])
+        pts_l.append(vals[keep])
+    if not rows_l:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, 0
+    rows, cols, pts = _dedupe(
+        np.concatenate(rows_l).astype(np.int64), np.concatenate(cols_l).astype(np.int64), np.concatenate(pts_l), m
+    )
     return rows, cols, pts, allowed
 
 
@@ -995,42 +1005,54 @@ def _dedupe(rows: np.ndarray, cols: np.ndarray, pts: np.ndarray, m: int) -> tupl
 def _violating_edges(
     problem: _Problem, pi: np.ndarray, big: int, edge_keys: np.ndarray, per_row: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pruned edges with negative reduced cost, i.e. points > pi[i] - pi[j] - BIG (at most ``per_row``)."""
+    """Pruned allowed edges with negative reduced cost: points > pi[i] - pi[j] - BIG (at most ``per_row``).
+
+    Checked for every mentee x mentor pair, one block of rows at a time. The potentials are shifted
+    and clipped (a row that cannot be violated by any score in [0, TOTAL_POINTS] stays so), which
+    usually lets the test run exactly in float32.
+    """
     n, m = problem.n, problem.m
+    if not n or not m:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
     row_bound = pi[:n] - big
-    col_pot = pi[n : n + m]
-    # A row can only violate if its best conceivable edge would; skip the others without scoring them.
-    hopeful = row_bound < TOTAL_POINTS + col_pot.max(initial=-np.inf)
+    col_pot = pi[n : n + m].copy()
+    shift = row_bound.min()
+    row_bound -= shift
+    col_pot -= shift
+    # Clip without changing any outcome: score + col > row with 0 <= score <= TOTAL_POINTS.
+    row_bound = np.clip(row_bound, col_pot.min() - 1, col_pot.max() + TOTAL_POINTS + 1)
+    col_pot = np.clip(col_pot, row_bound.min() - TOTAL_POINTS - 1, row_bound.max() + 1)
+    exact32 = max(np.abs(row_bound).max(), np.abs(col_pot).max()) + TOTAL_POINTS < 2**23
+    dtype = np.float32 if exact32 else np.float64
+    col_pot_t = col_pot.astype(dtype)
+    row_bound_t = row_bound.astype(dtype)
     rows_l, cols_l, pts_l = [], [], []
     step = problem.block_rows()
-    candidates = np.flatnonzero(hopeful)
     for start in range(0, n, step):
         stop = min(n, start + step)
-        lo, hi = np.searchsorted(candidates, [start, stop])
-        if lo == hi:
-            continue
         s = problem.block(start, stop)
-        slack = (s + col_pot[None, :]) - row_bound[start:stop, None]
-        bad = (slack > 0) & (s >= 0)
-        r, c = np.nonzero(bad)
+        slack = s + col_pot_t[None, :] if dtype is np.float64 else np.add(s, col_pot_t[None, :], out=s)
+        r, c = np.nonzero(slack > row_bound_t[start:stop, None])
         if not len(r):
             continue
+        pts = slack[r, c] - col_pot_t[c]  # exact: integers well inside the mantissa
+        amount = slack[r, c] - row_bound_t[start + r]
+        keep = pts >= 0  # forbidden pairs (-1) never count
         keys = (r + start) * m + c
-        pos = np.searchsorted(edge_keys, keys)
-        pos = np.minimum(pos, max(len(edge_keys) - 1, 0))
-        new = edge_keys[pos] != keys if len(edge_keys) else np.ones(len(keys), bool)
-        r, c = r[new], c[new]
+        if len(edge_keys):
+            pos = np.minimum(np.searchsorted(edge_keys, keys), len(edge_keys) - 1)
+            keep &= edge_keys[pos] != keys
+        r, c, pts, amount = r[keep], c[keep], pts[keep], amount[keep]
         if not len(r):
             continue
-        amount = slack[r, c]
-        order = np.lexsort((-amount, r))
-        r, c, amount = r[order], c[order], amount[order]
+        order = np.lexsort((c, -amount, r))
+        r, c, pts = r[order], c[order], pts[order]
         first = np.searchsorted(r, r, side="left")
         keep = (np.arange(len(r)) - first) < per_row
-        r, c = r[keep], c[keep]
-        rows_l.append(r + start)
-        cols_l.append(c)
-        pts_l.append(s[r, c])
+        rows_l.append(r[keep] + start)
+        cols_l.append(c[keep])
+        pts_l.append(pts[keep].astype(np.float32))
     if not rows_l:
         empty = np.zeros(0, np.int64)
         return empty, empty, np.zeros(0, np.float32)
@@ -1070,7 +1092,13 @@ def _waitlist(
     m = len(all_mentors)
     offered_anywhere = {s for c in all_mentors for s in c.specializations}
     years_ok = np.array([c.years_experience >= rules.min_mentor_years for c in all_mentors], bool)
-    org_b = np.array([_org_key(c.organization) or f"\0{j}" for j, c in enumerate(all_mentors)], dtype=object)
+    few_years = int((~years_ok).sum())
+    org_codes: dict[str, int] = {}
+    org_b = np.array([org_codes.setdefault(_org_key(c.organization), len(org_codes)) for c in all_mentors])
+    org_b[[not _org_key(c.organization) for c in all_mentors]] = -1  # unlisted: never the same
+    org_a = np.array([org_codes.get(_org_key(c.organization), -2) if _org_key(c.organization) else -2 for c in waiting])
+    require = rules.cross_org == "require"
+    same_org_ok = np.bincount(org_b[years_ok & (org_b >= 0)], minlength=len(org_codes) + 1)
     specs = sorted({s for c in waiting for s in c.specializations})
     spec_idx = {s: k for k, s in enumerate(specs)}
     offers = np.zeros((m, max(1, len(specs))), np.float32)
@@ -1079,22 +1107,28 @@ def _waitlist(
             if s in spec_idx:
                 offers[j, spec_idx[s]] = 1
     f_rows, f_cols, f_rule = _sparse_forbids(all_mentors, waiting, rules)
+    phrases = {
+        0: "{k} is their own mentor enrollment",
+        1: "{k} asked not to mentor them",
+        2: "they asked not to be paired with {k}",
+        3: "{k} mentored them before",
+    }
     out: list[Waitlisted] = []
     step = max(1, _BLOCK_CELLS // m)
     for start in range(0, len(waiting), step):
         chunk = waiting[start : start + step]
         compat = np.broadcast_to(years_ok, (len(chunk), m)).copy()
-        if rules.cross_org == "require":
-            org_a = np.array([_org_key(c.organization) or "\0mentee" for c in chunk], dtype=object)
-            compat &= org_a[:, None] != org_b[None, :]
+        if require:
+            compat &= org_a[start : start + len(chunk), None] != org_b[None, :]
         lo, hi = np.searchsorted(f_rows, [start, start + len(chunk)])
         compat[f_rows[lo:hi] - start, f_cols[lo:hi]] = False
+        has_compat = compat.any(axis=1)
         covered = (compat.astype(np.float32) @ offers) > 0
         for r, c in enumerate(chunk):
-            if compat[r].any():
-                missing = [s for s in sorted(c.specializations) if not covered[r, spec_idx[s]]]
+            if has_compat[r]:
                 reason = "Every compatible mentor is at capacity"
-                if missing and len(missing) == len(c.specializations):
+                if c.specializations and not any(covered[r, spec_idx[s]] for s in c.specializations):
+                    missing = sorted(c.specializations)
                     nowhere = [s for s in missing if s not in offered_anywhere]
                     if nowhere:
                         reason += f"; no mentor offers {', '.join(label(s) for s in nowhere)}"
@@ -1103,36 +1137,23 @@ def _waitlist(
                 out.append(Waitlisted(c.enrollment_id, reason))
                 continue
             parts: list[str] = []
-            few_years = int((~years_ok).sum())
             if few_years:
+                verb = "has" if few_years == 1 else "have"
+                parts.append(f"{few_years} {verb} under {_years(rules.min_mentor_years)} of experience")
+            code = int(org_a[start + r])
+            if require and code >= 0 and same_org_ok[code]:
+                k = int(same_org_ok[code])
                 parts.append(
-                    f"{few_years} {'has' if few_years == 1 else 'have'} under "
-                    f"{_years(rules.min_mentor_years)} of experience"
+                    f"{k} {'is' if k == 1 else 'are'} in the same organization (cross-organization pairs are required)"
                 )
-            if rules.cross_org == "require":
-                same = int((years_ok & (org_b == (_org_key(c.organization) or "\0mentee"))).sum())
-                if same:
-                    parts.append(
-                        f"{same} {'is' if same == 1 else 'are'} in the same organization "
-                        "(cross-organization pairs are required)"
-                    )
-            row_sel = f_rows[lo:hi] == start + r
+            a, b = np.searchsorted(f_rows, [start + r, start + r + 1])
             counted: set[int] = set()
             by_rule: dict[int, int] = {}
-            for j, rule in zip(f_cols[lo:hi][row_sel], f_rule[lo:hi][row_sel], strict=True):
-                j = int(j)
-                if j in counted or not years_ok[j]:
-                    continue
-                if rules.cross_org == "require" and org_b[j] == (_org_key(c.organization) or "\0mentee"):
+            for j, rule in zip(f_cols[a:b].tolist(), f_rule[a:b].tolist(), strict=True):
+                if j in counted or not years_ok[j] or (require and code >= 0 and org_b[j] == code):
                     continue
                 counted.add(j)
-                by_rule[int(rule)] = by_rule.get(int(rule), 0) + 1
-            phrases = {
-                0: "{k} is their own mentor enrollment",
-                1: "{k} asked not to mentor them",
-                2: "they asked not to be paired with {k}",
-                3: "{k} mentored them before",
-            }
+                by_rule[rule] = by_rule.get(rule, 0) + 1
             parts.extend(phrases[rule].format(k=by_rule[rule]) for rule in sorted(by_rule))
             out.append(Waitlisted(c.enrollment_id, "No compatible mentor: " + ("; ".join(parts) or "none enrolled")))
     return out, shortages

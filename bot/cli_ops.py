@@ -1,0 +1,101 @@
+"""Operator commands: `shelfmate sweep` (run every due sweep once) and `shelfmate clock` (rehearsal clock)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import UTC, datetime
+
+from bot.cli_admin import CommandFailed
+from bot.config import load_settings
+from storage import deliveries, queries
+from storage.engine import make_engine, session_scope
+
+
+def parse_moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandFailed(f"{text!r} is not an ISO date-time, e.g. 2025-03-15T09:30:00-08:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from bot.app import create_runtime
+    from bot.cli import _upgrade_database
+    from bot.clock import FixedClock
+    from bot.scheduler import tick
+    from bot.services import schedule
+
+    settings = load_settings(require_slack=not args.dry_run)
+    _upgrade_database(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        if args.at and settings.clock_mode == "rehearsal":
+            with session_scope(engine, write=True) as session:
+                queries.set_rehearsal_now(session, parse_moment(args.at))
+        clock = FixedClock(parse_moment(args.at)) if args.at else None
+        runtime = create_runtime(settings, engine=engine, clock=clock)
+        now = runtime.now()
+        if args.dry_run:
+            with session_scope(engine, write=True) as session:
+                report = schedule.plan(session, now)
+                due = [d for d in deliveries.by_status(session, "due") if d.due_at <= now]
+                session.rollback()
+            print(f"At {now.isoformat()}: {len(report.enqueued)} new message(s) would be planned; {len(due)} due now:")
+            for d in due:
+                print(f"  {d.kind}\t{d.subject}\t{d.period}\tto {d.recipient}")
+            return 0
+        result = asyncio.run(tick(runtime))
+        print(
+            f"At {now.isoformat()}: planned {len(result.plan.enqueued)}, sent {result.delivered.sent}, "
+            f"retrying {result.delivered.retried}, undeliverable {result.delivered.undeliverable}, "
+            f"recovered {result.recovered.recovered}, pauses ended {result.pauses_ended}."
+        )
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_clock_set(args: argparse.Namespace) -> int:
+    settings = load_settings(require_slack=False)
+    from bot.cli import _upgrade_database
+
+    _upgrade_database(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        moment = parse_moment(args.moment)
+        with session_scope(engine, write=True) as session:
+            queries.set_rehearsal_now(session, moment)
+    finally:
+        engine.dispose()
+    note = "" if settings.clock_mode == "rehearsal" else " (takes effect only with SHELFMATE_CLOCK=rehearsal)"
+    print(f"Rehearsal clock set to {moment.isoformat()}{note}.")
+    return 0
+
+
+def cmd_clock_show(args: argparse.Namespace) -> int:
+    settings = load_settings(require_slack=False)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            stored = queries.get_rehearsal_now(session)
+    except Exception:  # noqa: BLE001 - a database without tables has no clock yet
+        stored = None
+    finally:
+        engine.dispose()
+    print(f"clock mode: {settings.clock_mode}; rehearsal clock: {stored.isoformat() if stored else 'not set'}")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    sweep = sub.add_parser("sweep", help="run every due sweep once (plan, recover, deliver)")
+    sweep.add_argument("--at", help="act as if it were this ISO date-time (moves the rehearsal clock)")
+    sweep.add_argument("--dry-run", action="store_true", help="show what is due without sending or saving")
+    sweep.set_defaults(handler=cmd_sweep)
+    clock = sub.add_parser("clock", help="the rehearsal clock (SHELFMATE_CLOCK=rehearsal)")
+    clock_sub = clock.add_subparsers(dest="clock_command", required=True)
+    set_cmd = clock_sub.add_parser("set", help="set the rehearsal clock")
+    set_cmd.add_argument("moment", help="ISO date-time, e.g. 2025-03-01T09:00:00-08:00")
+    set_cmd.set_defaults(handler=cmd_clock_set)
+    clock_sub.add_parser("show", help="show the clock").set_defaults(handler=cmd_clock_show)

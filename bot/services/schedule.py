@@ -1,0 +1,533 @@
+"""What the bot owes whom, right now: derived from rows every sweep, recorded as Delivery rows.
+
+Nothing here sends. `plan(session, now)` looks at programs, pairings, agreements and check-ins and
+enqueues each message once (the ledger's unique key makes a second sweep a no-op). The payload holds
+the facts a view needs to render the message later; the Slack side renders and sends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlmodel import Session
+
+from bot.services.catalog import specialization_label
+from storage import deliveries, queries
+from storage.deliveries import DeliveryKey
+from storage.models import (
+    Agreement,
+    Enrollment,
+    EnrollmentStatus,
+    Pairing,
+    PairingStatus,
+    Person,
+    Program,
+)
+
+WORK_START = time(9, 0)
+WORK_END = time(17, 0)
+AGREEMENT_REMINDER_DAYS = 3
+APPLICATION_REMINDER_DAYS = 3
+ASK_AGAIN_DAYS = 3
+AT_RISK_MISSED = 2
+
+
+# -- time ------------------------------------------------------------------------------------------------
+def zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def in_working_hours(moment: datetime, tz: str) -> bool:
+    local = moment.astimezone(zone(tz))
+    return local.weekday() < 5 and WORK_START <= local.time() < WORK_END
+
+
+def next_allowed_time(moment: datetime, zones: list[str], *, after_hours_ok: bool) -> datetime:
+    """The first moment from `moment` when every recipient is in working hours (if they asked for that).
+
+    People far apart may share no working hour; then the first recipient's (the mentee's) hours win.
+    """
+    if after_hours_ok or not zones:
+        return moment
+    candidate = moment.replace(second=0, microsecond=0)
+    if candidate < moment:
+        candidate += timedelta(minutes=1)
+    for _ in range(7 * 24 * 4):
+        if all(in_working_hours(candidate, tz) for tz in zones):
+            return candidate
+        candidate += timedelta(minutes=15)
+    return next_allowed_time(moment, zones[:1], after_hours_ok=False)
+
+
+def local_moment(day: date, tz: str, at: time = WORK_START) -> datetime:
+    return datetime.combine(day, at, tzinfo=zone(tz))
+
+
+# -- periods -----------------------------------------------------------------------------------------------
+CADENCE_DAYS = {"weekly": 7, "biweekly": 14}
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str
+    start: date
+    end: date  # inclusive
+
+    @property
+    def middle(self) -> date:
+        return self.start + (self.end - self.start) // 2
+
+    @property
+    def ask_day(self) -> date:
+        """When to ask "Did you meet?": a few days before the end, so there is still time to meet."""
+        length = (self.end - self.start).days + 1
+        return self.end - timedelta(days=3 if length > 14 else 1)
+
+    def overlap_days(self, first: date, last: date) -> int:
+        return max(0, (min(self.end, last) - max(self.start, first)).days + 1)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def period_containing(program: Program, cadence: str, day: date) -> Period:
+    if cadence in CADENCE_DAYS:
+        n = CADENCE_DAYS[cadence]
+        index = max(0, (day - program.starts_on).days // n)
+        start = program.starts_on + timedelta(days=index * n)
+        return Period(f"{cadence}-{index + 1}", start, min(program.ends_on, start + timedelta(days=n - 1)))
+    start = day.replace(day=1)
+    next_month = (start + timedelta(days=32)).replace(day=1)
+    return Period(f"{start:%Y-%m}", max(start, program.starts_on), min(program.ends_on, next_month - timedelta(days=1)))
+
+
+def periods_until(program: Program, cadence: str, day: date) -> list[Period]:
+    """Every period from the program start up to and including the one containing `day`."""
+    out: list[Period] = []
+    cursor = program.starts_on
+    while cursor <= min(day, program.ends_on):
+        period = period_containing(program, cadence, cursor)
+        out.append(period)
+        cursor = period.end + timedelta(days=1)
+    return out
+
+
+def excused(period: Period, blackouts: list[list[str]]) -> bool:
+    """A period mostly inside a blackout or pause sends nothing and counts as nothing."""
+    covered = sum(period.overlap_days(date.fromisoformat(a), date.fromisoformat(b)) for a, b in blackouts)
+    return covered * 2 >= period.days
+
+
+# -- plan --------------------------------------------------------------------------------------------------
+@dataclass
+class PlanReport:
+    enqueued: list[DeliveryKey] = field(default_factory=list)
+    missed: list[tuple[int, str]] = field(default_factory=list)  # (pairing id, period key)
+    at_risk: list[int] = field(default_factory=list)
+    closed_programs: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PairContext:
+    pairing: Pairing
+    program: Program
+    mentor: Enrollment
+    mentee: Enrollment
+    mentor_person: Person | None
+    mentee_person: Person | None
+    agreement: Agreement | None
+
+    @property
+    def cadence(self) -> str:
+        return self.agreement.cadence if self.agreement else self.program.default_cadence
+
+    @property
+    def after_hours_ok(self) -> bool:
+        return bool(self.agreement and self.agreement.after_hours_ok)
+
+    @property
+    def zones(self) -> list[str]:
+        return [
+            p.timezone if p is not None else self.program.timezone for p in (self.mentee_person, self.mentor_person)
+        ]
+
+    @property
+    def recipient(self) -> str:
+        if self.pairing.conversation_id:
+            return self.pairing.conversation_id
+        return "users:" + ",".join([self.mentor.person_id, self.mentee.person_id])
+
+    @property
+    def paused(self) -> bool:
+        return EnrollmentStatus.PAUSED in (self.mentor.status, self.mentee.status)
+
+    def excusals(self) -> list[list[str]]:
+        return (
+            list(self.program.blackouts or [])
+            + list(self.mentor.pause_history or [])
+            + list(self.mentee.pause_history or [])
+        )
+
+
+class Planner:
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        self.now = now
+        self.report = PlanReport()
+
+    def enqueue(
+        self,
+        key: DeliveryKey,
+        recipient: str,
+        not_before: datetime,
+        payload: dict[str, Any],
+        *,
+        program: Program,
+        pairing: Pairing | None = None,
+        zones: list[str] | None = None,
+        after_hours_ok: bool = True,
+    ) -> None:
+        if deliveries.exists(self.session, key):
+            return
+        due = next_allowed_time(max(not_before, self.now), zones or [], after_hours_ok=after_hours_ok)
+        created = deliveries.enqueue(
+            self.session,
+            key,
+            recipient=recipient,
+            due_at=due,
+            payload=payload | {"rehearsal_program": program.name},
+            program_id=program.id,
+            pairing_id=pairing.id if pairing else None,
+            now=self.now,
+        )
+        if created:
+            self.report.enqueued.append(key)
+
+    def today(self, program: Program) -> date:
+        return self.now.astimezone(zone(program.timezone)).date()
+
+    # ------------------------------------------------------------------------------------------------
+    def run(self) -> PlanReport:
+        for program in queries.unclosed_programs(self.session):
+            self.plan_program(program)
+        return self.report
+
+    def plan_program(self, program: Program) -> None:
+        today = self.today(program)
+        self.application_reminder(program, today)
+        contexts = [c for c in self.pair_contexts(program)]
+        for ctx in contexts:
+            if ctx.pairing.status == PairingStatus.PROPOSED and ctx.pairing.approved_at is not None:
+                self.intro(ctx)
+        self.agreements(program, today, contexts)
+        for ctx in contexts:
+            if ctx.pairing.status == PairingStatus.ACTIVE:
+                self.meetings(ctx, today)
+        if today > program.ends_on:
+            self.wrap_up(program, contexts)
+
+    def pair_contexts(self, program: Program) -> list[PairContext]:
+        pairings = queries.pairings_in_program(
+            self.session,
+            program.id,  # type: ignore[arg-type]
+            [PairingStatus.PROPOSED, PairingStatus.INTRODUCED, PairingStatus.ACTIVE],
+        )
+        out = []
+        for pairing in pairings:
+            mentor = queries.enrollment(self.session, pairing.mentor_enrollment_id)
+            mentee = queries.enrollment(self.session, pairing.mentee_enrollment_id)
+            if mentor is None or mentee is None:
+                continue
+            people = queries.people(self.session, [mentor.person_id, mentee.person_id])
+            out.append(
+                PairContext(
+                    pairing=pairing,
+                    program=program,
+                    mentor=mentor,
+                    mentee=mentee,
+                    mentor_person=people.get(mentor.person_id),
+                    mentee_person=people.get(mentee.person_id),
+                    agreement=queries.agreement_for(self.session, pairing.id),  # type: ignore[arg-type]
+                )
+            )
+        return out
+
+    # -- calendar ------------------------------------------------------------------------------------
+    def application_reminder(self, program: Program, today: date) -> None:
+        channel = program.eligibility_channel or program.admin_channel
+        remind_on = program.applications_close - timedelta(days=APPLICATION_REMINDER_DAYS)
+        if channel is None or not remind_on <= today <= program.applications_close:
+            return
+        self.enqueue(
+            DeliveryKey("applications_closing", f"program:{program.id}", program.applications_close.isoformat()),
+            channel,
+            local_moment(today, program.timezone),
+            {"program": program.name, "closes": program.applications_close.isoformat(), "timezone": program.timezone},
+            program=program,
+        )
+
+    def intro(self, ctx: PairContext) -> None:
+        program = ctx.program
+
+        def profile(e: Enrollment, p: Person | None) -> dict[str, Any]:
+            return {
+                "id": e.person_id,
+                "role": e.role,
+                "organization": e.organization,
+                "library_type": e.library_type,
+                "specializations": [specialization_label(s) for s in e.specializations],
+                "timezone": p.timezone if p else program.timezone,
+                "goals": e.goals[:500],
+                "years": e.years_experience,
+            }
+
+        self.enqueue(
+            DeliveryKey("intro", f"pairing:{ctx.pairing.id}", "-"),
+            "users:" + ",".join([ctx.mentor.person_id, ctx.mentee.person_id]),
+            self.now,
+            {
+                "pairing_id": ctx.pairing.id,
+                "program": program.name,
+                "mentor": profile(ctx.mentor, ctx.mentor_person),
+                "mentee": profile(ctx.mentee, ctx.mentee_person),
+                "reasons": list(ctx.pairing.reasons)[:5],
+                "agreement_due": program.agreement_due.isoformat(),
+                "starts_on": program.starts_on.isoformat(),
+                "ends_on": program.ends_on.isoformat(),
+                "cadence": program.default_cadence,
+            },
+            program=program,
+            pairing=ctx.pairing,
+            zones=ctx.zones,
+            after_hours_ok=False,
+        )
+
+    def agreements(self, program: Program, today: date, contexts: list[PairContext]) -> None:
+        pending = [c for c in contexts if c.pairing.status == PairingStatus.INTRODUCED]
+        remind_on = program.agreement_due - timedelta(days=AGREEMENT_REMINDER_DAYS)
+        for ctx in pending:
+            if remind_on <= today <= program.agreement_due:
+                self.enqueue(
+                    DeliveryKey("agreement_reminder", f"pairing:{ctx.pairing.id}", program.agreement_due.isoformat()),
+                    ctx.recipient,
+                    local_moment(today, program.timezone),
+                    {"program": program.name, "agreement_due": program.agreement_due.isoformat()},
+                    program=program,
+                    pairing=ctx.pairing,
+                    zones=ctx.zones,
+                    after_hours_ok=ctx.after_hours_ok,
+                )
+        overdue = [c for c in pending if today > program.agreement_due]
+        if overdue and program.admin_channel:
+            self.enqueue(
+                DeliveryKey("agreement_overdue", f"program:{program.id}", program.agreement_due.isoformat()),
+                program.admin_channel,
+                local_moment(today, program.timezone),
+                {
+                    "program": program.name,
+                    "agreement_due": program.agreement_due.isoformat(),
+                    "pairs": [[c.mentor.person_id, c.mentee.person_id] for c in overdue],
+                },
+                program=program,
+            )
+
+    # -- meetings ------------------------------------------------------------------------------------
+    def meetings(self, ctx: PairContext, today: date) -> None:
+        program = ctx.program
+        if not program.starts_on <= today <= program.ends_on:
+            return
+        checkins = queries.checkins_for_pairing(self.session, ctx.pairing.id)  # type: ignore[arg-type]
+        met_days = [c.met_on for c in checkins]
+        periods = periods_until(program, ctx.cadence, today)
+        excusals = ctx.excusals()
+
+        # Completed periods: missed ones, and two in a row put the pair at risk.
+        streak = 0
+        last_missed = ""
+        for period in periods[:-1]:
+            if excused(period, excusals):
+                continue
+            if any(period.start <= d <= period.end for d in met_days):
+                streak = 0
+            else:
+                streak += 1
+                last_missed = period.key
+                self.report.missed.append((ctx.pairing.id or 0, period.key))
+        at_risk = streak >= AT_RISK_MISSED
+        if at_risk != ctx.pairing.at_risk:
+            ctx.pairing.at_risk = at_risk
+            self.session.add(ctx.pairing)
+        if at_risk:
+            self.report.at_risk.append(ctx.pairing.id or 0)
+            last_met = max(met_days) if met_days else None
+            if program.admin_channel:
+                self.enqueue(
+                    DeliveryKey("at_risk", f"pairing:{ctx.pairing.id}", last_missed),
+                    program.admin_channel,
+                    local_moment(today, program.timezone),
+                    {
+                        "program": program.name,
+                        "mentor": ctx.mentor.person_id,
+                        "mentee": ctx.mentee.person_id,
+                        "missed": streak,
+                        "last_met": last_met.isoformat() if last_met else None,
+                    },
+                    program=program,
+                )
+
+        # The current period: a nudge at its middle, "Did you meet?" near its end.
+        current = periods[-1]
+        if ctx.paused or excused(current, excusals) or _in_blackout(today, program.blackouts):
+            return
+        if any(current.start <= d <= current.end for d in met_days):
+            return
+        common = {
+            "program": program.name,
+            "pairing_id": ctx.pairing.id,
+            "period_end": current.end.isoformat(),
+            "cadence": ctx.cadence,
+            "mentor": ctx.mentor.person_id,
+            "mentee": ctx.mentee.person_id,
+        }
+        if today >= current.ask_day:
+            kind = "did_you_meet"
+            day = current.ask_day
+        elif today >= current.middle:
+            kind = "nudge"
+            day = current.middle
+        else:
+            return
+        self.enqueue(
+            DeliveryKey(kind, f"pairing:{ctx.pairing.id}", current.key),
+            ctx.recipient,
+            local_moment(day, program.timezone),
+            common,
+            program=program,
+            pairing=ctx.pairing,
+            zones=ctx.zones,
+            after_hours_ok=ctx.after_hours_ok,
+        )
+
+    # -- the end ---------------------------------------------------------------------------------------
+    def wrap_up(self, program: Program, contexts: list[PairContext]) -> None:
+        for ctx in contexts:
+            if ctx.pairing.status in (PairingStatus.ACTIVE, PairingStatus.INTRODUCED):
+                self.enqueue(
+                    DeliveryKey("wrapup", f"pairing:{ctx.pairing.id}", program.ends_on.isoformat()),
+                    ctx.recipient,
+                    self.now,
+                    {"program": program.name, "pairing_id": ctx.pairing.id},
+                    program=program,
+                    pairing=ctx.pairing,
+                    zones=ctx.zones,
+                    after_hours_ok=ctx.after_hours_ok,
+                )
+                ctx.pairing.status = PairingStatus.ENDED
+                ctx.pairing.ended_at = self.now
+                ctx.pairing.end_reason = "The program ended."
+                self.session.add(ctx.pairing)
+            elif ctx.pairing.status == PairingStatus.PROPOSED:
+                ctx.pairing.status = PairingStatus.DISSOLVED
+                ctx.pairing.ended_at = self.now
+                ctx.pairing.end_reason = "The program ended before this proposal was approved."
+                self.session.add(ctx.pairing)
+        program.closed_at = self.now
+        self.session.add(program)
+        self.report.closed_programs.append(program.id or 0)
+
+
+def _in_blackout(day: date, blackouts: list[list[str]]) -> bool:
+    return any(date.fromisoformat(a) <= day <= date.fromisoformat(b) for a, b in blackouts or [])
+
+
+def plan(session: Session, now: datetime) -> PlanReport:
+    return Planner(session, now).run()
+
+
+# -- after a delivery is sent ------------------------------------------------------------------------------
+def on_sent(session: Session, kind: str, pairing_id: int | None, channel_id: str, now: datetime) -> None:
+    """State that changes because a message went out: an intro makes a pairing `introduced`."""
+    if pairing_id is None:
+        return
+    pairing = queries.pairing(session, pairing_id)
+    if pairing is None:
+        return
+    if not pairing.conversation_id and channel_id:
+        pairing.conversation_id = channel_id
+    if kind == "intro" and pairing.status == PairingStatus.PROPOSED:
+        pairing.status = PairingStatus.INTRODUCED
+    session.add(pairing)
+
+
+def ask_again(session: Session, pairing_id: int, now: datetime) -> bool:
+    """ "Not yet": ask "Did you meet?" once more in a few days, still within the period."""
+    pairing = queries.pairing(session, pairing_id)
+    program = queries.program_by_id(session, pairing.program_id) if pairing else None
+    if pairing is None or program is None or pairing.status != PairingStatus.ACTIVE:
+        return False
+    agreement = queries.agreement_for(session, pairing_id)
+    cadence = agreement.cadence if agreement else program.default_cadence
+    today = now.astimezone(zone(program.timezone)).date()
+    current = period_containing(program, cadence, today)
+    members = queries.pair_members(session, pairing)
+    if members is None:
+        return False
+    people = queries.people(session, list(members))
+    zones = [people[m].timezone if m in people else program.timezone for m in reversed(members)]
+    ask_on = min(current.end, today + timedelta(days=ASK_AGAIN_DAYS))
+    return deliveries.enqueue(
+        session,
+        DeliveryKey("did_you_meet_again", f"pairing:{pairing_id}", current.key),
+        recipient=pairing.conversation_id or "users:" + ",".join(members),
+        due_at=next_allowed_time(
+            max(local_moment(ask_on, program.timezone), now),
+            zones,
+            after_hours_ok=bool(agreement and agreement.after_hours_ok),
+        ),
+        payload={
+            "program": program.name,
+            "pairing_id": pairing_id,
+            "period_end": current.end.isoformat(),
+            "cadence": cadence,
+            "mentor": members[0],
+            "mentee": members[1],
+            "rehearsal_program": program.name,
+        },
+        program_id=program.id,
+        pairing_id=pairing_id,
+        now=now,
+    )
+
+
+def request_help(session: Session, pairing_id: int, user_id: str, now: datetime) -> bool:
+    """ "We need help": the program's coordinators hear about it (once per pair per day)."""
+    pairing = queries.pairing(session, pairing_id)
+    program = queries.program_by_id(session, pairing.program_id) if pairing else None
+    members = queries.pair_members(session, pairing) if pairing else None
+    if pairing is None or program is None or members is None or user_id not in members:
+        return False
+    if not program.admin_channel:
+        return False
+    return deliveries.enqueue(
+        session,
+        DeliveryKey("help_request", f"pairing:{pairing_id}", now.date().isoformat()),
+        recipient=program.admin_channel,
+        due_at=now,
+        payload={
+            "program": program.name,
+            "requester": user_id,
+            "mentor": members[0],
+            "mentee": members[1],
+            "rehearsal_program": program.name,
+        },
+        program_id=program.id,
+        pairing_id=pairing_id,
+        now=now,
+    )

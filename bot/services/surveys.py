@@ -1,0 +1,45 @@
+"""The wrap-up survey at the end of a program: satisfaction, would continue, still in libraries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from storage import queries
+from storage.models import SurveyResponse
+
+
+def save_response(
+    session: Session,
+    pairing_id: int,
+    person_id: str,
+    *,
+    satisfaction: int,
+    would_continue: bool,
+    still_in_libraries: bool,
+    now: datetime,
+) -> SurveyResponse | None:
+    """One answer per person and pairing; answering again replaces it. None when not in the pairing."""
+    pairing = queries.pairing(session, pairing_id)
+    members = queries.pair_members(session, pairing) if pairing else None
+    if members is None or person_id not in members or not 1 <= satisfaction <= 5:
+        return None
+    existing = session.exec(
+        select(SurveyResponse).where(SurveyResponse.pairing_id == pairing_id, SurveyResponse.person_id == person_id)
+    ).first()
+    response = existing or SurveyResponse(
+        pairing_id=pairing_id, person_id=person_id, satisfaction=satisfaction, would_continue=would_continue,
+        still_in_libraries=still_in_libraries, created_at=now,
+    )  # fmt: skip
+    response.satisfaction = satisfaction
+    response.would_continue = would_continue
+    response.still_in_libraries = still_in_libraries
+    session.add(response)
+    return response
+
+
+def is_member(session: Session, pairing_id: int, person_id: str) -> bool:
+    pairing = queries.pairing(session, pairing_id)
+    members = queries.pair_members(session, pairing) if pairing else None
+    return members is not None and person_id in members

@@ -1,0 +1,193 @@
+"""Scheduled messages (intros, reminders, nudges, alerts), rendered from a Delivery's payload."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.services.catalog import CADENCES, LIBRARY_TYPES
+from bot.views.common import clip, render
+from bot.views.ids import ACTION_NEED_HELP, ACTION_NOT_YET, ACTION_OPEN_AGREEMENT, ACTION_SURVEY, ACTION_WE_MET
+
+REHEARSAL = ":test_tube: *REHEARSAL*: simulated program clock."
+ADMIN_KINDS = frozenset({"agreement_overdue", "at_risk", "help_request", "unreachable"})
+
+Rendered = tuple[str, list[dict[str, Any]]]
+
+
+def _day(iso: str | None) -> str:
+    return date.fromisoformat(iso).strftime("%b %-d") if iso else "-"
+
+
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=clip(text)))
+
+
+def _intro(p: dict[str, Any]) -> Rendered:
+    mentor, mentee = p["mentor"], p["mentee"]
+
+    def who(person: dict[str, Any]) -> str:
+        specs = ", ".join(person.get("specializations") or []) or "no specializations listed"
+        library = LIBRARY_TYPES.get(person.get("library_type", ""), "library")
+        line = (
+            f"*<@{person['id']}>*, {person['role']}: {library}, {person.get('organization') or 'organization not given'}"
+            f" · {specs} · {person.get('timezone', '')}"
+        )
+        if person.get("goals"):
+            line += f"\n_Goals:_ {person['goals']}"
+        return line
+
+    reasons = "\n".join(f"• {r}" for r in p.get("reasons") or []) or "• Your coordinator paired you by hand."
+    questions = (
+        "*Before your first meeting, settle these together* (the agreement button records them):\n"
+        "• How often will you meet? What is a realistic time commitment for both of you?\n"
+        "• Is the mentor happy to be on call during work hours for quick questions?\n"
+        "• Is it fine to chat outside work hours, or only during them?\n"
+        "• What boundaries suit you: professional library topics only, or also how work touches personal life?"
+    )
+    blocks: list[Block] = [
+        HeaderBlock(text=clip(f"Welcome to {p['program']}!", 150)),
+        _section(f"You two have been matched.\n{who(mentor)}\n{who(mentee)}"),
+        _section(f"*Why you were matched*\n{reasons}"),
+        _section(
+            f"*Calendar:* agreement by {_day(p['agreement_due'])} · program runs {_day(p['starts_on'])} - "
+            f"{_day(p['ends_on'])} · meet at least {CADENCES.get(p.get('cadence', 'monthly'), 'monthly').lower()}"
+        ),
+        _section(questions),
+        ActionsBlock(
+            block_id="intro_actions",
+            elements=[
+                ButtonElement(
+                    text="Set up our agreement",
+                    action_id=ACTION_OPEN_AGREEMENT,
+                    value=str(p["pairing_id"]),
+                    style="primary",
+                )
+            ],
+        ),
+    ]
+    return f"Welcome to {p['program']}: meet your mentoring partner", render(blocks)
+
+
+def _meet_buttons(pairing_id: int) -> ActionsBlock:
+    value = str(pairing_id)
+    return ActionsBlock(
+        block_id="meet_actions",
+        elements=[
+            ButtonElement(text="We met", action_id=ACTION_WE_MET, value=value, style="primary"),
+            ButtonElement(text="Not yet", action_id=ACTION_NOT_YET, value=value),
+            ButtonElement(text="We need help", action_id=ACTION_NEED_HELP, value=value),
+        ],
+    )
+
+
+def _nudge(p: dict[str, Any]) -> Rendered:
+    text = (
+        f"Hi <@{p['mentor']}> and <@{p['mentee']}>, a friendly nudge: no meeting is logged yet for this "
+        f"period (until {_day(p['period_end'])}). A short call counts! Log it with `/mentor checkin`."
+    )
+    return "A friendly nudge to meet", render([_section(text), _meet_buttons(p["pairing_id"])])
+
+
+def _did_you_meet(p: dict[str, Any]) -> Rendered:
+    text = f"<@{p['mentor']}>, <@{p['mentee']}>: did you meet this period? It ends on {_day(p['period_end'])}."
+    return "Did you meet?", render([_section(text), _meet_buttons(p["pairing_id"])])
+
+
+def _agreement_reminder(p: dict[str, Any]) -> Rendered:
+    text = (
+        f"A reminder: please settle your mentoring agreement by {_day(p['agreement_due'])}: how often you'll meet, "
+        "on-call and after-hours expectations, and boundaries. Use the *Set up our agreement* button above."
+    )
+    return "Your mentoring agreement is due soon", render([_section(text)])
+
+
+def _agreement_overdue(p: dict[str, Any]) -> Rendered:
+    pairs = "\n".join(f"• <@{a}> and <@{b}>" for a, b in p["pairs"][:40])
+    text = (
+        f"*{p['program']}*: {len(p['pairs'])} pair(s) missed the agreement date ({_day(p['agreement_due'])}):\n{pairs}"
+    )
+    return f"{len(p['pairs'])} agreements overdue", render([_section(text)])
+
+
+def _at_risk(p: dict[str, Any]) -> Rendered:
+    since = f"last met {_day(p['last_met'])}" if p.get("last_met") else "no meeting logged yet"
+    text = (
+        f":warning: *At risk* in {p['program']}: <@{p['mentor']}> and <@{p['mentee']}> missed {p['missed']} "
+        f"periods in a row ({since}). A friendly check-in from a coordinator may help."
+    )
+    return "A pair is at risk", render([_section(text)])
+
+
+def _help_request(p: dict[str, Any]) -> Rendered:
+    text = (
+        f":sos: <@{p['requester']}> asked for help with their pairing (<@{p['mentor']}> mentoring "
+        f"<@{p['mentee']}>) in {p['program']}. Please reach out to them."
+    )
+    return "A pair asked for help", render([_section(text)])
+
+
+def _applications_closing(p: dict[str, Any]) -> Rendered:
+    text = (
+        f"Applications for *{p['program']}* close on {_day(p['closes'])} at 11:59 PM ({p['timezone']}). "
+        "Mentors and mentees welcome: type `/mentor join`."
+    )
+    return f"Applications for {p['program']} close soon", render([_section(text)])
+
+
+def _wrapup(p: dict[str, Any]) -> Rendered:
+    text = (
+        f"*{p['program']}* has come to an end. Thank you both for the time you gave each other! "
+        "Would you answer three quick questions? It helps coordinators plan the next cycle."
+    )
+    blocks: list[Block] = [
+        _section(text),
+        ActionsBlock(
+            block_id="survey_actions",
+            elements=[ButtonElement(text="Answer the survey", action_id=ACTION_SURVEY, value=str(p["pairing_id"]))],
+        ),
+    ]
+    return "Your mentoring program has ended", render(blocks)
+
+
+def _unreachable(p: dict[str, Any]) -> Rendered:
+    who = " and ".join(f"<@{person}>" for person in p.get("people") or []) or "a recipient"
+    text = (
+        f"I can't reach {who} in {p['program']} (Slack says `{p['error']}`), so a {p.get('kind', '')} message was "
+        "not delivered. They may have left the workspace or turned off messages from apps."
+    )
+    return "Someone can't be reached", render([_section(text)])
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any]], Rendered]] = {
+    "intro": _intro,
+    "nudge": _nudge,
+    "did_you_meet": _did_you_meet,
+    "did_you_meet_again": _did_you_meet,
+    "agreement_reminder": _agreement_reminder,
+    "agreement_overdue": _agreement_overdue,
+    "at_risk": _at_risk,
+    "help_request": _help_request,
+    "applications_closing": _applications_closing,
+    "wrapup": _wrapup,
+    "unreachable": _unreachable,
+}
+
+
+def render_delivery(kind: str, payload: dict[str, Any], *, rehearsal: bool = False) -> Rendered:
+    text, blocks = RENDERERS[kind](payload)
+    if rehearsal and kind in ADMIN_KINDS:
+        blocks = render([ContextBlock(elements=[MarkdownTextObject(text=REHEARSAL)])]) + blocks
+        text = "[REHEARSAL] " + text
+    return text, blocks

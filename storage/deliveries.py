@@ -1,0 +1,156 @@
+"""The Delivery ledger: every message the bot owes someone, keyed by (kind, subject, period).
+
+Exactly once: a row is created once (unique key, insert-or-ignore), claimed by one worker in a single
+UPDATE ... RETURNING statement (SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite), and marked sent
+only by the claim that sent it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col
+
+from storage.models import Delivery, DeliveryStatus
+
+
+@dataclass(frozen=True)
+class DeliveryKey:
+    kind: str
+    subject: str
+    period: str
+
+
+def enqueue(
+    session: Session,
+    key: DeliveryKey,
+    *,
+    recipient: str,
+    due_at: datetime,
+    payload: dict[str, Any],
+    program_id: int | None = None,
+    pairing_id: int | None = None,
+    now: datetime,
+) -> bool:
+    """Create the row unless it exists; True when this call created it."""
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    statement = (
+        insert(Delivery)
+        .values(
+            kind=key.kind,
+            subject=key.subject,
+            period=key.period,
+            recipient=recipient,
+            due_at=due_at,
+            payload=payload,
+            program_id=program_id,
+            pairing_id=pairing_id,
+            status=DeliveryStatus.DUE,
+            attempts=0,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["kind", "subject", "period"])
+        .returning(Delivery.id)
+    )
+    return session.execute(statement).first() is not None
+
+
+def exists(session: Session, key: DeliveryKey) -> bool:
+    statement = select(Delivery.id).where(
+        Delivery.kind == key.kind, Delivery.subject == key.subject, Delivery.period == key.period
+    )
+    return session.execute(statement).first() is not None
+
+
+def claim_due(session: Session, now: datetime, token: str, limit: int) -> list[Delivery]:
+    """Claim up to `limit` due rows for this worker; concurrent workers never get the same row."""
+    candidates = (
+        select(Delivery.id)
+        .where(Delivery.status == DeliveryStatus.DUE, Delivery.due_at <= now)
+        .order_by(Delivery.due_at, Delivery.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    statement = (
+        update(Delivery)
+        .where(col(Delivery.id).in_(candidates.scalar_subquery()), Delivery.status == DeliveryStatus.DUE)
+        .values(
+            status=DeliveryStatus.CLAIMED,
+            claim_token=token,
+            claimed_at=now,
+            attempts=Delivery.attempts + 1,
+        )
+        .returning(Delivery)
+    )
+    rows = [row[0] for row in session.execute(statement, execution_options={"synchronize_session": False})]
+    return sorted(rows, key=lambda d: (d.due_at, d.id or 0))
+
+
+def mark_sent(session: Session, delivery_id: int, token: str, channel_id: str, ts: str, now: datetime) -> bool:
+    statement = (
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.claim_token == token, Delivery.status == DeliveryStatus.CLAIMED)
+        .values(status=DeliveryStatus.SENT, channel_id=channel_id, message_ts=ts, sent_at=now, error=None)
+        .returning(Delivery.id)
+    )
+    return session.execute(statement, execution_options={"synchronize_session": False}).first() is not None
+
+
+def release(session: Session, delivery_id: int, token: str, retry_at: datetime, error: str) -> None:
+    """A temporary failure: due again later."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.claim_token == token, Delivery.status == DeliveryStatus.CLAIMED)
+        .values(status=DeliveryStatus.DUE, due_at=retry_at, claim_token=None, error=error[:200]),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def mark_final(session: Session, delivery_id: int, token: str | None, status: str, error: str) -> None:
+    """Undeliverable or skipped: never retried."""
+    conditions = [Delivery.id == delivery_id]
+    if token is not None:
+        conditions.append(Delivery.claim_token == token)
+    session.execute(
+        update(Delivery).where(and_(*conditions)).values(status=status, error=error[:200]),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def stale_claims(session: Session, older_than: datetime, limit: int = 20) -> list[Delivery]:
+    """Rows a crashed worker claimed and never confirmed."""
+    statement = (
+        select(Delivery)
+        .where(Delivery.status == DeliveryStatus.CLAIMED, Delivery.claimed_at < older_than)
+        .order_by(Delivery.claimed_at)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
+
+
+def take_over_claim(session: Session, delivery_id: int, old_token: str | None, new_token: str, now: datetime) -> bool:
+    statement = (
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.CLAIMED, Delivery.claim_token == old_token)
+        .values(claim_token=new_token, claimed_at=now)
+        .returning(Delivery.id)
+    )
+    return session.execute(statement, execution_options={"synchronize_session": False}).first() is not None
+
+
+def by_status(session: Session, status: str | None = None) -> list[Delivery]:
+    statement = select(Delivery).order_by(Delivery.id)
+    if status is not None:
+        statement = statement.where(Delivery.status == status)
+    return list(session.scalars(statement))
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """1, 2, 4, 8 ... minutes, at most an hour: Slack outages are usually short."""
+    return timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
