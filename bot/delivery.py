@@ -86,16 +86,24 @@ async def _send_one(runtime: Runtime, delivery: Delivery, token: str, report: De
         report.undeliverable += 1
         return
     except SlackUnavailable as error:
+        report.retried += 1
+        if error.ambiguous:
+            # Slack may have posted it: keep the claim; recovery looks in the conversation before resending.
+            return
+        await _retry_or_give_up(runtime, delivery.id, delivery.attempts, token, str(error))
         if delivery.attempts >= MAX_ATTEMPTS:
-            await runtime.write(_undeliverable, delivery.id, token, f"gave up: {error}", runtime.now())
             report.undeliverable += 1
-        else:
-            retry_at = runtime.now() + deliveries.retry_delay(delivery.attempts)
-            await runtime.write(deliveries.release, delivery.id, token, retry_at, str(error))
-            report.retried += 1
         return
     await runtime.write(_sent, delivery.id, token, posted.channel, posted.ts, runtime.now())
     report.sent += 1
+
+
+async def _retry_or_give_up(runtime: Runtime, delivery_id: int, attempts: int, token: str, error: str) -> None:
+    if attempts >= MAX_ATTEMPTS:
+        await runtime.write(_undeliverable, delivery_id, token, f"gave up: {error}", runtime.now())
+    else:
+        retry_at = runtime.now() + deliveries.retry_delay(attempts)
+        await runtime.write(deliveries.release, delivery_id, token, retry_at, error)
 
 
 def _sent(session: Session, delivery_id: int, token: str, channel: str, ts: str, now: datetime) -> bool:
@@ -148,17 +156,22 @@ async def recover_stale(runtime: Runtime) -> DeliveryReport:
             continue
         try:
             channel = await resolve_channel(runtime, delivery.recipient)
-            oldest = (delivery.claimed_at or now) - timedelta(minutes=5)
-            history = await runtime.gateway.history_with_metadata(channel, oldest=f"{oldest.timestamp():.6f}")
-        except (Unreachable, SlackUnavailable) as error:
-            await runtime.write(deliveries.release, delivery.id, token, now, f"recovery: {error}")
+            # No `oldest` bound: under a rehearsal clock "now" is not Slack's now. Recent messages suffice.
+            history = await runtime.gateway.history_with_metadata(channel, limit=200)
+        except Unreachable as error:
+            await runtime.write(_undeliverable, delivery.id, token, error.error, now)
+            continue
+        except SlackUnavailable:
+            # Still unsure: leave the claim (with a fresh time) and look again at the next sweep.
             continue
         found = next((m for m in history if _delivery_id(m) == delivery.id), None)
         if found is not None:
             await runtime.write(_sent, delivery.id, token, channel, str(found.get("ts", "")), now)
             report.recovered += 1
         else:
-            await runtime.write(deliveries.release, delivery.id, token, now, "recovered after a crash")
+            await _retry_or_give_up(
+                runtime, delivery.id, delivery.attempts, token, "not found after an interrupted send"
+            )
     return report
 
 

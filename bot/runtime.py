@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
@@ -28,16 +27,17 @@ T = TypeVar("T")
 SLACK_TIMEOUT_SECONDS = 10
 
 
-def make_slack_client(settings: Settings) -> AsyncWebClient:
+def make_slack_client(settings: Settings, timeout: int = SLACK_TIMEOUT_SECONDS) -> AsyncWebClient:
     """WebClient retries only one connection error by default; 429s and 5xx need handlers of their own."""
     return AsyncWebClient(
         token=settings.bot_token,
         base_url=settings.slack_api_url,
-        timeout=SLACK_TIMEOUT_SECONDS,
+        timeout=timeout,
+        # No automatic retry of 5xx: Slack may have acted, and a repeated chat.postMessage is a duplicate.
+        # The Delivery ledger verifies such sends against the conversation instead.
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
     )
 

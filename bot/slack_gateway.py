@@ -41,7 +41,15 @@ class Unreachable(Exception):
 
 
 class SlackUnavailable(Exception):
-    """A temporary failure after the client's own retries: try again later."""
+    """A temporary failure after the client's own retries: try again later.
+
+    `ambiguous` means Slack may have acted anyway (a timeout, a 5xx): a message must not simply be sent
+    again, but first looked for in the conversation.
+    """
+
+    def __init__(self, message: str, *, ambiguous: bool = False) -> None:
+        super().__init__(message)
+        self.ambiguous = ambiguous
 
 
 @dataclass(frozen=True)
@@ -71,12 +79,16 @@ class SlackGateway:
             code = slack_error_code(error)
             if code in UNREACHABLE_ERRORS:
                 raise Unreachable(code) from None
-            raise SlackUnavailable(f"{method}: {code}") from None
-        except (TimeoutError, OSError) as error:
+            status = error.response.status_code if error.response is not None else 0
+            raise SlackUnavailable(f"{method}: {code} (HTTP {status})", ambiguous=status >= 500) from None
+        except TimeoutError:
+            raise SlackUnavailable(f"{method}: timed out", ambiguous=True) from None
+        except OSError as error:
             raise SlackUnavailable(f"{method}: {type(error).__name__}") from None
         except Exception as error:  # aiohttp's own errors (ClientError, ...) are not OSError
             if type(error).__module__.startswith("aiohttp"):
-                raise SlackUnavailable(f"{method}: {type(error).__name__}") from None
+                ambiguous = "Timeout" in type(error).__name__ or "Disconnected" in type(error).__name__
+                raise SlackUnavailable(f"{method}: {type(error).__name__}", ambiguous=ambiguous) from None
             raise
 
     # -- reading -------------------------------------------------------------------------------------------

@@ -265,12 +265,18 @@ def _quarters(offset_hours: float) -> int:
     return int(round(float(offset_hours) * 4))
 
 
-def _allocate_points(rules: MatchRules) -> dict[str, int]:
-    """Split TOTAL_POINTS over the active components in proportion to their weights, exactly."""
+def _allocate_points(rules: MatchRules, grades_apply: bool) -> dict[str, int]:
+    """Split TOTAL_POINTS over the applicable components in proportion to their weights, exactly.
+
+    Grade levels apply only when both are school librarians and the mentee lists grade levels;
+    otherwise the component is left out and the other weights are normalized without it.
+    """
     active = {
         name: rules.weights[name]
         for name in COMPONENTS
-        if rules.weights[name] > 0 and (name != "cross_org" or rules.cross_org == "prefer")
+        if rules.weights[name] > 0
+        and (name != "cross_org" or rules.cross_org == "prefer")
+        and (name != "grade_levels" or grades_apply)
     }
     total = sum(active.values())
     if total <= 0:
@@ -282,6 +288,23 @@ def _allocate_points(rules: MatchRules) -> dict[str, int]:
     for name in by_fraction[:leftover]:
         points[name] += 1
     return points
+
+
+_Allocations = tuple[dict[str, int], dict[str, int]]
+
+
+def _allocations(rules: MatchRules) -> _Allocations:
+    """(points when grade levels apply, points when they do not)."""
+    return _allocate_points(rules, True), _allocate_points(rules, False)
+
+
+def _grades_apply(mentor: Candidate, mentee: Candidate) -> bool:
+    return _is_school(mentor) and _is_school(mentee) and bool(mentee.grade_levels)
+
+
+def _grade_mentee(c: Candidate) -> bool:
+    """Mentees against whom school mentors are scored on grade levels."""
+    return _is_school(c) and bool(c.grade_levels)
 
 
 def _shares(full: int, items: Sequence[str]) -> dict[str, int]:
@@ -375,7 +398,7 @@ def _component_scores(
     out: list[ComponentScore] = []
 
     def add(name: str, value: float, milli: int, sentence: str, shown: bool = True) -> None:
-        out.append(ComponentScore(name, rules.weights[name], round(value, 4), milli / 1000, _cap(sentence), shown))
+        out.append(ComponentScore(name, rules.weights[name], value, milli / 1000, _cap(sentence), shown))
 
     if "specialization" in alloc:
         full = alloc["specialization"]
@@ -430,30 +453,24 @@ def _component_scores(
             text = f"{words.mentor} has {_years(ym)} of experience, {-gap} fewer than {words.mentee}"
         add("experience", min(max(gap, 0), IDEAL_GAP_YEARS) / IDEAL_GAP_YEARS, _experience_points(full, gap), text)
 
-    if "grade_levels" in alloc:
+    if "grade_levels" in alloc:  # present only when grade levels apply (see _allocate_points)
         full = alloc["grade_levels"]
-        if _is_school(mentor) and _is_school(mentee):
-            served = sorted(mentee.grade_levels)
-            if not served:
-                add("grade_levels", 0.5, full // 2, f"{words.mentee} did not list grade levels")
-            else:
-                shares = _shares(full, served)
-                covered = sorted((g for g in served if g in mentor.grade_levels), key=_grade_key)
-                missing = sorted((g for g in served if g not in mentor.grade_levels), key=_grade_key)
-                n, k = len(served), len(covered)
-                if k == n:
-                    text = f"works with the grade levels {words.mentee} serves: {', '.join(covered)}"
-                elif k == 0:
-                    theirs = ", ".join(sorted(mentor.grade_levels, key=_grade_key)) or "none listed"
-                    text = f"no shared grade levels ({words.mentor}: {theirs}; {words.mentee}: {', '.join(missing)})"
-                else:
-                    text = (
-                        f"shares {k} of the {n} grade levels {words.mentee} serves: {', '.join(covered)}"
-                        f" (not {', '.join(missing)})"
-                    )
-                add("grade_levels", k / n, sum(shares[g] for g in covered), text)
+        served = sorted(mentee.grade_levels)
+        shares = _shares(full, served)
+        covered = sorted((g for g in served if g in mentor.grade_levels), key=_grade_key)
+        missing = sorted((g for g in served if g not in mentor.grade_levels), key=_grade_key)
+        n, k = len(served), len(covered)
+        if k == n:
+            text = f"works with the grade levels {words.mentee} serves: {', '.join(covered)}"
+        elif k == 0:
+            theirs = ", ".join(sorted(mentor.grade_levels, key=_grade_key)) or "none listed"
+            text = f"no shared grade levels ({words.mentor}: {theirs}; {words.mentee}: {', '.join(missing)})"
         else:
-            add("grade_levels", 0.5, full // 2, "grade levels apply to school librarians only", shown=False)
+            text = (
+                f"shares {k} of the {n} grade levels {words.mentee} serves: {', '.join(covered)}"
+                f" (not {', '.join(missing)})"
+            )
+        add("grade_levels", k / n, sum(shares[g] for g in covered), text)
 
     if "time_zone" in alloc:
         full = alloc["time_zone"]
@@ -567,12 +584,13 @@ def explain_pair(
     broken = _violations(mentor, mentee, rules, words)
     if broken:
         return Forbidden(mentor.enrollment_id, mentee.enrollment_id, tuple(broken))
-    return _pair_score(mentor, mentee, rules, _allocate_points(rules), words)
+    return _pair_score(mentor, mentee, rules, _allocations(rules), words)
 
 
 def _pair_score(
-    mentor: Candidate, mentee: Candidate, rules: MatchRules, alloc: Mapping[str, int], words: _Words
+    mentor: Candidate, mentee: Candidate, rules: MatchRules, allocs: _Allocations, words: _Words
 ) -> PairScore:
+    alloc = allocs[0] if _grades_apply(mentor, mentee) else allocs[1]
     parts = _component_scores(mentor, mentee, rules, alloc, words)
     milli = sum(int(round(p.points * 1000)) for p in parts)
     return PairScore(mentor.enrollment_id, mentee.enrollment_id, round(milli / 1000, 1), milli, tuple(parts))
@@ -662,26 +680,19 @@ def _encode(
         cols.categorical(years_a, table)
 
     full = alloc.get("grade_levels", 0)
-    if full:
-        school_a = np.array([_is_school(c) and bool(c.grade_levels) for c in mentees], bool)
-        school_b = np.array([_is_school(c) for c in mentors], bool)
-        levels = sorted({g for c, s in zip(mentees, school_a, strict=True) if s for g in c.grade_levels})
+    if full:  # only encoded for school mentees with grade levels x school mentors
+        levels = sorted({g for c in mentees for g in c.grade_levels})
         idx = {g: k for k, g in enumerate(levels)}
         a = np.zeros((n, len(levels)), np.float32)
         for i, c in enumerate(mentees):
-            if school_a[i]:
-                for g, q in _shares(full, sorted(c.grade_levels)).items():
-                    a[i, idx[g]] = q
+            for g, q in _shares(full, sorted(c.grade_levels)).items():
+                a[i, idx[g]] = q
         b = np.zeros((m, len(levels)), np.float32)
         for j, c in enumerate(mentors):
-            if school_b[j]:
-                for g in c.grade_levels:
-                    if g in idx:
-                        b[j, idx[g]] = 1
+            for g in c.grade_levels:
+                if g in idx:
+                    b[j, idx[g]] = 1
         cols.add(a, b)
-        if school_a.any() and full // 2:
-            cols.add(school_a.astype(np.float32)[:, None], np.where(school_b, 0, full // 2)[:, None])
-        cols.constant(~school_a, full // 2)
 
     full = alloc.get("time_zone", 0)
     if full:
@@ -712,17 +723,23 @@ def _encode(
 class _Problem:
     """Sorted candidates plus everything needed to score any block of mentee rows quickly.
 
-    Mentor columns are ordered by (organization, enrollment id) so that a mentee's same-organization
-    mentors are one contiguous slice.
+    Mentor columns: school mentors first (columns ``[0, school_mentors)``), each group ordered by
+    (organization, enrollment id) so that a mentee's same-organization mentors form at most two
+    contiguous slices. Pairs where grade levels apply (``grade_rows`` x school mentors) use their own
+    encoding because their weights are normalized over one more component.
     """
 
     mentees: list[Candidate]
     mentors: list[Candidate]
     a: np.ndarray
     bt: np.ndarray
-    org_lo: np.ndarray
+    grade_rows: np.ndarray
+    a_grades: np.ndarray
+    bt_grades: np.ndarray
+    school_mentors: int
+    org_lo: np.ndarray  # (n, 2): same-org slice in the school / other mentor group
     org_hi: np.ndarray
-    same_org_points: np.ndarray | None
+    same_org_points: np.ndarray | None  # (n, 2): cross-org credit to take back inside each slice
     require_cross_org: bool
     forbid_rows: np.ndarray
     forbid_cols: np.ndarray
@@ -741,15 +758,19 @@ class _Problem:
     def block(self, start: int, stop: int) -> np.ndarray:
         """Milli-points of mentees[start:stop] x all mentors; forbidden pairs are -1."""
         s = self.a[start:stop] @ self.bt
-        lo, hi = self.org_lo[start:stop], self.org_hi[start:stop]
-        rows = np.flatnonzero(hi > lo)
-        if self.same_org_points is not None:
-            sub = self.same_org_points[start:stop]
-            for r in rows:
-                s[r, lo[r] : hi[r]] -= sub[r]
-        if self.require_cross_org:
-            for r in rows:
-                s[r, lo[r] : hi[r]] = _FORBIDDEN
+        g0, g1 = np.searchsorted(self.grade_rows, [start, stop])
+        if g1 > g0 and self.school_mentors:
+            s[self.grade_rows[g0:g1] - start, : self.school_mentors] = self.a_grades[g0:g1] @ self.bt_grades
+        for group in (0, 1):
+            lo, hi = self.org_lo[start:stop, group], self.org_hi[start:stop, group]
+            rows = np.flatnonzero(hi > lo)
+            if self.same_org_points is not None:
+                sub = self.same_org_points[start:stop, group]
+                for r in rows:
+                    s[r, lo[r] : hi[r]] -= sub[r]
+            if self.require_cross_org:
+                for r in rows:
+                    s[r, lo[r] : hi[r]] = _FORBIDDEN
         a, b = np.searchsorted(self.forbid_rows, [start, stop])
         if b > a:
             s[self.forbid_rows[a:b] - start, self.forbid_cols[a:b]] = _FORBIDDEN
@@ -798,29 +819,57 @@ def _sparse_forbids(
 
 
 def _build_problem(
-    mentors: Sequence[Candidate], mentees: Sequence[Candidate], rules: MatchRules, alloc: Mapping[str, int]
+    mentors: Sequence[Candidate], mentees: Sequence[Candidate], rules: MatchRules, allocs: _Allocations
 ) -> _Problem:
     """``mentors`` must already be the eligible ones; both lists sorted by enrollment id."""
-    org_of = [_org_key(c.organization) for c in mentors]
-    order = sorted(range(len(mentors)), key=lambda j: (org_of[j], mentors[j].enrollment_id))
+    order = sorted(
+        range(len(mentors)),
+        key=lambda j: (not _is_school(mentors[j]), _org_key(mentors[j].organization), mentors[j].enrollment_id),
+    )
     mentors = [mentors[j] for j in order]
-    org_of = [org_of[j] for j in order]
-    ranges: dict[str, tuple[int, int]] = {}
-    for j, key in enumerate(org_of):
+    school_mentors = sum(1 for c in mentors if _is_school(c))
+    ranges: dict[tuple[int, str], tuple[int, int]] = {}
+    for j, c in enumerate(mentors):
+        key = _org_key(c.organization)
         if key:
-            lo, _ = ranges.get(key, (j, j))
-            ranges[key] = (lo, j + 1)
+            group = 0 if j < school_mentors else 1
+            lo, _ = ranges.get((group, key), (j, j))
+            ranges[(group, key)] = (lo, j + 1)
     keys_a = [_org_key(c.organization) for c in mentees]
-    org_lo = np.array([ranges.get(k, (0, 0))[0] if k else 0 for k in keys_a], np.int64)
-    org_hi = np.array([ranges.get(k, (0, 0))[1] if k else 0 for k in keys_a], np.int64)
-    a, bt = _encode(mentors, mentees, rules, alloc)
+    org_lo = np.zeros((len(mentees), 2), np.int64)
+    org_hi = np.zeros((len(mentees), 2), np.int64)
+    for i, key in enumerate(keys_a):
+        if key:
+            for group in (0, 1):
+                org_lo[i, group], org_hi[i, group] = ranges.get((group, key), (0, 0))
+    a, bt = _encode(mentors, mentees, rules, allocs[1])
+    grade_rows = np.array([i for i, c in enumerate(mentees) if _grade_mentee(c)], np.int64)
+    a_grades, bt_grades = _encode(mentors[:school_mentors], [mentees[i] for i in grade_rows], rules, allocs[0])
     same_org_points = None
-    if "cross_org" in alloc:
-        full = alloc["cross_org"]
+    if "cross_org" in allocs[1]:
         nb = {_org_key(o) for o in rules.neighbor_orgs}
-        same_org_points = np.array([full if k and k in nb else full // 2 for k in keys_a], np.float32)
+        same_org_points = np.zeros((len(mentees), 2), np.float32)
+        for i, key in enumerate(keys_a):
+            for group, alloc in ((0, allocs[0] if _grade_mentee(mentees[i]) else allocs[1]), (1, allocs[1])):
+                full = alloc.get("cross_org", 0)
+                same_org_points[i, group] = full if key and key in nb else full // 2
     rows, cols, _ = _sparse_forbids(mentors, mentees, rules)
-    return _Problem(mentees, mentors, a, bt, org_lo, org_hi, same_org_points, rules.cross_org == "require", rows, cols)
+    return _Problem(
+        mentees,
+        mentors,
+        a,
+        bt,
+        grade_rows,
+        a_grades,
+        bt_grades,
+        school_mentors,
+        org_lo,
+        org_hi,
+        same_org_points,
+        rules.cross_org == "require",
+        rows,
+        cols,
+    )
 
 
 @dataclass(frozen=True)
@@ -849,7 +898,7 @@ def score_blocks(mentors: Sequence[Candidate], mentees: Sequence[Candidate], rul
     mentors = _sorted_unique(mentors, "mentor")
     mentees = _sorted_unique(mentees, "mentee")
     eligible = [c for c in mentors if c.years_experience >= rules.min_mentor_years and c.remaining_capacity > 0]
-    problem = _build_problem(eligible, mentees, rules, _allocate_points(rules))
+    problem = _build_problem(eligible, mentees, rules, _allocations(rules))
     column_of = {c.enrollment_id: j for j, c in enumerate(mentors)}
     positions = np.array([column_of[c.enrollment_id] for c in problem.mentors], np.int64)
     return ScoreBlocks(
@@ -1185,9 +1234,9 @@ def match(
     began = time.perf_counter()
     all_mentors = _sorted_unique(mentors, "mentor")
     mentees_s = _sorted_unique(mentees, "mentee")
-    alloc = _allocate_points(rules)
+    allocs = _allocations(rules)
     eligible = [c for c in all_mentors if c.years_experience >= rules.min_mentor_years and c.remaining_capacity > 0]
-    problem = _build_problem(eligible, mentees_s, rules, alloc)
+    problem = _build_problem(eligible, mentees_s, rules, allocs)
     n, m = problem.n, problem.m
     caps = np.array([c.remaining_capacity for c in problem.mentors], np.int64)
     slots = int(caps.sum())
@@ -1227,7 +1276,7 @@ def match(
     total_milli = 0
     for i, j, p in zip(rows[flow], cols[flow], pts[flow], strict=True):
         mentor, mentee = problem.mentors[int(j)], problem.mentees[int(i)]
-        detail = _pair_score(mentor, mentee, rules, alloc, _Words(mentor, mentee, names, labels))
+        detail = _pair_score(mentor, mentee, rules, allocs, _Words(mentor, mentee, names, labels))
         if detail.milli_points != int(p):  # the two scoring paths must agree exactly
             raise AssertionError(f"score mismatch for {mentor.enrollment_id}/{mentee.enrollment_id}")
         pairs.append(

@@ -196,7 +196,10 @@ class Planner:
     ) -> None:
         if deliveries.exists(self.session, key):
             return
-        due = next_allowed_time(max(not_before, self.now), zones or [], after_hours_ok=after_hours_ok)
+        # Channel posts (coordinators, announcements) wait for working hours in the program's zone.
+        zones = zones or [program.timezone]
+        after_hours_ok = after_hours_ok if pairing is not None else False
+        due = next_allowed_time(max(not_before, self.now), zones, after_hours_ok=after_hours_ok)
         created = deliveries.enqueue(
             self.session,
             key,

@@ -1,0 +1,283 @@
+"""The scheduler, driven by an injected clock: intros, agreements, nudges, at-risk alerts, wrap-up.
+
+A whole program (application window to wrap-up survey) runs here in seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.clock import FixedClock
+from bot.runtime import Runtime
+from bot.scheduler import tick
+from bot.services import enrollment as enrollment_service
+from bot.services import pairing as pairing_service
+from bot.services.schedule import next_allowed_time, period_containing
+from storage.engine import session_scope
+from storage.models import Agreement, CheckIn, Delivery, Enrollment, Pairing, Person, Program
+from tests.factories import make_program
+from tests.slack_emulator import SlackEmulator
+
+ADMIN_CHANNEL = "C0ADMINS01"
+LA = "America/Los_Angeles"
+
+
+def person(session: Any, user_id: str, tz: str = LA) -> None:
+    session.add(Person(slack_user_id=user_id, display_name=user_id.lower(), timezone=tz))
+    session.flush()
+
+
+def enroll(session: Any, program: Program, user_id: str, role: str, **fields: Any) -> Enrollment:
+    enrollment = Enrollment(
+        program_id=program.id,
+        person_id=user_id,
+        role=role,
+        library_type="school",
+        organization=fields.pop("organization", f"{user_id} district"),
+        specializations=fields.pop("specializations", ["school_instruction"]),
+        years_experience=10 if role == "mentor" else 1,
+        capacity=2 if role == "mentor" else 0,
+        **fields,
+    )
+    session.add(enrollment)
+    session.flush()
+    return enrollment
+
+
+def hand_pair(engine: Engine, program: Program, mentor: str, mentee: str, at: datetime) -> int:
+    with session_scope(engine, write=True) as session:
+        program = session.get(Program, program.id)
+        pairing = pairing_service.pair_by_hand(session, program, mentor, mentee, "U0ADMIN01", at, override=True)
+        return pairing.id
+
+
+def settle_agreement(
+    engine: Engine, pairing_id: int, at: datetime, cadence: str = "monthly", after_hours: bool = False
+) -> None:
+    with session_scope(engine, write=True) as session:
+        session.add(
+            Agreement(
+                pairing_id=pairing_id,
+                cadence=cadence,
+                after_hours_ok=after_hours,
+                mentor_accepted_at=at,
+                mentee_accepted_at=at,
+            )
+        )
+        pairing = session.get(Pairing, pairing_id)
+        pairing.status = "active"
+        session.add(pairing)
+
+
+def log_meeting(engine: Engine, pairing_id: int, day: date, by: str) -> None:
+    with session_scope(engine, write=True) as session:
+        session.add(
+            CheckIn(
+                pairing_id=pairing_id,
+                logged_by=by,
+                met_on=day,
+                duration_minutes=45,
+                private_note="PRIVATE-NOTE-never-in-slack",
+                idempotency_key=f"{pairing_id}:{day}",
+            )
+        )
+
+
+def deliveries(engine: Engine) -> list[Delivery]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(Delivery).order_by(Delivery.id)))
+
+
+def posts(emulator: SlackEmulator) -> list[Any]:
+    return [c for c in emulator.calls_to("chat.postMessage") if c.ok]
+
+
+def test_working_hours_respect_each_time_zone() -> None:
+    friday_evening_la = datetime(2025, 3, 7, 18, 30, tzinfo=ZoneInfo(LA))
+    moved = next_allowed_time(friday_evening_la, [LA], after_hours_ok=False)
+    assert moved.astimezone(ZoneInfo(LA)) == datetime(2025, 3, 10, 9, 0, tzinfo=ZoneInfo(LA))
+    assert next_allowed_time(friday_evening_la, [LA], after_hours_ok=True) == friday_evening_la
+    both = next_allowed_time(
+        datetime(2025, 3, 10, 6, 0, tzinfo=ZoneInfo(LA)), [LA, "America/New_York"], after_hours_ok=False
+    )
+    assert both.astimezone(ZoneInfo(LA)).hour == 9  # 9 in LA is 12 in New York: both at work
+    far = next_allowed_time(datetime(2025, 3, 10, 6, 0, tzinfo=UTC), ["Asia/Tokyo", LA], after_hours_ok=False)
+    assert 9 <= far.astimezone(ZoneInfo("Asia/Tokyo")).hour < 17  # no shared hour: the mentee's zone wins
+
+
+def test_periods_follow_the_cadence(engine: Engine) -> None:
+    program = make_program(engine)
+    assert period_containing(program, "monthly", date(2025, 3, 20)).key == "2025-03"
+    weekly = period_containing(program, "weekly", date(2025, 3, 9))
+    assert (weekly.key, weekly.start, weekly.end) == ("weekly-2", date(2025, 3, 8), date(2025, 3, 14))
+    biweekly = period_containing(program, "biweekly", date(2025, 6, 29))
+    assert biweekly.end == date(2025, 6, 30)  # clipped to the program end
+
+
+async def test_intro_is_sent_once_in_working_hours_and_marks_the_pairing_introduced(
+    engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
+) -> None:
+    program = make_program(engine)
+    emulator.add_user("U0MENTORA", name="morgan")
+    emulator.add_user("U0MENTEE1", name="dana")
+    with session_scope(engine, write=True) as session:
+        for uid in ("U0MENTORA", "U0MENTEE1"):
+            person(session, uid)
+        enroll(session, program, "U0MENTORA", "mentor")
+        enroll(session, program, "U0MENTEE1", "mentee", goals="Build a reading program")
+    saturday_night = datetime(2025, 2, 22, 5, 0, tzinfo=UTC)  # Friday 9 PM in Los Angeles
+    clock.set(saturday_night)
+    pairing_id = hand_pair(engine, program, "U0MENTORA", "U0MENTEE1", saturday_night)
+
+    await tick(runtime)
+    assert posts(emulator) == []  # outside working hours: waits
+    [intro] = deliveries(engine)
+    assert intro.due_at.astimezone(ZoneInfo(LA)) == datetime(2025, 2, 24, 9, 0, tzinfo=ZoneInfo(LA))
+
+    clock.set(datetime(2025, 2, 24, 17, 5, tzinfo=UTC))  # Monday 9:05 in Los Angeles
+    await tick(runtime)
+    await tick(runtime)
+    [call] = posts(emulator)
+    opened = emulator.calls_to("conversations.open")[0].arg("users")
+    assert sorted(opened.split(",")) == ["U0MENTEE1", "U0MENTORA"]
+    text = str(call.arg("blocks"))
+    for expected in (
+        "Why you were matched",
+        "on call during work hours",
+        "outside work hours",
+        "Build a reading program",
+    ):
+        assert expected in text
+    assert call.arg("metadata")["event_payload"]["delivery_id"] == intro.id
+    with session_scope(engine) as session:
+        pairing = session.get(Pairing, pairing_id)
+        assert pairing.status == "introduced" and pairing.conversation_id == call.response["channel"]
+    [sent] = deliveries(engine)
+    assert (sent.status, sent.message_ts) == ("sent", call.response["ts"])
+
+
+async def test_a_whole_program_in_seconds(
+    engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Application reminder, intros, agreements (one late), four months with met / missed / at-risk pairs,
+    a blackout month, a paused person, a deactivated person, wrap-up."""
+    program = make_program(
+        engine, blackouts="2025-04-01..2025-04-30", eligibility="channel", eligibility_channel="C0PLSEP01"
+    )
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=["U0ADMIN01"])
+    emulator.add_channel("C0PLSEP01", "plsep", members=[])
+    zones = {
+        "U0MENT1": LA, "U0MENT2": "America/New_York", "U0MENT3": LA,
+        "U0MTEE1": LA, "U0MTEE2": "America/Chicago", "U0MTEE3": LA, "U0MTEE4": LA,
+    }  # fmt: skip
+    for uid, tz in zones.items():
+        emulator.add_user(uid, name=uid.lower(), tz=tz)
+    with session_scope(engine, write=True) as session:
+        program = session.get(Program, program.id)
+        for uid, tz in zones.items():
+            person(session, uid, tz)
+        for uid in ("U0MENT1", "U0MENT2", "U0MENT3"):
+            enroll(session, program, uid, "mentor")
+        for uid in ("U0MTEE1", "U0MTEE2", "U0MTEE3", "U0MTEE4"):
+            enroll(session, program, uid, "mentee")
+
+    sent_at: dict[tuple[str, str, str], datetime] = {}
+
+    async def run_day(day: date) -> None:
+        # Two sweeps a day: 9:05 in Los Angeles and 12:05 there (15:05 in New York).
+        for hour in (17, 20):
+            clock.set(datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=hour, minutes=5))
+            await tick(runtime)
+        for d in deliveries(engine):
+            if d.status == "sent" and (d.kind, d.subject, d.period) not in sent_at:
+                sent_at[(d.kind, d.subject, d.period)] = d.sent_at
+
+    day = date(2025, 2, 12)
+    pairs: dict[str, int] = {}
+    while day <= date(2025, 7, 2):
+        if day == date(2025, 2, 20):
+            pairs["P1"] = hand_pair(engine, program, "U0MENT1", "U0MTEE1", clock.now())
+            pairs["P2"] = hand_pair(engine, program, "U0MENT2", "U0MTEE2", clock.now())
+            pairs["P3"] = hand_pair(engine, program, "U0MENT3", "U0MTEE3", clock.now())
+            emulator.deactivate_user("U0MTEE4")
+            pairs["P4"] = hand_pair(engine, program, "U0MENT1", "U0MTEE4", clock.now())
+        if day == date(2025, 2, 25):
+            settle_agreement(engine, pairs["P1"], clock.now())
+            settle_agreement(engine, pairs["P3"], clock.now())
+        if day == date(2025, 3, 4):
+            settle_agreement(engine, pairs["P2"], clock.now())  # late: due Mar 1
+        if day in (date(2025, 3, 3), date(2025, 5, 2), date(2025, 6, 2)):
+            log_meeting(engine, pairs["P1"], day, "U0MTEE1")
+        if day == date(2025, 6, 10):
+            log_meeting(engine, pairs["P2"], day, "U0MENT2")
+        if day == date(2025, 3, 10):
+            log_meeting(engine, pairs["P3"], day, "U0MENT3")
+        if day == date(2025, 5, 1):
+            with session_scope(engine, write=True) as session:
+                enrollment_service.pause(session, "U0MTEE3", date(2025, 6, 1), day, clock.now())
+        await run_day(day)
+        day += timedelta(days=1)
+
+    keys = {(k, s, p) for (k, s, p) in sent_at}
+    p1, p2, p3, p4 = (f"pairing:{pairs[n]}" for n in ("P1", "P2", "P3", "P4"))
+    program_key = f"program:{program.id}"
+
+    expected = {
+        ("applications_closing", program_key, "2025-02-17"),
+        ("intro", p1, "-"), ("intro", p2, "-"), ("intro", p3, "-"),
+        ("agreement_reminder", p2, "2025-03-01"),
+        ("agreement_overdue", program_key, "2025-03-01"),
+        # P1 meets early every counted month: never nudged. P2 misses March and May (April is a blackout,
+        # so those are two in a row): nudged and asked each time, flagged at risk on June 2, then meets.
+        ("nudge", p2, "2025-03"), ("did_you_meet", p2, "2025-03"),
+        ("nudge", p2, "2025-05"), ("did_you_meet", p2, "2025-05"),
+        ("at_risk", p2, "2025-05"),
+        # P3 met in March; May is paused (counts as nothing); June unmet.
+        ("nudge", p3, "2025-06"), ("did_you_meet", p3, "2025-06"),
+        ("wrapup", p1, "2025-06-30"), ("wrapup", p2, "2025-06-30"), ("wrapup", p3, "2025-06-30"),
+    }  # fmt: skip
+    assert expected <= keys, sorted(expected - keys)
+    unexpected = {k for k in keys if k[0] in ("nudge", "did_you_meet") and k[1] == p1}
+    assert unexpected == set()
+    assert not any(k[2] == "2025-04" for k in keys), "nothing is sent about the blackout month"
+    assert not any(k[1] == p3 and k[2] == "2025-05" for k in keys), "a paused person is not nudged"
+
+    # The deactivated mentee: the intro is undeliverable and the coordinators are told, once.
+    by_key = {(d.kind, d.subject, d.period): d for d in deliveries(engine)}
+    assert by_key[("intro", p4, "-")].status == "undeliverable"
+    assert any(k[0] == "unreachable" for k in keys)
+    admin_texts = [m.get("text", "") for m in emulator.messages_in(ADMIN_CHANNEL)]
+    assert sum("can't be reached" in t for t in admin_texts) == 1
+
+    assert not any(k[1] == p2 and k[2] == "2025-06" for k in keys), "P2 met in June before the nudge"
+    at_risk_alert = [m for m in emulator.messages_in(ADMIN_CHANNEL) if "At risk" in str(m.get("blocks"))]
+    assert len(at_risk_alert) == 1 and "missed 2 periods in a row" in str(at_risk_alert[0]["blocks"])
+    assert sent_at[("at_risk", p2, "2025-05")].date() == date(2025, 6, 2)  # June 1 is a Sunday
+    with session_scope(engine) as session:
+        assert session.get(Pairing, pairs["P2"]).status == "ended"
+        assert session.get(Program, program.id).closed_at is not None
+
+    # Every message to a pair arrived in working hours in each recipient's own time zone, on a weekday.
+    for (kind, subject, _period), at in sent_at.items():
+        if not subject.startswith("pairing:") or kind in ("at_risk", "unreachable", "help_request"):
+            continue
+        pairing_id = int(subject.split(":")[1])
+        with session_scope(engine) as session:
+            pairing = session.get(Pairing, pairing_id)
+            members = [
+                session.get(Enrollment, e).person_id
+                for e in (pairing.mentor_enrollment_id, pairing.mentee_enrollment_id)
+            ]
+        for member in members:
+            local = at.astimezone(ZoneInfo(zones[member]))
+            assert local.weekday() < 5 and 9 <= local.hour < 17, (kind, member, local)
+
+    # Nothing was sent twice, and private notes never reached Slack.
+    delivery_ids = [c.arg("metadata")["event_payload"]["delivery_id"] for c in posts(emulator) if c.arg("metadata")]
+    assert len(delivery_ids) == len(set(delivery_ids))
+    assert all("PRIVATE-NOTE" not in str(c.args) for c in emulator.calls)
