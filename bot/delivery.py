@@ -147,31 +147,40 @@ def _undeliverable(session: Session, delivery_id: int, token: str, error: str, n
 
 
 async def recover_stale(runtime: Runtime) -> DeliveryReport:
-    """Claims older than a couple of minutes belong to a worker that died mid-send."""
+    """Claims older than a couple of minutes belong to a worker that died mid-send (or got no answer).
+
+    conversations.history is throttled hard, so it is read once per conversation, not once per row.
+    """
     report = DeliveryReport()
     now = runtime.now()
-    for delivery in await runtime.read(deliveries.stale_claims, now - STALE_CLAIM):
+    stale = await runtime.read(deliveries.stale_claims, now - STALE_CLAIM, 500)
+    by_recipient: dict[str, list[Delivery]] = {}
+    for delivery in stale:
+        by_recipient.setdefault(delivery.recipient, []).append(delivery)
+    for recipient, group in by_recipient.items():
         token = uuid.uuid4().hex
-        if not await runtime.write(deliveries.take_over_claim, delivery.id, delivery.claim_token, token, now):
+        mine = [d for d in group if await runtime.write(deliveries.take_over_claim, d.id, d.claim_token, token, now)]
+        if not mine:
             continue
         try:
-            channel = await resolve_channel(runtime, delivery.recipient)
+            channel = await resolve_channel(runtime, recipient)
             # No `oldest` bound: under a rehearsal clock "now" is not Slack's now. Recent messages suffice.
             history = await runtime.gateway.history_with_metadata(channel, limit=200)
         except Unreachable as error:
-            await runtime.write(_undeliverable, delivery.id, token, error.error, now)
+            for delivery in mine:
+                await runtime.write(_undeliverable, delivery.id, token, error.error, now)
             continue
         except SlackUnavailable:
-            # Still unsure: leave the claim (with a fresh time) and look again at the next sweep.
-            continue
-        found = next((m for m in history if _delivery_id(m) == delivery.id), None)
-        if found is not None:
-            await runtime.write(_sent, delivery.id, token, channel, str(found.get("ts", "")), now)
-            report.recovered += 1
-        else:
-            await _retry_or_give_up(
-                runtime, delivery.id, delivery.attempts, token, "not found after an interrupted send"
-            )
+            continue  # still unsure: the claims stay, with a fresh time, for the next sweep
+        landed = {_delivery_id(m): m for m in history}
+        for delivery in mine:
+            found = landed.get(delivery.id)
+            if found is not None:
+                await runtime.write(_sent, delivery.id, token, channel, str(found.get("ts", "")), now)
+                report.recovered += 1
+            else:
+                # Never reached Slack: due again right away.
+                await runtime.write(deliveries.release, delivery.id, token, now, "resent after an interrupted send")
     return report
 
 

@@ -123,7 +123,7 @@ def mark_final(session: Session, delivery_id: int, token: str | None, status: st
     )
 
 
-def stale_claims(session: Session, older_than: datetime, limit: int = 20) -> list[Delivery]:
+def stale_claims(session: Session, older_than: datetime, limit: int = 500) -> list[Delivery]:
     """Rows a crashed worker claimed and never confirmed."""
     statement = (
         select(Delivery)
