@@ -322,7 +322,35 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0 if not problems else 1
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from bot.services import reports
+
+    engine = _engine()
+    try:
+        with session_scope(engine, write=True) as session:
+            try:
+                program = program_service.resolve_program(session, args.program or "")
+            except program_service.ProgramInvalid as invalid:
+                raise CommandFailed("; ".join(invalid.errors.values())) from None
+            content = reports.export_csv(session, program, args.kind)
+            program_service.record_admin_action(session, CLI_ACTOR, "export", program.id, {"kind": args.kind}, _now())
+    finally:
+        engine.dispose()
+    if args.out in (None, "-"):
+        print(content.decode("utf-8"), end="")
+    else:
+        Path(args.out).write_bytes(content)
+        print(f"Wrote {args.kind} for {program.name} to {args.out}.")
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
+    export = sub.add_parser("export", help="write participants, pairings, check-ins or hours as CSV")
+    export.add_argument("kind", choices=("participants", "pairings", "checkins", "hours"))
+    export.add_argument("--program", help="program name (optional when only one is running)")
+    export.add_argument("--out", help="file to write (default: standard output)")
+    export.set_defaults(handler=cmd_export)
+
     program = sub.add_parser("program", help="create, edit or list programs")
     program_sub = program.add_subparsers(dest="program_command", required=True)
     create = program_sub.add_parser("create", help="create a program")

@@ -14,12 +14,15 @@ from bot.listeners.commands import split_command
 from bot.runtime import Runtime
 from bot.services import pairing as pairing_service
 from bot.services import programs as program_service
+from bot.services import reports
 from bot.services.pairing import PairingRefused
 from bot.services.programs import NotAllowed, ProgramInvalid
 from bot.slack_gateway import SlackUnavailable, Unreachable
 from bot.views import admin as admin_views
 from bot.views import audit as audit_views
 from bot.views import help as help_views
+from bot.views import summary as summary_views
+from bot.views.chart import meeting_rate_png
 from bot.views.ids import (
     ACTION_APPROVE_ALL,
     ACTION_APPROVE_PAIR,
@@ -123,6 +126,25 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                     "They'll be introduced shortly.",
                     response_type="ephemeral",
                 )
+            elif subcommand in ("summary", "export"):
+                kind = action if subcommand == "export" else ""
+                if subcommand == "export" and kind not in reports.EXPORT_KINDS:
+                    raise ValueError("Use `/mentor-admin export participants|pairings|checkins|hours [program]`.")
+                program = await program_named(" ".join(args[1:] if subcommand == "export" else args))
+                if refusal := await authorized(user_id, program):
+                    await ack(text=refusal, response_type="ephemeral")
+                    return
+                if subcommand == "summary":
+                    summary = await runtime.read(reports.summarize, program, runtime.now())
+                    await ack(
+                        blocks=summary_views.summary_blocks(summary, rehearsal=runtime.rehearsal),
+                        text=summary_views.summary_text(summary),
+                        response_type="ephemeral",
+                    )
+                    await say(await _post_summary(runtime, program, summary))
+                else:
+                    await ack(text=f"Preparing the {kind} export…", response_type="ephemeral")
+                    await say(await _post_export(runtime, program, kind, user_id))
             elif subcommand == "audit":
                 if refusal := await authorized(user_id, None):
                     await ack(text=refusal, response_type="ephemeral")
@@ -348,3 +370,53 @@ async def _post_preview(runtime: Runtime, program: Program, actor: str) -> str:
     except SlackUnavailable:
         return summary + " Slack didn't answer; the proposal is saved, run the preview again to post it."
     return summary + f" Review them in <#{channel}>." + ("" if posted.ts else "")
+
+
+async def _post_summary(runtime: Runtime, program: Program, summary: reports.ProgramSummary) -> str:
+    """The summary and its chart go to the admin channel too, where coordinators live."""
+    if not program.admin_channel:
+        return "Set an admin channel (`/mentor-admin program edit`) to get summaries there."
+    try:
+        await runtime.gateway.post(
+            program.admin_channel,
+            summary_views.summary_text(summary),
+            summary_views.summary_blocks(summary, rehearsal=runtime.rehearsal),
+        )
+        if summary.months:
+            await runtime.gateway.upload_file(
+                program.admin_channel,
+                f"meetings-{program.id}.png",
+                meeting_rate_png(summary),
+                title=f"{program.name}: meetings by month",
+            )
+    except Unreachable as error:
+        return f"I couldn't post in <#{program.admin_channel}> ({error.error}): invite me with `/invite @Shelfmate`."
+    except SlackUnavailable:
+        return "Slack didn't answer; please try again in a minute."
+    return f"Posted to <#{program.admin_channel}>."
+
+
+def _export(session: Session, program_id: int, kind: str, actor: str, now: Any) -> bytes:
+    program = queries.program_by_id(session, program_id)
+    assert program is not None
+    program_service.record_admin_action(session, actor, "export", program_id, {"kind": kind}, now)
+    return reports.export_csv(session, program, kind)
+
+
+async def _post_export(runtime: Runtime, program: Program, kind: str, actor: str) -> str:
+    if not program.admin_channel:
+        return "Set an admin channel (`/mentor-admin program edit`) first: exports are uploaded there."
+    content = await runtime.write(_export, program.id, kind, actor, runtime.now())
+    try:
+        await runtime.gateway.upload_file(
+            program.admin_channel,
+            f"{kind}-{program.id}.csv",
+            content,
+            title=f"{program.name}: {kind}",
+            initial_comment=f"<@{actor}> exported {kind}.",
+        )
+    except Unreachable as error:
+        return f"I couldn't upload to <#{program.admin_channel}> ({error.error})."
+    except SlackUnavailable:
+        return "Slack didn't answer; please try again in a minute."
+    return f"Uploaded `{kind}` to <#{program.admin_channel}>."

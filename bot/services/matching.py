@@ -138,7 +138,7 @@ class MatchRules:
     cross_org: CrossOrgRule = "none"
     neighbor_orgs: frozenset[str] = frozenset()
     forbidden_pairs: frozenset[tuple[str, str]] = frozenset()
-    weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_WEIGHTS)
+    weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_WEIGHTS, hash=False)
 
     def __post_init__(self) -> None:
         if self.cross_org not in ("none", "prefer", "require"):
@@ -164,7 +164,6 @@ class ComponentScore:
     value: float
     points: float
     sentence: str
-    shown: bool = True
 
 
 @dataclass(frozen=True)
@@ -179,9 +178,8 @@ class PairScore:
 
     @property
     def reasons(self) -> list[str]:
-        """Sentences of the shown components, strongest contribution first."""
-        shown = [c for c in self.components if c.shown]
-        return [c.sentence for c in sorted(shown, key=lambda c: -c.points)]
+        """One sentence per component, strongest contribution first."""
+        return [c.sentence for c in sorted(self.components, key=lambda c: -c.points)]
 
 
 @dataclass(frozen=True)
@@ -397,8 +395,8 @@ def _component_scores(
     """The breakdown of one pair; its points must equal the vectorized encoding's exactly."""
     out: list[ComponentScore] = []
 
-    def add(name: str, value: float, milli: int, sentence: str, shown: bool = True) -> None:
-        out.append(ComponentScore(name, rules.weights[name], value, milli / 1000, _cap(sentence), shown))
+    def add(name: str, value: float, milli: int, sentence: str) -> None:
+        out.append(ComponentScore(name, rules.weights[name], value, milli / 1000, _cap(sentence)))
 
     if "specialization" in alloc:
         full = alloc["specialization"]
@@ -1278,7 +1276,7 @@ def match(
         mentor, mentee = problem.mentors[int(j)], problem.mentees[int(i)]
         detail = _pair_score(mentor, mentee, rules, allocs, _Words(mentor, mentee, names, labels))
         if detail.milli_points != int(p):  # the two scoring paths must agree exactly
-            raise AssertionError(f"score mismatch for {mentor.enrollment_id}/{mentee.enrollment_id}")
+            raise RuntimeError(f"score mismatch for {mentor.enrollment_id}/{mentee.enrollment_id}")
         pairs.append(
             ProposedPair(mentor.enrollment_id, mentee.enrollment_id, detail.score, detail.reasons, detail.milli_points)
         )

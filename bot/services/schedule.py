@@ -233,6 +233,7 @@ class Planner:
         for ctx in contexts:
             if ctx.pairing.status == PairingStatus.ACTIVE:
                 self.meetings(ctx, today)
+        self.digest(program)
         if today > program.ends_on:
             self.wrap_up(program, contexts)
 
@@ -416,6 +417,30 @@ class Planner:
             pairing=ctx.pairing,
             zones=ctx.zones,
             after_hours_ok=ctx.after_hours_ok,
+        )
+
+    def digest(self, program: Program) -> None:
+        """The weekly summary, on the program's day and hour in its own time zone, once per ISO week."""
+        if not program.admin_channel:
+            return
+        local = self.now.astimezone(zone(program.timezone))
+        if local.weekday() != program.digest_weekday or local.hour < program.digest_hour:
+            return
+        if local.date() < (program.applications_open or program.applications_close) or local.date() > program.ends_on:
+            return
+        year, week, _ = local.isocalendar()
+        key = DeliveryKey("digest", f"program:{program.id}", f"{year}-W{week:02d}")
+        if deliveries.exists(self.session, key):
+            return
+        from bot.services.reports import summarize
+
+        self.enqueue(
+            key,
+            program.admin_channel,
+            self.now,
+            {"summary": summarize(self.session, program, self.now).as_payload()},
+            program=program,
+            after_hours_ok=True,
         )
 
     # -- the end ---------------------------------------------------------------------------------------

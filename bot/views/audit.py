@@ -17,6 +17,7 @@ ACTION_WORDS = {
     "pairing.reject": "rejected a proposed pairing",
     "pairing.hand_pair": "paired two people by hand",
     "pairing.dissolve": "dissolved a pairing",
+    "export": "exported records",
 }
 
 

@@ -25,6 +25,8 @@ ADMIN_SUBCOMMANDS: list[tuple[str, str]] = [
     ("program create|edit|list", "Set up a program's calendar and rules."),
     ("match preview [program]", "Propose pairs, with scores and reasons, in the admin channel."),
     ("pair @mentor @mentee / unpair @mentor @mentee", "Make or undo a pairing by hand."),
+    ("summary [program]", "Who is waiting, which pairs met and which went quiet."),
+    ("export participants|pairings|checkins|hours [program]", "Upload records as CSV (never private notes)."),
     ("audit [N]", "The last N admin actions."),
     ("help", "Show this message."),
 ]

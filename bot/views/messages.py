@@ -21,7 +21,7 @@ from bot.views.common import clip, render
 from bot.views.ids import ACTION_NEED_HELP, ACTION_NOT_YET, ACTION_OPEN_AGREEMENT, ACTION_SURVEY, ACTION_WE_MET
 
 REHEARSAL = ":test_tube: *REHEARSAL*: simulated program clock."
-ADMIN_KINDS = frozenset({"agreement_overdue", "at_risk", "help_request", "unreachable"})
+ADMIN_KINDS = frozenset({"agreement_overdue", "at_risk", "help_request", "unreachable", "digest"})
 
 Rendered = tuple[str, list[dict[str, Any]]]
 
@@ -170,7 +170,16 @@ def _unreachable(p: dict[str, Any]) -> Rendered:
     return "Someone can't be reached", render([_section(text)])
 
 
+def _digest(p: dict[str, Any]) -> Rendered:
+    from bot.services.reports import ProgramSummary
+    from bot.views.summary import summary_blocks, summary_text
+
+    summary = ProgramSummary.from_payload(p["summary"])
+    return "Weekly digest: " + summary_text(summary), summary_blocks(summary)
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], Rendered]] = {
+    "digest": _digest,
     "intro": _intro,
     "nudge": _nudge,
     "did_you_meet": _did_you_meet,

@@ -1,0 +1,234 @@
+"""Program summaries and exports for coordinators: counts, rates and names, never private notes."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.services.catalog import specialization_label
+from bot.services.schedule import zone
+from storage import queries
+from storage.models import CheckIn, Enrollment, EnrollmentStatus, PairingStatus, Program
+
+EXPORT_KINDS = ("participants", "pairings", "checkins", "hours")
+
+
+@dataclass(frozen=True)
+class MonthRate:
+    month: str  # YYYY-MM
+    active_pairs: int
+    pairs_met: int
+    checkins: int
+
+    @property
+    def rate(self) -> float:
+        return self.pairs_met / self.active_pairs if self.active_pairs else 0.0
+
+
+@dataclass
+class ProgramSummary:
+    program_id: int
+    program_name: str
+    today: date
+    days_left: int
+    participants: dict[str, dict[str, int]] = field(default_factory=dict)  # role -> status -> n
+    waitlist_by_specialization: list[tuple[str, int]] = field(default_factory=list)
+    pairings: dict[str, int] = field(default_factory=dict)
+    agreements_pending: int = 0
+    agreements_overdue: int = 0
+    months: list[MonthRate] = field(default_factory=list)
+    at_risk: list[tuple[str, str, int | None]] = field(default_factory=list)  # mentor, mentee, days since met
+    unreachable: list[tuple[str, str]] = field(default_factory=list)  # person id, reason
+    average_rating: float | None = None
+    total_hours: float = 0.0
+    checkins: int = 0
+
+    @property
+    def this_month(self) -> MonthRate | None:
+        return self.months[-1] if self.months else None
+
+    def as_payload(self) -> dict[str, Any]:
+        """A JSON-safe copy, stored in a digest Delivery and rendered when it is sent."""
+        return {
+            "program_id": self.program_id,
+            "program_name": self.program_name,
+            "today": self.today.isoformat(),
+            "days_left": self.days_left,
+            "participants": self.participants,
+            "waitlist_by_specialization": self.waitlist_by_specialization,
+            "pairings": self.pairings,
+            "agreements_pending": self.agreements_pending,
+            "agreements_overdue": self.agreements_overdue,
+            "months": [[m.month, m.active_pairs, m.pairs_met, m.checkins] for m in self.months],
+            "at_risk": self.at_risk,
+            "unreachable": self.unreachable,
+            "average_rating": self.average_rating,
+            "total_hours": self.total_hours,
+            "checkins": self.checkins,
+        }
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> ProgramSummary:
+        summary = cls(
+            program_id=data["program_id"],
+            program_name=data["program_name"],
+            today=date.fromisoformat(data["today"]),
+            days_left=data["days_left"],
+        )
+        summary.participants = data["participants"]
+        summary.waitlist_by_specialization = [tuple(x) for x in data["waitlist_by_specialization"]]  # type: ignore[misc]
+        summary.pairings = data["pairings"]
+        summary.agreements_pending = data["agreements_pending"]
+        summary.agreements_overdue = data["agreements_overdue"]
+        summary.months = [MonthRate(*m) for m in data["months"]]
+        summary.at_risk = [tuple(x) for x in data["at_risk"]]  # type: ignore[misc]
+        summary.unreachable = [tuple(x) for x in data["unreachable"]]  # type: ignore[misc]
+        summary.average_rating = data["average_rating"]
+        summary.total_hours = data["total_hours"]
+        summary.checkins = data["checkins"]
+        return summary
+
+
+def _months_between(first: date, last: date) -> list[date]:
+    months, cursor = [], first.replace(day=1)
+    while cursor <= last:
+        months.append(cursor)
+        cursor = (cursor + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def summarize(session: Session, program: Program, now: datetime) -> ProgramSummary:
+    today = now.astimezone(zone(program.timezone)).date()
+    summary = ProgramSummary(
+        program_id=program.id or 0,
+        program_name=program.name,
+        today=today,
+        days_left=max(0, (program.ends_on - today).days),
+    )
+    enrollments = queries.enrollments_in_program(session, program.id)  # type: ignore[arg-type]
+    by_id = {e.id: e for e in enrollments}
+    for e in enrollments:
+        summary.participants.setdefault(e.role, {}).setdefault(e.status, 0)
+        summary.participants[e.role][e.status] += 1
+    wanted: Counter[str] = Counter()
+    for e in enrollments:
+        if e.status == EnrollmentStatus.WAITLISTED:
+            wanted.update(e.specializations or [])
+    summary.waitlist_by_specialization = wanted.most_common()
+
+    pairings = queries.pairings_in_program(session, program.id)  # type: ignore[arg-type]
+    summary.pairings = dict(Counter(p.status for p in pairings))
+    pending = [p for p in pairings if p.status == PairingStatus.INTRODUCED]
+    summary.agreements_pending = len(pending)
+    summary.agreements_overdue = len(pending) if today > program.agreement_due else 0
+
+    checkins: dict[int, list[CheckIn]] = {
+        p.id: queries.checkins_for_pairing(session, p.id)  # type: ignore[arg-type,misc]
+        for p in pairings
+    }
+    all_checkins = [c for cs in checkins.values() for c in cs]
+    summary.checkins = len(all_checkins)
+    summary.total_hours = round(sum(c.duration_minutes for c in all_checkins) / 60, 1)
+    ratings = [c.rating for c in all_checkins if c.rating]
+    summary.average_rating = round(sum(ratings) / len(ratings), 2) if ratings else None
+
+    counted = [p for p in pairings if p.status in (PairingStatus.ACTIVE, PairingStatus.ENDED)]
+    last = min(today, program.ends_on)
+    if today >= program.starts_on:
+        for month in _months_between(program.starts_on, last):
+            key = f"{month:%Y-%m}"
+            met = {c.pairing_id for c in all_checkins if f"{c.met_on:%Y-%m}" == key}
+            active = [p for p in counted if p.approved_at is None or p.approved_at.date() <= month.replace(day=28)]
+            summary.months.append(
+                MonthRate(
+                    month=key,
+                    active_pairs=len(active),
+                    pairs_met=len(met & {p.id for p in active}),
+                    checkins=sum(1 for c in all_checkins if f"{c.met_on:%Y-%m}" == key),
+                )
+            )
+
+    for p in pairings:
+        if p.at_risk and p.status == PairingStatus.ACTIVE:
+            mentor, mentee = by_id.get(p.mentor_enrollment_id), by_id.get(p.mentee_enrollment_id)
+            if mentor is None or mentee is None:
+                continue
+            met_days = [c.met_on for c in checkins.get(p.id or 0, [])]
+            since = (today - max(met_days)).days if met_days else None
+            summary.at_risk.append((mentor.person_id, mentee.person_id, since))
+
+    people = queries.people(
+        session, sorted({e.person_id for e in enrollments if e.status != EnrollmentStatus.WITHDRAWN})
+    )
+    summary.unreachable = sorted(
+        (pid, person.unreachable_reason or "deactivated")
+        for pid, person in people.items()
+        if person.unreachable_reason or person.deactivated
+    )
+    return summary
+
+
+# -- exports -----------------------------------------------------------------------------------------------
+def export_csv(session: Session, program: Program, kind: str) -> bytes:
+    """CSV for coordinators. Private check-in notes are never exported."""
+    if kind not in EXPORT_KINDS:
+        raise ValueError(f"Unknown export {kind!r}: choose one of {', '.join(EXPORT_KINDS)}.")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    enrollments = queries.enrollments_in_program(session, program.id)  # type: ignore[arg-type]
+    by_id: dict[int | None, Enrollment] = {e.id: e for e in enrollments}
+    people = queries.people(session, sorted({e.person_id for e in enrollments}))
+    name = {pid: p.display_name for pid, p in people.items()}
+    pairings = queries.pairings_in_program(session, program.id)  # type: ignore[arg-type]
+
+    if kind == "participants":
+        writer.writerow(
+            ["slack_user_id", "display_name", "role", "status", "library_type", "organization", "region",
+             "specializations", "years_experience", "capacity", "waitlist_reason"]
+        )  # fmt: skip
+        for e in enrollments:
+            writer.writerow(
+                [e.person_id, name.get(e.person_id, ""), e.role, e.status, e.library_type, e.organization, e.region,
+                 "; ".join(specialization_label(s) for s in e.specializations), e.years_experience,
+                 e.capacity if e.role == "mentor" else "", e.waitlist_reason or ""]
+            )  # fmt: skip
+    elif kind == "pairings":
+        writer.writerow(
+            ["pairing_id", "mentor", "mentee", "status", "score", "at_risk", "approved_at", "ended_at", "reasons"]
+        )
+        for p in pairings:
+            mentor, mentee = by_id.get(p.mentor_enrollment_id), by_id.get(p.mentee_enrollment_id)
+            writer.writerow(
+                [p.id, mentor.person_id if mentor else "", mentee.person_id if mentee else "", p.status,
+                 f"{p.score:.1f}", "yes" if p.at_risk else "no",
+                 p.approved_at.isoformat() if p.approved_at else "", p.ended_at.isoformat() if p.ended_at else "",
+                 " | ".join(p.reasons)]
+            )  # fmt: skip
+    elif kind == "checkins":
+        writer.writerow(["pairing_id", "met_on", "duration_minutes", "format", "topics", "rating", "logged_by"])
+        for p in pairings:
+            for c in queries.checkins_for_pairing(session, p.id):  # type: ignore[arg-type]
+                writer.writerow(
+                    [p.id, c.met_on.isoformat(), c.duration_minutes, c.format, "; ".join(c.topics), c.rating or "",
+                     c.logged_by]
+                )  # fmt: skip
+    else:  # hours: professional-development evidence per person
+        meetings: Counter[str] = Counter()
+        minutes: Counter[str] = Counter()
+        for p in pairings:
+            members = [by_id.get(p.mentor_enrollment_id), by_id.get(p.mentee_enrollment_id)]
+            for c in queries.checkins_for_pairing(session, p.id):  # type: ignore[arg-type]
+                for e in members:
+                    if e is not None:
+                        meetings[(e.person_id, e.role)] += 1  # type: ignore[index]
+                        minutes[(e.person_id, e.role)] += c.duration_minutes  # type: ignore[index]
+        writer.writerow(["slack_user_id", "display_name", "role", "meetings", "hours"])
+        for (pid, role), count in sorted(meetings.items()):  # type: ignore[misc]
+            writer.writerow([pid, name.get(pid, ""), role, count, f"{minutes[(pid, role)] / 60:.1f}"])  # type: ignore[index]
+    return out.getvalue().encode("utf-8")

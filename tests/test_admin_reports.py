@@ -1,0 +1,193 @@
+"""Coordinators' summaries, chart, weekly digest and exports, checked against a program with known state."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from bot.app import create_runtime
+from bot.clock import FixedClock
+from bot.config import Settings
+from bot.scheduler import tick
+from storage.engine import session_scope
+from storage.models import CheckIn, Enrollment, Pairing, Person, Program
+from tests.conftest import ADMIN_ID
+from tests.factories import block_texts, make_program
+from tests.slack_driver import SlackDriver
+from tests.slack_emulator import SlackEmulator
+from tests.test_participants import wait_for
+
+ADMIN_CHANNEL = "C0ADMINS01"
+NOTE = "SECRET-NOTE: my principal is difficult"
+NOW = datetime(2025, 5, 20, 18, 0, tzinfo=UTC)  # Tuesday, 11 AM in Los Angeles
+
+
+def build_known_state(engine: Engine) -> dict[str, Any]:
+    """3 mentors, 5 mentees; 3 pairings (active met in May, active at risk, introduced); 2 waitlisted."""
+    program = make_program(engine)
+    with session_scope(engine, write=True) as session:
+        program = session.get(Program, program.id)
+        for uid in ("U0M1", "U0M2", "U0M3", "U0E1", "U0E2", "U0E3", "U0E4", "U0E5"):
+            session.add(Person(slack_user_id=uid, display_name=uid.lower(), timezone="America/Los_Angeles"))
+        session.get(Person, "U0E5") or None
+        session.flush()
+        session.get(Person, "U0E3").unreachable_reason = "account_inactive"
+
+        def enroll(uid: str, role: str, status: str, specs: list[str]) -> Enrollment:
+            e = Enrollment(
+                program_id=program.id, person_id=uid, role=role, status=status, library_type="school",
+                organization="X", specializations=specs, years_experience=9 if role == "mentor" else 1,
+                capacity=2 if role == "mentor" else 0,
+            )  # fmt: skip
+            session.add(e)
+            session.flush()
+            return e
+
+        m1 = enroll("U0M1", "mentor", "matched", ["reference"])
+        m2 = enroll("U0M2", "mentor", "matched", ["reference"])
+        enroll("U0M3", "mentor", "paused", ["reference"])
+        e1 = enroll("U0E1", "mentee", "matched", ["reference"])
+        e2 = enroll("U0E2", "mentee", "matched", ["reference"])
+        e3 = enroll("U0E3", "mentee", "matched", ["reference"])
+        enroll("U0E4", "mentee", "waitlisted", ["cataloging", "reference"])
+        enroll("U0E5", "mentee", "waitlisted", ["cataloging"])
+        approved = datetime(2025, 2, 20, tzinfo=UTC)
+        p1 = Pairing(
+            program_id=program.id,
+            mentor_enrollment_id=m1.id,
+            mentee_enrollment_id=e1.id,
+            status="active",
+            approved_at=approved,
+        )
+        p2 = Pairing(
+            program_id=program.id,
+            mentor_enrollment_id=m2.id,
+            mentee_enrollment_id=e2.id,
+            status="active",
+            approved_at=approved,
+            at_risk=True,
+        )
+        p3 = Pairing(
+            program_id=program.id,
+            mentor_enrollment_id=m2.id,
+            mentee_enrollment_id=e3.id,
+            status="introduced",
+            approved_at=approved,
+        )
+        session.add_all([p1, p2, p3])
+        session.flush()
+        for pairing, day, minutes, rating in (
+            (p1, date(2025, 3, 5), 60, 5),
+            (p1, date(2025, 5, 2), 30, 4),
+            (p2, date(2025, 3, 12), 90, 3),
+        ):
+            session.add(
+                CheckIn(
+                    pairing_id=pairing.id, logged_by="U0E1", met_on=day, duration_minutes=minutes, rating=rating,
+                    private_note=NOTE, idempotency_key=f"{pairing.id}:{day}", topics=["reference"],
+                )
+            )  # fmt: skip
+        return {"program": program, "p1": p1.id, "p2": p2.id}
+
+
+@pytest.fixture
+def known(engine: Engine, emulator: SlackEmulator, clock: FixedClock) -> dict[str, Any]:
+    clock.set(NOW)
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID])
+    return build_known_state(engine)
+
+
+def test_summary_counts_exactly_and_posts_with_a_chart(
+    slack: SlackDriver, emulator: SlackEmulator, known: dict[str, Any]
+) -> None:
+    body = slack.admin(ADMIN_ID, "summary").json()
+    shown = block_texts(body["blocks"])
+    assert "Mentors: 2 matched, 1 paused" in shown
+    assert "Mentees: 2 waitlisted, 3 matched" in shown
+    assert "Cataloging and technical services: 2 waiting, 2 more mentors needed" in shown
+    assert "Reference and information services: 1 waiting" in shown
+    assert "*Pairings*: 1 introduced, 2 active" in shown
+    assert "*Agreements*: 1 pending, 1 overdue" in shown
+    assert "1 of 2 active pairs met (50%)" in shown  # May: only P1 met
+    assert "03: 100% → 04: 0% → 05: 50%" in shown
+    assert "*Check-ins*: 3 · 3 mentoring hours · average rating 4.0/5" in shown
+    assert "<@U0M2> and <@U0E2>: last met 69 days ago" in shown
+    assert "<@U0E3> (account_inactive)" in shown
+    assert "41 days left" in shown
+    assert NOTE not in str(body)
+
+    posted = wait_for(lambda: emulator.messages_in(ADMIN_CHANNEL))
+    assert "Mentees: 2 waitlisted, 3 matched" in block_texts(posted[-1]["blocks"])
+    png = wait_for(lambda: emulator.uploaded_files)
+    assert png[-1].content.startswith(b"\x89PNG") and png[-1].channel_id == ADMIN_CHANNEL
+    assert [c.method for c in emulator.calls if c.method.startswith("files.")] == [
+        "files.getUploadURLExternal",
+        "files.completeUploadExternal",
+    ]
+    assert all(NOTE not in str(c.args) for c in emulator.calls)
+
+
+def csv_rows(content: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(content.decode("utf-8"))))
+
+
+@pytest.mark.parametrize(
+    ("kind", "columns", "count"),
+    [
+        ("participants", ["slack_user_id", "display_name", "role", "status", "library_type", "organization"], 8),
+        ("pairings", ["pairing_id", "mentor", "mentee", "status", "score", "at_risk"], 3),
+        ("checkins", ["pairing_id", "met_on", "duration_minutes", "format", "topics", "rating", "logged_by"], 3),
+        ("hours", ["slack_user_id", "display_name", "role", "meetings", "hours"], 4),
+    ],
+)
+def test_exports_upload_csv_without_private_notes(
+    slack: SlackDriver, emulator: SlackEmulator, known: dict[str, Any], kind: str, columns: list[str], count: int
+) -> None:
+    body = slack.admin(ADMIN_ID, f"export {kind}").json()
+    assert f"Preparing the {kind} export" in body["text"]
+    [upload] = wait_for(lambda: emulator.uploaded_files)
+    rows = csv_rows(upload.content)
+    assert list(rows[0].keys())[: len(columns)] == columns
+    assert len(rows) == count
+    assert NOTE.encode() not in upload.content and b"private" not in upload.content.lower()
+    if kind == "hours":
+        by_person = {(r["slack_user_id"], r["role"]): (r["meetings"], r["hours"]) for r in rows}
+        assert by_person[("U0M1", "mentor")] == ("2", "1.5")
+        assert by_person[("U0E2", "mentee")] == ("1", "1.5")
+
+
+def test_non_admins_cannot_summarize_or_export(
+    slack: SlackDriver, emulator: SlackEmulator, known: dict[str, Any]
+) -> None:
+    for text in ("summary", "export participants", "export hours"):
+        assert "for program coordinators" in slack.admin("U0E1", text).json()["text"]
+    assert emulator.uploaded_files == [] and emulator.messages_in(ADMIN_CHANNEL) == []
+
+
+def test_cli_export_writes_the_same_csv(database_url: str, tmp_path: Any, known: dict[str, Any]) -> None:
+    from tests.test_programs_and_matching import run_cli
+
+    out = tmp_path / "hours.csv"
+    result = run_cli(["export", "hours", "--out", str(out)], database_url, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(csv_rows(out.read_bytes())) == 4
+    assert NOTE not in out.read_text()
+
+
+async def test_weekly_digest_goes_out_once_a_week_across_restarts(
+    engine: Engine, emulator: SlackEmulator, settings: Settings, known: dict[str, Any]
+) -> None:
+    """Default digest: Mondays at 9:00 in the program's zone. Each sweep below runs in a fresh runtime."""
+    moment = datetime(2025, 5, 4, 15, 0, tzinfo=UTC)  # Sunday
+    while moment < datetime(2025, 5, 26, 0, 0, tzinfo=UTC):
+        runtime = create_runtime(settings, engine=engine, clock=FixedClock(moment))  # a restart
+        await tick(runtime)
+        moment += timedelta(hours=6)
+    digests = [m for m in emulator.messages_in(ADMIN_CHANNEL) if m.get("text", "").startswith("Weekly digest")]
+    assert len(digests) == 3  # May 5, 12 and 19
+    assert all(NOTE not in str(m) for m in digests)
