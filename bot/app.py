@@ -9,6 +9,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
 
@@ -19,10 +20,7 @@ from storage.engine import make_engine
 
 log = logging.getLogger(__name__)
 
-FRIENDLY_ERROR = (
-    "Sorry, something went wrong on our side and nothing was changed. Please try again in a minute; "
-    "if it keeps happening, tell your program coordinator."
-)
+FRIENDLY_ERROR = "Sorry, something went wrong on our side and nothing was changed. Please try again in a minute."
 
 
 def create_runtime(
@@ -64,6 +62,23 @@ def _single_workspace_authorize(runtime: Runtime) -> Callable[..., Awaitable[Aut
     return authorize
 
 
+def friendly_failure(body: dict[str, Any]) -> BoltResponse:
+    """What Slack shows when a listener fails before acking: a kind sentence, never a 500 or a trace.
+
+    A modal stays open with the message inline, so the person's answers are not lost.
+    """
+    if body.get("type") == "view_submission":
+        values = ((body.get("view") or {}).get("state") or {}).get("values") or {}
+        first_block = next(iter(values), None)
+        if first_block:
+            errors = {first_block: FRIENDLY_ERROR[:150]}
+            return BoltResponse(status=200, body={"response_action": "errors", "errors": errors})
+        return BoltResponse(status=200, body="")
+    if "command" in body:
+        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": FRIENDLY_ERROR})
+    return BoltResponse(status=200, body="")
+
+
 def create_app(runtime: Runtime) -> AsyncApp:
     """Build the Bolt app; signatures are always verified (there is no switch to turn that off)."""
     from bot.listeners import register_all
@@ -77,9 +92,10 @@ def create_app(runtime: Runtime) -> AsyncApp:
     )
 
     @app.error
-    async def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> None:
+    async def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> BoltResponse:
         # Log the kind of failure, never the payload: it can hold private notes.
         logger.error("listener failed: %s: %s", type(error).__name__, error, exc_info=error)
+        return friendly_failure(body)
 
     register_all(app, runtime)
     return app

@@ -182,3 +182,15 @@ def agreement_for(session: Session, pairing_id: int) -> Agreement | None:
 
 def checkins_for_pairing(session: Session, pairing_id: int) -> list[CheckIn]:
     return list(session.exec(select(CheckIn).where(CheckIn.pairing_id == pairing_id).order_by(CheckIn.met_on)))
+
+
+def checkin_by_key(session: Session, idempotency_key: str) -> CheckIn | None:
+    return session.exec(select(CheckIn).where(CheckIn.idempotency_key == idempotency_key)).first()
+
+
+def remember_conversation(session: Session, pairing_id: int, channel_id: str) -> None:
+    """Store the pair's group DM so later messages need no conversations.open."""
+    row = session.get(Pairing, pairing_id)
+    if row is not None and not row.conversation_id:
+        row.conversation_id = channel_id
+        session.add(row)

@@ -75,3 +75,36 @@ def test_healthz(slack: SlackDriver) -> None:
     response = slack.http.get(slack.app_url + "/healthz")
     assert response.status_code == 200
     assert response.json() == {"ok": True}
+
+
+def test_a_failing_listener_answers_kindly_instead_of_500(
+    slack: SlackDriver, monkeypatch: pytest.MonkeyPatch, emulator: Any
+) -> None:
+    from bot.services import overview
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("database exploded: token xoxb-test-token")
+
+    monkeypatch.setattr(overview, "person_overview", broken)
+    response = slack.mentor("U0LIB0001", "status")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["response_type"] == "ephemeral" and "something went wrong" in body["text"]
+    assert "Traceback" not in response.text and "exploded" not in response.text
+
+
+def test_a_failing_modal_keeps_the_answers_and_says_so(slack: SlackDriver, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.views import intake
+
+    def broken(_view: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(intake, "parse_intake", broken)
+    response = slack.view_submission("U0LIB0001", "shelfmate_intake", {"goals": {"goals": {"value": "x"}}})
+    assert response.status_code == 200
+    assert response.json() == {
+        "response_action": "errors",
+        "errors": {
+            "goals": "Sorry, something went wrong on our side and nothing was changed. Please try again in a minute."
+        },
+    }

@@ -135,7 +135,14 @@ def test_the_whole_journey_join_status_edit_pause_resume_leave(
     replies = wait_for(lambda: emulator.responses_to(slack.last_response_url))
     assert "You've left mentoring" in replies[-1]["text"]
     [row] = enrollments(engine)
-    assert (row.status, row.organization, row.goals, row.specializations) == ("withdrawn", "", "", [])
+    assert (row.status, row.organization, row.goals, row.specializations, row.library_type, row.meeting_format) == (
+        "withdrawn",
+        "",
+        "",
+        [],
+        "",
+        "any",
+    )
 
 
 def test_double_submit_and_slack_retry_create_one_enrollment_and_one_confirmation(
@@ -165,6 +172,16 @@ def test_invalid_answers_come_back_as_inline_errors_and_store_nothing(
     assert body["response_action"] == "errors"
     assert "at least 3 years" in body["errors"]["years_experience"]
     assert "specializations" in body["errors"]
+    assert enrollments(engine) == []
+
+
+@pytest.mark.parametrize("years", ["²", "١٢", "1e3", "-1", "12345", " "])
+def test_odd_numbers_are_inline_errors_not_failures(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, program: Any, librarian: str, years: str
+) -> None:
+    response = join(slack, emulator, librarian, years_experience=years)
+    assert response.status_code == 200
+    assert "years_experience" in response.json()["errors"]
     assert enrollments(engine) == []
 
 
@@ -222,6 +239,15 @@ def test_bots_and_guests_cannot_enroll(
     replies = wait_for(lambda: emulator.responses_to(slack.last_response_url))
     assert expected in replies[-1]["text"]
     assert enrollments(engine) == []
+
+
+def test_guests_may_join_a_program_that_allows_them(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    make_program(engine, allow_guests="yes")
+    emulator.add_user("U0GUEST01", name="guest", is_restricted=True)
+    slack.mentor("U0GUEST01", "join")
+    assert opened_view(emulator)["callback_id"] == "shelfmate_intake"
 
 
 def test_home_tab_shows_enrollments_and_buttons(

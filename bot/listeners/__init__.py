@@ -8,7 +8,7 @@ from bot.runtime import Runtime
 
 
 def register_all(app: AsyncApp, runtime: Runtime) -> None:
-    from bot.listeners import actions, admin, commands, events, nudges, views
+    from bot.listeners import actions, admin, commands, events, nudges, pairs, views
 
     commands.register(app, runtime)
     admin.register(app, runtime)
@@ -16,3 +16,4 @@ def register_all(app: AsyncApp, runtime: Runtime) -> None:
     views.register(app, runtime)
     events.register(app, runtime)
     nudges.register(app, runtime)
+    pairs.register(app, runtime)

@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.listeners import pairs
 from bot.listeners import participant_flows as flows
 from bot.runtime import Runtime
 from bot.services import overview as overview_service
@@ -67,6 +68,18 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await ack(text=await flows.resume(runtime, user_id), response_type="ephemeral")
         elif subcommand == "rematch":
             await ack(text=await flows.request_rematch(runtime, user_id, " ".join(args)), response_type="ephemeral")
+        elif subcommand == "checkin":
+            await ack()
+            problem = await pairs.open_checkin(runtime, user_id, trigger_id)
+            if problem:
+                await reply(problem)
+        elif subcommand in ("checkins", "meetings"):
+            await ack(text=await pairs.list_checkins(runtime, user_id), response_type="ephemeral")
+        elif subcommand == "agreement":
+            await ack()
+            problem = await pairs.open_agreement_for(runtime, user_id, trigger_id)
+            if problem:
+                await reply(problem)
         elif subcommand == "leave":
             await ack(
                 blocks=participant_views.leave_confirmation_blocks(),

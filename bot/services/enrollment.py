@@ -6,6 +6,7 @@ pass it in; results say what to tell whom.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -111,7 +112,8 @@ def refusal_for_person(person: Person, program: Program | None = None) -> str | 
         return "Bots can't join a mentoring program."
     if person.deactivated:
         return "This account is deactivated, so it can't join a mentoring program."
-    if person.is_guest and not (program is not None and program.allow_guests):
+    # Guests are judged per program (some allow them), so only when a program is given.
+    if person.is_guest and program is not None and not program.allow_guests:
         return (
             "Guest accounts can't join this program. If you should be able to, ask your program "
             "coordinator to allow guests."
@@ -326,6 +328,9 @@ def leave(session: Session, person_id: str, now: datetime) -> LeaveResult:
             partners.append(partner)
     for enrollment in enrollments:
         enrollment.status = EnrollmentStatus.WITHDRAWN
+        enrollment.library_type = ""
+        enrollment.meeting_format = "any"
+        enrollment.capacity = 0
         enrollment.organization = ""
         enrollment.region = ""
         enrollment.goals = ""
@@ -378,8 +383,9 @@ def _has_other_live_pairing(session: Session, enrollment: Enrollment, except_id:
 
 
 def _whole_number(text: str) -> int | None:
+    """ASCII digits only: str.isdigit() also accepts "²", which int() then refuses."""
     text = (text or "").strip()
-    return int(text) if text.isdigit() and len(text) <= 4 else None
+    return int(text) if re.fullmatch(r"[0-9]{1,4}", text) else None
 
 
 def _day(value: date | None) -> str:

@@ -14,6 +14,8 @@ MENTOR_SUBCOMMANDS: list[tuple[str, str]] = [
     ("profile", "Edit the answers you gave when you joined."),
     ("status", "See your enrollments, your partner and what is due next."),
     ("checkin", "Log a meeting with your partner."),
+    ("checkins", "Read back your logged meetings and private notes (only you two can)."),
+    ("agreement", "Settle or change how often you meet, on-call, after-hours chat and boundaries."),
     ("pause [until YYYY-MM-DD]", "Take a break: no matching and no reminders until you resume."),
     ("resume", "End a pause."),
     ("rematch", "Tell the coordinators, privately, that your pairing is not working."),

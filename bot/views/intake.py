@@ -27,6 +27,7 @@ from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, R
 from bot.services.enrollment import MAX_CAPACITY, MAX_YEARS, TEXT_LIMITS, IntakeAnswers
 from bot.views.common import MAX_BLOCKS_PER_VIEW
 from bot.views.ids import INTAKE_CALLBACK
+from bot.views.state import SubmittedView, as_int
 from storage.models import Program
 
 
@@ -231,71 +232,30 @@ def _initial_role(role: str) -> Option | None:
 
 def parse_intake(view: dict[str, Any]) -> IntakeAnswers:
     """Read a submitted intake view defensively: a missing or odd field becomes an empty answer."""
-    values = _state_values(view)
-    metadata = _metadata(view)
-
-    def selected(name: str) -> str:
-        option = _action(values, name).get("selected_option") or {}
-        return str(option.get("value") or "") if isinstance(option, dict) else ""
-
-    def selected_many(name: str) -> list[str]:
-        options = _action(values, name).get("selected_options") or []
-        return [str(o.get("value")) for o in options if isinstance(o, dict) and o.get("value")]
-
-    def typed(name: str) -> str:
-        value = _action(values, name).get("value")
-        return value if isinstance(value, str) else ""
-
-    users = _action(values, "not_with").get("selected_users") or []
-    role = selected("role") or str(metadata.get("role") or "")
-    program_id = _int(selected("program_id")) or _int(metadata.get("program_id"))
+    submitted = SubmittedView(view)
+    metadata = submitted.metadata
+    role = submitted.selected("role") or str(metadata.get("role") or "")
+    program_id = as_int(submitted.selected("program_id")) or as_int(metadata.get("program_id"))
     return IntakeAnswers(
         role=role,
         program_id=program_id,
-        library_type=selected("library_type"),
-        organization=typed("organization"),
-        region=typed("region"),
-        specializations=selected_many("specializations"),
-        years_experience=typed("years_experience"),
-        grade_levels=selected_many("grade_levels"),
-        goals=typed("goals"),
-        meeting_format=selected("meeting_format"),
-        capacity=typed("capacity"),
-        not_with=[str(u) for u in users if isinstance(u, str)],
+        library_type=submitted.selected("library_type"),
+        organization=submitted.typed("organization"),
+        region=submitted.typed("region"),
+        specializations=submitted.selected_many("specializations"),
+        years_experience=submitted.typed("years_experience"),
+        grade_levels=submitted.selected_many("grade_levels"),
+        goals=submitted.typed("goals"),
+        meeting_format=submitted.selected("meeting_format"),
+        capacity=submitted.typed("capacity"),
+        not_with=submitted.users("not_with"),
     )
 
 
 def intake_mode(view: dict[str, Any]) -> str:
-    return "edit" if _metadata(view).get("mode") == "edit" else "join"
+    return "edit" if SubmittedView(view).metadata.get("mode") == "edit" else "join"
 
 
 def present_fields(view: dict[str, Any]) -> set[str]:
     """Inline errors may only name blocks the modal really has, or Slack rejects the whole response."""
-    return set(_state_values(view).keys())
-
-
-def _state_values(view: dict[str, Any]) -> dict[str, Any]:
-    state = view.get("state") if isinstance(view, dict) else None
-    values = state.get("values") if isinstance(state, dict) else None
-    return values if isinstance(values, dict) else {}
-
-
-def _action(values: dict[str, Any], name: str) -> dict[str, Any]:
-    block = values.get(name)
-    action = block.get(name) if isinstance(block, dict) else None
-    return action if isinstance(action, dict) else {}
-
-
-def _metadata(view: dict[str, Any]) -> dict[str, Any]:
-    try:
-        data = json.loads(view.get("private_metadata") or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return SubmittedView(view).fields

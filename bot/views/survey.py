@@ -9,6 +9,7 @@ from slack_sdk.models.blocks import InputBlock, Option, RadioButtonsElement, Sta
 from slack_sdk.models.views import View
 
 from bot.views.ids import SURVEY_CALLBACK
+from bot.views.state import SubmittedView
 
 YES_NO = [Option(value="yes", label="Yes"), Option(value="no", label="No")]
 
@@ -49,25 +50,16 @@ def survey_modal(pairing_id: int) -> dict[str, Any]:
 
 def parse_survey(view: dict[str, Any]) -> tuple[int | None, dict[str, Any], dict[str, str]]:
     """(pairing id, answers, inline errors)."""
-    values = (view.get("state") or {}).get("values") or {}
-
-    def picked(name: str) -> str:
-        action = (values.get(name) or {}).get(name) or {}
-        option = action.get("selected_option") if isinstance(action, dict) else None
-        return str((option or {}).get("value") or "")
-
+    submitted = SubmittedView(view)
     errors: dict[str, str] = {}
-    satisfaction = picked("satisfaction")
+    satisfaction = submitted.selected("satisfaction")
     if satisfaction not in {"1", "2", "3", "4", "5"}:
         errors["satisfaction"] = "Choose 1 to 5."
     answers: dict[str, Any] = {"satisfaction": int(satisfaction) if satisfaction.isdigit() else 0}
     for name in ("would_continue", "still_in_libraries"):
-        value = picked(name)
+        value = submitted.selected(name)
         if value not in ("yes", "no"):
             errors[name] = "Choose yes or no."
         answers[name] = value == "yes"
-    try:
-        pairing_id = json.loads(view.get("private_metadata") or "{}").get("pairing_id")
-    except (ValueError, AttributeError):
-        pairing_id = None
+    pairing_id = submitted.metadata.get("pairing_id")
     return (pairing_id if isinstance(pairing_id, int) else None), answers, errors

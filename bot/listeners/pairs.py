@@ -1,0 +1,200 @@
+"""A pair's own actions: settle the agreement, log a meeting, read their meetings back.
+
+Every handler re-checks on the server that the clicker belongs to the pairing named in the payload.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.runtime import Runtime
+from bot.services import agreements, checkins
+from bot.services.agreements import NotYourPairing, PairView
+from bot.slack_gateway import SlackUnavailable, Unreachable
+from bot.views import pairs as views
+from bot.views.ids import (
+    ACTION_ACCEPT_AGREEMENT,
+    ACTION_CHANGE_AGREEMENT,
+    ACTION_CHECKIN,
+    ACTION_OPEN_AGREEMENT,
+    ACTION_WE_MET,
+    AGREEMENT_CALLBACK,
+    CHECKIN_CALLBACK,
+)
+from bot.views.state import as_int
+from storage import queries
+
+log = logging.getLogger(__name__)
+
+NOT_YOURS = "That belongs to another pair, so nothing changed."
+NO_PAIRING = "You don't have a mentoring partner to log a meeting with yet. `/mentor status` shows where you are."
+SLACK_TROUBLE = "Slack didn't answer in time, so nothing was changed. Please try again in a moment."
+
+
+def _user(body: dict[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id") or "")
+
+
+def _button_value(body: dict[str, Any]) -> int | None:
+    actions = body.get("actions") or [{}]
+    return as_int(actions[0].get("value") if isinstance(actions[0], dict) else None)
+
+
+async def tell_pair(runtime: Runtime, pair: PairView, text: str, blocks: list[dict[str, Any]]) -> None:
+    """Post in the pair's group DM (opened once and remembered); a failure is logged, not shown as an error."""
+    try:
+        channel = pair.pairing.conversation_id
+        if not channel:
+            channel = await runtime.gateway.open_conversation([pair.mentor_id, pair.mentee_id])
+            await runtime.write(queries.remember_conversation, pair.pairing.id, channel)
+        await runtime.gateway.post(channel, text, blocks)
+    except (SlackUnavailable, Unreachable):
+        log.warning("could not post to pairing %s", pair.pairing.id)
+
+
+async def open_checkin(runtime: Runtime, user_id: str, trigger_id: str, chosen: int | None = None) -> str | None:
+    """Open the check-in modal; returns a message for the person when there is nothing to open."""
+    pairs = await runtime.read(checkins.loggable_pairings, user_id)
+    if not pairs:
+        return NO_PAIRING
+    if chosen is not None and all(p.pairing.id != chosen for p in pairs):
+        return NOT_YOURS
+    today = await runtime.read(checkins.local_today, pairs[0], runtime.now())
+    try:
+        await runtime.gateway.open_view(trigger_id, views.checkin_modal(pairs, today, chosen))
+    except (SlackUnavailable, Unreachable):
+        return SLACK_TROUBLE
+    return None
+
+
+async def open_agreement_for(
+    runtime: Runtime, user_id: str, trigger_id: str, pairing_id: int | None = None
+) -> str | None:
+    """Open the agreement modal for a pairing (from a button) or the person's first one (from the command)."""
+    try:
+        if pairing_id is None:
+            pairs = await runtime.read(checkins.loggable_pairings, user_id)
+            if not pairs:
+                return "You don't have a mentoring partner yet. `/mentor status` shows where you are."
+            pairing_id = pairs[0].pairing.id
+        pair = await runtime.read(agreements.pair_for, pairing_id, user_id)
+    except NotYourPairing:
+        return NOT_YOURS
+    terms = await runtime.read(agreements.current_terms, pair)
+    try:
+        await runtime.gateway.open_view(trigger_id, views.agreement_modal(pair, terms))
+    except (SlackUnavailable, Unreachable):
+        return SLACK_TROUBLE
+    return None
+
+
+async def list_checkins(runtime: Runtime, user_id: str) -> str:
+    pairs = await runtime.read(checkins.loggable_pairings, user_id)
+    if not pairs:
+        return NO_PAIRING
+    texts = []
+    for pair in pairs:
+        recent = await runtime.read(checkins.recent_for_pair, pair)
+        texts.append(views.checkins_list_text(pair, recent))
+    return "\n\n".join(texts)
+
+
+def register(app: AsyncApp, runtime: Runtime) -> None:
+    async def private(respond: AsyncRespond, text: str) -> None:
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+
+    @app.action(ACTION_OPEN_AGREEMENT)
+    @app.action(ACTION_CHANGE_AGREEMENT)
+    async def open_agreement(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        trigger_id = str(body.get("trigger_id", ""))
+        problem = await open_agreement_for(runtime, _user(body), trigger_id, _button_value(body))
+        if problem:
+            await private(respond, problem)
+
+    @app.action(ACTION_ACCEPT_AGREEMENT)
+    async def accept_agreement(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user_id = _user(body)
+        try:
+            state = await runtime.write(agreements.accept, _button_value(body), user_id, runtime.now())
+        except NotYourPairing:
+            await private(respond, NOT_YOURS)
+            return
+        if state is None:
+            await private(respond, "Nothing has been proposed yet: use *Set up our agreement* to propose terms.")
+            return
+        if not state.settled:
+            await private(respond, f"You've accepted. Waiting for <@{state.waiting_for()}> to accept too.")
+            return
+        text, blocks = views.agreement_message(state)
+        await tell_pair(runtime, state.pair, text, blocks)
+
+    @app.view(AGREEMENT_CALLBACK)
+    async def agreement_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user_id = _user(body)
+        pairing_id, terms, errors = views.parse_agreement(view)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        try:
+            state = await runtime.write(_propose_once, _view_key(view), pairing_id, user_id, terms, runtime.now())
+        except NotYourPairing:
+            await ack(response_action="errors", errors={"cadence": NOT_YOURS})
+            return
+        await ack()
+        if state is not None:
+            text, blocks = views.agreement_message(state)
+            await tell_pair(runtime, state.pair, text, blocks)
+
+    @app.action(ACTION_WE_MET)
+    @app.action(ACTION_CHECKIN)
+    async def checkin_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        problem = await open_checkin(runtime, _user(body), str(body.get("trigger_id", "")), _button_value(body))
+        if problem:
+            await private(respond, problem)
+
+    @app.view(CHECKIN_CALLBACK)
+    async def checkin_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user_id = _user(body)
+        pairing_id, answers, errors = views.parse_checkin(view)
+        anchor = "pairing_id" if "pairing_id" in (view.get("state") or {}).get("values", {}) else "met_on"
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        try:
+            pair = await runtime.read(agreements.pair_for, pairing_id, user_id)
+        except NotYourPairing:
+            await ack(response_action="errors", errors={anchor: NOT_YOURS})
+            return
+        today = await runtime.read(checkins.local_today, pair, runtime.now())
+        errors = checkins.validate(answers, pair, today)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        logged = await runtime.write(_log_once, _view_key(view), pairing_id, user_id, answers, runtime.now())
+        await ack()
+        if logged is not None and logged.created:
+            text, blocks = views.checkin_message(logged)
+            await tell_pair(runtime, logged.pair, text, blocks)
+
+
+def _view_key(view: dict[str, Any]) -> str:
+    return f"view:{view.get('id') or ''}:{view.get('hash') or ''}"
+
+
+def _propose_once(session: Any, key: str, pairing_id: int | None, user_id: str, terms: Any, now: Any) -> Any:
+    """A Slack retry of the same submission carries the same view id and hash: record and announce it once."""
+    if pairing_id is None:
+        raise NotYourPairing
+    state = agreements.propose(session, pairing_id, user_id, terms, now)
+    return state if queries.remember_request(session, key, now) else None
+
+
+def _log_once(session: Any, key: str, pairing_id: int, user_id: str, answers: Any, now: Any) -> Any:
+    logged = checkins.log_meeting(session, pairing_id, user_id, answers, now)
+    return logged if queries.remember_request(session, key, now) else None

@@ -1,0 +1,122 @@
+"""Logging a meeting: one CheckIn per pair and day, validated against the program's calendar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot.services.agreements import PairView, pair_for
+from bot.services.catalog import MEETING_FORMATS, specializations
+from bot.services.schedule import zone
+from storage import queries
+from storage.models import CheckIn, Pairing, PairingStatus
+
+MAX_DURATION_MINUTES = 8 * 60
+CHECKIN_STATUSES = (PairingStatus.INTRODUCED, PairingStatus.ACTIVE)
+
+
+@dataclass(frozen=True)
+class CheckInAnswers:
+    met_on: date | None
+    duration_minutes: int | None
+    format: str
+    topics: list[str] = field(default_factory=list)
+    other_topics: str = ""
+    rating: int | None = None
+    private_note: str = ""
+
+
+@dataclass(frozen=True)
+class Logged:
+    checkin: CheckIn
+    pair: PairView
+    created: bool
+
+
+def loggable_pairings(session: Session, user_id: str) -> list[PairView]:
+    """The pairings this person can log a meeting for (introduced or active)."""
+    enrollments = [e.id for e in queries.enrollments_of_person(session, user_id) if e.id is not None]
+    out = []
+    for pairing in queries.pairings_of_enrollments(session, enrollments):
+        if pairing.status in CHECKIN_STATUSES:
+            out.append(pair_for(session, pairing.id, user_id))
+    return out
+
+
+def validate(answers: CheckInAnswers, pair: PairView, today: date) -> dict[str, str]:
+    """Inline errors keyed by the modal's block ids; empty when the answers can be saved."""
+    errors: dict[str, str] = {}
+    program = pair.program
+    if pair.pairing.status not in CHECKIN_STATUSES:
+        errors["met_on"] = "You can log meetings once you've been introduced to your partner."
+    elif answers.met_on is None:
+        errors["met_on"] = "Pick the day you met."
+    elif answers.met_on > today:
+        errors["met_on"] = "That day is still to come: log a meeting once it has happened."
+    elif answers.met_on < program.starts_on:
+        errors["met_on"] = f"The program starts on {program.starts_on:%b %-d, %Y}; pick a day from then on."
+    if answers.duration_minutes is None or not 5 <= answers.duration_minutes <= MAX_DURATION_MINUTES:
+        errors["duration"] = f"Enter the minutes you met, from 5 to {MAX_DURATION_MINUTES}."
+    if answers.format not in MEETING_FORMATS or answers.format == "any":
+        errors["format"] = "Choose how you met."
+    unknown = [t for t in answers.topics if t not in specializations()]
+    if unknown:
+        errors["topics"] = "Choose topics from the list (add others in the box below)."
+    if answers.rating is not None and not 1 <= answers.rating <= 5:
+        errors["rating"] = "Rate from 1 to 5."
+    return errors
+
+
+def local_today(session: Session, pair: PairView, now: datetime) -> date:
+    """'Today' for the person logging: their own time zone, or the program's if Slack gave none."""
+    person = queries.person(session, pair.user_id)
+    return now.astimezone(zone(person.timezone if person else pair.program.timezone)).date()
+
+
+def log_meeting(session: Session, pairing_id: int, user_id: str, answers: CheckInAnswers, now: datetime) -> Logged:
+    """Save a meeting once. The same day logged again (the partner, a double click) returns the first one."""
+    pair = pair_for(session, pairing_id, user_id)
+    assert answers.met_on is not None and answers.duration_minutes is not None
+    key = f"pairing:{pairing_id}:{answers.met_on.isoformat()}"
+    existing = queries.checkin_by_key(session, key)
+    if existing is not None:
+        return Logged(existing, pair, created=False)
+    topics = list(answers.topics)
+    if answers.other_topics.strip():
+        topics.append(answers.other_topics.strip()[:200])
+    checkin = CheckIn(
+        pairing_id=pairing_id,
+        logged_by=user_id,
+        met_on=answers.met_on,
+        duration_minutes=answers.duration_minutes,
+        format=answers.format,
+        topics=topics,
+        rating=answers.rating,
+        private_note=answers.private_note.strip()[:3000] or None,
+        idempotency_key=key,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(checkin)
+    except IntegrityError:  # a concurrent request for the same meeting won the insert
+        existing = queries.checkin_by_key(session, key)
+        assert existing is not None
+        return Logged(existing, pair, created=False)
+    _record_recovery(session, pair.pairing)
+    return Logged(checkin, pair, created=True)
+
+
+def _record_recovery(session: Session, pairing: Pairing) -> None:
+    """A meeting means the pair is no longer quiet: the next sweep recomputes at-risk from the rows."""
+    if pairing.at_risk:
+        pairing.at_risk = False
+        session.add(pairing)
+
+
+def recent_for_pair(session: Session, pair: PairView, limit: int = 5) -> list[CheckIn]:
+    """The pair's latest meetings, private notes included: only ever shown to the two of them."""
+    return list(reversed(queries.checkins_for_pairing(session, pair.pairing.id)))[:limit]  # type: ignore[arg-type]

@@ -1,0 +1,302 @@
+"""What a pair sees: the agreement modal and its messages, the check-in modal and its confirmation."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ContextBlock,
+    DatePickerElement,
+    InputBlock,
+    MarkdownTextObject,
+    NumberInputElement,
+    Option,
+    PlainTextInputElement,
+    RadioButtonsElement,
+    SectionBlock,
+    StaticMultiSelectElement,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.services.agreements import BOUNDARIES, AgreementState, PairView, Terms
+from bot.services.catalog import CADENCES, MEETING_FORMATS, specializations
+from bot.services.checkins import CheckInAnswers, Logged
+from bot.views.common import clip, render
+from bot.views.ids import (
+    ACTION_ACCEPT_AGREEMENT,
+    ACTION_CHANGE_AGREEMENT,
+    AGREEMENT_CALLBACK,
+    CHECKIN_CALLBACK,
+)
+from bot.views.state import SubmittedView, as_int
+
+YES_NO = {"yes": "Yes", "no": "No"}
+RATINGS = {str(n): f"{n} - {w}" for n, w in enumerate(["poor", "fair", "good", "very good", "excellent"], start=1)}
+MEETING_KINDS = {k: v for k, v in MEETING_FORMATS.items() if k != "any"}
+
+
+def _options(choices: dict[str, str]) -> list[Option]:
+    return [Option(value=value, label=label[:75]) for value, label in choices.items()]
+
+
+def _option(choices: dict[str, str], value: str) -> Option | None:
+    return Option(value=value, label=choices[value][:75]) if value in choices else None
+
+
+def _yes_no(flag: bool) -> Option | None:
+    return _option(YES_NO, "yes" if flag else "no")
+
+
+def _bullets(lines: list[str]) -> str:
+    return "\n".join(f"• {line}" for line in lines)
+
+
+# -- agreement -----------------------------------------------------------------------------------------------
+def agreement_modal(pair: PairView, terms: Terms) -> dict[str, Any]:
+    return View(
+        type="modal",
+        callback_id=AGREEMENT_CALLBACK,
+        title="Our agreement",
+        submit="Propose",
+        close="Cancel",
+        private_metadata=json.dumps({"pairing_id": pair.pairing.id}),
+        blocks=[
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f"Settle how you and <@{pair.partner_id}> will work together in *{clip(pair.program.name, 120)}*. "
+                    "Your partner sees what you choose and accepts it or proposes a change. "
+                    "I follow it: nudges come at your cadence, and if you say no to chat outside work hours, "
+                    "I won't message you outside them either."
+                )
+            ),
+            InputBlock(
+                block_id="cadence",
+                label="How often will you meet?",
+                element=StaticSelectElement(
+                    action_id="cadence", options=_options(CADENCES), initial_option=_option(CADENCES, terms.cadence)
+                ),
+            ),
+            InputBlock(
+                block_id="mentor_on_call",
+                label="Is the mentor on call during work hours for quick questions?",
+                element=RadioButtonsElement(
+                    action_id="mentor_on_call", options=_options(YES_NO), initial_option=_yes_no(terms.mentor_on_call)
+                ),
+            ),
+            InputBlock(
+                block_id="after_hours_ok",
+                label="Is chat outside work hours fine?",
+                element=RadioButtonsElement(
+                    action_id="after_hours_ok", options=_options(YES_NO), initial_option=_yes_no(terms.after_hours_ok)
+                ),
+            ),
+            InputBlock(
+                block_id="boundaries",
+                label="Topic boundaries",
+                element=RadioButtonsElement(
+                    action_id="boundaries",
+                    options=_options(BOUNDARIES),
+                    initial_option=_option(BOUNDARIES, terms.boundaries),
+                ),
+            ),
+            InputBlock(
+                block_id="first_meeting_on",
+                label="First meeting (optional)",
+                optional=True,
+                element=DatePickerElement(
+                    action_id="first_meeting_on",
+                    initial_date=terms.first_meeting_on.isoformat() if terms.first_meeting_on else None,
+                ),
+            ),
+        ],
+    ).to_dict()
+
+
+def parse_agreement(view: dict[str, Any]) -> tuple[int | None, Terms, dict[str, str]]:
+    """(pairing id, terms, inline errors)."""
+    submitted = SubmittedView(view)
+    errors: dict[str, str] = {}
+    cadence = submitted.selected("cadence")
+    if cadence not in CADENCES:
+        errors["cadence"] = "Choose how often you'll meet."
+    flags = {}
+    for name in ("mentor_on_call", "after_hours_ok"):
+        value = submitted.selected(name)
+        if value not in YES_NO:
+            errors[name] = "Choose yes or no."
+        flags[name] = value == "yes"
+    boundaries = submitted.selected("boundaries")
+    if boundaries not in BOUNDARIES:
+        errors["boundaries"] = "Choose one."
+    first: date | None = None
+    if raw := submitted.picked_date("first_meeting_on"):
+        try:
+            first = date.fromisoformat(raw)
+        except ValueError:
+            errors["first_meeting_on"] = "Pick a date from the calendar."
+    terms = Terms(
+        cadence=cadence or "monthly",
+        mentor_on_call=flags["mentor_on_call"],
+        after_hours_ok=flags["after_hours_ok"],
+        boundaries=boundaries or "professional",
+        first_meeting_on=first,
+    )
+    return as_int(submitted.metadata.get("pairing_id")), terms, errors
+
+
+def agreement_message(state: AgreementState) -> tuple[str, list[dict[str, Any]]]:
+    """Posted in the pair's conversation after each proposal or acceptance."""
+    terms = _bullets(state.terms.sentences())
+    pairing_id = str(state.pair.pairing.id)
+    if state.settled:
+        text = f":handshake: *Agreement settled.* You're all set:\n{terms}\nI'll follow it from here."
+        return "Your mentoring agreement is settled", render([SectionBlock(text=MarkdownTextObject(text=clip(text)))])
+    waiting = state.waiting_for()
+    text = f"<@{state.proposed_by}> proposed your mentoring agreement:\n{terms}\n<@{waiting}>, does this work for you?"
+    blocks = [
+        SectionBlock(text=MarkdownTextObject(text=clip(text))),
+        ActionsBlock(
+            block_id="agreement_actions",
+            elements=[
+                ButtonElement(text="Accept", action_id=ACTION_ACCEPT_AGREEMENT, value=pairing_id, style="primary"),
+                ButtonElement(text="Propose a change", action_id=ACTION_CHANGE_AGREEMENT, value=pairing_id),
+            ],
+        ),
+    ]
+    return "A mentoring agreement is waiting for you", render(blocks)
+
+
+# -- check-ins -----------------------------------------------------------------------------------------------
+def checkin_modal(pairs: list[PairView], today: date, chosen: int | None = None) -> dict[str, Any]:
+    """One modal for every entry point; a person with several partners picks which pair met."""
+    partners = {str(p.pairing.id): f"With {p.partner_id}"[:75] for p in pairs}
+    blocks: list[Any] = []
+    if len(pairs) > 1:
+        blocks.append(
+            InputBlock(
+                block_id="pairing_id",
+                label="Who did you meet?",
+                element=StaticSelectElement(
+                    action_id="pairing_id",
+                    options=[Option(value=k, label=v) for k, v in partners.items()],
+                    initial_option=_option(partners, str(chosen)) if chosen else None,
+                ),
+            )
+        )
+    else:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"A meeting with <@{pairs[0].partner_id}>.")))
+    blocks += [
+        InputBlock(
+            block_id="met_on",
+            label="When did you meet?",
+            element=DatePickerElement(action_id="met_on", initial_date=today.isoformat()),
+        ),
+        InputBlock(
+            block_id="duration",
+            label="How long (minutes)?",
+            element=NumberInputElement(
+                action_id="duration", is_decimal_allowed=False, min_value="5", max_value="480", initial_value="45"
+            ),
+        ),
+        InputBlock(
+            block_id="format",
+            label="How did you meet?",
+            element=StaticSelectElement(
+                action_id="format", options=_options(MEETING_KINDS), initial_option=_option(MEETING_KINDS, "video")
+            ),
+        ),
+        InputBlock(
+            block_id="topics",
+            label="Topics",
+            optional=True,
+            element=StaticMultiSelectElement(action_id="topics", options=_options(specializations())),
+        ),
+        InputBlock(
+            block_id="other_topics",
+            label="Other topics",
+            optional=True,
+            element=PlainTextInputElement(action_id="other_topics", max_length=200),
+        ),
+        InputBlock(
+            block_id="rating",
+            label="How useful was it?",
+            optional=True,
+            element=StaticSelectElement(action_id="rating", options=_options(RATINGS)),
+        ),
+        InputBlock(
+            block_id="private_note",
+            label="Private note",
+            optional=True,
+            hint="Only the two of you can read this. Coordinators see counts and ratings, never notes.",
+            element=PlainTextInputElement(action_id="private_note", multiline=True, max_length=3000),
+        ),
+    ]
+    metadata = {"pairing_id": pairs[0].pairing.id} if len(pairs) == 1 else {}
+    return View(
+        type="modal",
+        callback_id=CHECKIN_CALLBACK,
+        title="Log a meeting",
+        submit="Log it",
+        close="Cancel",
+        private_metadata=json.dumps(metadata),
+        blocks=blocks,
+    ).to_dict()
+
+
+def parse_checkin(view: dict[str, Any]) -> tuple[int | None, CheckInAnswers, dict[str, str]]:
+    """(pairing id, answers, errors the modal can show before any lookup)."""
+    submitted = SubmittedView(view)
+    errors: dict[str, str] = {}
+    pairing_id = as_int(submitted.selected("pairing_id")) or as_int(submitted.metadata.get("pairing_id"))
+    if pairing_id is None and "pairing_id" in submitted.fields:
+        errors["pairing_id"] = "Choose who you met."
+    met_on: date | None = None
+    try:
+        met_on = date.fromisoformat(submitted.picked_date("met_on"))
+    except ValueError:
+        met_on = None
+    duration = as_int(submitted.typed("duration").strip())
+    rating_text = submitted.selected("rating")
+    answers = CheckInAnswers(
+        met_on=met_on,
+        duration_minutes=duration,
+        format=submitted.selected("format"),
+        topics=submitted.selected_many("topics"),
+        other_topics=submitted.typed("other_topics"),
+        rating=as_int(rating_text) if rating_text else None,
+        private_note=submitted.typed("private_note"),
+    )
+    return pairing_id, answers, errors
+
+
+def checkin_message(logged: Logged) -> tuple[str, list[dict[str, Any]]]:
+    """Told to the pair: what was logged, never the private note (it stays in the record for the two)."""
+    c = logged.checkin
+    topics = ", ".join(specializations().get(t, t) for t in c.topics) or "no topics noted"
+    text = (
+        f":white_check_mark: <@{c.logged_by}> logged your meeting on {c.met_on:%b %-d} "
+        f"({c.duration_minutes} min, {MEETING_FORMATS.get(c.format, c.format).lower()}): {topics}."
+    )
+    blocks = [
+        SectionBlock(text=MarkdownTextObject(text=clip(text))),
+        ContextBlock(elements=[MarkdownTextObject(text="See your meetings and notes with `/mentor checkins`.")]),
+    ]
+    return "Meeting logged", render(blocks)
+
+
+def checkins_list_text(pair: PairView, checkins: list[Any]) -> str:
+    """The pair's own record, private notes included: sent only ephemerally to one of the two."""
+    if not checkins:
+        return f"No meetings with <@{pair.partner_id}> are logged yet. `/mentor checkin` logs one."
+    lines = [f"*Your meetings with <@{pair.partner_id}>* (newest first):"]
+    for c in checkins:
+        line = f"• {c.met_on:%b %-d}: {c.duration_minutes} min"
+        if c.private_note:
+            line += f"\n   _Note:_ {c.private_note[:500]}"
+        lines.append(line)
+    return clip("\n".join(lines))

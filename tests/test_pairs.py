@@ -1,0 +1,223 @@
+"""A pair's own flows, end to end: the agreement (propose, change, accept) and logging meetings."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.clock import FixedClock
+from bot.services import pairing as pairing_service
+from storage.engine import session_scope
+from storage.models import Agreement, CheckIn, Enrollment, Pairing, Person, Program
+from tests.factories import block_texts, make_program
+from tests.slack_driver import SlackDriver
+from tests.slack_emulator import SlackEmulator
+from tests.test_participants import opened_view, wait_for
+
+MENTOR, MENTEE, OUTSIDER = "U0MENTOR1", "U0MENTEE1", "U0OUTSIDE"
+LA = "America/Los_Angeles"
+
+
+def _select(value: str) -> dict[str, Any]:
+    return {"type": "static_select", "selected_option": {"value": value}}
+
+
+def _radio(value: str) -> dict[str, Any]:
+    return {"type": "radio_buttons", "selected_option": {"value": value}}
+
+
+def agreement_state(cadence: str = "biweekly", after_hours: str = "no", first: str | None = None) -> dict[str, Any]:
+    return {
+        "cadence": {"cadence": _select(cadence)},
+        "mentor_on_call": {"mentor_on_call": _radio("yes")},
+        "after_hours_ok": {"after_hours_ok": _radio(after_hours)},
+        "boundaries": {"boundaries": _radio("professional")},
+        "first_meeting_on": {"first_meeting_on": {"type": "datepicker", "selected_date": first}},
+    }
+
+
+def checkin_state(met_on: str, minutes: str = "45", note: str = "", rating: str | None = "4") -> dict[str, Any]:
+    return {
+        "met_on": {"met_on": {"type": "datepicker", "selected_date": met_on}},
+        "duration": {"duration": {"type": "number_input", "value": minutes}},
+        "format": {"format": _select("video")},
+        "topics": {"topics": {"type": "multi_static_select", "selected_options": [{"value": "school_instruction"}]}},
+        "other_topics": {"other_topics": {"type": "plain_text_input", "value": "budget season"}},
+        "rating": {"rating": _select(rating) if rating else {"type": "static_select", "selected_option": None}},
+        "private_note": {"private_note": {"type": "plain_text_input", "value": note}},
+    }
+
+
+@pytest.fixture
+def pairing_id(engine: Engine, emulator: SlackEmulator) -> int:
+    """An introduced pair in a running program; its group DM is opened on the first message."""
+    program = make_program(engine)
+    for uid in (MENTOR, MENTEE, OUTSIDER):
+        emulator.add_user(uid, name=uid.lower(), tz=LA)
+    with session_scope(engine, write=True) as session:
+        program = session.get(Program, program.id)
+        for uid in (MENTOR, MENTEE, OUTSIDER):
+            session.add(Person(slack_user_id=uid, display_name=uid.lower(), timezone=LA))
+        session.flush()
+        for uid, role in ((MENTOR, "mentor"), (MENTEE, "mentee")):
+            session.add(
+                Enrollment(
+                    program_id=program.id, person_id=uid, role=role, library_type="school",
+                    organization=f"{uid} district", specializations=["school_instruction"],
+                    years_experience=10 if role == "mentor" else 1, capacity=2 if role == "mentor" else 0,
+                )
+            )  # fmt: skip
+        session.flush()
+        now = datetime(2025, 2, 20, 18, tzinfo=UTC)
+        pairing = pairing_service.pair_by_hand(session, program, MENTOR, MENTEE, "U0ADMIN01", now, override=True)
+        pairing.status = "introduced"
+        session.add(pairing)
+        return pairing.id
+
+
+def pairing_row(engine: Engine, pairing_id: int) -> Pairing:
+    with session_scope(engine) as session:
+        return session.get(Pairing, pairing_id)
+
+
+def pair_messages(emulator: SlackEmulator) -> list[dict[str, Any]]:
+    return [c.args for c in emulator.calls_to("chat.postMessage") if c.ok]
+
+
+def test_agreement_proposed_changed_then_accepted_makes_the_pair_active(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, pairing_id: int
+) -> None:
+    # The intro's button opens the modal, prefilled with the program's default cadence.
+    slack.block_action(MENTEE, "shelfmate_open_agreement", str(pairing_id))
+    view = opened_view(emulator)
+    assert view["callback_id"] == "shelfmate_agreement"
+    assert "Monthly" in json.dumps(view)
+
+    # The mentee proposes: the proposal is posted to the pair with Accept / Propose a change.
+    response = slack.view_submission(
+        MENTEE, view["callback_id"], agreement_state(), private_metadata=view["private_metadata"]
+    )
+    assert response.status_code == 200 and response.content in (b"", b"{}")
+    proposal = wait_for(lambda: pair_messages(emulator))[-1]
+    text = block_texts(proposal["blocks"])
+    assert f"<@{MENTEE}> proposed" in text and "every two weeks" in text and f"<@{MENTOR}>, does this work" in text
+    assert pairing_row(engine, pairing_id).status == "introduced"
+
+    # The mentor proposes a change (after-hours chat fine): now the mentee must accept.
+    emulator.reset_calls()
+    slack.block_action(MENTOR, "shelfmate_change_agreement", str(pairing_id))
+    view = opened_view(emulator)
+    assert "Every two weeks" in json.dumps(view)  # prefilled with what is on record
+    slack.view_submission(
+        MENTOR,
+        view["callback_id"],
+        agreement_state(after_hours="yes"),
+        private_metadata=view["private_metadata"],
+        view_hash="second.1",
+    )
+    change = wait_for(lambda: pair_messages(emulator))[-1]
+    assert f"<@{MENTEE}>, does this work" in block_texts(change["blocks"])
+
+    # Only a member can accept, whatever the payload says.
+    emulator.reset_calls()
+    slack.block_action(OUTSIDER, "shelfmate_accept_agreement", str(pairing_id), channel_id="C0GENERAL")
+    refusal = wait_for(lambda: emulator.responses_to(slack.last_response_url))
+    assert "another pair" in refusal[-1]["text"]
+    assert pairing_row(engine, pairing_id).status == "introduced"
+
+    # The mentee accepts: the pair is active and told so.
+    slack.block_action(MENTEE, "shelfmate_accept_agreement", str(pairing_id))
+    settled = wait_for(lambda: pair_messages(emulator))[-1]
+    assert "Agreement settled" in block_texts(settled["blocks"])
+    assert pairing_row(engine, pairing_id).status == "active"
+    with session_scope(engine) as session:
+        agreement = session.exec(select(Agreement)).one()
+    assert (agreement.cadence, agreement.after_hours_ok, agreement.mentor_on_call) == ("biweekly", True, True)
+    assert agreement.mentor_accepted_at and agreement.mentee_accepted_at
+
+
+def test_agreement_command_and_outsiders(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, pairing_id: int
+) -> None:
+    slack.mentor(MENTOR, "agreement")
+    assert opened_view(emulator)["callback_id"] == "shelfmate_agreement"
+    # An outsider replaying a hand-made submission for this pairing changes nothing.
+    forged = slack.view_submission(
+        OUTSIDER, "shelfmate_agreement", agreement_state(), private_metadata=json.dumps({"pairing_id": pairing_id})
+    )
+    assert forged.status_code == 200 and forged.json()["response_action"] == "errors"
+    with session_scope(engine) as session:
+        assert session.exec(select(Agreement)).all() == []
+    body = slack.mentor(OUTSIDER, "agreement")
+    assert body.status_code == 200
+    reply = wait_for(lambda: emulator.responses_to(slack.last_response_url))
+    assert "don't have a mentoring partner" in reply[-1]["text"]
+
+
+def test_logging_a_meeting_validates_saves_once_and_keeps_the_note_private(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, pairing_id: int, clock: FixedClock
+) -> None:
+    clock.set(datetime(2025, 3, 12, 18, tzinfo=UTC))
+    slack.block_action(MENTEE, "shelfmate_we_met", str(pairing_id))
+    view = opened_view(emulator)
+    assert view["callback_id"] == "shelfmate_checkin"
+    assert "2025-03-12" in json.dumps(view)  # today, in the person's own time zone
+
+    def submit(state: dict[str, Any], view_hash: str = "h.1", user: str = MENTEE, retry: int | None = None) -> Any:
+        return slack.view_submission(
+            user,
+            view["callback_id"],
+            state,
+            private_metadata=view["private_metadata"],
+            view_hash=view_hash,
+            retry_num=retry,
+        )
+
+    future = submit(checkin_state("2025-03-20")).json()
+    assert future["response_action"] == "errors" and "still to come" in future["errors"]["met_on"]
+    early = submit(checkin_state("2025-02-25")).json()
+    assert "The program starts on Mar 1, 2025" in early["errors"]["met_on"]
+    short = submit(checkin_state("2025-03-10", minutes="2")).json()
+    assert "duration" in short["errors"]
+    with session_scope(engine) as session:
+        assert session.exec(select(CheckIn)).all() == []
+
+    # A good submission, a Slack retry of it, and the partner logging the same day: one check-in.
+    ok = submit(checkin_state("2025-03-10", note="SECRET-NOTE about budget worries"))
+    assert ok.status_code == 200 and ok.content in (b"", b"{}")
+    submit(checkin_state("2025-03-10", note="SECRET-NOTE about budget worries"), retry=1)
+    submit(checkin_state("2025-03-10", minutes="60"), view_hash="partner.1", user=MENTOR)
+    with session_scope(engine) as session:
+        [checkin] = session.exec(select(CheckIn)).all()
+    assert (checkin.met_on, checkin.duration_minutes, checkin.rating) == (date(2025, 3, 10), 45, 4)
+    assert checkin.topics == ["school_instruction", "budget season"]
+    confirmation = wait_for(lambda: pair_messages(emulator))
+    assert len(confirmation) == 1 and "logged your meeting on Mar 10" in block_texts(confirmation[0]["blocks"])
+    assert all("SECRET-NOTE" not in json.dumps(c.args) for c in emulator.calls)
+
+    # The pair reads its own notes back; an outsider cannot log for them.
+    notes = slack.mentor(MENTOR, "checkins").json()
+    assert "SECRET-NOTE" in notes["text"] and notes["response_type"] == "ephemeral"
+    forged = submit(checkin_state("2025-03-11"), view_hash="forged.1", user=OUTSIDER).json()
+    assert forged["response_action"] == "errors"
+    with session_scope(engine) as session:
+        assert len(session.exec(select(CheckIn)).all()) == 1
+
+
+def test_checkin_command_and_home_button_open_the_modal(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, pairing_id: int
+) -> None:
+    slack.mentor(MENTOR, "checkin")
+    assert opened_view(emulator)["callback_id"] == "shelfmate_checkin"
+    emulator.reset_calls()
+    slack.block_action(MENTOR, "shelfmate_checkin", "checkin", view={"id": "V0HOME", "type": "home"})
+    assert opened_view(emulator)["callback_id"] == "shelfmate_checkin"
+    emulator.reset_calls()
+    slack.mentor(OUTSIDER, "checkin")
+    reply = wait_for(lambda: emulator.responses_to(slack.last_response_url))
+    assert "don't have a mentoring partner" in reply[-1]["text"]
