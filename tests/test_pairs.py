@@ -13,7 +13,7 @@ from sqlmodel import select
 from bot.clock import FixedClock
 from bot.services import pairing as pairing_service
 from storage.engine import session_scope
-from storage.models import Agreement, CheckIn, Enrollment, Pairing, Person, Program
+from storage.models import Agreement, CheckIn, Delivery, Enrollment, Pairing, Person, Program, SurveyResponse
 from tests.factories import block_texts, make_program
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
@@ -221,3 +221,49 @@ def test_checkin_command_and_home_button_open_the_modal(
     slack.mentor(OUTSIDER, "checkin")
     reply = wait_for(lambda: emulator.responses_to(slack.last_response_url))
     assert "don't have a mentoring partner" in reply[-1]["text"]
+
+
+def test_not_yet_asks_again_and_we_need_help_tells_the_coordinators_once(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, pairing_id: int, clock: FixedClock
+) -> None:
+    clock.set(datetime(2025, 3, 26, 18, tzinfo=UTC))
+    with session_scope(engine, write=True) as session:
+        pairing = session.get(Pairing, pairing_id)
+        pairing.status = "active"
+        session.add(pairing)
+
+    slack.block_action(MENTEE, "shelfmate_not_yet", str(pairing_id))
+    reply = wait_for(lambda: emulator.responses_to(slack.last_response_url))
+    assert "ask again in a few days" in reply[-1]["text"]
+    for _ in range(2):  # a double click asks for help once
+        slack.block_action(MENTOR, "shelfmate_need_help", str(pairing_id))
+        wait_for(lambda: emulator.responses_to(slack.last_response_url))
+    slack.block_action(OUTSIDER, "shelfmate_need_help", str(pairing_id))
+    refusal = wait_for(lambda: emulator.responses_to(slack.last_response_url))
+    assert "another pair" in refusal[-1]["text"]
+
+    with session_scope(engine) as session:
+        owed = {(d.kind, d.period) for d in session.exec(select(Delivery))}
+    assert owed == {("did_you_meet_again", "2025-03"), ("help_request", "2025-03-26")}
+
+
+def test_wrap_up_survey_button_opens_the_modal_and_saves_one_answer_per_person(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, pairing_id: int
+) -> None:
+    slack.block_action(MENTEE, "shelfmate_survey", str(pairing_id))
+    view = opened_view(emulator)
+    answers = {
+        "satisfaction": {"satisfaction": _select("5")},
+        "would_continue": {"would_continue": _radio("yes")},
+        "still_in_libraries": {"still_in_libraries": _radio("yes")},
+    }
+    for view_hash in ("a", "b"):
+        response = slack.view_submission(
+            MENTEE, view["callback_id"], answers, private_metadata=view["private_metadata"], view_hash=view_hash
+        )
+        assert response.status_code == 200
+    forged = slack.view_submission(OUTSIDER, view["callback_id"], answers, private_metadata=view["private_metadata"])
+    assert forged.json()["response_action"] == "errors"
+    with session_scope(engine) as session:
+        [saved] = session.exec(select(SurveyResponse)).all()
+    assert (saved.person_id, saved.satisfaction, saved.would_continue) == (MENTEE, 5, True)

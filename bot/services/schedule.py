@@ -150,7 +150,14 @@ class PairContext:
 
     @property
     def after_hours_ok(self) -> bool:
-        return bool(self.agreement and self.agreement.after_hours_ok)
+        """Only a settled agreement lifts quiet hours: one person's proposal is not the pair's consent."""
+        agreement = self.agreement
+        return bool(
+            agreement
+            and agreement.after_hours_ok
+            and agreement.mentor_accepted_at is not None
+            and agreement.mentee_accepted_at is not None
+        )
 
     @property
     def zones(self) -> list[str]:
@@ -322,7 +329,11 @@ class Planner:
                     DeliveryKey("agreement_reminder", f"pairing:{ctx.pairing.id}", program.agreement_due.isoformat()),
                     ctx.recipient,
                     local_moment(today, program.timezone),
-                    {"program": program.name, "agreement_due": program.agreement_due.isoformat()},
+                    {
+                        "program": program.name,
+                        "agreement_due": program.agreement_due.isoformat(),
+                        "pairing_id": ctx.pairing.id,
+                    },
                     program=program,
                     pairing=ctx.pairing,
                     zones=ctx.zones,

@@ -65,19 +65,20 @@ def _intro(p: dict[str, Any]) -> Rendered:
             f"{_day(p['ends_on'])} · meet at least {CADENCES.get(p.get('cadence', 'monthly'), 'monthly').lower()}"
         ),
         _section(questions),
-        ActionsBlock(
-            block_id="intro_actions",
-            elements=[
-                ButtonElement(
-                    text="Set up our agreement",
-                    action_id=ACTION_OPEN_AGREEMENT,
-                    value=str(p["pairing_id"]),
-                    style="primary",
-                )
-            ],
-        ),
+        _agreement_button(p["pairing_id"]),
     ]
     return f"Welcome to {p['program']}: meet your mentoring partner", render(blocks)
+
+
+def _agreement_button(pairing_id: int) -> ActionsBlock:
+    return ActionsBlock(
+        block_id="agreement_actions",
+        elements=[
+            ButtonElement(
+                text="Set up our agreement", action_id=ACTION_OPEN_AGREEMENT, value=str(pairing_id), style="primary"
+            )
+        ],
+    )
 
 
 def _meet_buttons(pairing_id: int) -> ActionsBlock:
@@ -108,9 +109,12 @@ def _did_you_meet(p: dict[str, Any]) -> Rendered:
 def _agreement_reminder(p: dict[str, Any]) -> Rendered:
     text = (
         f"A reminder: please settle your mentoring agreement by {_day(p['agreement_due'])}: how often you'll meet, "
-        "on-call and after-hours expectations, and boundaries. Use the *Set up our agreement* button above."
+        "on-call and after-hours expectations, and boundaries (or type `/mentor agreement`)."
     )
-    return "Your mentoring agreement is due soon", render([_section(text)])
+    blocks: list[Block] = [_section(text)]
+    if p.get("pairing_id"):
+        blocks.append(_agreement_button(p["pairing_id"]))
+    return "Your mentoring agreement is due soon", render(blocks)
 
 
 def _agreement_overdue(p: dict[str, Any]) -> Rendered:
