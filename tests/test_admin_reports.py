@@ -109,8 +109,9 @@ def test_summary_counts_exactly_and_posts_with_a_chart(
     shown = block_texts(body["blocks"])
     assert "Mentors: 2 matched, 1 paused" in shown
     assert "Mentees: 2 waitlisted, 3 matched" in shown
-    assert "Cataloging and technical services: 2 waiting, 2 more mentors needed" in shown
-    assert "Reference and information services: 1 waiting" in shown
+    assert "Cataloging and technical services: 2 waiting, 2 more mentor places needed" in shown
+    # U0M1 and U0M2 each have one open place; the paused U0M3 does not count.
+    assert "Reference and information services: 1 waiting, mentors have room" in shown
     assert "*Pairings*: 1 introduced, 2 active" in shown
     assert "*Agreements*: 1 pending, 1 overdue" in shown
     assert "1 of 2 active pairs met (50%)" in shown  # May: only P1 met
@@ -191,3 +192,26 @@ async def test_weekly_digest_goes_out_once_a_week_across_restarts(
     digests = [m for m in emulator.messages_in(ADMIN_CHANNEL) if m.get("text", "").startswith("Weekly digest")]
     assert len(digests) == 3  # May 5, 12 and 19
     assert all(NOTE not in str(m) for m in digests)
+
+
+def test_shortages_count_only_waiting_mentees_against_open_mentor_places() -> None:
+    from bot.services.reports import shortages
+    from storage.models import Pairing as PairingRow
+
+    def e(eid: int, role: str, status: str, specs: list[str], capacity: int = 0) -> Enrollment:
+        return Enrollment(
+            id=eid, program_id=1, person_id=f"U{eid}", role=role, status=status, specializations=specs,
+            capacity=capacity,
+        )  # fmt: skip
+
+    enrollments = [
+        e(1, "mentor", "matched", ["reference"], capacity=2),  # one place taken below, one open
+        e(2, "mentor", "waitlisted", ["cataloging"], capacity=1),  # unmatched mentor: supply, not demand
+        e(3, "mentor", "paused", ["cataloging"], capacity=3),  # paused: no places
+        e(4, "mentee", "matched", ["reference"]),
+        e(5, "mentee", "waitlisted", ["reference", "reference"]),
+        e(6, "mentee", "waitlisted", ["reference", "cataloging"]),
+        e(7, "mentee", "waitlisted", ["cataloging"]),
+    ]
+    pairings = [PairingRow(id=1, program_id=1, mentor_enrollment_id=1, mentee_enrollment_id=4, status="active")]
+    assert sorted(shortages(enrollments, pairings)) == [("cataloging", 2, 1), ("reference", 2, 1)]

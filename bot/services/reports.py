@@ -14,7 +14,16 @@ from sqlmodel import Session
 from bot.services.catalog import specialization_label
 from bot.services.schedule import zone
 from storage import queries
-from storage.models import CheckIn, Enrollment, EnrollmentStatus, PairingStatus, Program
+from storage.models import (
+    LIVE_PAIRING_STATUSES,
+    CheckIn,
+    Enrollment,
+    EnrollmentStatus,
+    Pairing,
+    PairingStatus,
+    Program,
+    Role,
+)
 
 EXPORT_KINDS = ("participants", "pairings", "checkins", "hours")
 
@@ -38,7 +47,8 @@ class ProgramSummary:
     today: date
     days_left: int
     participants: dict[str, dict[str, int]] = field(default_factory=dict)  # role -> status -> n
-    waitlist_by_specialization: list[tuple[str, int]] = field(default_factory=list)
+    # (specialization, mentees waiting for it, mentor places still needed after the open places are used)
+    waitlist_by_specialization: list[tuple[str, int, int]] = field(default_factory=list)
     pairings: dict[str, int] = field(default_factory=dict)
     agreements_pending: int = 0
     agreements_overdue: int = 0
@@ -82,7 +92,10 @@ class ProgramSummary:
             days_left=data["days_left"],
         )
         summary.participants = data["participants"]
-        summary.waitlist_by_specialization = [tuple(x) for x in data["waitlist_by_specialization"]]  # type: ignore[misc]
+        # Digests queued before shortages were computed hold (specialization, waiting) only.
+        summary.waitlist_by_specialization = [
+            (str(x[0]), int(x[1]), int(x[2] if len(x) > 2 else x[1])) for x in data["waitlist_by_specialization"]
+        ]
         summary.pairings = data["pairings"]
         summary.agreements_pending = data["agreements_pending"]
         summary.agreements_overdue = data["agreements_overdue"]
@@ -103,6 +116,27 @@ def _months_between(first: date, last: date) -> list[date]:
     return months
 
 
+def shortages(enrollments: list[Enrollment], pairings: list[Pairing]) -> list[tuple[str, int, int]]:
+    """Waiting mentees per specialization, and how many more mentor places that needs.
+
+    Only mentees are demand (a waitlisted mentor is supply without a match), and open places of mentors
+    who offer the specialization and can take someone now are subtracted.
+    """
+    waiting: Counter[str] = Counter()
+    for e in enrollments:
+        if e.role == Role.MENTEE and e.status == EnrollmentStatus.WAITLISTED:
+            waiting.update(set(e.specializations or []))
+    load = Counter(p.mentor_enrollment_id for p in pairings if p.status in LIVE_PAIRING_STATUSES)
+    open_places: Counter[str] = Counter()
+    for e in enrollments:
+        if e.role == Role.MENTOR and e.status in (EnrollmentStatus.APPLIED, EnrollmentStatus.MATCHED,
+                                                  EnrollmentStatus.WAITLISTED):  # fmt: skip
+            spare = max(0, e.capacity - load[e.id])
+            for spec in set(e.specializations or []):
+                open_places[spec] += spare
+    return [(spec, n, max(0, n - open_places[spec])) for spec, n in waiting.most_common()]
+
+
 def summarize(session: Session, program: Program, now: datetime) -> ProgramSummary:
     today = now.astimezone(zone(program.timezone)).date()
     summary = ProgramSummary(
@@ -116,13 +150,8 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
     for e in enrollments:
         summary.participants.setdefault(e.role, {}).setdefault(e.status, 0)
         summary.participants[e.role][e.status] += 1
-    wanted: Counter[str] = Counter()
-    for e in enrollments:
-        if e.status == EnrollmentStatus.WAITLISTED:
-            wanted.update(e.specializations or [])
-    summary.waitlist_by_specialization = wanted.most_common()
-
     pairings = queries.pairings_in_program(session, program.id)  # type: ignore[arg-type]
+    summary.waitlist_by_specialization = shortages(enrollments, pairings)
     summary.pairings = dict(Counter(p.status for p in pairings))
     pending = [p for p in pairings if p.status == PairingStatus.INTRODUCED]
     summary.agreements_pending = len(pending)

@@ -40,8 +40,9 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
         )
     )
     waitlist = "\n".join(
-        f"• {specialization_label(spec)}: {n} waiting, {n} more mentor{'s' if n != 1 else ''} needed"
-        for spec, n in summary.waitlist_by_specialization[:8]
+        f"• {specialization_label(spec)}: {n} waiting, "
+        + (f"{needed} more mentor place{'s' if needed != 1 else ''} needed" if needed else "mentors have room")
+        for spec, n, needed in summary.waitlist_by_specialization[:8]
     )
     blocks.append(SectionBlock(text=MarkdownTextObject(text=clip("*Waitlist*\n" + (waitlist or "Nobody is waiting.")))))
     blocks.append(
