@@ -27,9 +27,9 @@ NOTE = "SECRET-NOTE: my principal is difficult"
 NOW = datetime(2025, 5, 20, 18, 0, tzinfo=UTC)  # Tuesday, 11 AM in Los Angeles
 
 
-def build_known_state(engine: Engine) -> dict[str, Any]:
+def build_known_state(engine: Engine, **program_overrides: str) -> dict[str, Any]:
     """3 mentors, 5 mentees; 3 pairings (active met in May, active at risk, introduced); 2 waitlisted."""
-    program = make_program(engine)
+    program = make_program(engine, **program_overrides)
     with session_scope(engine, write=True) as session:
         program = session.get(Program, program.id)
         for uid in ("U0M1", "U0M2", "U0M3", "U0E1", "U0E2", "U0E3", "U0E4", "U0E5"):
@@ -215,3 +215,12 @@ def test_shortages_count_only_waiting_mentees_against_open_mentor_places() -> No
     ]
     pairings = [PairingRow(id=1, program_id=1, mentor_enrollment_id=1, mentee_enrollment_id=4, status="active")]
     assert sorted(shortages(enrollments, pairings)) == [("cataloging", 2, 1), ("reference", 2, 1)]
+
+
+def test_a_blackout_month_is_left_out_of_the_meeting_trend(engine: Engine, clock: FixedClock) -> None:
+    from bot.services.reports import summarize
+
+    state = build_known_state(engine, blackouts="2025-04-01..2025-04-30")
+    with session_scope(engine) as session:
+        summary = summarize(session, session.get(Program, state["program"].id), NOW)
+    assert [m.month for m in summary.months] == ["2025-03", "2025-05"]

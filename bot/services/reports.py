@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.services.catalog import specialization_label
-from bot.services.schedule import zone
+from bot.services.schedule import excused, period_containing, zone
 from storage import queries
 from storage.models import (
     LIVE_PAIRING_STATUSES,
@@ -171,6 +171,8 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
     last = min(today, program.ends_on)
     if today >= program.starts_on:
         for month in _months_between(program.starts_on, last):
+            if excused(period_containing(program, "monthly", month), program.blackouts or []):
+                continue  # a blackout month expects no meetings: it is no 0% in the trend
             key = f"{month:%Y-%m}"
             met = {c.pairing_id for c in all_checkins if f"{c.met_on:%Y-%m}" == key}
             active = [p for p in counted if p.approved_at is None or p.approved_at.date() <= month.replace(day=28)]
