@@ -12,6 +12,7 @@ import yaml
 from referencing import Registry, Resource
 
 from bot import slack_surface
+from bot.views import ids
 from tests.slack_emulator import specs_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,3 +104,24 @@ def test_each_declared_command_is_answered_by_the_app(slack: Any, command: str) 
 
 def test_an_undeclared_command_is_not_handled(slack: Any) -> None:
     assert slack.command("U0SOMEONE1", "/not-ours", "help").status_code == 404
+
+
+ACTION_IDS = sorted(v for k, v in vars(ids).items() if k.startswith("ACTION_"))
+CALLBACK_IDS = sorted(v for k, v in vars(ids).items() if k.endswith("_CALLBACK"))
+
+
+@pytest.mark.parametrize("action_id", ACTION_IDS)
+def test_every_button_the_views_can_show_has_a_listener(slack: Any, action_id: str) -> None:
+    """A button without a listener fails silently in Slack (a warning icon); Bolt answers it with 404."""
+    assert slack.block_action("U0SOMEONE1", action_id, "1").status_code == 200
+
+
+@pytest.mark.parametrize("callback_id", CALLBACK_IDS)
+def test_every_modal_the_views_can_open_has_a_listener(slack: Any, callback_id: str) -> None:
+    assert slack.view_submission("U0SOMEONE1", callback_id, {}).status_code == 200
+
+
+@pytest.mark.parametrize("event", slack_surface.BOT_EVENTS)
+def test_every_declared_event_has_a_listener(slack: Any, event: str) -> None:
+    response = slack.event({"type": event, "user": "U0SOMEONE1", "channel": "D0HOME", "tab": "home"})
+    assert response.status_code == 200
