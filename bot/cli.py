@@ -40,7 +40,8 @@ def _upgrade_database(settings: Settings) -> None:
     try:
         upgrade(settings.database_url)
     except OperationalError as error:
-        raise CliError(f"DATABASE_URL: cannot open the database ({error.orig or error})") from None
+        reason = " ".join(str(error.orig or error).split())  # drivers add hint lines; keep one line
+        raise CliError(f"DATABASE_URL: cannot open the database ({reason})") from None
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

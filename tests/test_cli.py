@@ -65,11 +65,17 @@ def test_run_without_app_token_explains_socket_mode_or_http(tmp_path: Path) -> N
     assert "Traceback" not in result.stderr
 
 
-def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
-    result = run_cli(["db", "upgrade"], tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/missing/dir/x.db")
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:///{tmp}/missing/dir/x.db", "postgresql+psycopg://nobody@127.0.0.1:1/shelfmate"],
+    ids=["sqlite-missing-dir", "postgresql-refused"],
+)
+def test_unreachable_database_is_one_line(tmp_path: Path, url: str) -> None:
+    result = run_cli(["db", "upgrade"], tmp_path, DATABASE_URL=url.format(tmp=tmp_path))
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("shelfmate: DATABASE_URL")
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_db_upgrade_creates_every_table_with_wal(tmp_path: Path, database_url: str) -> None:
