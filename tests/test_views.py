@@ -1,0 +1,115 @@
+"""View builders on their own: Slack's limits hold for big and odd inputs, and parsers survive garbage."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import pytest
+from slack_sdk.models.views import View
+
+from bot.services.agreements import PairView, Terms
+from bot.services.enrollment import IntakeAnswers
+from bot.services.overview import EnrollmentCard, PersonOverview
+from bot.views import intake, pairs, participant
+from storage.models import Enrollment, Pairing, Program
+
+LONG = "Riverside County Library System and Affiliated School Districts of the Inland Empire " * 3
+
+
+def program(pid: int, name: str = "PLSEP") -> Program:
+    return Program(
+        id=pid, name=name[:120], applications_close=date(2025, 2, 17), agreement_due=date(2025, 3, 1),
+        starts_on=date(2025, 3, 1), ends_on=date(2025, 6, 30),
+    )  # fmt: skip
+
+
+def pair_view(pid: int, partner: str) -> PairView:
+    pairing = Pairing(id=pid, program_id=1, mentor_enrollment_id=1, mentee_enrollment_id=2, status="active")
+    return PairView(pairing, program(1), "U0ME", "mentor", partner, "U0ME", partner)
+
+
+def block_ids(view: dict[str, Any]) -> list[str]:
+    return [b.get("block_id", "") for b in view["blocks"]]
+
+
+def test_home_tab_with_many_enrollments_and_long_names_stays_within_slacks_limits() -> None:
+    cards = [
+        EnrollmentCard(
+            enrollment=Enrollment(id=i, program_id=i, person_id="U0ME", role="mentor", status="matched"),
+            program=program(i, f"{i} {LONG}"),
+            pairing=None,
+            partner=None,
+            partner_id=f"U0P{i:04d}",
+            next_step=LONG * 20,
+        )
+        for i in range(60)
+    ]
+    view = participant.home_view(PersonOverview(user_id="U0ME", cards=cards, can_join=True), rehearsal=True)
+    assert len(view["blocks"]) <= 100
+    assert "REHEARSAL" in json.dumps(view)
+    View(**view).validate_json()  # slack_sdk's own length checks
+    assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in view["blocks"])
+    status = participant.status_blocks(PersonOverview(user_id="U0ME", cards=cards, can_join=False))
+    assert len(status) <= 50
+
+
+@pytest.mark.parametrize(("count", "picker"), [(1, False), (2, True)])
+def test_intake_shows_a_program_picker_only_when_several_are_open(count: int, picker: bool) -> None:
+    programs = [program(i, f"Program {i}") for i in range(1, count + 1)]
+    view = intake.intake_modal(programs=programs, answers=IntakeAnswers(), editing=False, default_capacity=2)
+    assert ("program_id" in block_ids(view)) is picker
+    assert len(view["blocks"]) <= 100
+
+
+@pytest.mark.parametrize(("count", "picker"), [(1, False), (3, True)])
+def test_checkin_modal_asks_who_you_met_only_with_several_partners(count: int, picker: bool) -> None:
+    views = [pair_view(i, f"U0P{i}") for i in range(1, count + 1)]
+    modal = pairs.checkin_modal(views, date(2025, 3, 12))
+    assert ("pairing_id" in block_ids(modal)) is picker
+    assert json.loads(modal["private_metadata"]) == ({"pairing_id": 1} if count == 1 else {})
+    View(**modal).validate_json()
+
+
+def test_agreement_modal_is_prefilled_with_the_terms_on_record() -> None:
+    terms = Terms(
+        "weekly", mentor_on_call=True, after_hours_ok=False, boundaries="open", first_meeting_on=date(2025, 3, 4)
+    )
+    modal = pairs.agreement_modal(pair_view(7, "U0MENTEE"), terms)
+    text = json.dumps(modal)
+    assert '"initial_date": "2025-03-04"' in text and "Weekly" in text
+    View(**modal).validate_json()
+    parsed_id, parsed, errors = pairs.parse_agreement(
+        {
+            "private_metadata": modal["private_metadata"],
+            "state": {
+                "values": {
+                    "cadence": {"cadence": {"selected_option": {"value": "weekly"}}},
+                    "mentor_on_call": {"mentor_on_call": {"selected_option": {"value": "yes"}}},
+                    "after_hours_ok": {"after_hours_ok": {"selected_option": {"value": "no"}}},
+                    "boundaries": {"boundaries": {"selected_option": {"value": "open"}}},
+                    "first_meeting_on": {"first_meeting_on": {"selected_date": "2025-03-04"}},
+                }
+            },
+        }
+    )
+    assert (parsed_id, parsed, errors) == (7, terms, {})
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        {},
+        {"state": None, "private_metadata": "not json"},
+        {"state": {"values": {"met_on": {"met_on": {"selected_date": "2025-02-30"}}}}, "private_metadata": "[1]"},
+        {"state": {"values": {"duration": {"duration": {"value": "²"}}, "rating": {"rating": "x"}}}},
+        {"state": {"values": {"topics": {"topics": {"selected_options": "nope"}}}}},
+    ],
+)
+def test_parsers_turn_garbage_into_empty_answers(view: dict[str, Any]) -> None:
+    pairing_id, answers, _errors = pairs.parse_checkin(view)
+    assert pairing_id is None and answers.met_on is None and answers.topics == []
+    assert answers.duration_minutes in (None,)
+    _pid, _terms, errors = pairs.parse_agreement(view)
+    assert {"cadence", "boundaries"} <= set(errors)
