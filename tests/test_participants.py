@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -324,3 +324,22 @@ def test_bad_arguments_get_a_helpful_ephemeral_answer(
     body = response.json()
     assert body.get("text")
     assert "Traceback" not in json.dumps(body)
+
+
+def test_profile_is_read_from_slack_once_a_day_and_refreshed_when_stale(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, program: Any, librarian: str, clock: FixedClock
+) -> None:
+    start = clock.now()
+    emulator.reset_calls()
+    for hours_later, expected_lookups in ((0, 1), (2, 1), (25, 2)):
+        clock.set(start + timedelta(hours=hours_later))
+        slack.mentor(librarian, "join")
+        opened_view(emulator)
+        assert len(emulator.calls_to("users.info")) == expected_lookups, hours_later
+    emulator.add_user(LIB, name="dana", real_name="Dana Reyes-Ortiz", tz="America/New_York", tz_offset=-18000)
+    clock.set(start + timedelta(hours=50))
+    slack.mentor(librarian, "join")
+    opened_view(emulator)
+    with session_scope(engine) as session:
+        person = session.get(Person, librarian)
+        assert (person.display_name, person.timezone) == ("Dana Reyes-Ortiz", "America/New_York")
