@@ -65,6 +65,23 @@ IMPORT_COLUMNS = (
     "not_with",
 )
 REQUIRED_COLUMNS = ("slack_user", "role", "library_type", "organization", "specializations", "years_experience")
+IMPORT_EPILOG = """\
+The CSV file has a header row; column order does not matter. Required columns are marked *.
+  slack_user *        Slack user id (U012AB3CD) or the person's Slack email (resolved with users.lookupByEmail)
+  role *              mentor or mentee
+  library_type *      school, public, academic or special
+  organization *      district or library system
+  specializations *   ids or labels from the shared list, separated by ";"
+  years_experience *  whole years as a librarian
+  region              free text
+  grade_levels        school librarians: elementary;middle;high
+  goals               free text
+  meeting_format      in_person, video, phone or any (default any)
+  capacity            mentors: how many mentees (default: the program's)
+  not_with            user ids or emails separated by ";"
+Every bad row is reported with its line number (the header is line 1) and skipped; good rows are
+loaded together in one transaction, and the import is recorded in the audit log.
+Exit status 1 when any row was skipped."""
 
 
 class CommandFailed(Exception):
@@ -314,6 +331,14 @@ def cmd_import(args: argparse.Namespace) -> int:
                     queries.person(session, uid).refreshed_at = None  # type: ignore[union-attr]
                 enrollment_service.submit_intake(session, uid, program, row.answers, now)
                 loaded += 1
+            program_service.record_admin_action(
+                session,
+                CLI_ACTOR,
+                "applications.import",
+                program.id,
+                {"file": args.file.name, "loaded": loaded, "skipped": len(problems)},
+                now,
+            )
     finally:
         engine.dispose()
     for problem in sorted(problems, key=lambda p: int(p.split()[1].rstrip(":")) if p.startswith("line ") else 0):
@@ -362,7 +387,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     edit.set_defaults(handler=cmd_program_edit)
     program_sub.add_parser("list", help="list programs").set_defaults(handler=cmd_program_list)
 
-    importer = sub.add_parser("import", help="load applications from a CSV file")
-    importer.add_argument("file", type=Path)
-    importer.add_argument("--program", required=True)
+    importer = sub.add_parser(
+        "import",
+        help="load applications from a CSV file",
+        description="Load applications collected elsewhere (a form export) into a program.",
+        epilog=IMPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    importer.add_argument("file", type=Path, help="CSV file with the columns listed below")
+    importer.add_argument("--program", required=True, help="the program's name")
     importer.set_defaults(handler=cmd_import)

@@ -191,6 +191,36 @@ def test_cross_org_prefer_rewards_other_and_neighbor_organizations() -> None:
     assert "cross_org" not in {c.name for c in scored(explain_pair(mentor(1), mentee(2), MatchRules())).components}
 
 
+def test_cross_org_require_still_prefers_a_mentor_from_a_neighbouring_organization() -> None:
+    rules = MatchRules(cross_org="require", neighbor_orgs=frozenset({"Hillcrest District", "Lakeside ISD"}))
+    solo = mentee(9, organization="Lakeside ISD")  # the mentee's own district is on the list too
+    near = scored(explain_pair(mentor(1, organization="Hillcrest District"), solo, rules))
+    far = scored(explain_pair(mentor(2, organization="Far Away USD"), solo, rules))
+    assert component(near, "cross_org").value == 1.0 and component(far, "cross_org").value == 0.5
+    assert near.score > far.score
+    assert "is at Hillcrest District" in component(near, "cross_org").sentence
+    result = match(
+        [mentor(2, organization="Far Away USD", capacity=1), mentor(1, organization="Hillcrest District", capacity=1)],
+        [solo],
+        rules,
+    )
+    assert [(p.mentor_enrollment_id, p.mentee_enrollment_id) for p in result.pairs] == [(1, 9)]
+    # Without a neighbour list "require" has nothing to rank on: every allowed pair is cross-organization.
+    plain = scored(explain_pair(mentor(2, organization="Far Away USD"), solo, MatchRules(cross_org="require")))
+    assert "cross_org" not in {c.name for c in plain.components}
+
+
+def test_neighbour_bonus_is_for_the_mentors_organization_not_the_mentees() -> None:
+    rules = MatchRules(cross_org="prefer", neighbor_orgs=frozenset({"Lakeside ISD"}))
+    listed_mentee = scored(
+        explain_pair(mentor(1, organization="Riverside"), mentee(2, organization="Lakeside ISD"), rules)
+    )
+    assert component(listed_mentee, "cross_org").value == 0.5
+    blocks = score_blocks([mentor(1, organization="Riverside")], [mentee(2, organization="Lakeside ISD")], rules)
+    [(_, block)] = list(blocks)
+    assert block[0, 0] == listed_mentee.milli_points
+
+
 # --------------------------------------------------------------------------------------------------
 # Hard rules
 # --------------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -12,6 +14,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from bot.services.pairing import MatchPreview, PreviewPair
+from bot.views import admin as admin_views
 from storage.engine import session_scope
 from storage.models import AuditEvent, Enrollment, Pairing, Program
 from tests.conftest import ADMIN_ID
@@ -332,6 +336,9 @@ def test_cli_import_reports_bad_rows_by_line_and_loads_the_good_ones(
     assert loaded == {("U0IMPORT01", "mentor"), ("U0BYEMAIL1", "mentee")}
     mentor = [e for e in rows(engine, Enrollment) if e.person_id == "U0IMPORT01"][0]
     assert mentor.specializations == ["reference", "youth_services"]
+    [audited] = [e for e in rows(engine, AuditEvent) if e.action == "applications.import"]
+    assert (audited.actor, audited.program_id) == ("cli", rows(engine, Program)[0].id)
+    assert audited.detail == {"file": "applications.csv", "loaded": 2, "skipped": 3}
 
 
 @pytest.mark.parametrize("text", ["match preview Nonexistent Program", "program edit Nope"])
@@ -349,3 +356,220 @@ def test_intake_state_helper_matches_the_modal(slack: SlackDriver, emulator: Sla
     view = wait_for(lambda: emulator.calls_to("views.open"))[-1].arg("view")
     modal_blocks = {b["block_id"] for b in view["blocks"] if b["type"] == "input"}
     assert set(intake_state()) == modal_blocks
+
+
+# -- review fixes ------------------------------------------------------------------------------------------
+def pairing_ids_in(blocks: list[dict[str, Any]], action_id: str) -> list[int]:
+    return [
+        int(element["value"])
+        for block in blocks
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == action_id
+    ]
+
+
+def test_preview_of_a_large_program_fits_one_message_and_the_rest_is_in_the_csv(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    make_program(engine)
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID])
+    for k in range(14):
+        user = f"U0MTR{k:04d}"
+        emulator.add_user(user, name=user.lower())
+        join(slack, emulator, user, "join mentor", role="mentor", years_experience="12", capacity="3")
+    for k in range(45):
+        user = f"U0MTE{k:04d}"
+        emulator.add_user(user, name=user.lower())
+        join(slack, emulator, user, "join mentee", specializations=["school_instruction"])
+
+    slack.admin(ADMIN_ID, "match preview")
+    replies = wait_for(lambda: emulator.responses_to(slack.last_response_url))
+    assert "42 pairs proposed, 3 waitlisted" in replies[-1]["text"]
+    assert "Review them in <#C0ADMINS01>" in replies[-1]["text"]
+    [posted] = [m for m in emulator.messages_in(ADMIN_CHANNEL) if m.get("blocks")]
+    assert len(posted["blocks"]) <= 50
+    shown = block_texts(posted["blocks"])
+    listed = pairing_ids_in(posted["blocks"], "shelfmate_approve_pair")
+    assert "Approve all 42" in shown and "*Waitlist:* 3 mentees" in shown
+    assert f"{42 - len(listed)} more pairs are in the CSV file" in shown and len(listed) >= 10
+
+    [csv_file] = emulator.uploaded_files
+    assert csv_file.channel_id == ADMIN_CHANNEL
+    in_csv = [int(r[0]) for r in csv.reader(io.StringIO(csv_file.content.decode())) if r and r[0].isdigit()]
+    proposed = {p.id for p in rows(engine, Pairing) if p.status == "proposed"}
+    assert len(proposed) == 42 and set(in_csv) == proposed and set(listed) < proposed
+
+    program_id = rows(engine, Program)[0].id
+    slack.block_action(ADMIN_ID, "shelfmate_approve_all", str(program_id), channel_id=ADMIN_CHANNEL)
+    assert "approved 42 pairs" in wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
+    assert all(p.approved_at for p in rows(engine, Pairing))
+
+
+@pytest.mark.parametrize("rehearsal", [False, True])
+@pytest.mark.parametrize(("pairs", "waiting"), [(0, 0), (1, 0), (14, 3), (15, 0), (16, 20), (500, 200)])
+def test_preview_message_stays_within_50_blocks_for_any_size(rehearsal: bool, pairs: int, waiting: int) -> None:
+    program = Program(id=1, name="PLSEP Mentorship 2025")
+    preview = MatchPreview(
+        program=program,
+        pairs=[
+            PreviewPair(pairing=Pairing(id=k, score=80.0, reasons=["Same time zone"]), mentor_id="U0A", mentee_id="U0B")
+            for k in range(1, pairs + 1)
+        ],
+        waitlist=[(f"U0W{k}", "All mentor capacity is used") for k in range(waiting)],
+        shortages={},
+        mentors=10,
+        mentees=pairs + waiting,
+        open_slots=pairs,
+        seconds=0.1,
+    )
+    blocks = admin_views.match_preview_blocks(preview, rehearsal=rehearsal)
+    shown = block_texts(blocks)
+    listed = len(pairing_ids_in(blocks, "shelfmate_approve_pair"))
+    assert len(blocks) <= 50
+    assert ("REHEARSAL" in shown) == rehearsal
+    assert listed == pairs or f"{pairs - listed} more pairs are in the CSV file" in shown
+    assert listed == min(pairs, 14) or (listed == 15 and pairs == 15 and not rehearsal)
+    assert admin_views.preview_needs_file(preview, rehearsal=rehearsal) == (listed < pairs or waiting > 8)
+
+
+def test_approving_a_stale_proposal_never_overfills_a_mentor(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    make_program(engine)
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID])
+    for user in ("U0MENTORA", "U0MENTEE1", "U0MENTEE2"):
+        emulator.add_user(user, name=user.lower())
+    join(slack, emulator, "U0MENTORA", "join mentor", role="mentor", years_experience="10", capacity="1")
+    join(slack, emulator, "U0MENTEE1", "join mentee")
+    join(slack, emulator, "U0MENTEE2", "join mentee")
+    slack.admin(ADMIN_ID, "match preview")
+    assert (
+        "1 pairs proposed, 1 waitlisted" in wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
+    )
+    [proposal] = rows(engine, Pairing)
+    people = {e.id: e.person_id for e in rows(engine, Enrollment)}
+    proposed_mentee = people[proposal.mentee_enrollment_id]
+    other = ({"U0MENTEE1", "U0MENTEE2"} - {proposed_mentee}).pop()
+
+    # The coordinator gives the mentor's only slot to the other mentee by hand.
+    assert "Paired <@U0MENTORA>" in slack.admin(ADMIN_ID, f"pair <@U0MENTORA> <@{other}>").json()["text"]
+
+    slack.block_action(ADMIN_ID, "shelfmate_approve_pair", str(proposal.id), channel_id=ADMIN_CHANNEL)
+    refused = wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
+    assert "no open mentee slots (1 of 1 taken)" in refused and f"find <@{proposed_mentee}> a mentor" in refused
+    program_id = rows(engine, Program)[0].id
+    slack.block_action(ADMIN_ID, "shelfmate_approve_all", str(program_id), channel_id=ADMIN_CHANNEL)
+    answer = wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
+    assert "approved 0 pairs" in answer and "1 not approved" in answer
+    assert f"<@U0MENTORA> and <@{proposed_mentee}>: Not approved: <@U0MENTORA> has no open mentee slots" in answer
+
+    approved = [p for p in rows(engine, Pairing) if p.approved_at]
+    assert [people[p.mentee_enrollment_id] for p in approved] == [other]
+    statuses = {e.person_id: e.status for e in rows(engine, Enrollment)}
+    assert statuses[proposed_mentee] != "matched"
+    assert [e.action for e in rows(engine, AuditEvent)].count("pairing.approve") == 0
+
+
+def test_approval_rechecks_hard_rules_changed_since_the_preview(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    make_program(engine)
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID])
+    for user in ("U0MENTORA", "U0MENTEE1"):
+        emulator.add_user(user, name=user.lower())
+    join(slack, emulator, "U0MENTORA", "join mentor", role="mentor", years_experience="10", capacity="2")
+    join(slack, emulator, "U0MENTEE1", "join mentee")
+    slack.admin(ADMIN_ID, "match preview")
+    wait_for(lambda: emulator.responses_to(slack.last_response_url))
+    [proposal] = rows(engine, Pairing)
+    with session_scope(engine, write=True) as session:  # the mentee's "not with" list changed since
+        mentee = session.get(Enrollment, proposal.mentee_enrollment_id)
+        assert mentee is not None
+        mentee.not_with = ["U0MENTORA"]
+        session.add(mentee)
+    slack.block_action(ADMIN_ID, "shelfmate_approve_pair", str(proposal.id), channel_id=ADMIN_CHANNEL)
+    refused = wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
+    assert "<@U0MENTEE1> asked not to be paired with <@U0MENTORA>" in refused
+    assert rows(engine, Pairing)[0].approved_at is None
+
+
+def test_audit_shows_a_program_admin_only_their_own_programs(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    make_program(engine)
+    make_program(engine, name="Academic Circle 2025", admins="U0PROGADM1")
+    mine = block_texts(slack.admin("U0PROGADM1", "audit 50").json()["blocks"])
+    assert "Last 1 admin actions" in mine
+    assert "<@U0ADMIN01> created a program (name Academic Circle 2025)" in mine
+    assert "PLSEP" not in mine
+    everything = block_texts(slack.admin(ADMIN_ID, "audit 50").json()["blocks"])
+    assert "Last 2 admin actions" in everything and "PLSEP Mentorship 2025" in everything
+    assert "Academic Circle 2025" in everything
+    assert "for program coordinators" in slack.admin(STRANGER, "audit 50").json()["text"]
+
+
+def test_import_help_and_readme_document_every_column(database_url: str, tmp_path: Path) -> None:
+    from bot.cli_admin import IMPORT_COLUMNS, REQUIRED_COLUMNS
+
+    help_text = run_cli(["import", "--help"], database_url, tmp_path).stdout
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Importing applications") : readme.index("## Architecture")]
+    for column in IMPORT_COLUMNS:
+        assert f"  {column} " in help_text, column
+        assert f"| `{column}` | {'yes' if column in REQUIRED_COLUMNS else 'no'} |" in section, column
+
+
+def test_program_from_the_cli_to_approved_matches_through_slack(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    created = run_cli(
+        [
+            "program", "create", "--name", "Solo Librarians 2025", "--applications-close", "2025-02-17",
+            "--agreement-due", "2025-03-01", "--starts", "2025-03-01", "--ends", "2025-06-30",
+            "--admin-channel", ADMIN_CHANNEL, "--cross-org", "require", "--neighbor-orgs", "Hill USD",
+        ],
+        database_url,
+        tmp_path,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    emulator.add_channel(ADMIN_CHANNEL, "solo-admins", members=[ADMIN_ID])
+    librarians = {
+        "U0HILL0001": ("mentor", {"organization": "Hill USD", "capacity": "2", "years_experience": "15"}),
+        "U0FAR00001": ("mentor", {"organization": "Far USD", "capacity": "1", "years_experience": "15"}),
+        "U0SOLO0001": ("mentee", {}),
+        "U0SOLO0002": ("mentee", {}),
+        "U0SOLO0003": ("mentee", {}),
+    }
+    for user, (role, answers) in librarians.items():
+        emulator.add_user(user, name=user.lower())
+        response = join(slack, emulator, user, f"join {role}", role=role, **answers)
+        assert response.status_code == 200 and response.content in (b"", b"{}"), response.text
+
+    emulator.reset_calls()
+    slack.admin(ADMIN_ID, "match preview Solo Librarians 2025")
+    assert (
+        "3 pairs proposed, 0 waitlisted" in wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
+    )
+    [post] = [c for c in emulator.calls_to("chat.postMessage") if c.arg("channel") == ADMIN_CHANNEL]
+    assert post.ok and emulator.violations == []  # the preview passed the catalogue check
+    blocks = post.arg("blocks")
+    assert "neighbor organization: u0hill0001 is at Hill USD" in block_texts(blocks)
+
+    approve_all = next(
+        element
+        for block in blocks
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == "shelfmate_approve_all"
+    )
+    slack.block_action(ADMIN_ID, approve_all["action_id"], approve_all["value"], channel_id=ADMIN_CHANNEL)
+    assert (
+        "approved 3 pairs in Solo Librarians 2025"
+        in wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
+    )
+    pairings = rows(engine, Pairing)
+    assert len(pairings) == 3 and all(p.approved_at and p.decided_by == ADMIN_ID for p in pairings)
+    assert {e.status for e in rows(engine, Enrollment)} == {"matched"}
+    actions = [(e.actor, e.action) for e in rows(engine, AuditEvent)]
+    assert actions[0] == ("cli", "program.create") and actions.count((ADMIN_ID, "pairing.approve")) == 3

@@ -150,7 +150,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                     await ack(text=refusal, response_type="ephemeral")
                     return
                 limit = int(action) if action.isdigit() else DEFAULT_AUDIT_ROWS
-                events = await runtime.read(queries.audit_events, max(1, min(limit, 100)))
+                events = await runtime.read(
+                    program_service.visible_audit_events, user_id, admins, max(1, min(limit, 100))
+                )
                 await ack(
                     blocks=audit_views.audit_blocks(events), text="Recent admin actions", response_type="ephemeral"
                 )
@@ -265,8 +267,8 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if refusal := await authorized(user_id, program):
             await respond(text=refusal, replace_original=False)
             return
-        count = await runtime.write(_approve_all, program.id, user_id, runtime.now())
-        await respond(text=f"<@{user_id}> approved {count} pairs in {program.name}.", replace_original=False)
+        result = await runtime.write(_approve_all, program.id, user_id, runtime.now())
+        await respond(text=admin_views.approve_all_text(user_id, program.name, result), replace_original=False)
 
     @app.action(ACTION_OVERRIDE_PAIR)
     async def override_pair(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -321,9 +323,11 @@ def _dissolve(session: Session, pairing_id: int, actor: str, now: Any) -> None:
         pairing_service.dissolve(session, pairing, actor, now, "Dissolved by a coordinator after a rematch request.")
 
 
-def _approve_all(session: Session, program_id: int, actor: str, now: Any) -> int:
+def _approve_all(session: Session, program_id: int, actor: str, now: Any) -> pairing_service.ApprovalResult:
     program = queries.program_by_id(session, program_id)
-    return pairing_service.approve_all(session, program, actor, now) if program else 0
+    if program is None:
+        return pairing_service.ApprovalResult(approved=0, refused=[])
+    return pairing_service.approve_all(session, program, actor, now)
 
 
 def _preview(session: Session, program_id: int, actor: str, now: Any) -> pairing_service.MatchPreview:
@@ -357,7 +361,7 @@ async def _post_preview(runtime: Runtime, program: Program, actor: str) -> str:
             f"Proposed matches for {program.name}: {summary}",
             admin_views.match_preview_blocks(preview, rehearsal=runtime.rehearsal),
         )
-        if len(preview.pairs) > admin_views.PREVIEW_PAIRS_SHOWN or len(preview.waitlist) > 8:
+        if admin_views.preview_needs_file(preview, rehearsal=runtime.rehearsal):
             await runtime.gateway.upload_file(
                 channel,
                 f"matches-{program.id}.csv",

@@ -268,12 +268,15 @@ def _allocate_points(rules: MatchRules, grades_apply: bool) -> dict[str, int]:
 
     Grade levels apply only when both are school librarians and the mentee lists grade levels;
     otherwise the component is left out and the other weights are normalized without it.
+    Cross-organization credit applies under "prefer", and under "require" when the program lists
+    neighbouring organizations: every allowed pair is then cross-organization, but a mentor from a
+    neighbouring district is still the better match for a solo librarian.
     """
     active = {
         name: rules.weights[name]
         for name in COMPONENTS
         if rules.weights[name] > 0
-        and (name != "cross_org" or rules.cross_org == "prefer")
+        and (name != "cross_org" or _cross_org_scored(rules))
         and (name != "grade_levels" or grades_apply)
     }
     total = sum(active.values())
@@ -286,6 +289,10 @@ def _allocate_points(rules: MatchRules, grades_apply: bool) -> dict[str, int]:
     for name in by_fraction[:leftover]:
         points[name] += 1
     return points
+
+
+def _cross_org_scored(rules: MatchRules) -> bool:
+    return rules.cross_org == "prefer" or (rules.cross_org == "require" and bool(rules.neighbor_orgs))
 
 
 _Allocations = tuple[dict[str, int], dict[str, int]]
@@ -506,8 +513,14 @@ def _component_scores(
         org_b = " ".join(mentee.organization.split()) or "an unlisted organization"
         if _same_org(mentor, mentee):
             add("cross_org", 0.0, 0, f"same organization ({org_a})")
-        elif _neighbor(mentor, rules) or _neighbor(mentee, rules):
-            add("cross_org", 1.0, full, f"cross-organization pair with a neighbor organization ({org_a} and {org_b})")
+        elif _neighbor(mentor, rules):  # the mentor comes from a neighbour; the mentee's own org listed is no bonus
+            add(
+                "cross_org",
+                1.0,
+                full,
+                f"cross-organization pair with a neighbor organization: {words.mentor} is at {org_a}, "
+                f"{words.mentee} at {org_b}",
+            )
         else:
             add("cross_org", 0.5, full // 2, f"cross-organization pair ({org_a} and {org_b})")
     return out
@@ -707,13 +720,11 @@ def _encode(
 
     full = alloc.get("cross_org", 0)
     if full:
+        # Half credit for any cross-organization pair, full when the mentor's organization is a neighbour.
         half = full // 2
         nb = {_org_key(o) for o in rules.neighbor_orgs}
-        nb_a = np.array([bool(k) and k in nb for k in (_org_key(c.organization) for c in mentees)], np.float32)
         nb_b = np.array([bool(k) and k in nb for k in (_org_key(c.organization) for c in mentors)], np.float32)
-        a = np.stack([np.ones(n, np.float32), nb_a], axis=1)
-        b = np.stack([half + (full - half) * nb_b, (full - half) * (1 - nb_b)], axis=1)
-        cols.add(a, b)
+        cols.add(np.ones((n, 1), np.float32), (half + (full - half) * nb_b)[:, None])
     return cols.build()
 
 

@@ -189,40 +189,106 @@ def _unavailable(person: object) -> bool:
     return bool(getattr(person, "deactivated", False))
 
 
+def _binding(pairing: Pairing) -> bool:
+    """A pairing that holds a mentor's slot: approved (or introduced, active). A bare proposal does not."""
+    return pairing.approved_at is not None or pairing.status != PairingStatus.PROPOSED
+
+
+class _Approver:
+    """Re-checks proposals at approval time against what is true now, not at preview time.
+
+    Between a preview and a click, people pause or leave, coordinators pair by hand, mentors lower their
+    capacity or add someone to their "not with" list. A proposal is approved only if it still passes every
+    hard rule with the mentor's load counted from binding pairings (approved ones and those approved here
+    before it); otherwise it stays proposed and the coordinator is told why.
+    """
+
+    def __init__(self, session: Session, program: Program, now: datetime) -> None:
+        self.session, self.program, self.now = session, program, now
+        self.rules = rules_for(session, program)
+        live = queries.pairings_in_program(session, program.id, [s.value for s in LIVE_PAIRING_STATUSES])  # type: ignore[arg-type]
+        self.load = Counter(p.mentor_enrollment_id for p in live if _binding(p))
+        self.taken = {p.mentee_enrollment_id for p in live if _binding(p)}
+
+    def problem(self, mentor: Enrollment, mentee: Enrollment) -> str | None:
+        """Why this proposal cannot be approved now, in words for the coordinator; None when it can."""
+        again = f" Run a new preview to find <@{mentee.person_id}> a mentor."
+        if {mentor.status, mentee.status} & {EnrollmentStatus.WITHDRAWN, EnrollmentStatus.PAUSED}:
+            return "One of these people has paused or left since the preview. Run a new preview."
+        if mentee.id in self.taken:
+            return f"<@{mentee.person_id}> already has a mentor in {self.program.name}."
+        people = queries.people(self.session, [mentor.person_id, mentee.person_id])
+
+        def zone(person_id: str) -> str:
+            return people[person_id].timezone if person_id in people else self.program.timezone
+
+        verdict = matching.explain_pair(
+            to_candidate(mentor, zone(mentor.person_id), self.now, self.load[mentor.id]),
+            to_candidate(mentee, zone(mentee.person_id), self.now),
+            self.rules,
+            names={mentor.person_id: f"<@{mentor.person_id}>", mentee.person_id: f"<@{mentee.person_id}>"},
+            labels=specializations(),
+        )
+        if isinstance(verdict, matching.Forbidden):
+            return f"Not approved: {verdict.reason}.{again}"
+        return None
+
+    def approve(self, pairing: Pairing, actor: str) -> bool:
+        """False when already decided (a double click changes nothing); PairingRefused when it no longer fits."""
+        if pairing.status != PairingStatus.PROPOSED or pairing.approved_at is not None:
+            return False
+        mentor = queries.enrollment(self.session, pairing.mentor_enrollment_id)
+        mentee = queries.enrollment(self.session, pairing.mentee_enrollment_id)
+        if mentor is None or mentee is None:
+            return False
+        if problem := self.problem(mentor, mentee):
+            raise PairingRefused(problem)
+        pairing.approved_at = self.now
+        pairing.decided_by = actor
+        self.session.add(pairing)
+        for enrollment in (mentor, mentee):
+            enrollment.status = EnrollmentStatus.MATCHED
+            enrollment.updated_at = self.now
+            self.session.add(enrollment)
+        self.load[mentor.id] += 1  # type: ignore[index]
+        self.taken.add(mentee.id)  # type: ignore[arg-type]
+        program_rules.record_admin_action(
+            self.session, actor, "pairing.approve", pairing.program_id, {"pairing_id": pairing.id}, self.now
+        )
+        return True
+
+
 def approve(session: Session, pairing: Pairing, actor: str, now: datetime) -> bool:
-    """Approve one proposal; False when it was already decided (a double click changes nothing)."""
-    if pairing.status != PairingStatus.PROPOSED or pairing.approved_at is not None:
+    """Approve one proposal; False when it was already decided, PairingRefused (with why) when it no longer fits."""
+    program = queries.program_by_id(session, pairing.program_id)
+    if program is None:
         return False
-    mentor = queries.enrollment(session, pairing.mentor_enrollment_id)
-    mentee = queries.enrollment(session, pairing.mentee_enrollment_id)
-    if mentor is None or mentee is None:
-        return False
-    if mentee.status in (EnrollmentStatus.WITHDRAWN, EnrollmentStatus.PAUSED) or mentor.status in (
-        EnrollmentStatus.WITHDRAWN,
-        EnrollmentStatus.PAUSED,
-    ):
-        raise PairingRefused("One of these people has paused or left since the preview. Run a new preview.")
-    pairing.approved_at = now
-    pairing.decided_by = actor
-    session.add(pairing)
-    for enrollment in (mentor, mentee):
-        enrollment.status = EnrollmentStatus.MATCHED
-        enrollment.updated_at = now
-        session.add(enrollment)
-    program_rules.record_admin_action(
-        session, actor, "pairing.approve", pairing.program_id, {"pairing_id": pairing.id}, now
-    )
-    return True
+    return _Approver(session, program, now).approve(pairing, actor)
 
 
-def approve_all(session: Session, program: Program, actor: str, now: datetime) -> int:
-    approved = 0
-    for pairing in queries.pairings_in_program(session, program.id, [PairingStatus.PROPOSED]):  # type: ignore[arg-type]
+@dataclass(frozen=True)
+class ApprovalResult:
+    approved: int
+    refused: list[tuple[str, str, str]]  # (mentor id, mentee id, why it was not approved)
+
+
+def approve_all(session: Session, program: Program, actor: str, now: datetime) -> ApprovalResult:
+    """Approve every open proposal that still fits, best scores first; the rest are reported, not dropped.
+
+    Best first so that when a later change leaves room for only some of a mentor's proposals, the
+    strongest ones are kept.
+    """
+    approver = _Approver(session, program, now)
+    proposals = queries.pairings_in_program(session, program.id, [PairingStatus.PROPOSED])  # type: ignore[arg-type]
+    approved, refused = 0, []
+    for pairing in sorted(proposals, key=lambda p: (-p.score, p.id or 0)):
         try:
-            approved += approve(session, pairing, actor, now)
-        except PairingRefused:
-            continue
-    return approved
+            approved += approver.approve(pairing, actor)
+        except PairingRefused as problem:
+            mentor = queries.enrollment(session, pairing.mentor_enrollment_id)
+            mentee = queries.enrollment(session, pairing.mentee_enrollment_id)
+            refused.append((mentor.person_id if mentor else "", mentee.person_id if mentee else "", str(problem)))
+    return ApprovalResult(approved=approved, refused=refused)
 
 
 def reject(session: Session, pairing: Pairing, actor: str, now: datetime) -> bool:
@@ -248,6 +314,12 @@ class HandPairCheck:
 
 
 def check_hand_pair(session: Session, program: Program, mentor_id: str, mentee_id: str, now: datetime) -> HandPairCheck:
+    """Check a coordinator's own pair against the hard rules.
+
+    A hand pair supersedes the machine's unapproved proposals: the mentor's load counts binding pairings
+    only, because a coordinator pairing by hand has decided, while a proposal is a suggestion awaiting
+    review. A proposal that no longer fits afterwards is refused at approval, with the reason.
+    """
     mentor = queries.enrollment_for(session, program.id, mentor_id, Role.MENTOR)  # type: ignore[arg-type]
     mentee = queries.enrollment_for(session, program.id, mentee_id, Role.MENTEE)  # type: ignore[arg-type]
     if mentor is None or mentor.status == EnrollmentStatus.WITHDRAWN:
@@ -255,12 +327,12 @@ def check_hand_pair(session: Session, program: Program, mentor_id: str, mentee_i
     if mentee is None or mentee.status == EnrollmentStatus.WITHDRAWN:
         raise PairingRefused(f"<@{mentee_id}> is not a mentee in {program.name}.")
     live = queries.pairings_of_enrollments(session, [mentee.id])  # type: ignore[list-item]
-    if any(p.approved_at is not None or p.status != PairingStatus.PROPOSED for p in live):
+    if any(_binding(p) and p.mentee_enrollment_id == mentee.id for p in live):
         raise PairingRefused(f"<@{mentee_id}> already has a mentor in {program.name}. Unpair them first.")
     load = sum(
         1
         for p in queries.pairings_of_enrollments(session, [mentor.id])  # type: ignore[list-item]
-        if p.approved_at is not None or p.status != PairingStatus.PROPOSED
+        if _binding(p) and p.mentor_enrollment_id == mentor.id
     )
     people = queries.people(session, [mentor_id, mentee_id])
     verdict = matching.explain_pair(

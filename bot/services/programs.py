@@ -335,6 +335,26 @@ def require_admin(session: Session, program: Program | None, user_id: str, super
     raise NotAllowed(REFUSAL)
 
 
+def visible_audit_events(session: Session, user_id: str, super_admins: frozenset[str], limit: int) -> list[AuditEvent]:
+    """The newest `limit` admin actions this person may read.
+
+    Super admins (SHELFMATE_ADMINS) see everything; a program's own coordinators see only their programs'
+    events, since one program's decisions (who was paired, dissolved, exported) are not another's business.
+    """
+    if user_id in super_admins:
+        return queries.audit_events(session, limit)
+    mine = {p.id for p in queries.all_programs(session) if user_id in (p.admins or [])}
+    if not mine:
+        return []
+    window = limit
+    while True:  # read newest first in growing windows until enough of this person's events are found
+        events = queries.audit_events(session, window)
+        visible = [e for e in events if e.program_id in mine]
+        if len(visible) >= limit or len(events) < window:
+            return visible[:limit]
+        window *= 4
+
+
 def resolve_program(session: Session, name: str) -> Program:
     """A program by name, or the only running one when no name is given."""
     name = name.strip()

@@ -31,7 +31,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.services.catalog import CADENCES, specialization_label
-from bot.services.pairing import MatchPreview
+from bot.services.pairing import ApprovalResult, MatchPreview
 from bot.views.common import MAX_BLOCKS_PER_MESSAGE, clip, render
 from bot.views.ids import (
     ACTION_APPROVE_ALL,
@@ -43,8 +43,10 @@ from bot.views.ids import (
 )
 from storage.models import Program
 
-# Pairs listed one by one in the channel; beyond this the full list goes out as a CSV file.
-PREVIEW_PAIRS_SHOWN = 15
+# The channel message lists as many pairs as fit Slack's 50-block limit (see pairs_that_fit); every pair,
+# shown or not, is in the CSV file posted beside it.
+BLOCKS_PER_PAIR = 3  # divider, the pair and its reasons, Approve / Reject
+WAITLIST_SHOWN = 8
 
 
 # -- program modal ---------------------------------------------------------------------------------------
@@ -255,7 +257,7 @@ def _channel(channel: str | None) -> str:
 
 
 # -- match preview ---------------------------------------------------------------------------------------
-def match_preview_blocks(preview: MatchPreview, *, rehearsal: bool = False) -> list[dict[str, Any]]:
+def _preview_head(preview: MatchPreview, rehearsal: bool) -> list[Block]:
     blocks: list[Block] = []
     if rehearsal:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=":test_tube: *REHEARSAL*")))
@@ -290,7 +292,30 @@ def match_preview_blocks(preview: MatchPreview, *, rehearsal: bool = False) -> l
                 ],
             )
         )
-    for pair in preview.pairs[:PREVIEW_PAIRS_SHOWN]:
+    return blocks
+
+
+def pairs_that_fit(preview: MatchPreview, *, rehearsal: bool = False) -> int:
+    """How many pairs the channel message lists one by one, so that it never exceeds 50 blocks.
+
+    The head (label, header, totals, Approve all), the waitlist (divider + section) and, when some
+    pairs are left out, the line pointing to the CSV all take blocks; each pair takes BLOCKS_PER_PAIR.
+    """
+    fixed = len(_preview_head(preview, rehearsal)) + 2
+    if fixed + len(preview.pairs) * BLOCKS_PER_PAIR <= MAX_BLOCKS_PER_MESSAGE:
+        return len(preview.pairs)
+    return max(0, (MAX_BLOCKS_PER_MESSAGE - fixed - 1) // BLOCKS_PER_PAIR)
+
+
+def preview_needs_file(preview: MatchPreview, *, rehearsal: bool = False) -> bool:
+    """The CSV goes out whenever the message leaves out pairs or waitlisted people."""
+    return pairs_that_fit(preview, rehearsal=rehearsal) < len(preview.pairs) or len(preview.waitlist) > WAITLIST_SHOWN
+
+
+def match_preview_blocks(preview: MatchPreview, *, rehearsal: bool = False) -> list[dict[str, Any]]:
+    blocks = _preview_head(preview, rehearsal)
+    shown = pairs_that_fit(preview, rehearsal=rehearsal)
+    for pair in preview.pairs[:shown]:
         reasons = "\n".join(f"• {r}" for r in pair.pairing.reasons[:4])
         blocks.append(DividerBlock())
         blocks.append(
@@ -315,13 +340,14 @@ def match_preview_blocks(preview: MatchPreview, *, rehearsal: bool = False) -> l
                 ],
             )
         )
-    if len(preview.pairs) > PREVIEW_PAIRS_SHOWN:
+    if len(preview.pairs) > shown:
         blocks.append(
             ContextBlock(
                 elements=[
                     MarkdownTextObject(
-                        text=f"{len(preview.pairs) - PREVIEW_PAIRS_SHOWN} more pairs are in the attached CSV; "
-                        "`Approve all` covers every pair."
+                        text=f"{len(preview.pairs) - shown} more pairs are in the CSV file posted with this message; "
+                        "`Approve all` covers every pair. To turn one down, "
+                        "`/mentor-admin unpair @mentor @mentee`."
                     )
                 ]
             )
@@ -337,10 +363,10 @@ def waitlist_text(preview: MatchPreview) -> str:
     lines = [f"*Waitlist:* {len(preview.waitlist)} mentees"]
     for spec, count in sorted(preview.shortages.items(), key=lambda kv: (-kv[1], kv[0]))[:10]:
         lines.append(f"• {specialization_label(spec)}: {count} more mentor{'s' if count != 1 else ''} needed")
-    for person_id, reason in preview.waitlist[:8]:
+    for person_id, reason in preview.waitlist[:WAITLIST_SHOWN]:
         lines.append(f"• <@{person_id}>: {reason}")
-    if len(preview.waitlist) > 8:
-        lines.append(f"… and {len(preview.waitlist) - 8} more (see the CSV).")
+    if len(preview.waitlist) > WAITLIST_SHOWN:
+        lines.append(f"… and {len(preview.waitlist) - WAITLIST_SHOWN} more (see the CSV).")
     return "\n".join(lines)
 
 
@@ -363,6 +389,18 @@ def preview_csv(preview: MatchPreview) -> bytes:
     for person_id, reason in preview.waitlist:
         writer.writerow([person_id, reason])
     return out.getvalue().encode()
+
+
+def approve_all_text(actor: str, program_name: str, result: ApprovalResult, shown: int = 10) -> str:
+    """What Approve all did, and each proposal it left alone with the reason."""
+    text = f"<@{actor}> approved {result.approved} pairs in {program_name}."
+    if not result.refused:
+        return text
+    lines = [text, f"{len(result.refused)} not approved:"]
+    lines += [f"• <@{mentor}> and <@{mentee}>: {reason}" for mentor, mentee, reason in result.refused[:shown]]
+    if len(result.refused) > shown:
+        lines.append(f"… and {len(result.refused) - shown} more. Run a new preview to re-match them.")
+    return clip("\n".join(lines), 3000)
 
 
 def decision_text(pairing_id: int, decision: str, actor: str) -> str:
