@@ -146,8 +146,12 @@ def remember_request(session: Session, key: str, now: datetime) -> bool:
 
 
 # -- audit ---------------------------------------------------------------------------------------------
-def audit_events(session: Session, limit: int) -> list[AuditEvent]:
-    return list(session.exec(select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)))
+def audit_events(session: Session, limit: int, program_ids: set[int] | None = None) -> list[AuditEvent]:
+    """Newest first; `program_ids` limits them to those programs."""
+    statement = select(AuditEvent)
+    if program_ids is not None:
+        statement = statement.where(AuditEvent.program_id.in_(sorted(program_ids)))
+    return list(session.exec(statement.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)))
 
 
 def enrollment_counts(session: Session) -> dict[int, dict[str, int]]:

@@ -18,6 +18,7 @@ ACTION_WORDS = {
     "pairing.hand_pair": "paired two people by hand",
     "pairing.dissolve": "dissolved a pairing",
     "export": "exported records",
+    "applications.import": "imported applications from a file",
 }
 
 
