@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
+import httpx
 import uvicorn
 
 from bot.app import create_app
@@ -47,3 +51,55 @@ class AppServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+
+class ShelfmateProcess:
+    """`shelfmate run --http` as an operator starts it: a real process on a free port, killable."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self.cwd = cwd
+        self.env = env
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[str] | None = None
+        self.output = ""
+
+    def start(self, timeout: float = 30) -> ShelfmateProcess:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", "--http", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"shelfmate run --http did not start:\n{self.output}")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handler runs, as in a power cut or an OOM kill."""
+        assert self.process is not None
+        self.process.kill()
+        self.output += self.process.communicate()[0] or ""
+
+    def stop(self) -> str:
+        """Terminate politely and return everything the process printed."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.output += self.process.communicate(timeout=10)[0] or ""
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.output += self.process.communicate()[0] or ""
+        elif self.process is not None and self.process.stdout is not None:
+            self.output += self.process.stdout.read() or ""
+        return self.output

@@ -9,12 +9,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import inspect
 
 from storage.engine import make_engine
-from tests.app_server import free_port
+from tests.app_server import ShelfmateProcess
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
@@ -102,40 +101,16 @@ def test_db_upgrade_creates_every_table_with_wal(tmp_path: Path, database_url: s
 
 @pytest.fixture
 def http_process(tmp_path: Path, emulator: SlackEmulator, database_url: str) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run", "--http", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path,
-        env=shelfmate_env(
-            tmp_path,
-            SLACK_BOT_TOKEN=BOT_TOKEN,
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_URL=emulator.api_url,
-            DATABASE_URL=database_url,
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    env = shelfmate_env(
+        tmp_path,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=emulator.api_url,
+        DATABASE_URL=database_url,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            output = process.stdout.read() if process.stdout else ""
-            raise AssertionError(f"shelfmate run --http did not start:\n{output}")
-        time.sleep(0.1)
-    yield url
-    process.terminate()
-    try:
-        output, _ = process.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
+    app = ShelfmateProcess(tmp_path, env).start()
+    yield app.url
+    output = app.stop()
     assert "Traceback" not in output
     assert SIGNING_SECRET not in output and BOT_TOKEN not in output
 
