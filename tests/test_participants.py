@@ -343,3 +343,14 @@ def test_profile_is_read_from_slack_once_a_day_and_refreshed_when_stale(
     with session_scope(engine) as session:
         person = session.get(Person, librarian)
         assert (person.display_name, person.timezone) == ("Dana Reyes-Ortiz", "America/New_York")
+
+
+def test_an_application_submitted_before_the_profile_fetch_lands_is_still_saved(
+    slack: SlackDriver, engine: Engine, program: Any
+) -> None:
+    response = slack.view_submission(
+        "U0FASTONE", "shelfmate_intake", intake_state(), private_metadata=json.dumps({"program_id": program.id})
+    )
+    assert (response.status_code, response.content) == (200, b"")
+    [row] = enrollments(engine)
+    assert row.person_id == "U0FASTONE"

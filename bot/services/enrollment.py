@@ -221,6 +221,10 @@ def submit_intake(
     session: Session, person_id: str, program: Program, answers: IntakeAnswers, now: datetime
 ) -> SubmitResult:
     """Create or update the person's enrollment for (program, role): a double submit updates the same row."""
+    if queries.person(session, person_id) is None:
+        # The profile fetch may not have landed (or was lost); a bare row is refreshed from Slack later.
+        session.add(Person(slack_user_id=person_id))
+        session.flush()
     existing = queries.enrollment_for(session, program.id, person_id, answers.role)  # type: ignore[arg-type]
     created = existing is None or existing.status == EnrollmentStatus.WITHDRAWN
     enrollment = existing or Enrollment(program_id=program.id, person_id=person_id, role=answers.role, created_at=now)
