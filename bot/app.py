@@ -92,10 +92,13 @@ def create_app(runtime: Runtime) -> AsyncApp:
     )
 
     @app.error
-    async def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> BoltResponse:
+    async def on_error(
+        error: Exception, body: dict[str, Any], response: BoltResponse | None, logger: logging.Logger
+    ) -> BoltResponse | None:
         # Log the kind of failure, never the payload: it can hold private notes.
         logger.error("listener failed: %s: %s", type(error).__name__, error, exc_info=error)
-        return friendly_failure(body)
+        # After an ack Slack already has its answer (Bolt passes no response then): nothing to replace.
+        return friendly_failure(body) if response is not None else None
 
     register_all(app, runtime)
     return app

@@ -61,6 +61,19 @@ def person(session: Session, user_id: str) -> Person | None:
     return session.get(Person, user_id)
 
 
+def ensure_person(session: Session, user_id: str) -> Person:
+    """The person's row, inserted if missing. The insert is the check, so two racing requests both succeed."""
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    session.execute(
+        insert(Person)
+        .values(slack_user_id=user_id, display_name="", timezone="UTC", created_at=datetime.now(UTC))
+        .on_conflict_do_nothing(index_elements=["slack_user_id"])
+    )
+    person = session.get(Person, user_id)
+    assert person is not None
+    return person
+
+
 def people(session: Session, user_ids: list[str]) -> dict[str, Person]:
     if not user_ids:
         return {}

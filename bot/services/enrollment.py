@@ -96,7 +96,7 @@ def needs_refresh(person: Person | None, now: datetime) -> bool:
 
 
 def save_profile(session: Session, profile: SlackProfile, now: datetime) -> Person:
-    person = queries.person(session, profile.user_id) or Person(slack_user_id=profile.user_id)
+    person = queries.ensure_person(session, profile.user_id)
     person.display_name = profile.display_name[:200]
     person.timezone = profile.timezone or "UTC"
     person.is_bot = profile.is_bot
@@ -221,10 +221,8 @@ def submit_intake(
     session: Session, person_id: str, program: Program, answers: IntakeAnswers, now: datetime
 ) -> SubmitResult:
     """Create or update the person's enrollment for (program, role): a double submit updates the same row."""
-    if queries.person(session, person_id) is None:
-        # The profile fetch may not have landed (or was lost); a bare row is refreshed from Slack later.
-        session.add(Person(slack_user_id=person_id))
-        session.flush()
+    # The profile fetch may not have landed (or was lost); a bare row is refreshed from Slack later.
+    queries.ensure_person(session, person_id)
     existing = queries.enrollment_for(session, program.id, person_id, answers.role)  # type: ignore[arg-type]
     created = existing is None or existing.status == EnrollmentStatus.WITHDRAWN
     enrollment = existing or Enrollment(program_id=program.id, person_id=person_id, role=answers.role, created_at=now)
