@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import Block, Option
 
 SECTION_TEXT_LIMIT = 3000
 MAX_BLOCKS_PER_MESSAGE = 50
@@ -21,3 +21,13 @@ def render(blocks: list[Block], limit: int = MAX_BLOCKS_PER_MESSAGE) -> list[dic
     if len(blocks) > limit:
         raise ValueError(f"{len(blocks)} blocks exceed Slack's limit of {limit}")
     return [block.to_dict() for block in blocks]
+
+
+def options(choices: dict[str, str]) -> list[Option]:
+    """Select options from a value -> label map (labels cut to Slack's 75 characters)."""
+    return [Option(value=value, label=label[:75]) for value, label in choices.items()]
+
+
+def initial_option(choices: dict[str, str], value: str) -> Option | None:
+    """The option to preselect, or None when the stored value is no longer offered."""
+    return Option(value=value, label=choices[value][:75]) if value in choices else None

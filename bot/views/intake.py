@@ -25,18 +25,10 @@ from slack_sdk.models.views import View
 
 from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, ROLES, specializations
 from bot.services.enrollment import MAX_CAPACITY, MAX_YEARS, TEXT_LIMITS, IntakeAnswers
-from bot.views.common import MAX_BLOCKS_PER_VIEW
+from bot.views.common import MAX_BLOCKS_PER_VIEW, initial_option, options
 from bot.views.ids import INTAKE_CALLBACK
 from bot.views.state import SubmittedView, as_int
 from storage.models import Program
-
-
-def _options(choices: dict[str, str]) -> list[Option]:
-    return [Option(value=value, label=label[:75]) for value, label in choices.items()]
-
-
-def _initial(choices: dict[str, str], value: str) -> Option | None:
-    return Option(value=value, label=choices[value][:75]) if value in choices else None
 
 
 def _initials(choices: dict[str, str], values: list[str]) -> list[Option] | None:
@@ -95,8 +87,8 @@ def intake_modal(
                     element=StaticSelectElement(
                         action_id="program_id",
                         placeholder="Choose a program",
-                        options=_options(program_names),
-                        initial_option=_initial(program_names, str(answers.program_id or "")),
+                        options=options(program_names),
+                        initial_option=initial_option(program_names, str(answers.program_id or "")),
                     ),
                 )
             )
@@ -107,8 +99,8 @@ def intake_modal(
             element=StaticSelectElement(
                 action_id="library_type",
                 placeholder="Choose one",
-                options=_options(LIBRARY_TYPES),
-                initial_option=_initial(LIBRARY_TYPES, answers.library_type),
+                options=options(LIBRARY_TYPES),
+                initial_option=initial_option(LIBRARY_TYPES, answers.library_type),
             ),
         ),
         InputBlock(
@@ -138,7 +130,7 @@ def intake_modal(
             element=StaticMultiSelectElement(
                 action_id="specializations",
                 placeholder="Choose one or more",
-                options=_options(specializations()),
+                options=options(specializations()),
                 initial_options=_initials(specializations(), answers.specializations),
             ),
         ),
@@ -159,7 +151,7 @@ def intake_modal(
             optional=True,
             element=CheckboxesElement(
                 action_id="grade_levels",
-                options=_options(GRADE_LEVELS),
+                options=options(GRADE_LEVELS),
                 initial_options=_initials(GRADE_LEVELS, answers.grade_levels),
             ),
         ),
@@ -181,8 +173,8 @@ def intake_modal(
             element=StaticSelectElement(
                 action_id="meeting_format",
                 placeholder="Choose one",
-                options=_options(MEETING_FORMATS),
-                initial_option=_initial(MEETING_FORMATS, answers.meeting_format or "any"),
+                options=options(MEETING_FORMATS),
+                initial_option=initial_option(MEETING_FORMATS, answers.meeting_format or "any"),
             ),
         ),
     ]

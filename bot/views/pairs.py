@@ -26,7 +26,7 @@ from slack_sdk.models.views import View
 from bot.services.agreements import BOUNDARIES, AgreementState, PairView, Terms
 from bot.services.catalog import CADENCES, MEETING_FORMATS, specializations
 from bot.services.checkins import CheckInAnswers, Logged
-from bot.views.common import clip, render
+from bot.views.common import clip, initial_option, options, render
 from bot.views.ids import (
     ACTION_ACCEPT_AGREEMENT,
     ACTION_CHANGE_AGREEMENT,
@@ -40,16 +40,8 @@ RATINGS = {str(n): f"{n} - {w}" for n, w in enumerate(["poor", "fair", "good", "
 MEETING_KINDS = {k: v for k, v in MEETING_FORMATS.items() if k != "any"}
 
 
-def _options(choices: dict[str, str]) -> list[Option]:
-    return [Option(value=value, label=label[:75]) for value, label in choices.items()]
-
-
-def _option(choices: dict[str, str], value: str) -> Option | None:
-    return Option(value=value, label=choices[value][:75]) if value in choices else None
-
-
 def _yes_no(flag: bool) -> Option | None:
-    return _option(YES_NO, "yes" if flag else "no")
+    return initial_option(YES_NO, "yes" if flag else "no")
 
 
 def _bullets(lines: list[str]) -> str:
@@ -78,21 +70,23 @@ def agreement_modal(pair: PairView, terms: Terms) -> dict[str, Any]:
                 block_id="cadence",
                 label="How often will you meet?",
                 element=StaticSelectElement(
-                    action_id="cadence", options=_options(CADENCES), initial_option=_option(CADENCES, terms.cadence)
+                    action_id="cadence",
+                    options=options(CADENCES),
+                    initial_option=initial_option(CADENCES, terms.cadence),
                 ),
             ),
             InputBlock(
                 block_id="mentor_on_call",
                 label="Is the mentor on call during work hours for quick questions?",
                 element=RadioButtonsElement(
-                    action_id="mentor_on_call", options=_options(YES_NO), initial_option=_yes_no(terms.mentor_on_call)
+                    action_id="mentor_on_call", options=options(YES_NO), initial_option=_yes_no(terms.mentor_on_call)
                 ),
             ),
             InputBlock(
                 block_id="after_hours_ok",
                 label="Is chat outside work hours fine?",
                 element=RadioButtonsElement(
-                    action_id="after_hours_ok", options=_options(YES_NO), initial_option=_yes_no(terms.after_hours_ok)
+                    action_id="after_hours_ok", options=options(YES_NO), initial_option=_yes_no(terms.after_hours_ok)
                 ),
             ),
             InputBlock(
@@ -100,8 +94,8 @@ def agreement_modal(pair: PairView, terms: Terms) -> dict[str, Any]:
                 label="Topic boundaries",
                 element=RadioButtonsElement(
                     action_id="boundaries",
-                    options=_options(BOUNDARIES),
-                    initial_option=_option(BOUNDARIES, terms.boundaries),
+                    options=options(BOUNDARIES),
+                    initial_option=initial_option(BOUNDARIES, terms.boundaries),
                 ),
             ),
             InputBlock(
@@ -184,7 +178,7 @@ def checkin_modal(pairs: list[PairView], today: date, chosen: int | None = None)
                 element=StaticSelectElement(
                     action_id="pairing_id",
                     options=[Option(value=k, label=v) for k, v in partners.items()],
-                    initial_option=_option(partners, str(chosen)) if chosen else None,
+                    initial_option=initial_option(partners, str(chosen)) if chosen else None,
                 ),
             )
         )
@@ -207,14 +201,16 @@ def checkin_modal(pairs: list[PairView], today: date, chosen: int | None = None)
             block_id="format",
             label="How did you meet?",
             element=StaticSelectElement(
-                action_id="format", options=_options(MEETING_KINDS), initial_option=_option(MEETING_KINDS, "video")
+                action_id="format",
+                options=options(MEETING_KINDS),
+                initial_option=initial_option(MEETING_KINDS, "video"),
             ),
         ),
         InputBlock(
             block_id="topics",
             label="Topics",
             optional=True,
-            element=StaticMultiSelectElement(action_id="topics", options=_options(specializations())),
+            element=StaticMultiSelectElement(action_id="topics", options=options(specializations())),
         ),
         InputBlock(
             block_id="other_topics",
@@ -226,7 +222,7 @@ def checkin_modal(pairs: list[PairView], today: date, chosen: int | None = None)
             block_id="rating",
             label="How useful was it?",
             optional=True,
-            element=StaticSelectElement(action_id="rating", options=_options(RATINGS)),
+            element=StaticSelectElement(action_id="rating", options=options(RATINGS)),
         ),
         InputBlock(
             block_id="private_note",
