@@ -37,6 +37,17 @@ def shelfmate_env(cwd: Path, **values: str) -> dict[str, str]:
     return env
 
 
+def app_env(cwd: Path, emulator: SlackEmulator, database_url: str) -> dict[str, str]:
+    """What an operator sets to run the app against the emulator and the test database."""
+    return shelfmate_env(
+        cwd,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=emulator.api_url,
+        DATABASE_URL=database_url,
+    )
+
+
 def run_cli(args: list[str], cwd: Path, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
@@ -101,14 +112,7 @@ def test_db_upgrade_creates_every_table_with_wal(tmp_path: Path, database_url: s
 
 @pytest.fixture
 def http_process(tmp_path: Path, emulator: SlackEmulator, database_url: str) -> Iterator[str]:
-    env = shelfmate_env(
-        tmp_path,
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=emulator.api_url,
-        DATABASE_URL=database_url,
-    )
-    app = ShelfmateProcess(tmp_path, env).start()
+    app = ShelfmateProcess(tmp_path, app_env(tmp_path, emulator, database_url)).start()
     yield app.url
     output = app.stop()
     assert "Traceback" not in output

@@ -17,11 +17,11 @@ from bot.services import pairing as pairing_service
 from storage.engine import session_scope
 from storage.models import CheckIn, Enrollment, Person, Program
 from tests.app_server import ShelfmateProcess
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET
+from tests.conftest import SIGNING_SECRET
 from tests.factories import make_program
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
-from tests.test_cli import shelfmate_env
+from tests.test_cli import app_env
 from tests.test_pairs import MENTEE, MENTOR, checkin_state
 
 MEETINGS = 40
@@ -69,13 +69,7 @@ def test_sigkill_while_logging_meetings_then_slack_retries_logs_each_meeting_onc
     pairing_id = running_pair(engine, emulator, today)
     metadata = json.dumps({"pairing_id": pairing_id})
     meetings = [(f"V0CRASH{i:03d}", (today - timedelta(days=i + 1)).isoformat()) for i in range(MEETINGS)]
-    env = shelfmate_env(
-        tmp_path,
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=emulator.api_url,
-        DATABASE_URL=database_url,
-    )
+    env = app_env(tmp_path, emulator, database_url)
 
     def submit(driver: SlackDriver, view_id: str, day: str, retry: int | None = None) -> int | None:
         try:
