@@ -15,7 +15,7 @@ from sqlmodel import select
 from bot.clock import FixedClock
 from bot.runtime import Runtime
 from bot.scheduler import tick
-from bot.services import agreements
+from bot.services import agreements, schedule
 from bot.services import enrollment as enrollment_service
 from bot.services import pairing as pairing_service
 from bot.services.schedule import next_allowed_time, period_containing
@@ -280,3 +280,18 @@ async def test_a_whole_program_in_seconds(
     delivery_ids = [c.arg("metadata")["event_payload"]["delivery_id"] for c in posts(emulator) if c.arg("metadata")]
     assert len(delivery_ids) == len(set(delivery_ids))
     assert all("PRIVATE-NOTE" not in str(c.args) for c in emulator.calls)
+
+
+def test_an_invite_only_program_reminds_each_invited_person_who_has_not_applied(engine: Engine) -> None:
+    program = make_program(engine, eligibility="allowlist", eligibility_allowlist="U0INV1, U0INV2, U0INV3")
+    with session_scope(engine, write=True) as session:
+        program = session.get(Program, program.id)
+        person(session, "U0INV1")
+        enroll(session, program, "U0INV1", "mentee")
+    three_days_before = datetime(2025, 2, 14, 18, 0, tzinfo=UTC)  # 10 AM in Los Angeles, a Friday
+    for _ in range(2):  # a second sweep owes nothing new
+        with session_scope(engine, write=True) as session:
+            schedule.plan(session, three_days_before)
+    reminders = [d for d in deliveries(engine) if d.kind == "applications_closing"]
+    assert sorted(d.recipient for d in reminders) == ["U0INV2", "U0INV3"]
+    assert all(d.payload["closes"] == "2025-02-17" for d in reminders)

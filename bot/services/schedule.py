@@ -272,15 +272,32 @@ class Planner:
 
     # -- calendar ------------------------------------------------------------------------------------
     def application_reminder(self, program: Program, today: date) -> None:
-        channel = program.eligibility_channel or program.admin_channel
+        """Before the deadline: the eligibility channel hears it, or each invited person who has not applied
+        (an allowlist program has no channel to post in), or else the coordinators, who can pass it on."""
         remind_on = program.applications_close - timedelta(days=APPLICATION_REMINDER_DAYS)
-        if channel is None or not remind_on <= today <= program.applications_close:
+        if not remind_on <= today <= program.applications_close:
+            return
+        closes = program.applications_close.isoformat()
+        payload = {"program": program.name, "closes": closes, "timezone": program.timezone}
+        if program.eligibility == "allowlist" and not program.eligibility_channel:
+            applied = {e.person_id for e in queries.enrollments_in_program(self.session, program.id)}  # type: ignore[arg-type]
+            for user_id in sorted(set(program.eligibility_allowlist or []) - applied):
+                self.enqueue(
+                    DeliveryKey("applications_closing", f"person:{user_id}:program:{program.id}", closes),
+                    user_id,
+                    local_moment(today, program.timezone),
+                    payload,
+                    program=program,
+                )
+            return
+        channel = program.eligibility_channel or program.admin_channel
+        if channel is None:
             return
         self.enqueue(
-            DeliveryKey("applications_closing", f"program:{program.id}", program.applications_close.isoformat()),
+            DeliveryKey("applications_closing", f"program:{program.id}", closes),
             channel,
             local_moment(today, program.timezone),
-            {"program": program.name, "closes": program.applications_close.isoformat(), "timezone": program.timezone},
+            payload,
             program=program,
         )
 
