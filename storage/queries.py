@@ -211,3 +211,23 @@ def remember_conversation(session: Session, pairing_id: int, channel_id: str) ->
     if row is not None and not row.conversation_id:
         row.conversation_id = channel_id
         session.add(row)
+
+
+def agreements_for_pairings(session: Session, pairing_ids: list[int]) -> dict[int, Agreement]:
+    if not pairing_ids:
+        return {}
+    rows = session.exec(select(Agreement).where(Agreement.pairing_id.in_(pairing_ids)))
+    return {row.pairing_id: row for row in rows}
+
+
+def checkin_days_by_pairing(session: Session, pairing_ids: list[int]) -> dict[int, list[date]]:
+    """Pairing id -> the days it met, oldest first; one query for a whole program."""
+    if not pairing_ids:
+        return {}
+    out: dict[int, list[date]] = {}
+    rows = session.exec(
+        select(CheckIn.pairing_id, CheckIn.met_on).where(CheckIn.pairing_id.in_(pairing_ids)).order_by(CheckIn.met_on)
+    )
+    for pairing_id, met_on in rows:
+        out.setdefault(pairing_id, []).append(met_on)
+    return out

@@ -143,6 +143,7 @@ class PairContext:
     mentor_person: Person | None
     mentee_person: Person | None
     agreement: Agreement | None
+    met_days: tuple[date, ...] = ()
 
     @property
     def cadence(self) -> str:
@@ -245,18 +246,26 @@ class Planner:
             self.wrap_up(program, contexts)
 
     def pair_contexts(self, program: Program) -> list[PairContext]:
+        """Every live pairing with what planning needs, loaded in a handful of queries (not a few per pair:
+        on SQLite the sweep holds the write lock while it plans, and requests wait for it)."""
         pairings = queries.pairings_in_program(
             self.session,
             program.id,  # type: ignore[arg-type]
             [PairingStatus.PROPOSED, PairingStatus.INTRODUCED, PairingStatus.ACTIVE],
         )
+        if not pairings:
+            return []
+        enrollments = {e.id: e for e in queries.enrollments_in_program(self.session, program.id)}  # type: ignore[arg-type]
+        people = queries.people(self.session, sorted({e.person_id for e in enrollments.values()}))
+        pairing_ids = [p.id for p in pairings if p.id is not None]
+        agreements = queries.agreements_for_pairings(self.session, pairing_ids)
+        meetings = queries.checkin_days_by_pairing(self.session, pairing_ids)
         out = []
         for pairing in pairings:
-            mentor = queries.enrollment(self.session, pairing.mentor_enrollment_id)
-            mentee = queries.enrollment(self.session, pairing.mentee_enrollment_id)
+            mentor = enrollments.get(pairing.mentor_enrollment_id)
+            mentee = enrollments.get(pairing.mentee_enrollment_id)
             if mentor is None or mentee is None:
                 continue
-            people = queries.people(self.session, [mentor.person_id, mentee.person_id])
             out.append(
                 PairContext(
                     pairing=pairing,
@@ -265,7 +274,8 @@ class Planner:
                     mentee=mentee,
                     mentor_person=people.get(mentor.person_id),
                     mentee_person=people.get(mentee.person_id),
-                    agreement=queries.agreement_for(self.session, pairing.id),  # type: ignore[arg-type]
+                    agreement=agreements.get(pairing.id),  # type: ignore[arg-type]
+                    met_days=tuple(meetings.get(pairing.id, ())),  # type: ignore[arg-type]
                 )
             )
         return out
@@ -375,8 +385,7 @@ class Planner:
         program = ctx.program
         if not program.starts_on <= today <= program.ends_on:
             return
-        checkins = queries.checkins_for_pairing(self.session, ctx.pairing.id)  # type: ignore[arg-type]
-        met_days = [c.met_on for c in checkins]
+        met_days = list(ctx.met_days)
         periods = periods_until(program, ctx.cadence, today)
         excusals = ctx.excusals()
 
