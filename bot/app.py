@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from bot.clock import Clock, make_clock
 from bot.config import Settings
 from bot.runtime import Runtime, make_slack_client
+from bot.views.state import SubmittedView
 from storage.engine import make_engine
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,7 @@ def friendly_failure(body: dict[str, Any]) -> BoltResponse:
     A modal stays open with the message inline, so the person's answers are not lost.
     """
     if body.get("type") == "view_submission":
-        values = ((body.get("view") or {}).get("state") or {}).get("values") or {}
-        first_block = next(iter(values), None)
+        first_block = next((k for k in SubmittedView(body.get("view")).values if isinstance(k, str)), None)
         if first_block:
             errors = {first_block: FRIENDLY_ERROR[:150]}
             return BoltResponse(status=200, body={"response_action": "errors", "errors": errors})
@@ -82,6 +82,11 @@ def friendly_failure(body: dict[str, Any]) -> BoltResponse:
 def create_app(runtime: Runtime) -> AsyncApp:
     """Build the Bolt app; signatures are always verified (there is no switch to turn that off)."""
     from bot.listeners import register_all
+
+    # At DEBUG, Bolt and slack_sdk log whole request and response bodies, and those carry private
+    # check-in notes (`/mentor checkins`) and people's answers: keep them at INFO whatever LOG_LEVEL says.
+    for chatty in ("shelfmate.bolt", "slack_bolt", "slack_sdk"):
+        logging.getLogger(chatty).setLevel(logging.INFO)
 
     app = AsyncApp(
         signing_secret=runtime.settings.signing_secret,

@@ -31,26 +31,34 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     _upgrade_database(settings)
     engine = make_engine(settings.database_url)
     try:
-        if args.at and settings.clock_mode == "rehearsal":
+        at = parse_moment(args.at) if args.at else None
+        # A dry run changes nothing, the rehearsal clock included; a real one moves that clock to --at.
+        if at is not None and settings.clock_mode == "rehearsal" and not args.dry_run:
             with session_scope(engine, write=True) as session:
-                queries.set_rehearsal_now(session, parse_moment(args.at))
-        clock = FixedClock(parse_moment(args.at)) if args.at else None
+                queries.set_rehearsal_now(session, at)
+        clock = FixedClock(at) if at is not None else None
         runtime = create_runtime(settings, engine=engine, clock=clock)
         now = runtime.now()
         if args.dry_run:
             with session_scope(engine, write=True) as session:
                 report = schedule.plan(session, now)
-                due = [d for d in deliveries.by_status(session, "due") if d.due_at <= now]
+                # Read what we print before the rollback: it expires (and would detach) the rows.
+                due = [
+                    f"  {d.kind}\t{d.subject}\t{d.period}\tto {d.recipient}"
+                    for d in deliveries.by_status(session, "due")
+                    if d.due_at <= now
+                ]
                 session.rollback()
             print(f"At {now.isoformat()}: {len(report.enqueued)} new message(s) would be planned; {len(due)} due now:")
-            for d in due:
-                print(f"  {d.kind}\t{d.subject}\t{d.period}\tto {d.recipient}")
+            for line in due:
+                print(line)
             return 0
         result = asyncio.run(tick(runtime))
         print(
             f"At {now.isoformat()}: planned {len(result.plan.enqueued)}, sent {result.delivered.sent}, "
             f"retrying {result.delivered.retried}, undeliverable {result.delivered.undeliverable}, "
-            f"recovered {result.recovered.recovered}, pauses ended {result.pauses_ended}."
+            f"recovered {result.recovered.recovered}, held for working hours {result.delivered.held}, "
+            f"pauses ended {result.pauses_ended}."
         )
     finally:
         engine.dispose()

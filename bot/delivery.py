@@ -1,8 +1,12 @@
 """Sends what the Delivery ledger says is due, exactly once, through the Slack gateway.
 
 Claim (one statement) -> post with message metadata carrying the delivery id -> mark sent with the ts.
-A claim left behind by a crash is recovered by looking for that metadata in the conversation's history
+A send whose outcome is unknown (a timeout, a 5xx, a crash) keeps its claim; once that claim is certainly
+over (CLAIM_LEASE of real time since its attempt began) recovery looks for the metadata in the conversation
 before anything is sent again.
+
+Two clocks: `runtime.now()` is the schedule's time (what is due, working hours; a test or rehearsal clock
+moves it), `runtime.wall_now()` is real time (how long a request to Slack may still be in flight).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from sqlmodel import Session
 
 from bot.runtime import Runtime
 from bot.services import schedule
+from bot.services.schedule import next_allowed_time
 from bot.slack_gateway import SlackUnavailable, Unreachable
 from bot.views.messages import render_delivery
 from storage import deliveries, queries
@@ -27,7 +32,13 @@ from storage.models import Delivery, DeliveryStatus
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "shelfmate_delivery"
-STALE_CLAIM = timedelta(minutes=2)
+# One send attempt (conversations.open + chat.postMessage, with the client's own retries) is cut off after
+# this, so no request of an attempt leaves later than its claim stamp + SEND_DEADLINE.
+SEND_DEADLINE = timedelta(seconds=60)
+# How long Slack may still act on a request we stopped waiting for (a timed-out post can land afterwards).
+LANDING_GRACE = timedelta(seconds=60)
+# A claim not restamped for this long (real time) is over: its message has landed, or never will.
+CLAIM_LEASE = SEND_DEADLINE + LANDING_GRACE
 MAX_ATTEMPTS = 8
 BATCH = 20
 CONCURRENCY = 4
@@ -39,6 +50,7 @@ class DeliveryReport:
     retried: int = 0
     undeliverable: int = 0
     recovered: int = 0
+    held: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -62,48 +74,159 @@ async def deliver_due(runtime: Runtime, *, max_batches: int | None = None) -> De
     batches = 0
     while max_batches is None or batches < max_batches:
         now = runtime.now()
-        claimed = await runtime.write(deliveries.claim_due, now, token, BATCH)
+        claimed = await runtime.write(deliveries.claim_due, now, token, BATCH, claimed_at=runtime.wall_now())
         if not claimed:
             break
         batches += 1
+        ready = await runtime.write(_hold_outside_working_hours, claimed, token, now)
+        report.held += len(claimed) - len(ready)
 
         async def send(delivery: Delivery) -> None:
             async with semaphore:
                 await _send_one(runtime, delivery, token, report)
 
-        await asyncio.gather(*(send(d) for d in claimed))
+        await asyncio.gather(*(send(d) for d in ready))
     return report
 
 
 async def _send_one(runtime: Runtime, delivery: Delivery, token: str, report: DeliveryReport) -> None:
+    # Restamp the claim as this attempt begins: recovery measures from here (the row may have waited).
+    if not await runtime.write(deliveries.touch_claim, delivery.id, token, runtime.wall_now()):
+        return  # a recovery took this claim over; it decides what happens to the row
     text, blocks = render_delivery(delivery.kind, delivery.payload, rehearsal=runtime.rehearsal)
     metadata = {"event_type": METADATA_EVENT, "event_payload": {"delivery_id": delivery.id}}
+    posting = False
     try:
-        channel = await resolve_channel(runtime, delivery.recipient)
-        posted = await runtime.gateway.post(channel, text, blocks, metadata=metadata)
+        async with asyncio.timeout(SEND_DEADLINE.total_seconds()):
+            channel = await resolve_channel(runtime, delivery.recipient)
+            posting = True
+            posted = await runtime.gateway.post(channel, text, blocks, metadata=metadata)
     except Unreachable as error:
-        await runtime.write(_undeliverable, delivery.id, token, error.error, runtime.now())
+        concerned = await _people_concerned(runtime, delivery)
+        await runtime.write(_undeliverable, delivery.id, token, error.error, runtime.now(), concerned)
         report.undeliverable += 1
         return
-    except SlackUnavailable as error:
-        report.retried += 1
-        if error.ambiguous:
-            # Slack may have posted it: keep the claim; recovery looks in the conversation before resending.
+    except (SlackUnavailable, TimeoutError) as error:
+        ambiguous = error.ambiguous if isinstance(error, SlackUnavailable) else True
+        if posting and ambiguous:
+            # Slack may have posted it: keep the claim; after CLAIM_LEASE recovery looks in the conversation.
+            await runtime.write(deliveries.note_unclear, delivery.id, token, str(error) or "timed out")
+            report.retried += 1
             return
-        await _retry_or_give_up(runtime, delivery.id, delivery.attempts, token, str(error))
-        if delivery.attempts >= MAX_ATTEMPTS:
+        if await _retry_or_give_up(runtime, delivery, token, str(error) or "timed out"):
             report.undeliverable += 1
+        else:
+            report.retried += 1
         return
     await runtime.write(_sent, delivery.id, token, posted.channel, posted.ts, runtime.now())
     report.sent += 1
 
 
-async def _retry_or_give_up(runtime: Runtime, delivery_id: int, attempts: int, token: str, error: str) -> None:
-    if attempts >= MAX_ATTEMPTS:
-        await runtime.write(_undeliverable, delivery_id, token, f"gave up: {error}", runtime.now())
-    else:
-        retry_at = runtime.now() + deliveries.retry_delay(attempts)
-        await runtime.write(deliveries.release, delivery_id, token, retry_at, error)
+async def _retry_or_give_up(
+    runtime: Runtime, delivery: Delivery, token: str, error: str, *, back_off: bool = True
+) -> bool:
+    """A failed attempt: due again (after a back-off when Slack is struggling; in working hours if the pair
+    asked), or, after MAX_ATTEMPTS, undeliverable and reported like any permanent failure. True when it gave up."""
+    now = runtime.now()
+    if delivery.attempts >= MAX_ATTEMPTS:
+        reason = f"gave up after {delivery.attempts} attempts: {error.removeprefix(deliveries.UNCLEAR)}"
+        await runtime.write(_undeliverable, delivery.id, token, reason, now, None)
+        return True
+    retry_at = now + deliveries.retry_delay(delivery.attempts) if back_off else now
+    await runtime.write(_release, delivery.id, token, retry_at, error)
+    return False
+
+
+def _release(session: Session, delivery_id: int, token: str, retry_at: datetime, error: str) -> None:
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is not None:
+        retry_at = _allowed_from(session, delivery, retry_at)
+    deliveries.release(session, delivery_id, token, retry_at, error)
+
+
+def _hold_outside_working_hours(session: Session, claimed: list[Delivery], token: str, now: datetime) -> list[Delivery]:
+    """Backlog after downtime (or a late sweep) must not reach a pair after hours: put it back, untried."""
+    ready = []
+    for delivery in claimed:
+        allowed = _allowed_from(session, delivery, now)
+        if allowed > now:
+            deliveries.hold(session, delivery.id, token, allowed)
+        else:
+            ready.append(delivery)
+    return ready
+
+
+def _allowed_from(session: Session, delivery: Delivery, moment: datetime) -> datetime:
+    """The first moment from `moment` the bot may message this delivery's recipients (quiet hours)."""
+    quiet = _pair_quiet_hours(session, delivery)
+    if quiet is None:
+        return moment
+    zones, after_hours_ok = quiet
+    return next_allowed_time(moment, zones, after_hours_ok=after_hours_ok)
+
+
+def _pair_quiet_hours(session: Session, delivery: Delivery) -> tuple[list[str], bool] | None:
+    """(time zones, mentee first; whether the settled agreement allows after-hours) for a message to a pair.
+
+    None for anything else: channel posts keep the time the planner gave them. Read now rather than at
+    enqueue, so an agreement settled (or changed) since then is obeyed.
+    """
+    pairing = queries.pairing(session, delivery.pairing_id) if delivery.pairing_id is not None else None
+    if pairing is None or not _addressed_to_pair(delivery, pairing.conversation_id):
+        return None
+    members = queries.pair_members(session, pairing)
+    if members is None:
+        return None
+    program = queries.program_by_id(session, pairing.program_id)
+    fallback = program.timezone if program is not None else "UTC"
+    people = queries.people(session, list(members))
+    zones = [people[m].timezone if m in people and people[m].timezone else fallback for m in reversed(members)]
+    agreement = queries.agreement_for(session, pairing.id or 0)
+    settled = bool(
+        agreement is not None
+        and agreement.after_hours_ok
+        and agreement.mentor_accepted_at is not None
+        and agreement.mentee_accepted_at is not None
+    )
+    return zones, settled
+
+
+def _addressed_to_pair(delivery: Delivery, conversation_id: str | None) -> bool:
+    """A pair's own messages go to `users:...` or their group DM; alerts about them go to the admin channel."""
+    return delivery.recipient.startswith("users:") or (
+        conversation_id is not None and delivery.recipient == conversation_id
+    )
+
+
+def _audience(session: Session, recipient: str, pairing_id: int | None) -> list[str]:
+    """The people a message reaches: its user recipients, or a pair's members for their group DM."""
+    users = [r for r in recipients_of(recipient) if r[:1] in ("U", "W")]
+    if users or pairing_id is None:
+        return users
+    pairing = queries.pairing(session, pairing_id)
+    if pairing is None or pairing.conversation_id != recipient:
+        return []
+    return list(queries.pair_members(session, pairing) or [])
+
+
+async def _people_concerned(runtime: Runtime, delivery: Delivery) -> list[str]:
+    """Whom an "unreachable" error is about. Slack does not say for a group DM, so ask users.info which
+    member is deactivated or gone; an empty list means it could not be told (flag no one)."""
+    audience = await runtime.read(_audience, delivery.recipient, delivery.pairing_id)
+    if len(audience) <= 1:
+        return audience
+    concerned: list[str] = []
+    for user_id in audience:
+        try:
+            profile = await runtime.gateway.profile(user_id)
+        except Unreachable:
+            concerned.append(user_id)
+            continue
+        except SlackUnavailable:
+            return []
+        if profile.deactivated:
+            concerned.append(user_id)
+    return concerned
 
 
 def _sent(session: Session, delivery_id: int, token: str, channel: str, ts: str, now: datetime) -> bool:
@@ -112,21 +235,28 @@ def _sent(session: Session, delivery_id: int, token: str, channel: str, ts: str,
     delivery = session.get(Delivery, delivery_id)
     if delivery is not None:
         schedule.on_sent(session, delivery.kind, delivery.pairing_id, channel, now)
+        # It reached them, so whatever made them unreachable is over.
+        for person in queries.people(session, _audience(session, delivery.recipient, delivery.pairing_id)).values():
+            if person.unreachable_reason is not None:
+                person.unreachable_reason = None
+                session.add(person)
     return True
 
 
-def _undeliverable(session: Session, delivery_id: int, token: str, error: str, now: datetime) -> None:
-    """Permanent: record it, remember the person can't be reached, and tell the coordinators once."""
+def _undeliverable(
+    session: Session, delivery_id: int, token: str, error: str, now: datetime, concerned: list[str] | None
+) -> None:
+    """Permanent: record it, flag the people Slack's error is about, and tell the coordinators once.
+
+    `concerned` empty or None flags no one (a group DM whose culprit is unknown, or Slack never answering);
+    the report then names everyone the message was for.
+    """
     deliveries.mark_final(session, delivery_id, token, DeliveryStatus.UNDELIVERABLE, error)
     delivery = session.get(Delivery, delivery_id)
     if delivery is None:
         return
-    people = [r for r in recipients_of(delivery.recipient) if r[:1] in ("U", "W")]
-    if not people and delivery.pairing_id:
-        pairing = queries.pairing(session, delivery.pairing_id)
-        members = queries.pair_members(session, pairing) if pairing else None
-        people = list(members or [])
-    for person_id in people:
+    flagged = sorted(concerned or [])
+    for person_id in flagged:
         person = queries.person(session, person_id)
         if person is not None:
             person.unreachable_reason = error[:64]
@@ -135,52 +265,73 @@ def _undeliverable(session: Session, delivery_id: int, token: str, error: str, n
     if delivery.kind == "unreachable" or program is None or not program.admin_channel:
         log.warning("delivery %s (%s) is undeliverable: %s", delivery_id, delivery.kind, error)
         return
+    audience = _audience(session, delivery.recipient, delivery.pairing_id)
     deliveries.enqueue(
         session,
-        DeliveryKey("unreachable", "people:" + ",".join(sorted(people)) if people else delivery.recipient, "-"),
+        DeliveryKey("unreachable", "people:" + ",".join(flagged) if flagged else delivery.recipient, "-"),
         recipient=program.admin_channel,
         due_at=now,
-        payload={"program": program.name, "people": people, "error": error[:100], "kind": delivery.kind},
+        payload={
+            "program": program.name,
+            "people": flagged or audience,
+            "individuals_known": bool(flagged),
+            "error": error[:100],
+            "kind": delivery.kind,
+        },
         program_id=program.id,
         now=now,
     )
 
 
 async def recover_stale(runtime: Runtime) -> DeliveryReport:
-    """Claims older than a couple of minutes belong to a worker that died mid-send (or got no answer).
+    """Claims whose attempt is certainly over (CLAIM_LEASE of real time): a worker died mid-send or got no
+    clear answer. Whatever landed is marked sent; the rest counts as a failed attempt.
 
-    conversations.history is throttled hard, so it is read once per conversation, not once per row.
+    conversations.history is throttled hard, so it is read once per conversation, not once per row, and a
+    row is looked for at most once per attempt.
     """
     report = DeliveryReport()
     now = runtime.now()
-    stale = await runtime.read(deliveries.stale_claims, now - STALE_CLAIM, 500)
+    wall = runtime.wall_now()
+    stale = await runtime.read(deliveries.stale_claims, wall - CLAIM_LEASE, 500)
     by_recipient: dict[str, list[Delivery]] = {}
     for delivery in stale:
         by_recipient.setdefault(delivery.recipient, []).append(delivery)
     for recipient, group in by_recipient.items():
         token = uuid.uuid4().hex
-        mine = [d for d in group if await runtime.write(deliveries.take_over_claim, d.id, d.claim_token, token, now)]
+        mine = [d for d in group if await runtime.write(deliveries.take_over_claim, d.id, d.claim_token, token, wall)]
         if not mine:
             continue
         try:
-            channel = await resolve_channel(runtime, recipient)
-            # No `oldest` bound: under a rehearsal clock "now" is not Slack's now. Recent messages suffice.
-            history = await runtime.gateway.history_with_metadata(channel, limit=200)
+            async with asyncio.timeout(SEND_DEADLINE.total_seconds()):
+                channel = await resolve_channel(runtime, recipient)
+                # No `oldest` bound: under a rehearsal clock "now" is not Slack's now. Recent messages suffice.
+                history = await runtime.gateway.history_with_metadata(channel, limit=200)
         except Unreachable as error:
+            concerned = await _people_concerned(runtime, mine[0])
             for delivery in mine:
-                await runtime.write(_undeliverable, delivery.id, token, error.error, now)
+                await runtime.write(_undeliverable, delivery.id, token, error.error, now, concerned)
+                report.undeliverable += 1
             continue
-        except SlackUnavailable:
-            continue  # still unsure: the claims stay, with a fresh time, for the next sweep
+        except (SlackUnavailable, TimeoutError):
+            # Still unsure: these claims stay (restamped: looked at again after a lease). Slack is throttling
+            # or failing, so leave the other conversations for the next sweep instead of spending the budget.
+            break
         landed = {_delivery_id(m): m for m in history}
         for delivery in mine:
             found = landed.get(delivery.id)
             if found is not None:
                 await runtime.write(_sent, delivery.id, token, channel, str(found.get("ts", "")), now)
                 report.recovered += 1
+                continue
+            # It never reached Slack. After an unclear answer, Slack is struggling: back off. A worker that
+            # died mid-attempt says nothing about Slack: due again now (a crash loop still ends at MAX_ATTEMPTS).
+            unclear = (delivery.error or "").startswith(deliveries.UNCLEAR)
+            error = (delivery.error or "") + ", not in the conversation" if unclear else "interrupted, not sent"
+            if await _retry_or_give_up(runtime, delivery, token, error, back_off=unclear):
+                report.undeliverable += 1
             else:
-                # Never reached Slack: due again right away.
-                await runtime.write(deliveries.release, delivery.id, token, now, "resent after an interrupted send")
+                report.retried += 1
     return report
 
 

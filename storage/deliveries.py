@@ -3,6 +3,9 @@
 Exactly once: a row is created once (unique key, insert-or-ignore), claimed by one worker in a single
 UPDATE ... RETURNING statement (SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite), and marked sent
 only by the claim that sent it.
+
+`claimed_at` is real (wall-clock) time, never the schedule's clock: a claim is about a request that is in
+flight to the real Slack, and a test or rehearsal clock that jumps (or stands still) says nothing about it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from storage.models import Delivery, DeliveryStatus
+
+# The `error` of a claimed row whose send got no clear answer (a timeout, a 5xx), as opposed to one whose
+# worker died mid-attempt: the first means Slack is struggling (back off), the second does not.
+UNCLEAR = "unclear: "
 
 
 @dataclass(frozen=True)
@@ -67,8 +74,11 @@ def exists(session: Session, key: DeliveryKey) -> bool:
     return session.execute(statement).first() is not None
 
 
-def claim_due(session: Session, now: datetime, token: str, limit: int) -> list[Delivery]:
-    """Claim up to `limit` due rows for this worker; concurrent workers never get the same row."""
+def claim_due(session: Session, now: datetime, token: str, limit: int, *, claimed_at: datetime) -> list[Delivery]:
+    """Claim up to `limit` rows due by `now` (schedule time) for this worker, stamped `claimed_at` (real time).
+
+    Concurrent workers never get the same row.
+    """
     candidates = (
         select(Delivery.id)
         .where(Delivery.status == DeliveryStatus.DUE, Delivery.due_at <= now)
@@ -83,8 +93,9 @@ def claim_due(session: Session, now: datetime, token: str, limit: int) -> list[D
         .values(
             status=DeliveryStatus.CLAIMED,
             claim_token=token,
-            claimed_at=now,
+            claimed_at=claimed_at,
             attempts=Delivery.attempts + 1,
+            error=None,  # from here on `error` describes this attempt
         )
         .returning(Delivery)
     )
@@ -100,6 +111,40 @@ def mark_sent(session: Session, delivery_id: int, token: str, channel_id: str, t
         .returning(Delivery.id)
     )
     return session.execute(statement, execution_options={"synchronize_session": False}).first() is not None
+
+
+def touch_claim(session: Session, delivery_id: int, token: str, at: datetime) -> bool:
+    """Restamp a claim (real time) just before its send attempt; False when another worker took it over.
+
+    The stamp is what recovery measures from, so a row that waited in a batch is not taken for a dead one.
+    """
+    statement = (
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.claim_token == token, Delivery.status == DeliveryStatus.CLAIMED)
+        .values(claimed_at=at)
+        .returning(Delivery.id)
+    )
+    return session.execute(statement, execution_options={"synchronize_session": False}).first() is not None
+
+
+def note_unclear(session: Session, delivery_id: int, token: str, error: str) -> None:
+    """The attempt got no clear answer (Slack may have posted): the claim stays, and says so for recovery."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.claim_token == token, Delivery.status == DeliveryStatus.CLAIMED)
+        .values(error=(UNCLEAR + error)[:200]),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def hold(session: Session, delivery_id: int, token: str, until: datetime) -> None:
+    """Put a claimed row back untried (e.g. outside the pair's working hours): not an attempt."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.claim_token == token, Delivery.status == DeliveryStatus.CLAIMED)
+        .values(status=DeliveryStatus.DUE, due_at=until, claim_token=None, attempts=Delivery.attempts - 1),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def release(session: Session, delivery_id: int, token: str, retry_at: datetime, error: str) -> None:
@@ -124,7 +169,7 @@ def mark_final(session: Session, delivery_id: int, token: str | None, status: st
 
 
 def stale_claims(session: Session, older_than: datetime, limit: int = 500) -> list[Delivery]:
-    """Rows a crashed worker claimed and never confirmed."""
+    """Claims not restamped since `older_than` (real time): their worker died, or its send certainly ended."""
     statement = (
         select(Delivery)
         .where(Delivery.status == DeliveryStatus.CLAIMED, Delivery.claimed_at < older_than)
@@ -134,11 +179,12 @@ def stale_claims(session: Session, older_than: datetime, limit: int = 500) -> li
     return list(session.scalars(statement))
 
 
-def take_over_claim(session: Session, delivery_id: int, old_token: str | None, new_token: str, now: datetime) -> bool:
+def take_over_claim(session: Session, delivery_id: int, old_token: str | None, new_token: str, at: datetime) -> bool:
+    """Move a stale claim to a recovering worker (stamped `at`, real time); False if someone else moved it."""
     statement = (
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.CLAIMED, Delivery.claim_token == old_token)
-        .values(claim_token=new_token, claimed_at=now)
+        .values(claim_token=new_token, claimed_at=at)
         .returning(Delivery.id)
     )
     return session.execute(statement, execution_options={"synchronize_session": False}).first() is not None

@@ -108,3 +108,21 @@ def test_a_failing_modal_keeps_the_answers_and_says_so(slack: SlackDriver, monke
             "goals": "Sorry, something went wrong on our side and nothing was changed. Please try again in a minute."
         },
     }
+
+
+def test_a_button_that_fails_after_acking_still_answers_200_and_apologizes(
+    slack: SlackDriver, monkeypatch: pytest.MonkeyPatch, emulator: Any
+) -> None:
+    from bot.services import surveys
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(surveys, "is_member", broken)
+    response = slack.block_action("U0LIB0001", "shelfmate_not_yet", "1")
+    assert response.status_code == 200  # Bolt alone would drop the ack and answer 404 after 3 s
+    deadline = time.monotonic() + 5
+    while not emulator.responses_to(slack.last_response_url) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [apology] = emulator.responses_to(slack.last_response_url)
+    assert "something went wrong" in apology["text"] and "boom" not in apology["text"]

@@ -2,18 +2,76 @@
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from slack_bolt.async_app import AsyncApp
 
 from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+FAILED_AFTER_ACK = "Sorry, something went wrong on our side while finishing that. Please try again in a minute."
+_REGISTRARS = frozenset({"command", "action", "view", "event", "options", "shortcut"})
+
+Listener = Callable[..., Awaitable[None]]
+
+
+def guard(listener: Listener) -> Listener:
+    """Keep an error after `ack()` inside the listener.
+
+    Bolt resets the acknowledged response when a listener raises after acking, so Slack would get a 404
+    three seconds later and show the person a failure icon. Before the ack, the error goes on to the app's
+    error handler, which answers with a friendly message instead of a 500.
+    """
+
+    @functools.wraps(listener)
+    async def guarded(**kwargs: Any) -> None:
+        try:
+            await listener(**kwargs)
+        except Exception as error:
+            ack = kwargs.get("ack")
+            if ack is None or getattr(ack, "response", None) is None:
+                raise
+            log.error("listener failed after ack: %s: %s", type(error).__name__, error, exc_info=error)
+            respond = kwargs.get("respond")
+            if respond is not None:
+                try:
+                    await respond(text=FAILED_AFTER_ACK, response_type="ephemeral", replace_original=False)
+                except Exception:  # the apology is best effort; the failure is logged above
+                    log.warning("could not tell the person about a failure")
+
+    return guarded
+
+
+class _GuardedApp:
+    """The Bolt app as listeners see it: every listener they register is wrapped in `guard`."""
+
+    def __init__(self, app: AsyncApp) -> None:
+        self._app = app
+
+    def __getattr__(self, name: str) -> Any:
+        registrar = getattr(self._app, name)
+        if name not in _REGISTRARS:
+            return registrar
+
+        def register(*args: Any, **kwargs: Any) -> Callable[[Listener], Listener]:
+            decorator = registrar(*args, **kwargs)
+
+            def apply(listener: Listener) -> Listener:
+                decorator(guard(listener))
+                return listener  # stacked decorators each wrap the plain function once
+
+            return apply
+
+        return register
 
 
 def register_all(app: AsyncApp, runtime: Runtime) -> None:
     from bot.listeners import actions, admin, commands, events, nudges, pairs, views
 
-    commands.register(app, runtime)
-    admin.register(app, runtime)
-    actions.register(app, runtime)
-    views.register(app, runtime)
-    events.register(app, runtime)
-    nudges.register(app, runtime)
-    pairs.register(app, runtime)
+    guarded: Any = _GuardedApp(app)
+    for module in (commands, admin, actions, views, events, nudges, pairs):
+        module.register(guarded, runtime)

@@ -32,6 +32,7 @@ from bot.views.ids import (
     ADMIN_COMMAND,
     PROGRAM_CALLBACK,
 )
+from bot.views.state import SubmittedView, as_int
 from storage import queries
 from storage.models import Program
 
@@ -149,7 +150,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                 if refusal := await authorized(user_id, None):
                     await ack(text=refusal, response_type="ephemeral")
                     return
-                limit = int(action) if action.isdigit() else DEFAULT_AUDIT_ROWS
+                limit = as_int(action) or DEFAULT_AUDIT_ROWS
                 events = await runtime.read(
                     program_service.visible_audit_events, user_id, admins, max(1, min(limit, 100))
                 )
@@ -187,7 +188,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             else:
                 saved = await runtime.write(_edit_program, program.id, values, actor=user_id, now=runtime.now())
         except ProgramInvalid as invalid:
-            present = set(((view.get("state") or {}).get("values") or {}).keys())
+            present = SubmittedView(view).fields
             errors = {k: v[:150] for k, v in invalid.errors.items() if k in present}
             leftover = [
                 f"{program_service.FIELD_LABELS.get(k, k)} {v}" for k, v in invalid.errors.items() if k not in present
@@ -209,7 +210,8 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     async def pairing_action(body: dict[str, Any]) -> tuple[str, Any, str | None]:
         user_id = str((body.get("user") or {}).get("id") or "")
         value = str(((body.get("actions") or [{}])[0]).get("value") or "")
-        pairing = await runtime.read(queries.pairing, int(value)) if value.isdigit() else None
+        pairing_id = as_int(value)
+        pairing = await runtime.read(queries.pairing, pairing_id) if pairing_id is not None else None
         program = await runtime.read(queries.program_by_id, pairing.program_id) if pairing else None
         if pairing is None or program is None:
             return user_id, None, "That pairing no longer exists."
@@ -260,7 +262,8 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         await ack()
         user_id = str((body.get("user") or {}).get("id") or "")
         value = str(((body.get("actions") or [{}])[0]).get("value") or "")
-        program = await runtime.read(queries.program_by_id, int(value)) if value.isdigit() else None
+        program_id = as_int(value)
+        program = await runtime.read(queries.program_by_id, program_id) if program_id is not None else None
         if program is None:
             await respond(text="That program no longer exists.", replace_original=False)
             return
@@ -276,7 +279,10 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         user_id = str((body.get("user") or {}).get("id") or "")
         try:
             data = json.loads(str(((body.get("actions") or [{}])[0]).get("value") or "{}"))
-            program = await runtime.read(queries.program_by_id, int(data["program_id"]))
+            program_id = as_int(data["program_id"])
+            if program_id is None:
+                raise ValueError("not a program id")
+            program = await runtime.read(queries.program_by_id, program_id)
             mentor_id, mentee_id = str(data["mentor"]), str(data["mentee"])
         except (ValueError, KeyError, TypeError):
             await respond(text="That button is out of date. Run the pair command again.", replace_original=False)

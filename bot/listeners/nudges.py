@@ -9,13 +9,14 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.runtime import Runtime
 from bot.services import schedule, surveys
 from bot.views.ids import ACTION_NEED_HELP, ACTION_NOT_YET, ACTION_SURVEY, SURVEY_CALLBACK
+from bot.views.state import as_int
 from bot.views.survey import parse_survey, survey_modal
 
 
 def _user_and_pairing(body: dict[str, Any]) -> tuple[str, int | None]:
     user_id = str((body.get("user") or {}).get("id") or "")
     value = str(((body.get("actions") or [{}])[0]).get("value") or "")
-    return user_id, int(value) if value.isdigit() else None
+    return user_id, as_int(value)
 
 
 NOT_YOURS = "That button belongs to another pair's conversation, so nothing changed."

@@ -24,7 +24,7 @@ from bot.views.ids import (
     AGREEMENT_CALLBACK,
     CHECKIN_CALLBACK,
 )
-from bot.views.state import as_int
+from bot.views.state import SubmittedView, as_int
 from storage import queries
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     async def checkin_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user_id = _user(body)
         pairing_id, answers, errors = views.parse_checkin(view)
-        anchor = "pairing_id" if "pairing_id" in (view.get("state") or {}).get("values", {}) else "met_on"
+        anchor = "pairing_id" if "pairing_id" in SubmittedView(view).fields else "met_on"
         if errors:
             await ack(response_action="errors", errors=errors)
             return

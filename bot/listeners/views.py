@@ -63,10 +63,10 @@ def _submit_once(session: Any, key: str, user_id: str, program: Any, answers: An
 
 def _inline(view: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:
     """Slack rejects errors for blocks the modal does not have; fold those into the first block shown."""
-    present = intake_views.present_fields(view)
+    present = intake_views.present_fields(view) & intake_views.INTAKE_BLOCKS
     shown = {field: message[:150] for field, message in errors.items() if field in present}
     hidden = [message for field, message in errors.items() if field not in present]
     if hidden:
-        anchor = next(iter(present), None) or "library_type"
+        anchor = next((f for f in intake_views.INTAKE_BLOCKS_IN_ORDER if f in present), "library_type")
         shown[anchor] = " ".join([shown.get(anchor, "")] + hidden).strip()[:150]
     return shown

@@ -221,9 +221,11 @@ def validate_program(values: dict[str, str], *, existing: Program | None = None)
 
     tz = current("timezone") or "America/Los_Angeles"
     try:
+        if len(tz) > 64:  # no IANA name is this long; ZoneInfo would ask the file system anyway
+            raise ValueError(tz)
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        errors["timezone"] = f"{tz!r} is not a time zone name such as America/Chicago."
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        errors["timezone"] = f"{tz[:40]!r} is not a time zone name such as America/Chicago."
     out["timezone"] = tz
 
     try:

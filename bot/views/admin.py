@@ -41,6 +41,7 @@ from bot.views.ids import (
     ACTION_REJECT_PAIR,
     PROGRAM_CALLBACK,
 )
+from bot.views.state import SubmittedView, as_int
 from storage.models import Program
 
 # The channel message lists as many pairs as fit Slack's 50-block limit (see pairs_that_fit); every pair,
@@ -193,30 +194,26 @@ def program_modal(program: Program | None) -> dict[str, Any]:
 
 def parse_program_modal(view: dict[str, Any]) -> tuple[int | None, dict[str, str]]:
     """Submitted state -> (program id being edited, the text values validate_program expects)."""
-    state = (view.get("state") or {}).get("values") or {}
+    submitted = SubmittedView(view)
     values: dict[str, str] = {}
-    for block_id, actions in state.items():
-        action = (actions or {}).get(block_id) if isinstance(actions, dict) else None
-        if not isinstance(action, dict):
+    for block_id in submitted.fields:
+        action = submitted.action(block_id)
+        if not action:
             continue
         if "selected_date" in action:
-            values[block_id] = action.get("selected_date") or ""
+            values[block_id] = submitted.picked_date(block_id)
         elif "selected_option" in action:
-            values[block_id] = ((action.get("selected_option") or {}).get("value")) or ""
+            values[block_id] = submitted.selected(block_id)
         elif "selected_users" in action:
-            values[block_id] = ",".join(action.get("selected_users") or [])
+            values[block_id] = ",".join(submitted.users(block_id))
         elif "selected_channel" in action:
-            values[block_id] = action.get("selected_channel") or ""
+            channel = action.get("selected_channel")
+            values[block_id] = channel if isinstance(channel, str) else ""
         elif "selected_options" in action:
-            values[block_id] = "true" if action.get("selected_options") else "false"
+            values[block_id] = "true" if submitted.selected_many(block_id) else "false"
         else:
-            value = action.get("value")
-            values[block_id] = value if isinstance(value, str) else ""
-    try:
-        program_id = json.loads(view.get("private_metadata") or "{}").get("program_id")
-    except (ValueError, AttributeError):
-        program_id = None
-    return (program_id if isinstance(program_id, int) else None), values
+            values[block_id] = submitted.typed(block_id)
+    return as_int(submitted.metadata.get("program_id")), values
 
 
 def program_list_blocks(programs: list[Program], counts: dict[int, dict[str, int]]) -> list[dict[str, Any]]:

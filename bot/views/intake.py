@@ -36,6 +36,14 @@ def _initials(choices: dict[str, str], values: list[str]) -> list[Option] | None
     return picked or None
 
 
+# Input blocks in the order the modal shows them; inline errors may only name these.
+INTAKE_BLOCKS_IN_ORDER = (
+    "role", "program_id", "library_type", "organization", "region", "specializations", "years_experience",
+    "grade_levels", "goals", "meeting_format", "capacity", "not_with",
+)  # fmt: skip
+INTAKE_BLOCKS = frozenset(INTAKE_BLOCKS_IN_ORDER)
+
+
 def intake_modal(
     *,
     programs: list[Program],

@@ -6,6 +6,7 @@ Every input in our modals uses the same string as block id and action id, so one
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 
@@ -27,13 +28,14 @@ class SubmittedView:
 
     def selected(self, name: str) -> str:
         option = self.action(name).get("selected_option") or {}
-        return str(option.get("value") or "") if isinstance(option, dict) else ""
+        value = option.get("value") if isinstance(option, dict) else None
+        return value if isinstance(value, str) else ""
 
     def selected_many(self, name: str) -> list[str]:
         options = self.action(name).get("selected_options") or []
         if not isinstance(options, list):
             return []
-        return [str(o.get("value")) for o in options if isinstance(o, dict) and o.get("value")]
+        return [o["value"] for o in options if isinstance(o, dict) and isinstance(o.get("value"), str) and o["value"]]
 
     def typed(self, name: str) -> str:
         value = self.action(name).get("value")
@@ -50,11 +52,21 @@ class SubmittedView:
     @property
     def fields(self) -> set[str]:
         """Inline errors may only name blocks the modal really has, or Slack rejects the whole response."""
-        return set(self.values)
+        return {name for name in self.values if isinstance(name, str)}
+
+
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
 
 
 def as_int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
+    """A whole number that fits a database id, or None: "²", "1e9", 10**20 and "x" are all None.
+
+    str.isdigit() accepts "²" (which int() refuses) and ids past 64 bits overflow SQLite, so neither is used.
+    """
+    if isinstance(value, bool):
         return None
+    if isinstance(value, int):
+        return value if abs(value) < 10**18 else None
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
+        return int(value.strip())
+    return None

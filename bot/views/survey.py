@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import InputBlock, Option, RadioButtonsElement, Sta
 from slack_sdk.models.views import View
 
 from bot.views.ids import SURVEY_CALLBACK
-from bot.views.state import SubmittedView
+from bot.views.state import SubmittedView, as_int
 
 YES_NO = [Option(value="yes", label="Yes"), Option(value="no", label="No")]
 
@@ -55,11 +55,10 @@ def parse_survey(view: dict[str, Any]) -> tuple[int | None, dict[str, Any], dict
     satisfaction = submitted.selected("satisfaction")
     if satisfaction not in {"1", "2", "3", "4", "5"}:
         errors["satisfaction"] = "Choose 1 to 5."
-    answers: dict[str, Any] = {"satisfaction": int(satisfaction) if satisfaction.isdigit() else 0}
+    answers: dict[str, Any] = {"satisfaction": as_int(satisfaction) or 0}
     for name in ("would_continue", "still_in_libraries"):
         value = submitted.selected(name)
         if value not in ("yes", "no"):
             errors[name] = "Choose yes or no."
         answers[name] = value == "yes"
-    pairing_id = submitted.metadata.get("pairing_id")
-    return (pairing_id if isinstance(pairing_id, int) else None), answers, errors
+    return as_int(submitted.metadata.get("pairing_id")), answers, errors

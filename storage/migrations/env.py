@@ -29,6 +29,12 @@ def run_migrations_online() -> None:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
+            sqlite = engine.dialect.name == "sqlite"
+            if sqlite:
+                # Batch mode rebuilds a table by copy-drop-rename; with foreign keys on, dropping a table that
+                # other rows point at fails. The pragma only works outside a transaction, so it goes to the
+                # driver before SQLAlchemy begins one; the check below proves nothing was left dangling.
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
             context.configure(
                 connection=connection,
                 target_metadata=target_metadata,
@@ -37,6 +43,10 @@ def run_migrations_online() -> None:
             )
             with context.begin_transaction():
                 context.run_migrations()
+                if sqlite:
+                    dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if dangling:
+                        raise RuntimeError(f"migration left rows pointing at missing rows: {dangling[:5]}")
     finally:
         engine.dispose()
 
