@@ -23,7 +23,7 @@ from sqlmodel import Session
 from bot.runtime import Runtime
 from bot.services import schedule
 from bot.services.schedule import next_allowed_time
-from bot.slack_gateway import SlackUnavailable, Unreachable
+from bot.slack_gateway import PostedMessage, SlackUnavailable, Unreachable
 from bot.views.messages import render_delivery
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
@@ -93,7 +93,7 @@ async def _send_one(runtime: Runtime, delivery: Delivery, token: str, report: De
     # Restamp the claim as this attempt begins: recovery measures from here (the row may have waited).
     if not await runtime.write(deliveries.touch_claim, delivery.id, token, runtime.wall_now()):
         return  # a recovery took this claim over; it decides what happens to the row
-    text, blocks = render_delivery(delivery.kind, delivery.payload, rehearsal=runtime.rehearsal)
+    text, blocks = render_delivery(delivery.kind, delivery.payload)
     metadata = {"event_type": METADATA_EVENT, "event_payload": {"delivery_id": delivery.id}}
     posting = False
     try:
@@ -120,6 +120,29 @@ async def _send_one(runtime: Runtime, delivery: Delivery, token: str, report: De
         return
     await runtime.write(_sent, delivery.id, token, posted.channel, posted.ts, runtime.now())
     report.sent += 1
+    if delivery.kind == "digest":
+        await _attach_chart(runtime, delivery, posted)
+
+
+async def _attach_chart(runtime: Runtime, delivery: Delivery, posted: PostedMessage) -> None:
+    """The weekly digest's meeting-rate chart, uploaded in the digest's thread.
+
+    At most once: the digest itself is the Delivery; a crash between the two only loses the picture.
+    """
+    from bot.services.reports import ProgramSummary
+    from bot.views.chart import meeting_rate_png
+
+    summary = ProgramSummary.from_payload(delivery.payload["summary"])
+    if not summary.months:
+        return
+    try:
+        png = await asyncio.to_thread(meeting_rate_png, summary)
+        await runtime.gateway.upload_file(
+            posted.channel, "meeting-rate.png", png, f"{summary.program_name}: meetings by month",
+            thread_ts=posted.ts,
+        )  # fmt: skip
+    except (SlackUnavailable, Unreachable) as error:
+        log.warning("digest %s: chart not uploaded: %s", delivery.id, error)
 
 
 async def _retry_or_give_up(

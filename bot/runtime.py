@@ -146,7 +146,7 @@ class Runtime:
 
     @property
     def gateway(self) -> SlackGateway:
-        return SlackGateway(self.client)
+        return SlackGateway(self.client, rehearsal=self.rehearsal)
 
     @property
     def rehearsal(self) -> bool:

@@ -6,6 +6,7 @@ classified: "this person cannot be reached" is permanent and must be reported, n
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -64,9 +65,19 @@ def slack_error_code(error: SlackApiError) -> str:
     return str(data.get("error") or "unknown_error")
 
 
+REHEARSAL_TEXT = "[REHEARSAL] "
+REHEARSAL_BLOCK: dict[str, Any] = {
+    "type": "context",
+    "elements": [{"type": "mrkdwn", "text": ":test_tube: *REHEARSAL*: simulated program clock; this is practice."}],
+}
+
+
 class SlackGateway:
-    def __init__(self, client: AsyncWebClient) -> None:
+    """`rehearsal` labels every message the bot posts, so nobody mistakes a rehearsal for the real program."""
+
+    def __init__(self, client: AsyncWebClient, *, rehearsal: bool = False) -> None:
         self.client = client
+        self.rehearsal = rehearsal
 
     async def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -140,6 +151,11 @@ class SlackGateway:
         metadata: dict[str, Any] | None = None,
         thread_ts: str | None = None,
     ) -> PostedMessage:
+        if self.rehearsal:
+            # Big views (match preview, summary) carry their own label within their block budget.
+            text = text if text.startswith(REHEARSAL_TEXT) else REHEARSAL_TEXT + text
+            if blocks and "REHEARSAL" not in json.dumps(blocks):
+                blocks = [REHEARSAL_BLOCK, *blocks]
         args: dict[str, Any] = {"channel": channel, "text": text}
         if blocks:
             args["blocks"] = blocks
@@ -161,7 +177,14 @@ class SlackGateway:
         return list(data.get("messages") or [])
 
     async def upload_file(
-        self, channel: str, filename: str, content: bytes, title: str, initial_comment: str | None = None
+        self,
+        channel: str,
+        filename: str,
+        content: bytes,
+        title: str,
+        initial_comment: str | None = None,
+        *,
+        thread_ts: str | None = None,
     ) -> str:
         """Slack's external upload flow: get an upload URL, send the bytes, complete into the channel."""
         data = await self._call("files.getUploadURLExternal", filename=filename, length=len(content))
@@ -172,8 +195,10 @@ class SlackGateway:
             if response.status >= 300:
                 raise SlackUnavailable(f"file upload: HTTP {response.status}")
         args: dict[str, Any] = {"files": [{"id": file_id, "title": title}], "channel_id": channel}
-        if initial_comment:
-            args["initial_comment"] = initial_comment
+        if initial_comment or self.rehearsal:
+            args["initial_comment"] = (REHEARSAL_TEXT if self.rehearsal else "") + (initial_comment or "")
+        if thread_ts:
+            args["thread_ts"] = thread_ts
         await self._call("files.completeUploadExternal", **args)
         return str(file_id)
 

@@ -192,6 +192,11 @@ async def test_weekly_digest_goes_out_once_a_week_across_restarts(
     digests = [m for m in emulator.messages_in(ADMIN_CHANNEL) if m.get("text", "").startswith("Weekly digest")]
     assert len(digests) == 3  # May 5, 12 and 19
     assert all(NOTE not in str(m) for m in digests)
+    # Each digest carries its chart in its thread, uploaded through Slack's external upload flow.
+    charts = [f for f in emulator.uploaded_files if f.channel_id == ADMIN_CHANNEL]
+    assert len(charts) == 3 and all(f.content.startswith(b"\x89PNG") for f in charts)
+    completes = [c for c in emulator.calls_to("files.completeUploadExternal") if c.ok]
+    assert sorted(c.arg("thread_ts") for c in completes) == sorted(m["ts"] for m in digests)
 
 
 def test_shortages_count_only_waiting_mentees_against_open_mentor_places() -> None:

@@ -19,8 +19,11 @@ log = logging.getLogger(__name__)
 
 
 def split_command(text: str | None) -> tuple[str, list[str]]:
-    """`"  Join   mentor "` -> ("join", ["mentor"]); subcommands are case-insensitive."""
-    words = (text or "").split()
+    """`"  Join   mentor "` -> ("join", ["mentor"]); subcommands are case-insensitive.
+
+    NUL characters are dropped: nothing typed in Slack needs them, and PostgreSQL refuses them in queries.
+    """
+    words = (text or "").replace("\x00", "").split()
     if not words:
         return "", []
     return words[0].lower(), words[1:]

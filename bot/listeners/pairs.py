@@ -24,7 +24,7 @@ from bot.views.ids import (
     AGREEMENT_CALLBACK,
     CHECKIN_CALLBACK,
 )
-from bot.views.state import SubmittedView, as_int
+from bot.views.state import SubmittedView, as_int, submission_key
 from storage import queries
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await ack(response_action="errors", errors=errors)
             return
         try:
-            state = await runtime.write(_propose_once, _view_key(view), pairing_id, user_id, terms, runtime.now())
+            state = await runtime.write(
+                _propose_once, submission_key(view, user_id), pairing_id, user_id, terms, runtime.now()
+            )
         except NotYourPairing:
             await ack(response_action="errors", errors={"cadence": NOT_YOURS})
             return
@@ -176,15 +178,13 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        logged = await runtime.write(_log_once, _view_key(view), pairing_id, user_id, answers, runtime.now())
+        logged = await runtime.write(
+            _log_once, submission_key(view, user_id), pairing_id, user_id, answers, runtime.now()
+        )
         await ack()
         if logged is not None and logged.created:
             text, blocks = views.checkin_message(logged)
             await tell_pair(runtime, logged.pair, text, blocks)
-
-
-def _view_key(view: dict[str, Any]) -> str:
-    return f"view:{view.get('id') or ''}:{view.get('hash') or ''}"
 
 
 def _propose_once(session: Any, key: str, pairing_id: int | None, user_id: str, terms: Any, now: Any) -> Any:

@@ -13,6 +13,7 @@ from bot.slack_gateway import SlackUnavailable, Unreachable
 from bot.views import intake as intake_views
 from bot.views import participant as participant_views
 from bot.views.ids import INTAKE_CALLBACK
+from bot.views.state import submission_key
 from storage import queries
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if errors:
             await ack(response_action="errors", errors=_inline(view, errors))
             return
-        key = f"view:{(view.get('id') or '')}:{view.get('hash') or ''}"
+        key = submission_key(view, user_id)
         result, first_time = await runtime.write(_submit_once, key, user_id, program, answers, now)
         await ack()
         if not first_time:

@@ -10,7 +10,6 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
     SectionBlock,
@@ -19,9 +18,6 @@ from slack_sdk.models.blocks import (
 from bot.services.catalog import CADENCES, LIBRARY_TYPES
 from bot.views.common import clip, render
 from bot.views.ids import ACTION_NEED_HELP, ACTION_NOT_YET, ACTION_OPEN_AGREEMENT, ACTION_SURVEY, ACTION_WE_MET
-
-REHEARSAL = ":test_tube: *REHEARSAL*: simulated program clock."
-ADMIN_KINDS = frozenset({"agreement_overdue", "at_risk", "help_request", "unreachable", "digest"})
 
 Rendered = tuple[str, list[dict[str, Any]]]
 
@@ -198,9 +194,6 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Rendered]] = {
 }
 
 
-def render_delivery(kind: str, payload: dict[str, Any], *, rehearsal: bool = False) -> Rendered:
-    text, blocks = RENDERERS[kind](payload)
-    if rehearsal and kind in ADMIN_KINDS:
-        blocks = render([ContextBlock(elements=[MarkdownTextObject(text=REHEARSAL)])]) + blocks
-        text = "[REHEARSAL] " + text
-    return text, blocks
+def render_delivery(kind: str, payload: dict[str, Any]) -> Rendered:
+    """A scheduled message from its stored facts. (In rehearsal the gateway labels every post.)"""
+    return RENDERERS[kind](payload)

@@ -38,8 +38,9 @@ class SubmittedView:
         return [o["value"] for o in options if isinstance(o, dict) and isinstance(o.get("value"), str) and o["value"]]
 
     def typed(self, name: str) -> str:
+        """Typed text without NUL characters, which PostgreSQL refuses to store."""
         value = self.action(name).get("value")
-        return value if isinstance(value, str) else ""
+        return value.replace("\x00", "") if isinstance(value, str) else ""
 
     def picked_date(self, name: str) -> str:
         value = self.action(name).get("selected_date")
@@ -55,18 +56,26 @@ class SubmittedView:
         return {name for name in self.values if isinstance(name, str)}
 
 
-_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,10}")
+_INTEGER_LIMIT = 2**31  # ids are INTEGER columns: 32 bits on PostgreSQL
+
+
+def submission_key(view: Any, user_id: str) -> str:
+    """Slack re-sends a submission with the same view id and hash; that pair (per person) marks a repeat."""
+    view = view if isinstance(view, dict) else {}
+    return f"view:{user_id}:{view.get('id') or ''}:{view.get('hash') or ''}"[:200]
 
 
 def as_int(value: Any) -> int | None:
     """A whole number that fits a database id, or None: "²", "1e9", 10**20 and "x" are all None.
 
-    str.isdigit() accepts "²" (which int() refuses) and ids past 64 bits overflow SQLite, so neither is used.
+    str.isdigit() accepts "²" (which int() refuses), and a number past 32 bits makes PostgreSQL refuse the
+    query, so neither reaches the database.
     """
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value if abs(value) < 10**18 else None
     if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
-        return int(value.strip())
+        value = int(value.strip())
+    if isinstance(value, int) and abs(value) < _INTEGER_LIMIT:
+        return value
     return None
