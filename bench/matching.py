@@ -139,15 +139,26 @@ def allowed_pairs(mentors: list[Candidate], mentees: list[Candidate], rules: Mat
     return allowed, len(mentors) * len(mentees) - allowed
 
 
-def run_case(size: str, method: str, seed: int) -> dict[str, object]:
+def available_memory_bytes() -> float:
+    """MemAvailable from /proc/meminfo (Linux); 2 GB where it cannot be read."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 2e9
+
+
+def run_case(size: str, method: str, seed: int, max_full_bytes: float) -> dict[str, object]:
     """One measurement; called inside a fresh subprocess."""
     n, m = SIZES[size]
     mentors, mentees, rules = make_instance(n, m, seed)
     if method == "full":
         allowed, _ = allowed_pairs(mentors, mentees, rules)
         estimate = allowed * FULL_GRAPH_BYTES_PER_EDGE
-        if estimate > 2e9:
-            return {"skipped": f"skipped (est. {estimate / 1e9:.0f} GB)"}
+        if estimate > max_full_bytes:
+            return {"skipped": f"skipped (est. {estimate / 1e9:.0f} GB > --max-full-gb)"}
     began = time.perf_counter()
     extra: dict[str, object] = {}
     if method == "greedy":
@@ -165,8 +176,17 @@ def run_case(size: str, method: str, seed: int) -> dict[str, object]:
     return {"seconds": seconds, "peak_mb": peak_mb, "matched": matched, "milli": milli, **extra}
 
 
-def measure(size: str, method: str, seed: int) -> dict[str, object]:
-    cmd = [sys.executable, __file__, "--case", f"{size}:{method}", "--seed", str(seed)]
+def measure(size: str, method: str, seed: int, max_full_gb: float) -> dict[str, object]:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--case",
+        f"{size}:{method}",
+        "--seed",
+        str(seed),
+        "--max-full-gb",
+        str(max_full_gb),
+    ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -175,11 +195,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="small,medium,large")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--max-full-gb",
+        type=float,
+        default=round(available_memory_bytes() * 0.6 / 1e9, 1),
+        help="run the raw full-graph solver only when its estimated memory fits (default: 60%% of free memory)",
+    )
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
         size, method = args.case.split(":")
-        print(json.dumps(run_case(size, method, args.seed)))
+        print(json.dumps(run_case(size, method, args.seed, args.max_full_gb * 1e9)))
         return
 
     header = (
@@ -190,7 +216,7 @@ def main() -> None:
     print("-" * len(header))
     for size in [s.strip() for s in args.sizes.split(",") if s.strip()]:
         n, m = SIZES[size]
-        runs = {method: measure(size, method, args.seed) for method in ("match", "greedy", "full")}
+        runs = {method: measure(size, method, args.seed, args.max_full_gb) for method in ("match", "greedy", "full")}
         optimum = runs["full"].get("milli") or runs["match"]["milli"]
         optimum_label = "full graph" if "milli" in runs["full"] else "match (certified)"
         for method in ("match", "greedy", "full"):

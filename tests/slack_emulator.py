@@ -338,6 +338,12 @@ def _plain_text_length(obj: Any) -> int:
     return 0
 
 
+# Error codes chaos mode may answer with: the "unreachable" family a bot meets in a real workspace.
+CHAOS_ERROR_CODES = frozenset(
+    {"account_inactive", "user_not_found", "cannot_dm_bot", "channel_not_found", "is_archived", "user_disabled"}
+)
+
+
 class _Server(ThreadingHTTPServer):
     """Threaded server whose handlers reach the emulator through ``server.emulator``."""
 
@@ -385,11 +391,14 @@ class _Handler(BaseHTTPRequestHandler):
         """Route one request and write the reply, tolerating clients that already gave up."""
         body = self._read_body()
         emulator = self.server.emulator
+        emulator._enter()
         try:
             status, headers, payload = emulator._route(verb, self.path, self.headers, body)
         except Exception as exc:  # an emulator bug must fail the test, not look like a network error
             emulator._violate(f"emulator: internal error handling {verb} {self.path}: {exc!r}")
             status, headers, payload = _json_reply(500, _error("internal_error"))
+        finally:
+            emulator._leave()
         try:
             self.send_response(status)
             for key, value in headers.items():
@@ -461,6 +470,7 @@ class SlackEmulator:
         self._faults: list[_Fault] = []
         self._delays: dict[str | None, float] = {}
         self._chaos: _Chaos | None = None
+        self._in_flight = 0
         self._enforce_rates = False
         self._rate_hits: dict[tuple[str, ...], deque[float]] = {}
 
@@ -796,6 +806,29 @@ class SlackEmulator:
             else:
                 self._delays.pop(method, None)
 
+    def _enter(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def wait_idle(self, timeout: float = 120) -> None:
+        """Return once no request is in progress (seen twice in a row: one may be just arriving).
+
+        A test that moves time on by minutes must first let Slack finish what it started (a post the client
+        gave up on still lands), as real Slack would in that time; on a loaded machine the threads may lag.
+        """
+        deadline = time.monotonic() + timeout
+        idle_polls = 0
+        while idle_polls < 2:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the emulator kept working on requests")
+            time.sleep(0.05)
+            with self._lock:
+                idle_polls = idle_polls + 1 if self._in_flight == 0 else 0
+
     def set_random_faults(
         self,
         rate: float,
@@ -807,10 +840,11 @@ class SlackEmulator:
         """Chaos mode: each API call fails with probability ``rate`` (0 turns it off), reproducibly per seed.
 
         Kinds: "429" (Retry-After: 1), "500", "503", "timeout" (sleeps ``timeout_seconds`` then answers
-        normally, so a client that gave up may find the call took effect anyway, as with real Slack).
+        normally, so a client that gave up may find the call took effect anyway, as with real Slack), and
+        Slack's "this person or channel can't be reached" error codes (``CHAOS_ERROR_CODES``).
         """
         kinds = tuple(kinds)
-        unknown = set(kinds) - {"429", "500", "503", "timeout"}
+        unknown = set(kinds) - {"429", "500", "503", "timeout"} - CHAOS_ERROR_CODES
         if unknown:
             raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
         with self._lock:
@@ -1070,6 +1104,8 @@ class SlackEmulator:
             time.sleep(delay)
         if kind == "timeout" and chaos is not None:
             time.sleep(chaos.timeout_seconds)
+        elif kind in CHAOS_ERROR_CODES:
+            return self._fault_reply(200, kind, None)
         elif kind is not None:
             return self._fault_reply(int(kind), None, 1 if kind == "429" else None)
         return None

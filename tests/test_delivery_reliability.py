@@ -11,13 +11,11 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -61,40 +59,16 @@ def seed_due(engine: Engine, program_id: int, count: int) -> None:
 
 
 class SlackInFlight:
-    """Counts API requests the emulator is still working on (e.g. a post the client gave up on).
-
-    A test that moves time on by minutes must first let Slack finish what it started, as real Slack would
-    in that time; the emulator's threads may lag on a loaded machine.
-    """
+    """Lets the emulator finish what it started before a test moves time on (see SlackEmulator.wait_idle)."""
 
     def __init__(self, emulator: SlackEmulator) -> None:
-        self._lock = threading.Lock()
-        self._busy = 0
-        route = emulator._route
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                self._busy += 1
-            try:
-                return route(*args, **kwargs)
-            finally:
-                with self._lock:
-                    self._busy -= 1
-
-        emulator._route = counted  # type: ignore[method-assign]
+        self.emulator = emulator
 
     def wait_idle(self) -> None:
-        """Return once no request is in progress, seen twice in a row (a request may be just arriving)."""
-        deadline = time.monotonic() + 120
-        idle_polls = 0
-        while idle_polls < 2:
-            assert time.monotonic() < deadline, "the emulator kept working on requests for two minutes"
-            time.sleep(0.05)
-            with self._lock:
-                idle_polls = idle_polls + 1 if self._busy == 0 else 0
+        self.emulator.wait_idle()
 
     async def settle(self) -> None:
-        await asyncio.to_thread(self.wait_idle)
+        await asyncio.to_thread(self.emulator.wait_idle)
 
 
 def age_claims(engine: Engine, by: timedelta) -> None:
