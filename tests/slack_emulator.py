@@ -825,7 +825,7 @@ class SlackEmulator:
         while idle_polls < 2:
             if time.monotonic() > deadline:
                 raise TimeoutError("the emulator kept working on requests")
-            time.sleep(0.05)
+            time.sleep(0.01)
             with self._lock:
                 idle_polls = idle_polls + 1 if self._in_flight == 0 else 0
 
