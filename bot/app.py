@@ -15,7 +15,8 @@ from sqlalchemy.engine import Engine
 
 from bot.clock import Clock, make_clock
 from bot.config import Settings
-from bot.runtime import Runtime, make_slack_client
+from bot.runtime import Runtime
+from bot.slack_client import make_slack_client
 from bot.views.state import SubmittedView
 from storage.engine import make_engine
 

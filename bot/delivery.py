@@ -59,11 +59,21 @@ def recipients_of(recipient: str) -> list[str]:
 
 
 async def resolve_channel(runtime: Runtime, recipient: str) -> str:
-    """`users:U1,U2` opens (or finds) the group DM; a user id posts to their DM; channel ids are used as is."""
+    """`users:U1,U2` opens (or finds) the group DM; a user id posts to their DM; channel ids are used as is.
+
+    A person's DM channel is stored once opened: conversations.open is rate-limited (Tier 3), and the DM id
+    never changes.
+    """
     if recipient.startswith("users:"):
         return await runtime.gateway.open_conversation(recipients_of(recipient))
     if recipient[:1] in ("U", "W"):
-        return await runtime.gateway.open_conversation([recipient])
+        known = await runtime.read(queries.dm_channel_of, recipient)
+        if known:
+            return known
+        channel = await runtime.gateway.open_conversation([recipient])
+        if channel:
+            await runtime.write(queries.remember_dm_channel, recipient, channel)
+        return channel
     return recipient
 
 

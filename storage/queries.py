@@ -231,3 +231,16 @@ def checkin_days_by_pairing(session: Session, pairing_ids: list[int]) -> dict[in
     for pairing_id, met_on in rows:
         out.setdefault(pairing_id, []).append(met_on)
     return out
+
+
+def dm_channel_of(session: Session, user_id: str) -> str | None:
+    person = session.get(Person, user_id)
+    return person.dm_channel_id if person is not None else None
+
+
+def remember_dm_channel(session: Session, user_id: str, channel_id: str) -> None:
+    """Store a person's DM channel with the bot (known people only: the row carries their profile)."""
+    person = session.get(Person, user_id)
+    if person is not None and person.dm_channel_id != channel_id:
+        person.dm_channel_id = channel_id
+        session.add(person)

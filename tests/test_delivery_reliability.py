@@ -29,7 +29,8 @@ from bot.app import create_runtime
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.delivery import CLAIM_LEASE, MAX_ATTEMPTS, deliver_due, recover_stale
-from bot.runtime import Runtime, SafeConnectionErrorRetryHandler, make_slack_client
+from bot.runtime import Runtime
+from bot.slack_client import SafeConnectionErrorRetryHandler, make_slack_client
 from bot.slack_gateway import SlackGateway, SlackUnavailable
 from storage import deliveries
 from storage.deliveries import DeliveryKey

@@ -196,10 +196,18 @@ async def simulate_program(
         program = session.get(Program, program.id)
         for uid, tz in zones.items():
             person(session, uid, tz)
-        for uid in ("U0MENT1", "U0MENT2", "U0MENT3"):
-            enroll(session, program, uid, "mentor")
-        for uid in ("U0MTEE1", "U0MTEE2", "U0MTEE3", "U0MTEE4"):
-            enroll(session, program, uid, "mentee")
+        # Specializations decide the matching: each mentee seeks what one mentor offers.
+        offers = {"U0MENT1": "youth_services", "U0MENT2": "reference", "U0MENT3": "cataloging"}
+        seeks = {
+            "U0MTEE1": "youth_services",
+            "U0MTEE2": "reference",
+            "U0MTEE3": "cataloging",
+            "U0MTEE4": "youth_services",
+        }
+        for uid, spec in offers.items():
+            enroll(session, program, uid, "mentor", specializations=[spec])
+        for uid, spec in seeks.items():
+            enroll(session, program, uid, "mentee", specializations=[spec])
 
     sent_at: dict[tuple[str, str, str], datetime] = {}
 
@@ -218,12 +226,16 @@ async def simulate_program(
     pairs: dict[str, int] = {}
     agree_from: dict[str, date] = {}
     while day <= date(2025, 7, 2):
-        if day == date(2025, 2, 20):
-            pairs["P1"] = hand_pair(engine, program, "U0MENT1", "U0MTEE1", clock.now())
-            pairs["P2"] = hand_pair(engine, program, "U0MENT2", "U0MTEE2", clock.now())
-            pairs["P3"] = hand_pair(engine, program, "U0MENT3", "U0MTEE3", clock.now())
+        if day == date(2025, 2, 20):  # the coordinator previews the matches and approves them all
             emulator.deactivate_user("U0MTEE4")
-            pairs["P4"] = hand_pair(engine, program, "U0MENT1", "U0MTEE4", clock.now())
+            with session_scope(engine, write=True) as session:
+                program = session.get(Program, program.id)
+                pairing_service.preview(session, program, clock.now())
+                pairing_service.approve_all(session, program, "U0ADMIN01", clock.now())
+                members = {
+                    queries.pair_members(session, p)[1]: p.id for p in queries.pairings_in_program(session, program.id)
+                }
+            pairs.update({f"P{n}": members[f"U0MTEE{n}"] for n in range(1, 5)})
         if day == date(2025, 2, 25):
             agree_from.update({"P1": day, "P3": day})
         if day == date(2025, 3, 4):
@@ -369,3 +381,38 @@ async def test_a_whole_program_with_a_flaky_slack_ends_every_delivery_sent_or_re
     assert len(landed) == len(set(landed)), "a message landed twice"
     sent = {d.id for d in deliveries(engine) if d.status == "sent"}
     assert sent <= set(landed)
+
+
+async def test_a_persons_dm_is_opened_once_and_remembered(
+    engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
+) -> None:
+    from storage import deliveries as ledger
+    from storage.deliveries import DeliveryKey
+
+    program = make_program(engine)
+    emulator.add_user("U0INV2", name="inv")
+    with session_scope(engine, write=True) as session:
+        person(session, "U0INV2")
+
+    def owe(n: int) -> None:
+        with session_scope(engine, write=True) as session:
+            ledger.enqueue(
+                session,
+                DeliveryKey("applications_closing", f"person:U0INV2:program:{n}", "2025-02-17"),
+                recipient="U0INV2",
+                due_at=clock.now(),
+                payload={"program": f"P{n}", "closes": "2025-02-17", "timezone": LA},
+                program_id=program.id,
+                now=clock.now(),
+            )
+
+    owe(1)
+    await deliver_due(runtime)
+    assert len(emulator.calls_to("conversations.open")) == 1
+    for n in (2, 3):  # later messages go straight to the stored DM: conversations.open is rate-limited
+        owe(n)
+        await deliver_due(runtime)
+    assert len(emulator.calls_to("conversations.open")) == 1
+    with session_scope(engine) as session:
+        dm = session.get(Person, "U0INV2").dm_channel_id
+    assert dm and [c.arg("channel") for c in posts(emulator)] == [dm, dm, dm]

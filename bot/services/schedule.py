@@ -291,25 +291,19 @@ class Planner:
         payload = {"program": program.name, "closes": closes, "timezone": program.timezone}
         if program.eligibility == "allowlist" and not program.eligibility_channel:
             applied = {e.person_id for e in queries.enrollments_in_program(self.session, program.id)}  # type: ignore[arg-type]
-            for user_id in sorted(set(program.eligibility_allowlist or []) - applied):
-                self.enqueue(
-                    DeliveryKey("applications_closing", f"person:{user_id}:program:{program.id}", closes),
-                    user_id,
-                    local_moment(today, program.timezone),
-                    payload,
-                    program=program,
-                )
-            return
-        channel = program.eligibility_channel or program.admin_channel
-        if channel is None:
-            return
-        self.enqueue(
-            DeliveryKey("applications_closing", f"program:{program.id}", closes),
-            channel,
-            local_moment(today, program.timezone),
-            payload,
-            program=program,
-        )
+            invited = sorted(set(program.eligibility_allowlist or []) - applied)
+            targets = [(f"person:{user_id}:program:{program.id}", user_id) for user_id in invited]
+        else:
+            channel = program.eligibility_channel or program.admin_channel
+            targets = [(f"program:{program.id}", channel)] if channel else []
+        for subject, recipient in targets:
+            self.enqueue(
+                DeliveryKey("applications_closing", subject, closes),
+                recipient,
+                local_moment(today, program.timezone),
+                payload,
+                program=program,
+            )
 
     def intro(self, ctx: PairContext) -> None:
         program = ctx.program
