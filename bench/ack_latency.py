@@ -488,14 +488,9 @@ class RequestMaker:
         self.metadata = json.dumps({"mode": "join", "role": "mentee", "program_id": seeded.program_open_id})
 
     def _envelope(self, user_id: str) -> dict[str, Any]:
-        return {
-            "team": {"id": TEAM_ID, "domain": "libraries"},
-            "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": TEAM_ID},
-            "api_app_id": APP_ID,
-            "token": "legacy-verification-token-unused",
-            "trigger_id": f"{next(self.serial)}.{int(time.time())}.benchtrigger",
-            "is_enterprise_install": False,
-        }
+        from tests.slack_driver import interactive_envelope
+
+        return interactive_envelope(user_id, f"{next(self.serial)}.{int(time.time())}.benchtrigger")
 
     def _command(self, user_id: str, text: str) -> bytes:
         form = {

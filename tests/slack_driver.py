@@ -21,6 +21,18 @@ APP_ID = "A0SHELF01"
 _event_ids = itertools.count(1)
 
 
+def interactive_envelope(user_id: str, trigger_id: str) -> dict[str, Any]:
+    """The fields every interactive payload (block actions, view submissions) carries, as Slack sends them."""
+    return {
+        "team": {"id": TEAM_ID, "domain": "libraries"},
+        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": TEAM_ID},
+        "api_app_id": APP_ID,
+        "token": "legacy-verification-token-unused",
+        "trigger_id": trigger_id,
+        "is_enterprise_install": False,
+    }
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     base = b"v0:" + timestamp.encode() + b":" + body
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
@@ -113,14 +125,7 @@ class SlackDriver:
         return self.post(body, "application/x-www-form-urlencoded", **kwargs)
 
     def _envelope(self, user_id: str) -> dict[str, Any]:
-        return {
-            "team": {"id": TEAM_ID, "domain": "libraries"},
-            "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": TEAM_ID},
-            "api_app_id": APP_ID,
-            "token": "legacy-verification-token-unused",
-            "trigger_id": self._issue_trigger_id(),
-            "is_enterprise_install": False,
-        }
+        return interactive_envelope(user_id, self._issue_trigger_id())
 
     def block_action(
         self,
