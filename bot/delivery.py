@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from bot.runtime import Runtime
 from bot.services import schedule
-from bot.services.schedule import next_allowed_time
+from bot.services.schedule import after_hours_agreed, next_allowed_time
 from bot.slack_gateway import PostedMessage, SlackUnavailable, Unreachable
 from bot.views.messages import render_delivery
 from storage import deliveries, queries
@@ -214,14 +214,7 @@ def _pair_quiet_hours(session: Session, delivery: Delivery) -> tuple[list[str], 
     fallback = program.timezone if program is not None else "UTC"
     people = queries.people(session, list(members))
     zones = [people[m].timezone if m in people and people[m].timezone else fallback for m in reversed(members)]
-    agreement = queries.agreement_for(session, pairing.id or 0)
-    settled = bool(
-        agreement is not None
-        and agreement.after_hours_ok
-        and agreement.mentor_accepted_at is not None
-        and agreement.mentee_accepted_at is not None
-    )
-    return zones, settled
+    return zones, after_hours_agreed(queries.agreement_for(session, pairing.id or 0))
 
 
 def _addressed_to_pair(delivery: Delivery, conversation_id: str | None) -> bool:

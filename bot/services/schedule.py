@@ -69,6 +69,16 @@ def local_moment(day: date, tz: str, at: time = WORK_START) -> datetime:
     return datetime.combine(day, at, tzinfo=zone(tz))
 
 
+def after_hours_agreed(agreement: Agreement | None) -> bool:
+    """Only a settled agreement lifts quiet hours: one person's proposal is not the pair's consent."""
+    return bool(
+        agreement is not None
+        and agreement.after_hours_ok
+        and agreement.mentor_accepted_at is not None
+        and agreement.mentee_accepted_at is not None
+    )
+
+
 # -- periods -----------------------------------------------------------------------------------------------
 CADENCE_DAYS = {"weekly": 7, "biweekly": 14}
 
@@ -151,14 +161,7 @@ class PairContext:
 
     @property
     def after_hours_ok(self) -> bool:
-        """Only a settled agreement lifts quiet hours: one person's proposal is not the pair's consent."""
-        agreement = self.agreement
-        return bool(
-            agreement
-            and agreement.after_hours_ok
-            and agreement.mentor_accepted_at is not None
-            and agreement.mentee_accepted_at is not None
-        )
+        return after_hours_agreed(self.agreement)
 
     @property
     def zones(self) -> list[str]:
@@ -548,7 +551,7 @@ def ask_again(session: Session, pairing_id: int, now: datetime) -> bool:
         due_at=next_allowed_time(
             max(local_moment(ask_on, program.timezone), now),
             zones,
-            after_hours_ok=bool(agreement and agreement.after_hours_ok),
+            after_hours_ok=after_hours_agreed(agreement),
         ),
         payload={
             "program": program.name,
