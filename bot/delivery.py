@@ -22,7 +22,8 @@ from sqlmodel import Session
 
 from bot.runtime import Runtime
 from bot.services import schedule
-from bot.services.schedule import after_hours_agreed, next_allowed_time
+from bot.services.agreements import after_hours_agreed
+from bot.services.schedule import next_allowed_time
 from bot.slack_gateway import PostedMessage, SlackUnavailable, Unreachable
 from bot.views.messages import render_delivery
 from storage import deliveries, queries

@@ -18,11 +18,16 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
-    """SQLite gets WAL, foreign keys and a busy timeout, or "database is locked" reaches users."""
+    """SQLite gets WAL, foreign keys and a busy timeout, or "database is locked" reaches users.
+
+    Statement parameters are kept out of error messages: they hold private notes and people's answers,
+    and errors are logged.
+    """
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,
             **kwargs,
         )
 
@@ -44,7 +49,9 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    return create_engine(
+        database_url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True, **kwargs
+    )
 
 
 @contextmanager

@@ -158,6 +158,10 @@ def remember_request(session: Session, key: str, now: datetime) -> bool:
     return session.execute(statement).first() is not None
 
 
+def request_seen(session: Session, key: str) -> bool:
+    return session.get(ProcessedRequest, key) is not None
+
+
 # -- audit ---------------------------------------------------------------------------------------------
 def audit_events(session: Session, limit: int, program_ids: set[int] | None = None) -> list[AuditEvent]:
     """Newest first; `program_ids` limits them to those programs."""
@@ -193,8 +197,16 @@ def pair_members(session: Session, pairing: Pairing) -> tuple[str, str] | None:
     return mentor.person_id, mentee.person_id
 
 
-def agreement_for(session: Session, pairing_id: int) -> Agreement | None:
-    return session.exec(select(Agreement).where(Agreement.pairing_id == pairing_id)).first()
+def agreement_for(session: Session, pairing_id: int, *, for_update: bool = False) -> Agreement | None:
+    statement = select(Agreement).where(Agreement.pairing_id == pairing_id)
+    if for_update:  # PostgreSQL row lock; SQLite ignores it (its writers hold the database lock)
+        statement = statement.with_for_update()
+    return session.exec(statement).first()
+
+
+def lock_pairing(session: Session, pairing_id: int) -> None:
+    """Hold the pairing's row until the transaction ends (PostgreSQL), so its agreement changes one at a time."""
+    session.exec(select(Pairing.id).where(Pairing.id == pairing_id).with_for_update()).first()
 
 
 def checkins_for_pairing(session: Session, pairing_id: int) -> list[CheckIn]:

@@ -80,6 +80,12 @@ def pairing_id(engine: Engine, emulator: SlackEmulator) -> int:
         return pairing.id
 
 
+def accept_button(message: dict[str, Any]) -> str:
+    """The value of the Accept button in a proposal message, as Slack would send it back."""
+    actions = next(b for b in message["blocks"] if b["type"] == "actions")
+    return next(e["value"] for e in actions["elements"] if e["action_id"] == "shelfmate_accept_agreement")
+
+
 def pairing_row(engine: Engine, pairing_id: int) -> Pairing:
     with session_scope(engine) as session:
         return session.get(Pairing, pairing_id)
@@ -104,6 +110,7 @@ def test_agreement_proposed_changed_then_accepted_makes_the_pair_active(
     )
     assert response.status_code == 200 and response.content in (b"", b"{}")
     proposal = wait_for(lambda: pair_messages(emulator))[-1]
+    first_accept = accept_button(proposal)
     text = block_texts(proposal["blocks"])
     assert f"<@{MENTEE}> proposed" in text and "every two weeks" in text and f"<@{MENTOR}>, does this work" in text
     assert pairing_row(engine, pairing_id).status == "introduced"
@@ -125,15 +132,24 @@ def test_agreement_proposed_changed_then_accepted_makes_the_pair_active(
 
     # Only a member can accept, whatever the payload says.
     emulator.reset_calls()
-    slack.block_action(OUTSIDER, "shelfmate_accept_agreement", str(pairing_id), channel_id="C0GENERAL")
+    slack.block_action(OUTSIDER, "shelfmate_accept_agreement", accept_button(change), channel_id="C0GENERAL")
     refusal = wait_for(lambda: emulator.responses_to(slack.last_response_url))
     assert "another pair" in refusal[-1]["text"]
     assert pairing_row(engine, pairing_id).status == "introduced"
 
-    # The mentee accepts: the pair is active and told so.
-    slack.block_action(MENTEE, "shelfmate_accept_agreement", str(pairing_id))
-    settled = wait_for(lambda: pair_messages(emulator))[-1]
-    assert "Agreement settled" in block_texts(settled["blocks"])
+    # The first proposal's Accept button no longer settles anything: the terms changed since.
+    slack.block_action(MENTEE, "shelfmate_accept_agreement", first_accept)
+    stale = wait_for(lambda: emulator.responses_to(slack.last_response_url))
+    assert "have changed" in stale[-1]["text"]
+    assert pairing_row(engine, pairing_id).status == "introduced"
+
+    # The mentee accepts the terms shown: the pair is active and told so, once, however often they click.
+    for _ in range(2):
+        slack.block_action(MENTEE, "shelfmate_accept_agreement", accept_button(change))
+        wait_for(lambda: pair_messages(emulator) or emulator.responses_to(slack.last_response_url))
+    settled = wait_for(lambda: pair_messages(emulator))
+    assert len(settled) == 1 and "Agreement settled" in block_texts(settled[0]["blocks"])
+    assert "already accepted" in wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
     assert pairing_row(engine, pairing_id).status == "active"
     with session_scope(engine) as session:
         agreement = session.exec(select(Agreement)).one()
@@ -187,11 +203,13 @@ def test_logging_a_meeting_validates_saves_once_and_keeps_the_note_private(
     with session_scope(engine) as session:
         assert session.exec(select(CheckIn)).all() == []
 
-    # A good submission, a Slack retry of it, and the partner logging the same day: one check-in.
+    # A good submission and a Slack retry of it: one check-in. The partner logging the same day is told so.
     ok = submit(checkin_state("2025-03-10", note="SECRET-NOTE about budget worries"))
     assert ok.status_code == 200 and ok.content in (b"", b"{}")
-    submit(checkin_state("2025-03-10", note="SECRET-NOTE about budget worries"), retry=1)
-    submit(checkin_state("2025-03-10", minutes="60"), view_hash="partner.1", user=MENTOR)
+    retried = submit(checkin_state("2025-03-10", note="SECRET-NOTE about budget worries"), retry=1)
+    assert retried.status_code == 200 and retried.content in (b"", b"{}")
+    again = submit(checkin_state("2025-03-10", minutes="60"), view_hash="partner.1", user=MENTOR).json()
+    assert "already logged" in again["errors"]["met_on"]
     with session_scope(engine) as session:
         [checkin] = session.exec(select(CheckIn)).all()
     assert (checkin.met_on, checkin.duration_minutes, checkin.rating) == (date(2025, 3, 10), 45, 4)

@@ -71,8 +71,8 @@ def settle_agreement(
     with session_scope(engine, write=True) as session:
         mentor, mentee = queries.pair_members(session, session.get(Pairing, pairing_id))
         terms = agreements.Terms(cadence=cadence, mentor_on_call=False, after_hours_ok=after_hours, boundaries="open")
-        agreements.propose(session, pairing_id, mentor, terms, at)
-        assert agreements.accept(session, pairing_id, mentee, at).settled
+        proposed = agreements.propose(session, pairing_id, mentor, terms, at)
+        assert agreements.accept(session, pairing_id, mentee, proposed.terms.fingerprint, at).settled
         assert session.get(Pairing, pairing_id).status == "active"
 
 
@@ -416,3 +416,27 @@ async def test_a_persons_dm_is_opened_once_and_remembered(
     with session_scope(engine) as session:
         dm = session.get(Person, "U0INV2").dm_channel_id
     assert dm and [c.arg("channel") for c in posts(emulator)] == [dm, dm, dm]
+
+
+def test_a_proposal_only_one_person_made_does_not_change_the_schedule(engine: Engine) -> None:
+    program = make_program(engine)
+    with session_scope(engine, write=True) as session:
+        program = session.get(Program, program.id)
+        for uid in ("U0MENT1", "U0MTEE1"):
+            person(session, uid)
+        enroll(session, program, "U0MENT1", "mentor")
+        enroll(session, program, "U0MTEE1", "mentee")
+    pairing_id = hand_pair(engine, program, "U0MENT1", "U0MTEE1", datetime(2025, 2, 20, tzinfo=UTC))
+    with session_scope(engine, write=True) as session:
+        session.get(Pairing, pairing_id).status = "introduced"
+    settle_agreement(engine, pairing_id, datetime(2025, 2, 25, tzinfo=UTC))  # monthly, both accepted
+    for day in (date(2025, 3, 5), date(2025, 4, 5)):
+        log_meeting(engine, pairing_id, day, "U0MTEE1")
+    with session_scope(engine, write=True) as session:  # the mentee alone proposes weekly meetings
+        weekly = agreements.Terms(cadence="weekly", mentor_on_call=False, after_hours_ok=True, boundaries="open")
+        agreements.propose(session, pairing_id, "U0MTEE1", weekly, datetime(2025, 4, 20, tzinfo=UTC))
+    with session_scope(engine, write=True) as session:
+        report = schedule.plan(session, datetime(2025, 4, 28, 18, tzinfo=UTC))
+    assert report.at_risk == [] and report.missed == []  # still monthly: March and April were both met
+    with session_scope(engine) as session:
+        assert not session.get(Pairing, pairing_id).at_risk

@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.clock import FixedClock
+from bot.services.agreements import Terms
 from bot.services.programs import REFUSAL
 from bot.views import ids
 from storage.engine import session_scope
@@ -463,8 +465,10 @@ def test_a_participant_cannot_act_on_a_pairing_they_are_not_in(
             failures += [f"{actor} {what}: {p}" for p in observer.refused(send, expect=None)]
     assert failures == [], "\n".join(failures)
 
-    # The controls: the pair's own requests go through.
-    slack.block_action(MENTOR, ids.ACTION_ACCEPT_AGREEMENT, pid)
+    # The controls: the pair's own requests go through (Accept carries the terms it was shown).
+    with session_scope(engine) as session:
+        shown = Terms.of(session.exec(select(Agreement)).one()).fingerprint
+    slack.block_action(MENTOR, ids.ACTION_ACCEPT_AGREEMENT, f"{pid}:{shown}")
     settle(emulator)
     slack.view_submission(MENTEE, ids.CHECKIN_CALLBACK, checkin_state(), private_metadata=meta, view_hash="own.1")
     slack.view_submission(MENTEE, ids.SURVEY_CALLBACK, survey_state(), private_metadata=meta, view_hash="own.2")
@@ -588,3 +592,17 @@ def test_a_failed_auth_test_does_not_quote_the_token(
 def test_settings_never_print_secrets(settings: Any) -> None:
     shown = f"{settings} {settings!r} {[settings]}"
     assert BOT_TOKEN not in shown and SIGNING_SECRET not in shown
+
+
+def test_a_database_error_never_carries_the_values_it_was_writing(engine: Engine) -> None:
+    """Errors are logged; a failed write's message must not hold the private note it tried to store."""
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError) as failure, session_scope(engine, write=True) as session:
+        session.add(
+            CheckIn(
+                pairing_id=999_999, logged_by="U0X", met_on=date(2025, 3, 3), duration_minutes=30,
+                private_note="SECRET-NOTE-in-a-failed-write", idempotency_key="k",
+            )
+        )  # fmt: skip
+    assert "SECRET-NOTE" not in str(failure.value)

@@ -25,7 +25,6 @@ from bot.views.ids import (
     CHECKIN_CALLBACK,
 )
 from bot.views.state import SubmittedView, as_int, submission_key
-from storage import queries
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +35,14 @@ SLACK_TROUBLE = "Slack didn't answer in time, so nothing was changed. Please try
 
 def _user(body: dict[str, Any]) -> str:
     return str((body.get("user") or {}).get("id") or "")
+
+
+def _accept_value(body: dict[str, Any]) -> tuple[int | None, str]:
+    """An Accept button carries `pairing id:terms fingerprint`."""
+    actions = body.get("actions") or [{}]
+    value = actions[0].get("value") if isinstance(actions[0], dict) else None
+    pairing, _, fingerprint = (value if isinstance(value, str) else "").partition(":")
+    return as_int(pairing), fingerprint
 
 
 def _button_value(body: dict[str, Any]) -> int | None:
@@ -49,7 +56,7 @@ async def tell_pair(runtime: Runtime, pair: PairView, text: str, blocks: list[di
         channel = pair.pairing.conversation_id
         if not channel:
             channel = await runtime.gateway.open_conversation([pair.mentor_id, pair.mentee_id])
-            await runtime.write(queries.remember_conversation, pair.pairing.id, channel)
+            await runtime.write(agreements.note_conversation, pair.pairing.id, channel)
         await runtime.gateway.post(channel, text, blocks)
     except (SlackUnavailable, Unreachable):
         log.warning("could not post to pairing %s", pair.pairing.id)
@@ -118,20 +125,23 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.action(ACTION_ACCEPT_AGREEMENT)
     async def accept_agreement(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        user_id = _user(body)
+        pairing_id, fingerprint = _accept_value(body)
         try:
-            state = await runtime.write(agreements.accept, _button_value(body), user_id, runtime.now())
+            state = await runtime.write(agreements.accept, pairing_id, _user(body), fingerprint, runtime.now())
         except NotYourPairing:
             await private(respond, NOT_YOURS)
             return
         if state is None:
             await private(respond, "Nothing has been proposed yet: use *Set up our agreement* to propose terms.")
-            return
-        if not state.settled:
+        elif state.outdated:
+            await private(respond, "Those terms have changed since that message. Look at the latest proposal.")
+        elif not state.news:
+            await private(respond, "You've already accepted these terms.")
+        elif not state.settled:
             await private(respond, f"You've accepted. Waiting for <@{state.waiting_for()}> to accept too.")
-            return
-        text, blocks = views.agreement_message(state)
-        await tell_pair(runtime, state.pair, text, blocks)
+        else:
+            text, blocks = views.agreement_message(state)
+            await tell_pair(runtime, state.pair, text, blocks)
 
     @app.view(AGREEMENT_CALLBACK)
     async def agreement_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -142,7 +152,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             return
         try:
             state = await runtime.write(
-                _propose_once, submission_key(view, user_id), pairing_id, user_id, terms, runtime.now()
+                agreements.propose_once, submission_key(view, user_id), pairing_id, user_id, terms, runtime.now()
             )
         except NotYourPairing:
             await ack(response_action="errors", errors={"cadence": NOT_YOURS})
@@ -178,23 +188,16 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        logged = await runtime.write(
-            _log_once, submission_key(view, user_id), pairing_id, user_id, answers, runtime.now()
-        )
+        key = submission_key(view, user_id)
+        outcome = await runtime.write(checkins.log_once, key, pair.pairing.id, user_id, answers, runtime.now())
+        if outcome.already_logged is not None:
+            day = outcome.already_logged.met_on
+            await ack(
+                response_action="errors",
+                errors={"met_on": f"A meeting on {day:%b %-d} is already logged (`/mentor checkins` shows it)."},
+            )
+            return
         await ack()
-        if logged is not None and logged.created:
-            text, blocks = views.checkin_message(logged)
-            await tell_pair(runtime, logged.pair, text, blocks)
-
-
-def _propose_once(session: Any, key: str, pairing_id: int | None, user_id: str, terms: Any, now: Any) -> Any:
-    """A Slack retry of the same submission carries the same view id and hash: record and announce it once."""
-    if pairing_id is None:
-        raise NotYourPairing
-    state = agreements.propose(session, pairing_id, user_id, terms, now)
-    return state if queries.remember_request(session, key, now) else None
-
-
-def _log_once(session: Any, key: str, pairing_id: int, user_id: str, answers: Any, now: Any) -> Any:
-    logged = checkins.log_meeting(session, pairing_id, user_id, answers, now)
-    return logged if queries.remember_request(session, key, now) else None
+        if outcome.logged is not None:
+            text, blocks = views.checkin_message(outcome.logged)
+            await tell_pair(runtime, outcome.logged.pair, text, blocks)

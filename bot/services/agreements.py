@@ -6,6 +6,7 @@ first person's acceptance. The pairing turns `active` once both have accepted th
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -46,6 +47,12 @@ class Terms:
             first_meeting_on=agreement.first_meeting_on,
         )
 
+    @property
+    def fingerprint(self) -> str:
+        """Names these exact terms: an Accept button carries it, so accepting old terms cannot settle new ones."""
+        text = f"{self.cadence}|{self.mentor_on_call}|{self.after_hours_ok}|{self.boundaries}|{self.first_meeting_on}"
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
     def sentences(self) -> list[str]:
         return [
             f"Meet: {CADENCES.get(self.cadence, self.cadence).lower()}",
@@ -66,6 +73,7 @@ class PairView:
     partner_id: str
     mentor_id: str
     mentee_id: str
+    partner_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,10 @@ class AgreementState:
     terms: Terms
     accepted_by: frozenset[str]
     proposed_by: str | None
+    # False when this request changed nothing (a double click, an old button): nothing to announce.
+    news: bool = True
+    # True when the person accepted terms that have since changed: they must look at the new ones.
+    outdated: bool = False
 
     @property
     def settled(self) -> bool:
@@ -97,7 +109,9 @@ def pair_for(session: Session, pairing_id: int | None, user_id: str) -> PairView
     mentor_id, mentee_id = members
     role = Role.MENTOR if user_id == mentor_id else Role.MENTEE
     partner = mentee_id if role == Role.MENTOR else mentor_id
-    return PairView(pairing, program, user_id, role, partner, mentor_id, mentee_id)
+    partner_person = queries.person(session, partner)
+    name = partner_person.display_name if partner_person is not None and partner_person.display_name else partner
+    return PairView(pairing, program, user_id, role, partner, mentor_id, mentee_id, name)
 
 
 def current_terms(session: Session, pair: PairView) -> Terms:
@@ -110,27 +124,35 @@ def current_terms(session: Session, pair: PairView) -> Terms:
     )
 
 
-def _state(pair: PairView, agreement: Agreement) -> AgreementState:
+def _state(pair: PairView, agreement: Agreement, *, news: bool = True, outdated: bool = False) -> AgreementState:
     accepted = set()
     if agreement.mentor_accepted_at is not None:
         accepted.add(pair.mentor_id)
     if agreement.mentee_accepted_at is not None:
         accepted.add(pair.mentee_id)
-    return AgreementState(pair, Terms.of(agreement), frozenset(accepted), agreement.proposed_by)
+    return AgreementState(pair, Terms.of(agreement), frozenset(accepted), agreement.proposed_by, news, outdated)
 
 
-def _settle_if_both(session: Session, pair: PairView, agreement: Agreement) -> AgreementState:
-    state = _state(pair, agreement)
+def _settle_if_both(session: Session, pair: PairView, agreement: Agreement, *, news: bool = True) -> AgreementState:
+    state = _state(pair, agreement, news=news)
     if state.settled and pair.pairing.status == PairingStatus.INTRODUCED:
         pair.pairing.status = PairingStatus.ACTIVE
         session.add(pair.pairing)
     return state
 
 
+def _locked_pair(session: Session, pairing_id: int | None, user_id: str) -> tuple[PairView, Agreement | None]:
+    """The pairing and its agreement, locked for this transaction on PostgreSQL (SQLite's writers already
+    serialize), so a proposal and an acceptance racing each other cannot settle terms nobody accepted."""
+    if pairing_id is not None:
+        queries.lock_pairing(session, pairing_id)
+    pair = pair_for(session, pairing_id, user_id)
+    return pair, queries.agreement_for(session, pairing_id, for_update=True)  # type: ignore[arg-type]
+
+
 def propose(session: Session, pairing_id: int, user_id: str, terms: Terms, now: datetime) -> AgreementState:
     """Record terms from one member. Changed terms need the partner's acceptance again."""
-    pair = pair_for(session, pairing_id, user_id)
-    agreement = queries.agreement_for(session, pairing_id)
+    pair, agreement = _locked_pair(session, pairing_id, user_id)
     if agreement is None:
         agreement = Agreement(pairing_id=pairing_id)
     changed = agreement.id is None or Terms.of(agreement) != terms
@@ -150,20 +172,61 @@ def propose(session: Session, pairing_id: int, user_id: str, terms: Terms, now: 
     return _settle_if_both(session, pair, agreement)
 
 
-def accept(session: Session, pairing_id: int, user_id: str, now: datetime) -> AgreementState | None:
-    """The partner accepts the terms on record; None when nothing has been proposed yet."""
-    pair = pair_for(session, pairing_id, user_id)
-    agreement = queries.agreement_for(session, pairing_id)
+def accept(session: Session, pairing_id: int, user_id: str, fingerprint: str, now: datetime) -> AgreementState | None:
+    """The partner accepts the terms they were shown (`fingerprint`); None when nothing was proposed.
+
+    Terms changed since that message are not accepted: the state comes back `outdated`.
+    """
+    pair, agreement = _locked_pair(session, pairing_id, user_id)
     if agreement is None:
         return None
-    _mark_accepted(agreement, pair, now)
+    if Terms.of(agreement).fingerprint != fingerprint:
+        return _state(pair, agreement, news=False, outdated=True)
+    news = _mark_accepted(agreement, pair, now)
     session.add(agreement)
     session.flush()
-    return _settle_if_both(session, pair, agreement)
+    return _settle_if_both(session, pair, agreement, news=news)
 
 
-def _mark_accepted(agreement: Agreement, pair: PairView, now: datetime) -> None:
+def _mark_accepted(agreement: Agreement, pair: PairView, now: datetime) -> bool:
+    """Record this person's acceptance; False when it was already recorded."""
     if pair.role == Role.MENTOR:
-        agreement.mentor_accepted_at = agreement.mentor_accepted_at or now
+        if agreement.mentor_accepted_at is not None:
+            return False
+        agreement.mentor_accepted_at = now
     else:
-        agreement.mentee_accepted_at = agreement.mentee_accepted_at or now
+        if agreement.mentee_accepted_at is not None:
+            return False
+        agreement.mentee_accepted_at = now
+    return True
+
+
+def is_settled(agreement: Agreement | None) -> bool:
+    return (
+        agreement is not None and agreement.mentor_accepted_at is not None and agreement.mentee_accepted_at is not None
+    )
+
+
+def settled_cadence(agreement: Agreement | None, default: str) -> str:
+    """The cadence both people accepted; a proposal only one of them made does not change the schedule."""
+    return agreement.cadence if agreement is not None and is_settled(agreement) else default
+
+
+def after_hours_agreed(agreement: Agreement | None) -> bool:
+    """Only a settled agreement lifts quiet hours: one person's proposal is not the pair's consent."""
+    return agreement is not None and is_settled(agreement) and agreement.after_hours_ok
+
+
+def propose_once(
+    session: Session, request_key: str, pairing_id: int | None, user_id: str, terms: Terms, now: datetime
+) -> AgreementState | None:
+    """`propose`, with Slack's retry of the same submission recorded once; None for the retry."""
+    if pairing_id is None:
+        raise NotYourPairing
+    state = propose(session, pairing_id, user_id, terms, now)
+    return state if queries.remember_request(session, request_key, now) else None
+
+
+def note_conversation(session: Session, pairing_id: int, channel_id: str) -> None:
+    """The pair's group DM, once opened, so later messages need no conversations.open."""
+    queries.remember_conversation(session, pairing_id, channel_id)

@@ -80,7 +80,7 @@ def log_meeting(session: Session, pairing_id: int, user_id: str, answers: CheckI
     """Save a meeting once. The same day logged again (the partner, a double click) returns the first one."""
     pair = pair_for(session, pairing_id, user_id)
     assert answers.met_on is not None and answers.duration_minutes is not None
-    key = f"pairing:{pairing_id}:{answers.met_on.isoformat()}"
+    key = _meeting_key(pairing_id, answers.met_on)
     existing = queries.checkin_by_key(session, key)
     if existing is not None:
         return Logged(existing, pair, created=False)
@@ -108,6 +108,38 @@ def log_meeting(session: Session, pairing_id: int, user_id: str, answers: CheckI
         return Logged(existing, pair, created=False)
     _record_recovery(session, pair.pairing)
     return Logged(checkin, pair, created=True)
+
+
+@dataclass(frozen=True)
+class LogOutcome:
+    logged: Logged | None = None  # saved by this request
+    already_logged: CheckIn | None = None  # that day is on record already (the partner, or an earlier log)
+    repeat: bool = False  # Slack re-sent a submission that was handled
+
+
+def log_once(
+    session: Session, request_key: str, pairing_id: int, user_id: str, answers: CheckInAnswers, now: datetime
+) -> LogOutcome:
+    """Save a meeting from one modal submission.
+
+    A Slack retry of a handled submission changes nothing. A day already on record is reported, not
+    silently dropped, and the submission is not remembered, so the person can pick another day and resend.
+    """
+    if queries.request_seen(session, request_key):
+        return LogOutcome(repeat=True)
+    assert answers.met_on is not None
+    existing = queries.checkin_by_key(session, _meeting_key(pairing_id, answers.met_on))
+    if existing is not None:
+        return LogOutcome(already_logged=existing)
+    logged = log_meeting(session, pairing_id, user_id, answers, now)
+    if not logged.created:  # a concurrent request for the same day won
+        return LogOutcome(already_logged=logged.checkin)
+    queries.remember_request(session, request_key, now)
+    return LogOutcome(logged=logged)
+
+
+def _meeting_key(pairing_id: int, day: date) -> str:
+    return f"pairing:{pairing_id}:{day.isoformat()}"
 
 
 def _record_recovery(session: Session, pairing: Pairing) -> None:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
+from bot.services.agreements import after_hours_agreed, settled_cadence
 from bot.services.catalog import specialization_label
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
@@ -67,16 +68,6 @@ def next_allowed_time(moment: datetime, zones: list[str], *, after_hours_ok: boo
 
 def local_moment(day: date, tz: str, at: time = WORK_START) -> datetime:
     return datetime.combine(day, at, tzinfo=zone(tz))
-
-
-def after_hours_agreed(agreement: Agreement | None) -> bool:
-    """Only a settled agreement lifts quiet hours: one person's proposal is not the pair's consent."""
-    return bool(
-        agreement is not None
-        and agreement.after_hours_ok
-        and agreement.mentor_accepted_at is not None
-        and agreement.mentee_accepted_at is not None
-    )
 
 
 # -- periods -----------------------------------------------------------------------------------------------
@@ -157,7 +148,7 @@ class PairContext:
 
     @property
     def cadence(self) -> str:
-        return self.agreement.cadence if self.agreement else self.program.default_cadence
+        return settled_cadence(self.agreement, self.program.default_cadence)
 
     @property
     def after_hours_ok(self) -> bool:
@@ -535,7 +526,7 @@ def ask_again(session: Session, pairing_id: int, now: datetime) -> bool:
     if pairing is None or program is None or pairing.status != PairingStatus.ACTIVE:
         return False
     agreement = queries.agreement_for(session, pairing_id)
-    cadence = agreement.cadence if agreement else program.default_cadence
+    cadence = settled_cadence(agreement, program.default_cadence)
     today = now.astimezone(zone(program.timezone)).date()
     current = period_containing(program, cadence, today)
     members = queries.pair_members(session, pairing)

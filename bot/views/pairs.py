@@ -157,7 +157,12 @@ def agreement_message(state: AgreementState) -> tuple[str, list[dict[str, Any]]]
         ActionsBlock(
             block_id="agreement_actions",
             elements=[
-                ButtonElement(text="Accept", action_id=ACTION_ACCEPT_AGREEMENT, value=pairing_id, style="primary"),
+                ButtonElement(
+                    text="Accept",
+                    action_id=ACTION_ACCEPT_AGREEMENT,
+                    value=f"{pairing_id}:{state.terms.fingerprint}",  # accepts these terms, not later ones
+                    style="primary",
+                ),
                 ButtonElement(text="Propose a change", action_id=ACTION_CHANGE_AGREEMENT, value=pairing_id),
             ],
         ),
@@ -168,7 +173,7 @@ def agreement_message(state: AgreementState) -> tuple[str, list[dict[str, Any]]]
 # -- check-ins -----------------------------------------------------------------------------------------------
 def checkin_modal(pairs: list[PairView], today: date, chosen: int | None = None) -> dict[str, Any]:
     """One modal for every entry point; a person with several partners picks which pair met."""
-    partners = {str(p.pairing.id): f"With {p.partner_id}"[:75] for p in pairs}
+    partners = {str(p.pairing.id): f"With {p.partner_name or p.partner_id}"[:75] for p in pairs}
     blocks: list[Any] = []
     if len(pairs) > 1:
         blocks.append(
