@@ -55,7 +55,7 @@ def test_in_rehearsal_every_post_and_the_home_tab_say_so(
     # The mentee's application confirmation (join resets the record first) and the coordinator alert.
     wait_for(lambda: len([c for c in emulator.calls_to("chat.postMessage") if c.ok]) >= 2)
     posts = [c for c in emulator.calls_to("chat.postMessage") if c.ok]
-    assert {c.arg("channel") for c in posts} == {"U0MENTEE1", ADMIN_CHANNEL}
+    assert {c.arg("channel") for c in posts} >= {"U0MENTEE1", ADMIN_CHANNEL}
     for call in posts:
         assert call.arg("text").startswith("[REHEARSAL] "), call.arg("text")
         assert "REHEARSAL" in block_texts(call.arg("blocks") or [])
