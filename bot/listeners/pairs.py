@@ -37,17 +37,20 @@ def _user(body: dict[str, Any]) -> str:
     return str((body.get("user") or {}).get("id") or "")
 
 
-def _accept_value(body: dict[str, Any]) -> tuple[int | None, str]:
-    """An Accept button carries `pairing id:terms fingerprint`."""
+def _action_value(body: dict[str, Any]) -> str:
     actions = body.get("actions") or [{}]
     value = actions[0].get("value") if isinstance(actions[0], dict) else None
-    pairing, _, fingerprint = (value if isinstance(value, str) else "").partition(":")
+    return value if isinstance(value, str) else ""
+
+
+def _accept_value(body: dict[str, Any]) -> tuple[int | None, str]:
+    """An Accept button carries `pairing id:terms fingerprint`."""
+    pairing, _, fingerprint = _action_value(body).partition(":")
     return as_int(pairing), fingerprint
 
 
 def _button_value(body: dict[str, Any]) -> int | None:
-    actions = body.get("actions") or [{}]
-    return as_int(actions[0].get("value") if isinstance(actions[0], dict) else None)
+    return as_int(_action_value(body))
 
 
 async def tell_pair(runtime: Runtime, pair: PairView, text: str, blocks: list[dict[str, Any]]) -> None:
