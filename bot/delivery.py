@@ -22,7 +22,6 @@ from sqlmodel import Session
 
 from bot.runtime import Runtime
 from bot.services import schedule
-from bot.services.agreements import after_hours_agreed
 from bot.services.schedule import next_allowed_time
 from bot.slack_gateway import PostedMessage, SlackUnavailable, Unreachable
 from bot.views.messages import render_delivery
@@ -208,14 +207,7 @@ def _pair_quiet_hours(session: Session, delivery: Delivery) -> tuple[list[str], 
     pairing = queries.pairing(session, delivery.pairing_id) if delivery.pairing_id is not None else None
     if pairing is None or not _addressed_to_pair(delivery, pairing.conversation_id):
         return None
-    members = queries.pair_members(session, pairing)
-    if members is None:
-        return None
-    program = queries.program_by_id(session, pairing.program_id)
-    fallback = program.timezone if program is not None else "UTC"
-    people = queries.people(session, list(members))
-    zones = [people[m].timezone if m in people and people[m].timezone else fallback for m in reversed(members)]
-    return zones, after_hours_agreed(queries.agreement_for(session, pairing.id or 0))
+    return schedule.pair_quiet_hours(session, pairing)
 
 
 def _addressed_to_pair(delivery: Delivery, conversation_id: str | None) -> bool:

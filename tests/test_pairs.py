@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.clock import FixedClock
+from bot.runtime import Runtime
+from bot.scheduler import tick
 from bot.services import pairing as pairing_service
 from storage.engine import session_scope
 from storage.models import Agreement, CheckIn, Delivery, Enrollment, Pairing, Person, Program, SurveyResponse
@@ -285,3 +288,26 @@ def test_wrap_up_survey_button_opens_the_modal_and_saves_one_answer_per_person(
     with session_scope(engine) as session:
         [saved] = session.exec(select(SurveyResponse)).all()
     assert (saved.person_id, saved.satisfaction, saved.would_continue) == (MENTEE, 5, True)
+
+
+async def test_a_reply_to_one_member_waits_for_the_pairs_working_hours(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, pairing_id: int, clock: FixedClock, runtime: Runtime
+) -> None:
+    emulator.add_channel("G0PAIR0001", "mpdm-pair", members=[MENTOR, MENTEE])
+    with session_scope(engine, write=True) as session:
+        session.get(Pairing, pairing_id).conversation_id = "G0PAIR0001"
+    clock.set(datetime(2025, 3, 12, 4, 0, tzinfo=UTC))  # Tuesday 9 PM in Los Angeles
+    meta = json.dumps({"pairing_id": pairing_id})
+    response = slack.view_submission(MENTEE, "shelfmate_checkin", checkin_state("2025-03-11"), private_metadata=meta)
+    assert response.status_code == 200
+    note = wait_for(lambda: [c for c in emulator.calls_to("chat.postEphemeral") if c.ok])
+    assert note[0].arg("user") == MENTEE and "in working hours" in note[0].arg("text")
+    assert emulator.messages_in("G0PAIR0001") == []  # nothing reaches the partner at night
+    with session_scope(engine) as session:
+        [held] = session.exec(select(Delivery).where(Delivery.kind == "pair_notice")).all()
+    assert held.due_at.astimezone(ZoneInfo(LA)) == datetime(2025, 3, 12, 9, 0, tzinfo=ZoneInfo(LA))
+
+    clock.set(datetime(2025, 3, 12, 16, 5, tzinfo=UTC))  # 9:05 in Los Angeles
+    await tick(runtime)
+    [posted] = emulator.messages_in("G0PAIR0001")
+    assert "logged your meeting on Mar 11" in block_texts(posted["blocks"])

@@ -11,7 +11,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.runtime import Runtime
-from bot.services import agreements, checkins
+from bot.services import agreements, checkins, schedule
 from bot.services.agreements import NotYourPairing, PairView
 from bot.slack_gateway import SlackUnavailable, Unreachable
 from bot.views import pairs as views
@@ -53,8 +53,29 @@ def _button_value(body: dict[str, Any]) -> int | None:
     return as_int(_action_value(body))
 
 
-async def tell_pair(runtime: Runtime, pair: PairView, text: str, blocks: list[dict[str, Any]]) -> None:
-    """Post in the pair's group DM (opened once and remembered); a failure is logged, not shown as an error."""
+async def tell_pair(
+    runtime: Runtime, pair: PairView, text: str, blocks: list[dict[str, Any]], request_key: str
+) -> None:
+    """Post in the pair's group DM (opened once and remembered); a failure is logged, not shown as an error.
+
+    Outside the pair's working hours (unless they agreed to after-hours messages) the post waits in the
+    ledger for the morning, and the person who acted is told privately when it will go out.
+    """
+    held_until = await runtime.write(
+        schedule.hold_pair_notice, pair.pairing.id, request_key, text, blocks, runtime.now()
+    )
+    if held_until is not None:
+        if pair.pairing.conversation_id:
+            # Slack shows the date in each reader's own time zone.
+            when = (
+                f"<!date^{int(held_until.timestamp())}^{{date_short_pretty}} at {{time}}|{held_until:%b %-d %H:%M} UTC>"
+            )
+            note = f"Saved. I'll share it with <@{pair.partner_id}> {when}, in working hours."
+            try:
+                await runtime.gateway.post_ephemeral(pair.pairing.conversation_id, pair.user_id, note)
+            except (SlackUnavailable, Unreachable):
+                log.warning("could not confirm a held message to pairing %s", pair.pairing.id)
+        return
     try:
         channel = pair.pairing.conversation_id
         if not channel:
@@ -144,7 +165,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await private(respond, f"You've accepted. Waiting for <@{state.waiting_for()}> to accept too.")
         else:
             text, blocks = views.agreement_message(state)
-            await tell_pair(runtime, state.pair, text, blocks)
+            await tell_pair(runtime, state.pair, text, blocks, f"accept:{pairing_id}:{fingerprint}:{_user(body)}")
 
     @app.view(AGREEMENT_CALLBACK)
     async def agreement_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -153,17 +174,16 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if errors:
             await ack(response_action="errors", errors=errors)
             return
+        key = submission_key(view, user_id)
         try:
-            state = await runtime.write(
-                agreements.propose_once, submission_key(view, user_id), pairing_id, user_id, terms, runtime.now()
-            )
+            state = await runtime.write(agreements.propose_once, key, pairing_id, user_id, terms, runtime.now())
         except NotYourPairing:
             await ack(response_action="errors", errors={"cadence": NOT_YOURS})
             return
         await ack()
         if state is not None:
             text, blocks = views.agreement_message(state)
-            await tell_pair(runtime, state.pair, text, blocks)
+            await tell_pair(runtime, state.pair, text, blocks, key)
 
     @app.action(ACTION_WE_MET)
     @app.action(ACTION_CHECKIN)
@@ -203,4 +223,4 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         await ack()
         if outcome.logged is not None:
             text, blocks = views.checkin_message(outcome.logged)
-            await tell_pair(runtime, outcome.logged.pair, text, blocks)
+            await tell_pair(runtime, outcome.logged.pair, text, blocks, key)

@@ -7,6 +7,7 @@ the facts a view needs to render the message later; the Slack side renders and s
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -68,6 +69,50 @@ def next_allowed_time(moment: datetime, zones: list[str], *, after_hours_ok: boo
 
 def local_moment(day: date, tz: str, at: time = WORK_START) -> datetime:
     return datetime.combine(day, at, tzinfo=zone(tz))
+
+
+def pair_quiet_hours(session: Session, pairing: Pairing) -> tuple[list[str], bool] | None:
+    """(the pair's time zones, mentee first; whether their settled agreement allows after-hours messages).
+
+    Read when a message goes out rather than when it was planned, so an agreement settled since is obeyed.
+    """
+    members = queries.pair_members(session, pairing)
+    if members is None:
+        return None
+    program = queries.program_by_id(session, pairing.program_id)
+    fallback = program.timezone if program is not None else "UTC"
+    people = queries.people(session, list(members))
+    zones = [people[m].timezone if m in people and people[m].timezone else fallback for m in reversed(members)]
+    return zones, after_hours_agreed(queries.agreement_for(session, pairing.id or 0))
+
+
+def hold_pair_notice(
+    session: Session, pairing_id: int, request_key: str, text: str, blocks: list[dict[str, Any]], now: datetime
+) -> datetime | None:
+    """A message to a pair in reply to one member's action: None when it may go out now; otherwise it is
+    queued in the ledger for the first working moment of both (unless they agreed otherwise) and that
+    moment is returned."""
+    pairing = queries.pairing(session, pairing_id)
+    quiet = pair_quiet_hours(session, pairing) if pairing is not None else None
+    if pairing is None or quiet is None:
+        return None
+    zones, after_hours_ok = quiet
+    due = next_allowed_time(now, zones, after_hours_ok=after_hours_ok)
+    if due <= now + timedelta(minutes=1):  # allowed now (next_allowed_time rounds up to a whole minute)
+        return None
+    members = queries.pair_members(session, pairing)
+    assert members is not None
+    deliveries.enqueue(
+        session,
+        DeliveryKey("pair_notice", f"pairing:{pairing_id}", hashlib.sha256(request_key.encode()).hexdigest()[:32]),
+        recipient=pairing.conversation_id or "users:" + ",".join(members),
+        due_at=due,
+        payload={"text": text, "blocks": blocks},
+        program_id=pairing.program_id,
+        pairing_id=pairing_id,
+        now=now,
+    )
+    return due
 
 
 # -- periods -----------------------------------------------------------------------------------------------

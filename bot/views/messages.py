@@ -191,6 +191,8 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Rendered]] = {
     "applications_closing": _applications_closing,
     "wrapup": _wrapup,
     "unreachable": _unreachable,
+    # A reply to one member's action, held for quiet hours: rendered when it was queued.
+    "pair_notice": lambda p: (p["text"], p["blocks"]),
 }
 
 
