@@ -540,25 +540,19 @@ class RequestMaker:
         return urlencode({"payload": json.dumps(payload)}).encode()
 
     def _submission(self, user_id: str) -> bytes:
+        from tests.slack_driver import view_submission_payload
+
         n = next(self.serial)
         view_id = f"V0BENCH{n:07d}"
-        payload = self._envelope(user_id) | {
-            "type": "view_submission",
-            "view": {
-                "id": view_id,
-                "team_id": TEAM_ID,
-                "type": "modal",
-                "callback_id": "shelfmate_intake",
-                "private_metadata": self.metadata,
-                "state": {"values": self.intake_values},
-                "hash": f"{int(time.time())}.{n:08x}",
-                "title": {"type": "plain_text", "text": "Join mentoring"},
-                "app_id": APP_ID,
-                "root_view_id": view_id,
-                "previous_view_id": None,
-            },
-            "response_urls": [],
-        }
+        payload = view_submission_payload(
+            self._envelope(user_id),
+            "shelfmate_intake",
+            self.intake_values,
+            self.metadata,
+            view_id=view_id,
+            view_hash=f"{int(time.time())}.{n:08x}",
+            title="Join mentoring",
+        )
         return urlencode({"payload": json.dumps(payload)}).encode()
 
     def make(self, i: int) -> tuple[str, bytes]:

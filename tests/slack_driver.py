@@ -33,6 +33,36 @@ def interactive_envelope(user_id: str, trigger_id: str) -> dict[str, Any]:
     }
 
 
+def view_submission_payload(
+    envelope: dict[str, Any],
+    callback_id: str,
+    values: Any,
+    private_metadata: str,
+    *,
+    view_id: str,
+    view_hash: str,
+    title: str = "Shelfmate",
+) -> dict[str, Any]:
+    """A `view_submission` interaction as Slack sends it, around the submitted state."""
+    return envelope | {
+        "type": "view_submission",
+        "view": {
+            "id": view_id,
+            "team_id": TEAM_ID,
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": private_metadata,
+            "state": {"values": values},
+            "hash": view_hash,
+            "title": {"type": "plain_text", "text": title},
+            "app_id": APP_ID,
+            "root_view_id": view_id,
+            "previous_view_id": None,
+        },
+        "response_urls": [],
+    }
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     base = b"v0:" + timestamp.encode() + b":" + body
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
@@ -179,23 +209,9 @@ class SlackDriver:
         view_hash: str = "1700000000.abcdef",
         **kwargs: Any,
     ) -> httpx.Response:
-        payload = self._envelope(user_id) | {
-            "type": "view_submission",
-            "view": {
-                "id": view_id,
-                "team_id": TEAM_ID,
-                "type": "modal",
-                "callback_id": callback_id,
-                "private_metadata": private_metadata,
-                "state": {"values": values},
-                "hash": view_hash,
-                "title": {"type": "plain_text", "text": "Shelfmate"},
-                "app_id": APP_ID,
-                "root_view_id": view_id,
-                "previous_view_id": None,
-            },
-            "response_urls": [],
-        }
+        payload = view_submission_payload(
+            self._envelope(user_id), callback_id, values, private_metadata, view_id=view_id, view_hash=view_hash
+        )
         return self.interactive(payload, **kwargs)
 
     def event(self, event: dict[str, Any], **kwargs: Any) -> httpx.Response:

@@ -44,7 +44,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await ack(response_action="errors", errors=_inline(view, errors))
             return
         key = submission_key(view, user_id)
-        result, first_time = await runtime.write(_submit_once, key, user_id, program, answers, now)
+        result, first_time = await runtime.write(
+            enrollment_service.submit_intake_once, key, user_id, program, answers, now
+        )
         await ack()
         if not first_time:
             return
@@ -53,13 +55,6 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await runtime.gateway.post(user_id, text, blocks)
         except (SlackUnavailable, Unreachable):
             log.warning("could not confirm an application by DM")
-
-
-def _submit_once(session: Any, key: str, user_id: str, program: Any, answers: Any, now: Any) -> tuple[Any, bool]:
-    """A double submit or a Slack retry carries the same view id and hash: save once, confirm once."""
-    first_time = queries.remember_request(session, key, now)
-    result = enrollment_service.submit_intake(session, user_id, program, answers, now)
-    return result, first_time
 
 
 def _inline(view: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:

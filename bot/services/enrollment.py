@@ -248,6 +248,15 @@ def submit_intake(
     return SubmitResult(enrollment=enrollment, program=program, created=created)
 
 
+def submit_intake_once(
+    session: Session, request_key: str, person_id: str, program: Program, answers: IntakeAnswers, now: datetime
+) -> tuple[SubmitResult, bool]:
+    """`submit_intake`, and whether this is the first time this submission was seen: a double submit or a
+    Slack retry carries the same view id and hash, so it saves once and is confirmed once."""
+    first_time = queries.remember_request(session, request_key, now)
+    return submit_intake(session, person_id, program, answers, now), first_time
+
+
 def answers_from_enrollment(enrollment: Enrollment) -> IntakeAnswers:
     """Prefill for `/mentor profile`."""
     return IntakeAnswers(

@@ -40,8 +40,15 @@ RATINGS = {str(n): f"{n} - {w}" for n, w in enumerate(["poor", "fair", "good", "
 MEETING_KINDS = {k: v for k, v in MEETING_FORMATS.items() if k != "any"}
 
 
-def _yes_no(flag: bool) -> Option | None:
-    return initial_option(YES_NO, "yes" if flag else "no")
+def _radio(block_id: str, label: str, choices: dict[str, str], chosen: str) -> InputBlock:
+    """A required radio-button question whose block id and action id are the answer's name."""
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        element=RadioButtonsElement(
+            action_id=block_id, options=options(choices), initial_option=initial_option(choices, chosen)
+        ),
+    )
 
 
 def _bullets(lines: list[str]) -> str:
@@ -75,29 +82,16 @@ def agreement_modal(pair: PairView, terms: Terms) -> dict[str, Any]:
                     initial_option=initial_option(CADENCES, terms.cadence),
                 ),
             ),
-            InputBlock(
-                block_id="mentor_on_call",
-                label="Is the mentor on call during work hours for quick questions?",
-                element=RadioButtonsElement(
-                    action_id="mentor_on_call", options=options(YES_NO), initial_option=_yes_no(terms.mentor_on_call)
-                ),
+            _radio(
+                "mentor_on_call",
+                "Is the mentor on call during work hours for quick questions?",
+                YES_NO,
+                "yes" if terms.mentor_on_call else "no",
             ),
-            InputBlock(
-                block_id="after_hours_ok",
-                label="Is chat outside work hours fine?",
-                element=RadioButtonsElement(
-                    action_id="after_hours_ok", options=options(YES_NO), initial_option=_yes_no(terms.after_hours_ok)
-                ),
+            _radio(
+                "after_hours_ok", "Is chat outside work hours fine?", YES_NO, "yes" if terms.after_hours_ok else "no"
             ),
-            InputBlock(
-                block_id="boundaries",
-                label="Topic boundaries",
-                element=RadioButtonsElement(
-                    action_id="boundaries",
-                    options=options(BOUNDARIES),
-                    initial_option=initial_option(BOUNDARIES, terms.boundaries),
-                ),
-            ),
+            _radio("boundaries", "Topic boundaries", BOUNDARIES, terms.boundaries),
             InputBlock(
                 block_id="first_meeting_on",
                 label="First meeting (optional)",
