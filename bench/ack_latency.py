@@ -841,6 +841,8 @@ def run(args: argparse.Namespace) -> None:
                 emulator.set_delay(None, delay)  # every Web API method
                 emulator.fail("response_url", delay=delay, times=None)  # and response_url posts
             for scenario, rate in ((f"{slack}, saturated", None), (f"{slack}, {args.rate:g}/s", args.rate)):
+                if args.only and args.only not in scenario:
+                    continue
                 for round_no in range(args.rounds):
                     order = ("bare", "bot") if round_no % 2 == 0 else ("bot", "bare")
                     for app in order:
@@ -921,6 +923,7 @@ def main() -> None:
     parser.add_argument("--log-level", default="INFO", help="the bot's LOG_LEVEL (default INFO, as shipped)")
     parser.add_argument("--response-urls", type=int, default=6000, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only", help='run only the scenarios whose name contains this, e.g. "50/s" or "+2 s"')
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (database, logs)")
     parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)

@@ -105,6 +105,13 @@ def enrollments_in_program(session: Session, program_id: int, role: str | None =
     return list(session.exec(statement.order_by(Enrollment.id)))
 
 
+def enrollments_by_id(session: Session, enrollment_ids: list[int]) -> dict[int, Enrollment]:
+    if not enrollment_ids:
+        return {}
+    rows = session.exec(select(Enrollment).where(Enrollment.id.in_(enrollment_ids)))
+    return {row.id: row for row in rows if row.id is not None}
+
+
 def paused_enrollments_due(session: Session, today: date) -> list[Enrollment]:
     return list(
         session.exec(
@@ -133,10 +140,14 @@ def pairings_of_enrollments(session: Session, enrollment_ids: list[int], *, live
     return list(session.exec(statement.order_by(Pairing.id)))
 
 
-def pairings_in_program(session: Session, program_id: int, statuses: list[str] | None = None) -> list[Pairing]:
+def pairings_in_program(
+    session: Session, program_id: int, statuses: list[str] | None = None, *, ids: list[int] | None = None
+) -> list[Pairing]:
     statement = select(Pairing).where(Pairing.program_id == program_id)
     if statuses is not None:
         statement = statement.where(Pairing.status.in_(statuses))
+    if ids is not None:
+        statement = statement.where(Pairing.id.in_(ids))
     return list(session.exec(statement.order_by(Pairing.id)))
 
 

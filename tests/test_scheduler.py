@@ -440,3 +440,42 @@ def test_a_proposal_only_one_person_made_does_not_change_the_schedule(engine: En
     assert report.at_risk == [] and report.missed == []  # still monthly: March and April were both met
     with session_scope(engine) as session:
         assert not session.get(Pairing, pairing_id).at_risk
+
+
+def test_the_sweep_plans_under_the_write_lock_only_what_its_survey_found(engine: Engine) -> None:
+    """The tick surveys without the write lock, then re-plans the pairs it named from fresh rows: a pair that
+    logs a meeting in between is not nudged, and a quiet program takes no write transaction at all."""
+    program = make_program(engine)
+    with session_scope(engine, write=True) as session:
+        program = session.get(Program, program.id)
+        for n in (1, 2, 3):
+            person(session, f"U0MENT{n}")
+            person(session, f"U0MTEE{n}")
+            enroll(session, program, f"U0MENT{n}", "mentor")
+            enroll(session, program, f"U0MTEE{n}", "mentee")
+    pairs = []
+    for n in (1, 2, 3):
+        pairing_id = hand_pair(engine, program, f"U0MENT{n}", f"U0MTEE{n}", datetime(2025, 2, 20, tzinfo=UTC))
+        with session_scope(engine, write=True) as session:
+            session.get(Pairing, pairing_id).status = "introduced"
+        settle_agreement(engine, pairing_id, datetime(2025, 2, 25, tzinfo=UTC))
+        pairs.append(pairing_id)
+    met, meets_meanwhile, quiet = pairs
+    log_meeting(engine, met, date(2025, 3, 4), "U0MTEE1")
+    tuesday_mid_march = datetime(2025, 3, 18, 18, tzinfo=UTC)  # past the middle of March: nudges are due
+
+    with session_scope(engine) as session:
+        found = schedule.survey(session, tuesday_mid_march)
+    assert found.programs == set() and found.pairings == {program.id: {meets_meanwhile, quiet}}
+    assert deliveries(engine) == [], "the survey writes nothing"
+
+    log_meeting(engine, meets_meanwhile, date(2025, 3, 18), "U0MTEE2")  # between the survey and the write
+    with session_scope(engine, write=True) as session:
+        report = schedule.plan(session, tuesday_mid_march, scope=found)
+    assert [(k.kind, k.subject) for k in report.enqueued] == [("nudge", f"pairing:{quiet}")]
+    with session_scope(engine, write=True) as session:  # a full pass agrees: nothing else was owed
+        assert schedule.plan(session, tuesday_mid_march).enqueued == []
+
+    log_meeting(engine, quiet, date(2025, 3, 19), "U0MTEE3")
+    with session_scope(engine) as session:
+        assert not schedule.survey(session, datetime(2025, 3, 19, 18, tzinfo=UTC)), "all met: nothing to write"

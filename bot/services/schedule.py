@@ -8,6 +8,8 @@ the facts a view needs to render the message later; the Slack side renders and s
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -223,11 +225,44 @@ class PairContext:
         )
 
 
+@dataclass
+class Scope:
+    """What a read-only survey found to do: the only part of the plan redone under the write lock.
+
+    A program in `programs` is planned whole (its calendar, digest or wrap-up is due); otherwise only the
+    pairings listed for it. The survey's digest summaries are kept so the write pass need not rebuild them.
+    """
+
+    programs: set[int] = field(default_factory=set)
+    pairings: dict[int, set[int]] = field(default_factory=dict)  # program id -> pairing ids
+    digests: dict[int, dict[str, Any]] = field(default_factory=dict)  # program id -> summary payload
+
+    def __bool__(self) -> bool:
+        return bool(self.programs or self.pairings)
+
+    def covers(self, program: Program) -> bool:
+        return program.id in self.programs or program.id in self.pairings
+
+
 class Planner:
-    def __init__(self, session: Session, now: datetime) -> None:
+    """Derives what is owed from the rows. In survey mode it writes nothing and only notes, in `scope`,
+    which programs and pairings have something to enqueue or change."""
+
+    def __init__(self, session: Session, now: datetime, *, scope: Scope | None = None, survey: bool = False) -> None:
         self.session = session
         self.now = now
         self.report = PlanReport()
+        self.survey = survey
+        self.scope = scope
+        self.found = Scope()
+        self._about: Pairing | None = None  # the pairing being planned, when the work is that pair's
+
+    def note_work(self, program: Program) -> None:
+        program_id = program.id or 0
+        if self._about is None or self._about.id is None:
+            self.found.programs.add(program_id)
+        else:
+            self.found.pairings.setdefault(program_id, set()).add(self._about.id)
 
     def enqueue(
         self,
@@ -242,6 +277,9 @@ class Planner:
         after_hours_ok: bool = True,
     ) -> None:
         if deliveries.exists(self.session, key):
+            return
+        if self.survey:
+            self.note_work(program)
             return
         # Channel posts (coordinators, announcements) wait for working hours in the program's zone.
         zones = zones or [program.timezone]
@@ -266,35 +304,60 @@ class Planner:
     # ------------------------------------------------------------------------------------------------
     def run(self) -> PlanReport:
         for program in queries.unclosed_programs(self.session):
-            self.plan_program(program)
+            if self.scope is None or self.scope.covers(program):
+                self.plan_program(program)
         return self.report
 
     def plan_program(self, program: Program) -> None:
         today = self.today(program)
-        self.application_reminder(program, today)
-        contexts = [c for c in self.pair_contexts(program)]
+        whole = self.scope is None or program.id in self.scope.programs
+        only = None if whole or self.scope is None else self.scope.pairings.get(program.id or 0, set())
+        if whole:
+            self.application_reminder(program, today)
+        contexts = self.pair_contexts(program, only)
         for ctx in contexts:
             if ctx.pairing.status == PairingStatus.PROPOSED and ctx.pairing.approved_at is not None:
-                self.intro(ctx)
-        self.agreements(program, today, contexts)
+                with self.about(ctx):
+                    self.intro(ctx)
+        for ctx in contexts:
+            if ctx.pairing.status == PairingStatus.INTRODUCED:
+                with self.about(ctx):
+                    self.agreement_reminder(ctx, today)
+        if whole:
+            self.agreements_overdue(program, today, contexts)
         for ctx in contexts:
             if ctx.pairing.status == PairingStatus.ACTIVE:
-                self.meetings(ctx, today)
-        self.digest(program)
-        if today > program.ends_on:
-            self.wrap_up(program, contexts)
+                with self.about(ctx):
+                    self.meetings(ctx, today)
+        if whole:
+            self.digest(program)
+            if today > program.ends_on:
+                self.wrap_up(program, contexts)
 
-    def pair_contexts(self, program: Program) -> list[PairContext]:
-        """Every live pairing with what planning needs, loaded in a handful of queries (not a few per pair:
-        on SQLite the sweep holds the write lock while it plans, and requests wait for it)."""
+    @contextmanager
+    def about(self, ctx: PairContext) -> Iterator[None]:
+        self._about = ctx.pairing
+        try:
+            yield
+        finally:
+            self._about = None
+
+    def pair_contexts(self, program: Program, only: set[int] | None = None) -> list[PairContext]:
+        """Every live pairing (or those in `only`) with what planning needs, loaded in a handful of queries
+        (not a few per pair: the write pass holds SQLite's write lock, and requests wait for it)."""
         pairings = queries.pairings_in_program(
             self.session,
             program.id,  # type: ignore[arg-type]
             [PairingStatus.PROPOSED, PairingStatus.INTRODUCED, PairingStatus.ACTIVE],
+            ids=sorted(only) if only is not None else None,
         )
         if not pairings:
             return []
-        enrollments = {e.id: e for e in queries.enrollments_in_program(self.session, program.id)}  # type: ignore[arg-type]
+        if only is None:
+            enrollments = {e.id: e for e in queries.enrollments_in_program(self.session, program.id)}  # type: ignore[arg-type]
+        else:
+            wanted = {e for p in pairings for e in (p.mentor_enrollment_id, p.mentee_enrollment_id)}
+            enrollments = queries.enrollments_by_id(self.session, sorted(wanted))  # type: ignore[assignment]
         people = queries.people(self.session, sorted({e.person_id for e in enrollments.values()}))
         pairing_ids = [p.id for p in pairings if p.id is not None]
         agreements = queries.agreements_for_pairings(self.session, pairing_ids)
@@ -380,26 +443,28 @@ class Planner:
             after_hours_ok=False,
         )
 
-    def agreements(self, program: Program, today: date, contexts: list[PairContext]) -> None:
-        pending = [c for c in contexts if c.pairing.status == PairingStatus.INTRODUCED]
-        remind_on = program.agreement_due - timedelta(days=AGREEMENT_REMINDER_DAYS)
-        for ctx in pending:
-            if remind_on <= today <= program.agreement_due:
-                self.enqueue(
-                    DeliveryKey("agreement_reminder", f"pairing:{ctx.pairing.id}", program.agreement_due.isoformat()),
-                    ctx.recipient,
-                    local_moment(today, program.timezone),
-                    {
-                        "program": program.name,
-                        "agreement_due": program.agreement_due.isoformat(),
-                        "pairing_id": ctx.pairing.id,
-                    },
-                    program=program,
-                    pairing=ctx.pairing,
-                    zones=ctx.zones,
-                    after_hours_ok=ctx.after_hours_ok,
-                )
-        overdue = [c for c in pending if today > program.agreement_due]
+    def agreement_reminder(self, ctx: PairContext, today: date) -> None:
+        program = ctx.program
+        if program.agreement_due - timedelta(days=AGREEMENT_REMINDER_DAYS) <= today <= program.agreement_due:
+            self.enqueue(
+                DeliveryKey("agreement_reminder", f"pairing:{ctx.pairing.id}", program.agreement_due.isoformat()),
+                ctx.recipient,
+                local_moment(today, program.timezone),
+                {
+                    "program": program.name,
+                    "agreement_due": program.agreement_due.isoformat(),
+                    "pairing_id": ctx.pairing.id,
+                },
+                program=program,
+                pairing=ctx.pairing,
+                zones=ctx.zones,
+                after_hours_ok=ctx.after_hours_ok,
+            )
+
+    def agreements_overdue(self, program: Program, today: date, contexts: list[PairContext]) -> None:
+        overdue = [
+            c for c in contexts if c.pairing.status == PairingStatus.INTRODUCED and today > program.agreement_due
+        ]
         if overdue and program.admin_channel:
             self.enqueue(
                 DeliveryKey("agreement_overdue", f"program:{program.id}", program.agreement_due.isoformat()),
@@ -436,8 +501,11 @@ class Planner:
                 self.report.missed.append((ctx.pairing.id or 0, period.key))
         at_risk = streak >= AT_RISK_MISSED
         if at_risk != ctx.pairing.at_risk:
-            ctx.pairing.at_risk = at_risk
-            self.session.add(ctx.pairing)
+            if self.survey:
+                self.note_work(program)
+            else:
+                ctx.pairing.at_risk = at_risk
+                self.session.add(ctx.pairing)
         if at_risk:
             self.report.at_risk.append(ctx.pairing.id or 0)
             last_met = max(met_days) if met_days else None
@@ -504,17 +572,25 @@ class Planner:
             return
         from bot.services.reports import summarize
 
+        summary = self.scope.digests.get(program.id or 0) if self.scope is not None else None
+        if summary is None:
+            summary = summarize(self.session, program, self.now).as_payload()
+        if self.survey:
+            self.found.digests[program.id or 0] = summary
         self.enqueue(
             key,
             program.admin_channel,
             self.now,
-            {"summary": summarize(self.session, program, self.now).as_payload()},
+            {"summary": summary},
             program=program,
             after_hours_ok=True,
         )
 
     # -- the end ---------------------------------------------------------------------------------------
     def wrap_up(self, program: Program, contexts: list[PairContext]) -> None:
+        if self.survey:
+            self.note_work(program)
+            return
         for ctx in contexts:
             if ctx.pairing.status in (PairingStatus.ACTIVE, PairingStatus.INTRODUCED):
                 self.enqueue(
@@ -545,8 +621,19 @@ def _in_blackout(day: date, blackouts: list[list[str]]) -> bool:
     return any(date.fromisoformat(a) <= day <= date.fromisoformat(b) for a, b in blackouts or [])
 
 
-def plan(session: Session, now: datetime) -> PlanReport:
-    return Planner(session, now).run()
+def survey(session: Session, now: datetime) -> Scope:
+    """Read-only: which programs and pairings have something to plan now.
+
+    The scheduler surveys in a read transaction, then plans only what the survey found in a write one: on
+    SQLite the write lock is then held for milliseconds instead of a whole pass over every pairing."""
+    planner = Planner(session, now, survey=True)
+    planner.run()
+    return planner.found
+
+
+def plan(session: Session, now: datetime, *, scope: Scope | None = None) -> PlanReport:
+    """Enqueue what is owed: everything, or only what `scope` (from `survey`) names."""
+    return Planner(session, now, scope=scope).run()
 
 
 # -- after a delivery is sent ------------------------------------------------------------------------------
