@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from bot.services import pairing as pairing_service
 from storage.engine import session_scope
-from storage.models import CheckIn, Enrollment, Person, Program
+from storage.models import Agreement, CheckIn, Enrollment, Person, Program
 from tests.app_server import ShelfmateProcess
 from tests.conftest import SIGNING_SECRET
 from tests.factories import make_program
@@ -58,6 +58,13 @@ def running_pair(engine: Engine, emulator: SlackEmulator, today: date) -> int:
         pairing = pairing_service.pair_by_hand(session, program, MENTOR, MENTEE, "U0ADMIN01", now, override=True)
         pairing.status = "introduced"
         session.add(pairing)
+        session.flush()
+        # Settled terms that allow messages at any hour: the app runs on the real clock, and without this the
+        # confirmations wait for working hours in UTC (the test would pass only during a UTC working day).
+        session.add(
+            Agreement(pairing_id=pairing.id, after_hours_ok=True, proposed_by=MENTOR, mentor_accepted_at=now,
+                      mentee_accepted_at=now)
+        )  # fmt: skip
         session.flush()
         return pairing.id
 
