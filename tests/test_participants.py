@@ -38,9 +38,10 @@ def wait_for(predicate: Any, timeout: float = 5.0) -> Any:
     raise AssertionError("timed out waiting for the app")
 
 
-def opened_view(emulator: SlackEmulator) -> dict[str, Any]:
-    calls = wait_for(lambda: emulator.calls_to("views.open"))
-    return calls[-1].arg("view")
+def opened_view(emulator: SlackEmulator, after: int = 0) -> dict[str, Any]:
+    """The newest modal opened, once more than `after` have been (an earlier one must not stand in for it)."""
+    wait_for(lambda: len(emulator.calls_to("views.open")) > after)
+    return emulator.calls_to("views.open")[-1].arg("view")
 
 
 @pytest.fixture
@@ -333,13 +334,15 @@ def test_profile_is_read_from_slack_once_a_day_and_refreshed_when_stale(
     emulator.reset_calls()
     for hours_later, expected_lookups in ((0, 1), (2, 1), (25, 2)):
         clock.set(start + timedelta(hours=hours_later))
+        opened = len(emulator.calls_to("views.open"))
         slack.mentor(librarian, "join")
-        opened_view(emulator)
+        opened_view(emulator, after=opened)
         assert len(emulator.calls_to("users.info")) == expected_lookups, hours_later
     emulator.add_user(LIB, name="dana", real_name="Dana Reyes-Ortiz", tz="America/New_York", tz_offset=-18000)
     clock.set(start + timedelta(hours=50))
+    opened = len(emulator.calls_to("views.open"))
     slack.mentor(librarian, "join")
-    opened_view(emulator)
+    opened_view(emulator, after=opened)
     with session_scope(engine) as session:
         person = session.get(Person, librarian)
         assert (person.display_name, person.timezone) == ("Dana Reyes-Ortiz", "America/New_York")
