@@ -11,8 +11,11 @@ from aiohttp import (
     ClientConnectorError,
     ClientOSError,
     ClientPayloadError,
+    ClientSession,
+    ClientTimeout,
     ConnectionTimeoutError,
     ServerConnectionError,
+    TCPConnector,
 )
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -101,7 +104,18 @@ class LedgerSafeWebClient(AsyncWebClient):
             raise SlackOutcomeUnknown(f"{api_method}: {type(error).__name__} after the request was sent") from error
 
 
-def make_slack_client(settings: Settings, timeout: int = SLACK_TIMEOUT_SECONDS) -> AsyncWebClient:
+def connection_pool(timeout: int = SLACK_TIMEOUT_SECONDS) -> ClientSession:
+    """Kept-open connections to Slack for a serving process; create it inside the event loop that uses it.
+
+    Without one, slack_sdk opens and closes a session (and a connection) for every call. No cap on
+    connections: while Slack is slow, a call that answers a person must not queue behind background sends.
+    """
+    return ClientSession(connector=TCPConnector(limit=0), timeout=ClientTimeout(total=timeout))
+
+
+def make_slack_client(
+    settings: Settings, timeout: int = SLACK_TIMEOUT_SECONDS, *, pool: ClientSession | None = None
+) -> AsyncWebClient:
     """WebClient retries only one connection error by default; 429s and broken connections need handlers.
 
     No automatic retry of 5xx, nor of a connection that broke after a non-repeatable call was sent: Slack
@@ -112,6 +126,7 @@ def make_slack_client(settings: Settings, timeout: int = SLACK_TIMEOUT_SECONDS) 
         token=settings.bot_token,
         base_url=settings.slack_api_url,
         timeout=timeout,
+        session=pool,
         retry_handlers=[
             SafeConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
