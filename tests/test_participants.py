@@ -357,3 +357,31 @@ def test_an_application_submitted_before_the_profile_fetch_lands_is_still_saved(
     assert (response.status_code, response.content) == (200, b"")
     [row] = enrollments(engine)
     assert row.person_id == "U0FASTONE"
+
+
+@pytest.mark.parametrize("member", [True, False])
+def test_an_application_whose_checks_outlast_slacks_3_seconds_is_answered_in_time_and_then_by_dm(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, librarian: str, member: bool
+) -> None:
+    """The eligibility check asks Slack for the channel's members; when Slack is slow, the modal must still be
+    answered within Slack's 3 s (Bolt answers 404 after that, and Slack shows the person an error)."""
+    make_program(engine, name="Channel program", eligibility="channel", eligibility_channel="C0PLSEP01")
+    emulator.add_channel("C0PLSEP01", "plsep-participants", members=[librarian])
+    emulator.reset_calls()
+    slack.mentor(librarian, "join mentee")
+    view = opened_view(emulator)
+    if not member:  # left the channel while filling in the form
+        emulator.add_channel("C0PLSEP01", "plsep-participants", members=["U0SOMEONE"])
+    emulator.set_delay("conversations.members", 3.5)
+    submitted = slack.view_submission(
+        librarian, view["callback_id"], intake_state(), private_metadata=view["private_metadata"]
+    )
+    assert submitted.status_code == 200
+    dm = wait_for(lambda: emulator.messages_in(librarian), timeout=10)
+    if member:
+        assert "Thanks for applying" in dm[-1]["text"]
+        assert [(row.person_id, row.status) for row in enrollments(engine)] == [(librarian, "applied")]
+    else:
+        assert "was not saved" in dm[-1]["text"]
+        assert "is open to members of <#C0PLSEP01>" in block_texts(dm[-1]["blocks"])
+        assert enrollments(engine) == []

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 
@@ -17,6 +18,18 @@ FAILED_AFTER_ACK = "Sorry, something went wrong on our side while finishing that
 _REGISTRARS = frozenset({"command", "action", "view", "event", "options", "shortcut"})
 
 Listener = Callable[..., Awaitable[None]]
+T = TypeVar("T")
+
+# Slack waits 3 s for an answer, counted from when it sent the request; the request may already have
+# queued for a while before the listener runs, so a listener that answers with the result of its work
+# gives that work 2 s and otherwise acks without it.
+ACK_BUDGET_SECONDS = 2.0
+
+
+async def finished_within(task: asyncio.Future[T], seconds: float) -> bool:
+    """Whether `task` is done within `seconds`; a task still running is left to run, never cancelled."""
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    return task in done
 
 
 def guard(listener: Listener) -> Listener:

@@ -136,6 +136,16 @@ def intake_confirmation(result: SubmitResult) -> tuple[str, list[dict[str, Any]]
     return f"{verb}: {result.program.name}", render([SectionBlock(text=MarkdownTextObject(text=text))])
 
 
+def intake_not_saved(problems: list[str]) -> tuple[str, list[dict[str, Any]]]:
+    """For a submission the modal closed on before its checks were done (Slack's 3 s limit)."""
+    text = clip(
+        "Your application was not saved:\n"
+        + "\n".join(f"• {problem}" for problem in problems)
+        + "\n`/mentor join` to try again."
+    )
+    return "Your application was not saved", render([SectionBlock(text=MarkdownTextObject(text=text))])
+
+
 def paused_message(enrollments: list[Enrollment]) -> str:
     if not enrollments:
         return "You have nothing to pause: you're not in a program. `/mentor join` to apply."
