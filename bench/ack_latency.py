@@ -211,6 +211,14 @@ def proc_memory_mb(pid: int) -> dict[str, float]:
     return out
 
 
+def child_pids(pid: int) -> list[int]:
+    """Direct children of a process (the bot's worker process for the scheduler's survey)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
 def proc_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds used so far by a process."""
     try:
@@ -840,6 +848,8 @@ def run(args: argparse.Namespace) -> None:
             asyncio.run(drive(urls[app], maker, clients=10, total=100, duration=None))
         time.sleep(1.0)
         memory["bot idle (warmed up)"] = proc_memory_mb(bot.pid)
+        for child in child_pids(bot.pid):
+            memory["bot's worker idle (warmed up)"] = proc_memory_mb(child)
 
         phases: list[Phase] = []
         for slack, delay in (("Slack instant", 0.0), (f"Slack +{args.delay:g} s", args.delay)):
@@ -873,6 +883,8 @@ def run(args: argparse.Namespace) -> None:
                             flush=True,
                         )
             memory[f"bot after load, {slack}"] = proc_memory_mb(bot.pid)
+            for child in child_pids(bot.pid):
+                memory[f"bot's worker after load, {slack}"] = proc_memory_mb(child)
             memory[f"bare after load, {slack}"] = proc_memory_mb(bare.pid)
         emulator.clear_faults()
 

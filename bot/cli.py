@@ -11,13 +11,9 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from bot.cli_admin import CommandFailed
 from bot.config import ConfigError, Settings, load_settings
-
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
 
 log = logging.getLogger("shelfmate")
 
@@ -76,41 +72,37 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Settings, *, http: bool, host: str, port: int) -> None:
-    from bot.app import create_runtime
-    from bot.slack_client import connection_pool, make_slack_client
-
-    async with connection_pool() as pool:
-        runtime = create_runtime(settings, client=make_slack_client(settings, pool=pool))
-        await _serve_with(runtime, http=http, host=host, port=port)
-
-
-async def _serve_with(runtime: Runtime, *, http: bool, host: str, port: int) -> None:
-    from bot.app import create_app
+    from bot.app import create_app, create_runtime
     from bot.scheduler import start_scheduler
+    from bot.slack_client import connection_pool, make_slack_client
+    from bot.worker_process import start_worker
 
-    settings = runtime.settings
-    bolt_app = create_app(runtime)
-    scheduler = start_scheduler(runtime)
-    try:
-        if http:
-            import uvicorn
+    with start_worker() as worker:
+        async with connection_pool() as pool:
+            runtime = create_runtime(settings, client=make_slack_client(settings, pool=pool))
+            runtime.worker = worker
+            bolt_app = create_app(runtime)
+            scheduler = start_scheduler(runtime)
+            try:
+                if http:
+                    import uvicorn
 
-            from bot.web import create_asgi_app
+                    from bot.web import create_asgi_app
 
-            config = uvicorn.Config(
-                create_asgi_app(bolt_app),
-                host=host,
-                port=port,
-                log_level=settings.log_level.lower(),
-                access_log=False,
-            )
-            await uvicorn.Server(config).serve()
-        else:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+                    config = uvicorn.Config(
+                        create_asgi_app(bolt_app),
+                        host=host,
+                        port=port,
+                        log_level=settings.log_level.lower(),
+                        access_log=False,
+                    )
+                    await uvicorn.Server(config).serve()
+                else:
+                    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-            await AsyncSocketModeHandler(bolt_app, settings.app_token).start_async()
-    finally:
-        scheduler.shutdown(wait=False)
+                    await AsyncSocketModeHandler(bolt_app, settings.app_token).start_async()
+            finally:
+                scheduler.shutdown(wait=False)
 
 
 def build_parser() -> argparse.ArgumentParser:

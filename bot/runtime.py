@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -20,6 +23,8 @@ from storage.engine import session_scope
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Runtime:
@@ -30,6 +35,8 @@ class Runtime:
     # Real time, for what happens in the real world (requests in flight to Slack), whatever `clock` says:
     # a test or rehearsal clock jumps or stands still. Tests may inject a hand-moved one.
     wall: Clock = field(default_factory=SystemClock)
+    # A second process for long read-only work (see bot.worker_process); None runs it in a thread here.
+    worker: Executor | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -54,6 +61,24 @@ class Runtime:
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(self._in_session, True, fn, args, kwargs)
+
+    async def read_in_worker(self, fn: Callable[..., T], *args: Any) -> T:
+        """Like `read`, in the worker process when there is one, so seconds of CPU do not slow the acks.
+
+        `fn` and its arguments and answer cross a process boundary: module-level function, picklable values.
+        A worker that died (killed, out of memory) is not fatal: the work runs here, as without a worker.
+        """
+        from bot import worker_process
+
+        database_url = self.engine.url.render_as_string(hide_password=False)
+        if self.worker is None or not worker_process.can_share(database_url):
+            return await self.read(fn, *args)
+        try:
+            return await asyncio.wrap_future(self.worker.submit(worker_process.read, database_url, fn, args))
+        except BrokenProcessPool:
+            log.warning("the worker process is gone; long reads now run in this process")
+            self.worker = None
+            return await self.read(fn, *args)
 
     def _in_session(self, write: bool, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
         with session_scope(self.engine, write=write) as session:

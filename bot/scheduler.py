@@ -40,9 +40,10 @@ async def tick(runtime: Runtime) -> TickReport:
     """One pass of every sweep, in order: lift pauses, plan what is owed, recover, deliver."""
     now = runtime.now()
     ended = await runtime.write(enrollment_service.end_due_pauses, now.date(), now)
-    # Survey without the write lock; re-plan only what it found, from fresh rows, under the lock. Work that
-    # appears after the survey is found by the next tick.
-    found = await runtime.read(schedule.survey, now)
+    # Survey without the write lock, in the worker process (it is seconds of CPU on a large workspace);
+    # re-plan only what it found, from fresh rows, under the lock. Work that appears after the survey is
+    # found by the next tick.
+    found = await runtime.read_in_worker(schedule.survey, now)
     planned = await runtime.write(schedule.plan, now, scope=found) if found else PlanReport()
     recovered = await delivery.recover_stale(runtime)
     delivered = await delivery.deliver_due(runtime)

@@ -6,8 +6,11 @@ A whole program (application window to wrap-up survey) runs here in seconds.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -25,6 +28,7 @@ from bot.services import agreements, schedule
 from bot.services import enrollment as enrollment_service
 from bot.services import pairing as pairing_service
 from bot.services.schedule import next_allowed_time, period_containing
+from bot.worker_process import start_worker
 from storage import queries
 from storage.engine import session_scope
 from storage.models import CheckIn, Delivery, Enrollment, Pairing, Person, Program
@@ -479,3 +483,57 @@ def test_the_sweep_plans_under_the_write_lock_only_what_its_survey_found(engine:
     log_meeting(engine, quiet, date(2025, 3, 19), "U0MTEE3")
     with session_scope(engine) as session:
         assert not schedule.survey(session, datetime(2025, 3, 19, 18, tzinfo=UTC)), "all met: nothing to write"
+
+
+def _process_id(session: Any) -> int:
+    return os.getpid()
+
+
+class RecordingWorker(Executor):
+    """The real worker process, noting which reads were sent to it."""
+
+    def __init__(self, worker: Executor) -> None:
+        self.worker = worker
+        self.reads: list[str] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.reads.append(args[1].__name__)  # worker_process.read(database_url, fn, args)
+        return self.worker.submit(fn, *args, **kwargs)
+
+
+async def test_the_survey_runs_in_the_worker_process_and_the_tick_goes_on_in_process_if_it_dies(
+    engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
+) -> None:
+    """The survey is seconds of CPU on a large workspace: in a second process it cannot hold up the acks.
+    A worker killed by the operating system (out of memory) must not stop the sweeps."""
+    program = make_program(engine)
+    emulator.add_user("U0MENTORA", name="morgan")
+    emulator.add_user("U0MENTEE1", name="dana")
+    emulator.add_user("U0MENTORB", name="riley")
+    emulator.add_user("U0MENTEE2", name="sam")
+    with session_scope(engine, write=True) as session:
+        for uid in ("U0MENTORA", "U0MENTEE1", "U0MENTORB", "U0MENTEE2"):
+            person(session, uid)
+        enroll(session, program, "U0MENTORA", "mentor")
+        enroll(session, program, "U0MENTEE1", "mentee")
+        enroll(session, program, "U0MENTORB", "mentor")
+        enroll(session, program, "U0MENTEE2", "mentee")
+    monday_morning_la = datetime(2025, 2, 24, 17, 5, tzinfo=UTC)
+    clock.set(monday_morning_la)
+
+    with start_worker() as process:
+        runtime.worker = worker = RecordingWorker(process)
+        worker_pid = await runtime.read_in_worker(_process_id)
+        assert worker_pid != os.getpid()
+        first = hand_pair(engine, program, "U0MENTORA", "U0MENTEE1", monday_morning_la)
+        await tick(runtime)
+        assert worker.reads == ["_process_id", "survey"]
+        assert [d.subject for d in deliveries(engine) if d.kind == "intro"] == [f"pairing:{first}"]
+
+        os.kill(worker_pid, signal.SIGKILL)
+        second = hand_pair(engine, program, "U0MENTORB", "U0MENTEE2", monday_morning_la)
+        await tick(runtime)
+    assert runtime.worker is None, "a dead worker is dropped, not retried on every tick"
+    intros = [d for d in deliveries(engine) if d.kind == "intro"]
+    assert [d.subject for d in intros] == [f"pairing:{first}", f"pairing:{second}"]
+    assert all(d.status == "sent" for d in intros)

@@ -1,0 +1,67 @@
+"""A second process for read-only work that takes seconds of CPU (the scheduler's survey).
+
+Python runs one thread at a time per process: a survey in a worker thread would still hold the lock the
+event loop needs to ack Slack requests, and acks would wait behind it. In its own process it costs the
+event loop nothing but the pickled answer.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Engine, make_url
+
+from storage.engine import make_engine, session_scope
+
+T = TypeVar("T")
+
+_PARENT_CHECK_SECONDS = 1.0
+_engines: dict[str, Engine] = {}
+
+
+@contextmanager
+def start_worker() -> Iterator[ProcessPoolExecutor]:
+    """One worker process, started fresh ("spawn": no copy of the parent's threads, sockets or locks)."""
+    worker = ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+    try:
+        yield worker
+    finally:
+        worker.shutdown(wait=False, cancel_futures=True)
+
+
+def can_share(database_url: str) -> bool:
+    """An in-memory SQLite database lives in one process only; another process would see an empty one."""
+    url = make_url(database_url)
+    return not (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"))
+
+
+def read(database_url: str, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    """Run `fn(session, *args)` in a read transaction; the engine is made once per process and URL."""
+    engine = _engines.get(database_url)
+    if engine is None:
+        engine = _engines[database_url] = make_engine(database_url)
+    with session_scope(engine) as session:
+        return fn(session, *args)
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """A parent killed with SIGKILL cannot stop its worker, so the worker watches and goes with it."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(_PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
