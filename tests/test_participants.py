@@ -359,29 +359,60 @@ def test_an_application_submitted_before_the_profile_fetch_lands_is_still_saved(
     assert row.person_id == "U0FASTONE"
 
 
-@pytest.mark.parametrize("member", [True, False])
+def test_an_application_slack_fails_to_check_quickly_stays_open_with_the_reason(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, librarian: str
+) -> None:
+    """Within Slack's 3 s the modal is still open: the person's answers stay in it and one press retries."""
+    make_program(engine, name="Channel program", eligibility="channel", eligibility_channel="C0PLSEP01")
+    emulator.add_channel("C0PLSEP01", "plsep-participants", members=[librarian])
+    slack.mentor(librarian, "join mentee")
+    view = opened_view(emulator)
+    emulator.fail("conversations.members", error="internal_error")
+    response = slack.view_submission(
+        librarian, view["callback_id"], intake_state(), private_metadata=view["private_metadata"]
+    )
+    assert response.json()["response_action"] == "errors"
+    assert "Please press Apply again" in " ".join(response.json()["errors"].values())
+    assert enrollments(engine) == []
+    retried = slack.view_submission(
+        librarian, view["callback_id"], intake_state(), private_metadata=view["private_metadata"]
+    )
+    assert (retried.status_code, retried.content) == (200, b"")
+    assert [row.person_id for row in enrollments(engine)] == [librarian]
+
+
+@pytest.mark.parametrize("case", ["member", "left the channel", "slack failed"])
 def test_an_application_whose_checks_outlast_slacks_3_seconds_is_answered_in_time_and_then_by_dm(
-    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, librarian: str, member: bool
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, librarian: str, case: str
 ) -> None:
     """The eligibility check asks Slack for the channel's members; when Slack is slow, the modal must still be
-    answered within Slack's 3 s (Bolt answers 404 after that, and Slack shows the person an error)."""
+    answered within Slack's 3 s (Bolt answers 404 after that, and Slack shows the person an error). The
+    modal has closed by then, so the DM must not ask the person to press its button again."""
     make_program(engine, name="Channel program", eligibility="channel", eligibility_channel="C0PLSEP01")
     emulator.add_channel("C0PLSEP01", "plsep-participants", members=[librarian])
     emulator.reset_calls()
     slack.mentor(librarian, "join mentee")
     view = opened_view(emulator)
-    if not member:  # left the channel while filling in the form
+    if case == "left the channel":  # while filling in the form
         emulator.add_channel("C0PLSEP01", "plsep-participants", members=["U0SOMEONE"])
-    emulator.set_delay("conversations.members", 3.5)
+    if case == "slack failed":
+        emulator.fail("conversations.members", error="internal_error", delay=3.5)
+    else:
+        emulator.set_delay("conversations.members", 3.5)
     submitted = slack.view_submission(
         librarian, view["callback_id"], intake_state(), private_metadata=view["private_metadata"]
     )
     assert submitted.status_code == 200
     dm = wait_for(lambda: emulator.messages_in(librarian), timeout=10)
-    if member:
+    if case == "member":
         assert "Thanks for applying" in dm[-1]["text"]
         assert [(row.person_id, row.status) for row in enrollments(engine)] == [(librarian, "applied")]
+        return
+    text = block_texts(dm[-1]["blocks"])
+    assert "was not saved" in dm[-1]["text"] and "`/mentor join` to try again" in text
+    assert "press Apply" not in text
+    if case == "left the channel":
+        assert "is open to members of <#C0PLSEP01>" in text
     else:
-        assert "was not saved" in dm[-1]["text"]
-        assert "is open to members of <#C0PLSEP01>" in block_texts(dm[-1]["blocks"])
-        assert enrollments(engine) == []
+        assert "Slack didn't answer in time" in text
+    assert enrollments(engine) == []

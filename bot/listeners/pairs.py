@@ -15,6 +15,7 @@ from bot.services import agreements, checkins, schedule
 from bot.services.agreements import NotYourPairing, PairView
 from bot.slack_gateway import SlackUnavailable, Unreachable
 from bot.views import pairs as views
+from bot.views.common import SLACK_TROUBLE
 from bot.views.ids import (
     ACTION_ACCEPT_AGREEMENT,
     ACTION_CHANGE_AGREEMENT,
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 
 NOT_YOURS = "That belongs to another pair, so nothing changed."
 NO_PAIRING = "You don't have a mentoring partner to log a meeting with yet. `/mentor status` shows where you are."
-SLACK_TROUBLE = "Slack didn't answer in time, so nothing was changed. Please try again in a moment."
 
 
 def _user(body: dict[str, Any]) -> str:

@@ -14,11 +14,12 @@ from bot.runtime import Runtime
 from bot.services import enrollment as enrollment_service
 from bot.services import overview as overview_service
 from bot.services import pairing as pairing_service
-from bot.services.enrollment import IntakeAnswers, JoinRefused
+from bot.services.enrollment import Application, IntakeAnswers, JoinRefused
 from bot.slack_gateway import SlackUnavailable, Unreachable
 from bot.views import admin as admin_views
 from bot.views import intake as intake_views
 from bot.views import participant as views
+from bot.views.common import SLACK_TROUBLE
 from storage import queries
 from storage.models import Program
 
@@ -26,7 +27,29 @@ log = logging.getLogger(__name__)
 
 Reply = Callable[[str], Awaitable[None]]
 
-SLACK_TROUBLE = "Slack didn't answer in time, so nothing was changed. Please try again in a moment."
+
+async def apply(
+    runtime: Runtime, user_id: str, answers: IntakeAnswers, *, joining: bool, request_key: str
+) -> Application | None:
+    """Save an intake submission once it passes every check; None when Slack could not be asked who may
+    join (a channel-only program), in which case nothing was saved."""
+    channel_members = None
+    if joining and answers.program_id:
+        program = await runtime.read(queries.program_by_id, answers.program_id)
+        if program is not None and program.eligibility == "channel" and program.eligibility_channel:
+            try:
+                channel_members = await runtime.gateway.channel_members(program.eligibility_channel)
+            except (SlackUnavailable, Unreachable):
+                return None
+    return await runtime.write(
+        enrollment_service.apply,
+        request_key,
+        user_id,
+        answers,
+        runtime.now(),
+        joining=joining,
+        channel_members=channel_members,
+    )
 
 
 async def refresh_person(runtime: Runtime, user_id: str) -> str | None:

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.listeners import ACK_BUDGET_SECONDS, finished_within
+from bot.listeners import participant_flows as flows
 from bot.runtime import Runtime
-from bot.services import enrollment as enrollment_service
-from bot.services.enrollment import SubmitResult
 from bot.slack_gateway import SlackUnavailable, Unreachable
 from bot.views import intake as intake_views
 from bot.views import participant as participant_views
 from bot.views.ids import INTAKE_CALLBACK
 from bot.views.state import submission_key
-from storage import queries
 
 log = logging.getLogger(__name__)
 
@@ -27,55 +24,33 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.view(INTAKE_CALLBACK)
     async def intake_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user_id = str((body.get("user") or {}).get("id") or "")
-        submitting = asyncio.ensure_future(submit_intake(runtime, user_id, view))
-        if await finished_within(submitting, ACK_BUDGET_SECONDS):
-            outcome = submitting.result()
-            if outcome.errors:
-                await ack(response_action="errors", errors=_inline(view, outcome.errors))
+        applying = asyncio.ensure_future(
+            flows.apply(
+                runtime,
+                user_id,
+                intake_views.parse_intake(view),
+                joining=intake_views.intake_mode(view) == "join",
+                request_key=submission_key(view, user_id),
+            )
+        )
+        if await finished_within(applying, ACK_BUDGET_SECONDS):
+            application = applying.result()
+            if application is None or application.errors:
+                errors = application.errors if application else {"role": participant_views.SLACK_SLOW_PRESS_AGAIN}
+                await ack(response_action="errors", errors=_inline(view, errors))
                 return
             await ack()
         else:
             # Slack gives up on an answer after 3 s and tells the person it failed; close the modal now and
-            # say how it went by DM once the work is done.
+            # say how it went by DM once the work is done. The modal is gone: the DM says how to start over.
             await ack()
-            outcome = await submitting
-            if outcome.errors:
-                await _tell(runtime, user_id, *participant_views.intake_not_saved(list(outcome.errors.values())))
+            application = await applying
+            if application is None or application.errors:
+                problems = list(application.errors.values()) if application else [participant_views.SLACK_SLOW]
+                await _tell(runtime, user_id, *participant_views.intake_not_saved(problems))
                 return
-        if outcome.result is not None and outcome.first_time:
-            await _tell(runtime, user_id, *participant_views.intake_confirmation(outcome.result))
-
-
-@dataclass(frozen=True)
-class IntakeOutcome:
-    errors: dict[str, str]
-    result: SubmitResult | None = None
-    first_time: bool = False
-
-
-async def submit_intake(runtime: Runtime, user_id: str, view: dict[str, Any]) -> IntakeOutcome:
-    """Check the answers (some checks ask Slack) and save them once; errors are keyed by the modal's blocks."""
-    answers = intake_views.parse_intake(view)
-    now = runtime.now()
-    program = await runtime.read(queries.program_by_id, answers.program_id) if answers.program_id else None
-    if program is None:
-        return IntakeOutcome({"program_id": "Choose a program."})
-    errors = enrollment_service.validate_intake(answers, program, user_id)
-    if intake_views.intake_mode(view) == "join" and not errors:
-        try:
-            members = None
-            if program.eligibility == "channel" and program.eligibility_channel:
-                members = await runtime.gateway.channel_members(program.eligibility_channel)
-            await runtime.read(enrollment_service.check_can_join, user_id, program, now, members)
-        except enrollment_service.JoinRefused as refusal:
-            errors = {"role": str(refusal)}
-        except (SlackUnavailable, Unreachable):
-            errors = {"role": "Slack didn't answer in time. Please press Apply again."}
-    if errors:
-        return IntakeOutcome(errors)
-    key = submission_key(view, user_id)
-    result, first_time = await runtime.write(enrollment_service.submit_intake_once, key, user_id, program, answers, now)
-    return IntakeOutcome({}, result, first_time)
+        if application.result is not None and application.first_time:
+            await _tell(runtime, user_id, *participant_views.intake_confirmation(application.result))
 
 
 async def _tell(runtime: Runtime, user_id: str, text: str, blocks: list[dict[str, Any]]) -> None:

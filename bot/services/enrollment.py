@@ -248,13 +248,43 @@ def submit_intake(
     return SubmitResult(enrollment=enrollment, program=program, created=created)
 
 
-def submit_intake_once(
-    session: Session, request_key: str, person_id: str, program: Program, answers: IntakeAnswers, now: datetime
-) -> tuple[SubmitResult, bool]:
-    """`submit_intake`, and whether this is the first time this submission was seen: a double submit or a
-    Slack retry carries the same view id and hash, so it saves once and is confirmed once."""
+@dataclass(frozen=True)
+class Application:
+    """How an intake submission went: field -> problem, or the saved result (once per submission)."""
+
+    errors: dict[str, str]
+    result: SubmitResult | None = None
+    first_time: bool = False
+
+
+def apply(
+    session: Session,
+    request_key: str,
+    person_id: str,
+    answers: IntakeAnswers,
+    now: datetime,
+    *,
+    joining: bool,
+    channel_members: set[str] | None,
+) -> Application:
+    """Check the answers and, for a new application, whether the person may join; then save them.
+
+    A double submit or a Slack retry carries the same `request_key` (view id and hash): it saves once and
+    is confirmed once. Editing a profile (`joining=False`) skips the join checks: the person is already in.
+    """
+    program = queries.program_by_id(session, answers.program_id) if answers.program_id else None
+    if program is None:
+        return Application({"program_id": "Choose a program."})
+    errors = validate_intake(answers, program, person_id)
+    if joining and not errors:
+        try:
+            check_can_join(session, person_id, program, now, channel_members)
+        except JoinRefused as refusal:
+            errors = {"role": str(refusal)}
+    if errors:
+        return Application(errors)
     first_time = queries.remember_request(session, request_key, now)
-    return submit_intake(session, person_id, program, answers, now), first_time
+    return Application({}, submit_intake(session, person_id, program, answers, now), first_time)
 
 
 def answers_from_enrollment(enrollment: Enrollment) -> IntakeAnswers:

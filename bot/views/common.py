@@ -10,6 +10,8 @@ SECTION_TEXT_LIMIT = 3000
 MAX_BLOCKS_PER_MESSAGE = 50
 MAX_BLOCKS_PER_VIEW = 100
 
+SLACK_TROUBLE = "Slack didn't answer in time, so nothing was changed. Please try again in a moment."
+
 
 def clip(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
     """Cut a text to a Slack limit with an ellipsis rather than let Slack reject the whole message."""

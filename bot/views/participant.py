@@ -136,6 +136,10 @@ def intake_confirmation(result: SubmitResult) -> tuple[str, list[dict[str, Any]]
     return f"{verb}: {result.program.name}", render([SectionBlock(text=MarkdownTextObject(text=text))])
 
 
+SLACK_SLOW = "Slack didn't answer in time when I checked who may join the program."
+SLACK_SLOW_PRESS_AGAIN = "Slack didn't answer in time. Please press Apply again."
+
+
 def intake_not_saved(problems: list[str]) -> tuple[str, list[dict[str, Any]]]:
     """For a submission the modal closed on before its checks were done (Slack's 3 s limit)."""
     text = clip(
