@@ -381,6 +381,22 @@ def test_an_application_slack_fails_to_check_quickly_stays_open_with_the_reason(
     assert [row.person_id for row in enrollments(engine)] == [librarian]
 
 
+def test_answers_to_fix_are_shown_at_once_even_when_slack_is_slow_to_say_who_may_join(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, librarian: str
+) -> None:
+    make_program(engine, name="Channel program", eligibility="channel", eligibility_channel="C0PLSEP01")
+    emulator.add_channel("C0PLSEP01", "plsep-participants", members=[librarian])
+    slack.mentor(librarian, "join mentee")
+    view = opened_view(emulator)
+    emulator.set_delay("conversations.members", 3.5)
+    emulator.reset_calls()
+    response = slack.view_submission(
+        librarian, view["callback_id"], intake_state(years_experience="many"), private_metadata=view["private_metadata"]
+    )
+    assert "years_experience" in response.json()["errors"]
+    assert emulator.calls_to("conversations.members") == []
+
+
 @pytest.mark.parametrize("case", ["member", "left the channel", "slack failed"])
 def test_an_application_whose_checks_outlast_slacks_3_seconds_is_answered_in_time_and_then_by_dm(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, librarian: str, case: str

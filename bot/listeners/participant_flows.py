@@ -37,6 +37,8 @@ async def apply(
     if joining and answers.program_id:
         program = await runtime.read(queries.program_by_id, answers.program_id)
         if program is not None and program.eligibility == "channel" and program.eligibility_channel:
+            if problems := enrollment_service.validate_intake(answers, program, user_id):
+                return Application(problems)  # no need to wait for Slack to say what can be fixed now
             try:
                 channel_members = await runtime.gateway.channel_members(program.eligibility_channel)
             except (SlackUnavailable, Unreachable):
