@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 
 
@@ -121,8 +122,5 @@ def test_a_button_that_fails_after_acking_still_answers_200_and_apologizes(
     monkeypatch.setattr(surveys, "is_member", broken)
     response = slack.block_action("U0LIB0001", "shelfmate_not_yet", "1")
     assert response.status_code == 200  # Bolt alone would drop the ack and answer 404 after 3 s
-    deadline = time.monotonic() + 5
-    while not emulator.responses_to(slack.last_response_url) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    [apology] = emulator.responses_to(slack.last_response_url)
+    [apology] = wait_for(lambda: emulator.responses_to(slack.last_response_url), what="the apology")
     assert "something went wrong" in apology["text"] and "boom" not in apology["text"]

@@ -15,6 +15,7 @@ from bot.clock import FixedClock
 from storage.engine import session_scope
 from storage.models import CheckIn, Enrollment, Pairing, Person
 from tests.factories import block_texts, intake_state, make_program
+from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 
@@ -25,17 +26,6 @@ MENTOR = "U0MENTOR1"
 def enrollments(engine: Engine) -> list[Enrollment]:
     with session_scope(engine) as session:
         return list(session.exec(select(Enrollment).order_by(Enrollment.id)))
-
-
-def wait_for(predicate: Any, timeout: float = 5.0) -> Any:
-    """Work after an ack runs on; poll for its visible result instead of sleeping a fixed time."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for the app")
 
 
 def opened_view(emulator: SlackEmulator, after: int = 0) -> dict[str, Any]:

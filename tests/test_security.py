@@ -27,6 +27,7 @@ from storage.engine import session_scope
 from storage.models import Agreement, AuditEvent, CheckIn, Pairing, Program, SurveyResponse
 from tests.conftest import ADMIN_ID, BOT_TOKEN, SIGNING_SECRET
 from tests.factories import intake_state
+from tests.polling import wait_for
 from tests.slack_driver import SlackDriver, sign
 from tests.slack_emulator import SlackEmulator
 from tests.test_fuzz import (
@@ -279,8 +280,10 @@ def test_unsigned_forged_replayed_and_tampered_requests_get_401_and_change_nothi
     emulator.reset_calls()
     response = post_raw(slack, body, content_type, signed_headers(body))
     assert response.status_code == 200
-    settle(emulator)
-    assert snapshot(engine) != before or emulator.calls_to("views.publish"), f"{kind}: the signed request did nothing"
+    wait_for(
+        lambda: snapshot(engine) != before or emulator.calls_to("views.publish"),
+        what=f"the signed {kind} to have an effect",
+    )
 
 
 # -- (b) the authorization matrix ----------------------------------------------------------------------------
@@ -342,10 +345,7 @@ def test_admin_commands_work_for_the_coordinator(
     with session_scope(engine) as session:
         assert session.get(Pairing, world.active_pairing_id).status == "dissolved"
     slack.admin(ADMIN_ID, f"export checkins {world.program_name}")
-    deadline = time.monotonic() + 5
-    while not emulator.uploaded_files and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert emulator.uploaded_files, "a coordinator's export is uploaded"
+    wait_for(lambda: emulator.uploaded_files, what="a coordinator's export to be uploaded")
 
 
 def admin_buttons(world: World) -> list[tuple[str, str]]:
@@ -555,10 +555,7 @@ def test_tokens_secrets_and_private_notes_never_reach_the_logs(
     slack.admin(ADMIN_ID, f"summary {world.program_name}")
     slack.admin(ADMIN_ID, f"export checkins {world.program_name}")
     settle(emulator)
-    deadline = time.monotonic() + 5
-    while not emulator.uploaded_files and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert emulator.uploaded_files, "the export was uploaded"
+    wait_for(lambda: emulator.uploaded_files, what="the export to be uploaded")
     # A button whose handler meets an odd value.
     slack.block_action(ADMIN_ID, ids.ACTION_APPROVE_ALL, "not-a-number")
     settle(emulator)
