@@ -23,18 +23,23 @@ from storage.engine import make_engine, session_scope
 T = TypeVar("T")
 
 _PARENT_CHECK_SECONDS = 1.0
+WORKER_NICENESS = 10
 _engines: dict[str, Engine] = {}
 
 
 @contextmanager
 def start_worker() -> Iterator[ProcessPoolExecutor]:
-    """One worker process, started fresh ("spawn": no copy of the parent's threads, sockets or locks)."""
+    """One worker process, started fresh ("spawn": no copy of the parent's threads, sockets or locks).
+
+    It starts now, not at the first survey, so its second of imports is not paid while requests arrive.
+    """
     worker = ProcessPoolExecutor(
         max_workers=1,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_exit_with_parent,
+        initializer=_prepare,
         initargs=(os.getpid(),),
     )
+    worker.submit(_import_the_survey)
     try:
         yield worker
     finally:
@@ -56,8 +61,14 @@ def read(database_url: str, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         return fn(session, *args)
 
 
-def _exit_with_parent(parent_pid: int) -> None:
-    """A parent killed with SIGKILL cannot stop its worker, so the worker watches and goes with it."""
+def _prepare(parent_pid: int) -> None:
+    """Run below the bot's priority, and go when the bot goes.
+
+    On a machine with few cores the survey would otherwise take a core the event loop needs: it is
+    background work, due within the minute, and the operating system should prefer the acks. A parent
+    killed with SIGKILL cannot stop its worker, so the worker watches for that itself.
+    """
+    os.nice(WORKER_NICENESS)
 
     def watch() -> None:
         while os.getppid() == parent_pid:
@@ -65,3 +76,7 @@ def _exit_with_parent(parent_pid: int) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _import_the_survey() -> None:
+    import bot.services.schedule  # noqa: F401

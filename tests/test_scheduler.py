@@ -28,7 +28,7 @@ from bot.services import agreements, schedule
 from bot.services import enrollment as enrollment_service
 from bot.services import pairing as pairing_service
 from bot.services.schedule import next_allowed_time, period_containing
-from bot.worker_process import start_worker
+from bot.worker_process import WORKER_NICENESS, start_worker
 from storage import queries
 from storage.engine import session_scope
 from storage.models import CheckIn, Delivery, Enrollment, Pairing, Person, Program
@@ -525,6 +525,8 @@ async def test_the_survey_runs_in_the_worker_process_and_the_tick_goes_on_in_pro
         runtime.worker = worker = RecordingWorker(process)
         worker_pid = await runtime.read_in_worker(_process_id)
         assert worker_pid != os.getpid()
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, worker_pid) == min(19, ours + WORKER_NICENESS), "acks come first"
         first = hand_pair(engine, program, "U0MENTORA", "U0MENTEE1", monday_morning_la)
         await tick(runtime)
         assert worker.reads == ["_process_id", "survey"]
