@@ -11,10 +11,14 @@ import asyncio
 import gc
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from bot.cli_admin import CommandFailed
 from bot.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
 
 log = logging.getLogger("shelfmate")
 
@@ -82,32 +86,34 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int) -> Non
         async with connection_pool() as pool:
             runtime = create_runtime(settings, client=make_slack_client(settings, pool=pool))
             runtime.worker = worker
-            bolt_app = create_app(runtime)
+            listen = _listener(create_app(runtime), settings, http=http, host=host, port=port)
             scheduler = start_scheduler(runtime)
             # A full garbage collection stops every thread while it walks every tracked object; the ~120,000
             # that imports and setup made live as long as the process, and walking them cost ~70 ms each
             # time, a stall every request in flight waits out. Frozen, they are never walked again.
             gc.freeze()
             try:
-                if http:
-                    import uvicorn
-
-                    from bot.web import create_asgi_app
-
-                    config = uvicorn.Config(
-                        create_asgi_app(bolt_app),
-                        host=host,
-                        port=port,
-                        log_level=settings.log_level.lower(),
-                        access_log=False,
-                    )
-                    await uvicorn.Server(config).serve()
-                else:
-                    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-                    await AsyncSocketModeHandler(bolt_app, settings.app_token).start_async()
+                await listen()
             finally:
                 scheduler.shutdown(wait=False)
+
+
+def _listener(
+    bolt_app: AsyncApp, settings: Settings, *, http: bool, host: str, port: int
+) -> Callable[[], Awaitable[None]]:
+    """What takes Slack's requests: an HTTP server, or a Socket Mode connection."""
+    if http:
+        import uvicorn
+
+        from bot.web import create_asgi_app
+
+        config = uvicorn.Config(
+            create_asgi_app(bolt_app), host=host, port=port, log_level=settings.log_level.lower(), access_log=False
+        )
+        return uvicorn.Server(config).serve
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    return AsyncSocketModeHandler(bolt_app, settings.app_token).start_async
 
 
 def build_parser() -> argparse.ArgumentParser:

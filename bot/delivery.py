@@ -78,24 +78,38 @@ async def resolve_channel(runtime: Runtime, recipient: str) -> str:
 
 
 async def deliver_due(runtime: Runtime, *, max_batches: int | None = None) -> DeliveryReport:
+    """Send everything due, CONCURRENCY at a time.
+
+    The next batch is claimed as soon as fewer than CONCURRENCY sends are in flight, not when the whole
+    batch is done: one rate-limited conversation (Slack may ask to wait a minute) holds up only its own
+    messages.
+    """
     report = DeliveryReport()
     token = uuid.uuid4().hex
     semaphore = asyncio.Semaphore(CONCURRENCY)
+    in_flight: set[asyncio.Task[None]] = set()
     batches = 0
-    while max_batches is None or batches < max_batches:
-        now = runtime.now()
-        claimed = await runtime.write(deliveries.claim_due, now, token, BATCH, claimed_at=runtime.wall_now())
-        if not claimed:
-            break
-        batches += 1
-        ready = await runtime.write(_hold_outside_working_hours, claimed, token, now)
-        report.held += len(claimed) - len(ready)
 
-        async def send(delivery: Delivery) -> None:
-            async with semaphore:
-                await _send_one(runtime, delivery, token, report)
+    async def send(delivery: Delivery) -> None:
+        async with semaphore:
+            await _send_one(runtime, delivery, token, report)
 
-        await asyncio.gather(*(send(d) for d in ready))
+    try:
+        while max_batches is None or batches < max_batches:
+            now = runtime.now()
+            claimed = await runtime.write(deliveries.claim_due, now, token, BATCH, claimed_at=runtime.wall_now())
+            if not claimed:
+                break
+            batches += 1
+            ready = await runtime.write(_hold_outside_working_hours, claimed, token, now)
+            report.held += len(claimed) - len(ready)
+            in_flight.update(asyncio.create_task(send(delivery)) for delivery in ready)
+            while len(in_flight) >= CONCURRENCY:
+                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()  # a failure ends the pass, as it would have without overlap
+    finally:
+        await asyncio.gather(*in_flight)
     return report
 
 

@@ -28,7 +28,7 @@ from sqlmodel import select
 from bot.app import create_runtime
 from bot.clock import FixedClock
 from bot.config import Settings
-from bot.delivery import CLAIM_LEASE, MAX_ATTEMPTS, deliver_due, recover_stale
+from bot.delivery import BATCH, CLAIM_LEASE, MAX_ATTEMPTS, deliver_due, recover_stale
 from bot.runtime import Runtime
 from bot.slack_client import SafeConnectionErrorRetryHandler, make_slack_client
 from bot.slack_gateway import SlackGateway, SlackUnavailable
@@ -215,6 +215,36 @@ async def test_with_a_flaky_slack_every_delivery_ends_sent_or_reported(
     assert max(landed.values()) == 1, [i for i, n in landed.items() if n > 1]
     sent_ids = {r.id for r in rows if r.status == "sent" and r.kind == "applications_closing"}
     assert sent_ids <= set(landed)
+
+
+async def test_a_rate_limited_conversation_holds_up_only_its_own_messages(
+    engine: Engine, emulator: SlackEmulator, runtime: Runtime
+) -> None:
+    """Slack limits posting per conversation and says how long to wait (Retry-After); meanwhile the messages
+    for every other conversation go on, including those claimed after the one that waits."""
+    hot = "C0HOTCHAN1"
+    for channel in [hot, *CHANNELS]:
+        emulator.add_channel(channel, channel.lower())
+    program = make_program(engine)
+    with session_scope(engine, write=True) as session:
+        for i in range(2 * BATCH):
+            deliveries.enqueue(
+                session,
+                DeliveryKey("applications_closing", f"load:{i}", "-"),
+                recipient=hot if i == 0 else CHANNELS[i % len(CHANNELS)],
+                due_at=T0 - timedelta(minutes=1),
+                payload={"program": f"Program {i}", "closes": "2025-03-10", "timezone": "America/Los_Angeles"},
+                program_id=program.id,
+                now=T0,
+            )
+    emulator.fail("chat.postMessage", status=429, retry_after=2, match=lambda args: args.get("channel") == hot)
+    runtime.clock = FixedClock(T0)
+
+    report = await deliver_due(runtime)
+
+    assert report.sent == 2 * BATCH
+    landed = [c.arg("channel") for c in emulator.calls_to("chat.postMessage") if c.ok]
+    assert landed.index(hot) >= BATCH, "messages claimed after the rate-limited one waited for it"
 
 
 # -- a claim is over in real time, not on the schedule's clock -------------------------------------------

@@ -349,14 +349,19 @@ def test_an_application_submitted_before_the_profile_fetch_lands_is_still_saved(
     assert row.person_id == "U0FASTONE"
 
 
+def open_channel_program_intake(slack: SlackDriver, emulator: SlackEmulator, engine: Engine, librarian: str) -> Any:
+    """The intake modal of a program open to one channel's members, the librarian among them."""
+    make_program(engine, name="Channel program", eligibility="channel", eligibility_channel="C0PLSEP01")
+    emulator.add_channel("C0PLSEP01", "plsep-participants", members=[librarian])
+    slack.mentor(librarian, "join mentee")
+    return opened_view(emulator)
+
+
 def test_an_application_slack_fails_to_check_quickly_stays_open_with_the_reason(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, librarian: str
 ) -> None:
     """Within Slack's 3 s the modal is still open: the person's answers stay in it and one press retries."""
-    make_program(engine, name="Channel program", eligibility="channel", eligibility_channel="C0PLSEP01")
-    emulator.add_channel("C0PLSEP01", "plsep-participants", members=[librarian])
-    slack.mentor(librarian, "join mentee")
-    view = opened_view(emulator)
+    view = open_channel_program_intake(slack, emulator, engine, librarian)
     emulator.fail("conversations.members", error="internal_error")
     response = slack.view_submission(
         librarian, view["callback_id"], intake_state(), private_metadata=view["private_metadata"]
@@ -374,10 +379,7 @@ def test_an_application_slack_fails_to_check_quickly_stays_open_with_the_reason(
 def test_answers_to_fix_are_shown_at_once_even_when_slack_is_slow_to_say_who_may_join(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, librarian: str
 ) -> None:
-    make_program(engine, name="Channel program", eligibility="channel", eligibility_channel="C0PLSEP01")
-    emulator.add_channel("C0PLSEP01", "plsep-participants", members=[librarian])
-    slack.mentor(librarian, "join mentee")
-    view = opened_view(emulator)
+    view = open_channel_program_intake(slack, emulator, engine, librarian)
     emulator.set_delay("conversations.members", 3.5)
     emulator.reset_calls()
     response = slack.view_submission(
@@ -394,11 +396,7 @@ def test_an_application_whose_checks_outlast_slacks_3_seconds_is_answered_in_tim
     """The eligibility check asks Slack for the channel's members; when Slack is slow, the modal must still be
     answered within Slack's 3 s (Bolt answers 404 after that, and Slack shows the person an error). The
     modal has closed by then, so the DM must not ask the person to press its button again."""
-    make_program(engine, name="Channel program", eligibility="channel", eligibility_channel="C0PLSEP01")
-    emulator.add_channel("C0PLSEP01", "plsep-participants", members=[librarian])
-    emulator.reset_calls()
-    slack.mentor(librarian, "join mentee")
-    view = opened_view(emulator)
+    view = open_channel_program_intake(slack, emulator, engine, librarian)
     if case == "left the channel":  # while filling in the form
         emulator.add_channel("C0PLSEP01", "plsep-participants", members=["U0SOMEONE"])
     if case == "slack failed":
