@@ -211,12 +211,20 @@ def proc_memory_mb(pid: int) -> dict[str, float]:
     return out
 
 
-def child_pids(pid: int) -> list[int]:
-    """Direct children of a process (the bot's worker process for the scheduler's survey)."""
+def worker_pids(pid: int) -> list[int]:
+    """The bot's survey worker: a child started by multiprocessing's spawn (not its resource tracker)."""
     try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except (OSError, ValueError):
         return []
+    found = []
+    for child in children:
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+        except OSError:
+            pass
+    return found
 
 
 def proc_cpu_seconds(pid: int) -> float:
@@ -848,7 +856,7 @@ def run(args: argparse.Namespace) -> None:
             asyncio.run(drive(urls[app], maker, clients=10, total=100, duration=None))
         time.sleep(1.0)
         memory["bot idle (warmed up)"] = proc_memory_mb(bot.pid)
-        for child in child_pids(bot.pid):
+        for child in worker_pids(bot.pid):
             memory["bot's worker idle (warmed up)"] = proc_memory_mb(child)
 
         phases: list[Phase] = []
@@ -883,7 +891,7 @@ def run(args: argparse.Namespace) -> None:
                             flush=True,
                         )
             memory[f"bot after load, {slack}"] = proc_memory_mb(bot.pid)
-            for child in child_pids(bot.pid):
+            for child in worker_pids(bot.pid):
                 memory[f"bot's worker after load, {slack}"] = proc_memory_mb(child)
             memory[f"bare after load, {slack}"] = proc_memory_mb(bare.pid)
         emulator.clear_faults()

@@ -90,7 +90,9 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int) -> Non
             scheduler = start_scheduler(runtime)
             # A full garbage collection stops every thread while it walks every tracked object; the ~120,000
             # that imports and setup made live as long as the process, and walking them cost ~70 ms each
-            # time, a stall every request in flight waits out. Frozen, they are never walked again.
+            # time, a stall every request in flight waits out. Frozen, they are never walked again (after one
+            # last collection, so that startup's garbage is not kept for good).
+            gc.collect()
             gc.freeze()
             try:
                 await listen()

@@ -88,6 +88,7 @@ async def deliver_due(runtime: Runtime, *, max_batches: int | None = None) -> De
     token = uuid.uuid4().hex
     semaphore = asyncio.Semaphore(CONCURRENCY)
     in_flight: set[asyncio.Task[None]] = set()
+    failure: BaseException | None = None
     batches = 0
 
     async def send(delivery: Delivery) -> None:
@@ -95,7 +96,7 @@ async def deliver_due(runtime: Runtime, *, max_batches: int | None = None) -> De
             await _send_one(runtime, delivery, token, report)
 
     try:
-        while max_batches is None or batches < max_batches:
+        while failure is None and (max_batches is None or batches < max_batches):
             now = runtime.now()
             claimed = await runtime.write(deliveries.claim_due, now, token, BATCH, claimed_at=runtime.wall_now())
             if not claimed:
@@ -104,13 +105,27 @@ async def deliver_due(runtime: Runtime, *, max_batches: int | None = None) -> De
             ready = await runtime.write(_hold_outside_working_hours, claimed, token, now)
             report.held += len(claimed) - len(ready)
             in_flight.update(asyncio.create_task(send(delivery)) for delivery in ready)
-            while len(in_flight) >= CONCURRENCY:
+            while failure is None and len(in_flight) >= CONCURRENCY:
                 done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    task.result()  # a failure ends the pass, as it would have without overlap
+                failure = _first_failure(done)
+    except asyncio.CancelledError:
+        # Shutting down: sends cut off mid-post keep their claims, and recovery checks the conversation.
+        for task in in_flight:
+            task.cancel()
+        raise
     finally:
-        await asyncio.gather(*in_flight)
+        outcomes = await asyncio.gather(*in_flight, return_exceptions=True)
+    # A failure stops claiming more; what was already claimed still goes out first.
+    failure = failure or next((o for o in outcomes if isinstance(o, BaseException)), None)
+    if failure is not None:
+        raise failure
     return report
+
+
+def _first_failure(done: set[asyncio.Task[None]]) -> BaseException | None:
+    """Every finished send's exception is read (none goes unretrieved); the first is kept."""
+    failures = [None if task.cancelled() else task.exception() for task in done]
+    return next((f for f in failures if f is not None), None)
 
 
 async def _send_one(runtime: Runtime, delivery: Delivery, token: str, report: DeliveryReport) -> None:

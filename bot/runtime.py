@@ -6,11 +6,9 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
@@ -20,6 +18,9 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.slack_gateway import SlackGateway
 from storage.engine import session_scope
+
+if TYPE_CHECKING:
+    from bot.worker_process import Worker
 
 T = TypeVar("T")
 
@@ -36,7 +37,7 @@ class Runtime:
     # a test or rehearsal clock jumps or stands still. Tests may inject a hand-moved one.
     wall: Clock = field(default_factory=SystemClock)
     # A second process for long read-only work (see bot.worker_process); None runs it in a thread here.
-    worker: Executor | None = None
+    worker: Worker | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -66,7 +67,7 @@ class Runtime:
         """Like `read`, in the worker process when there is one, so seconds of CPU do not slow the acks.
 
         `fn` and its arguments and answer cross a process boundary: module-level function, picklable values.
-        A worker that died (killed, out of memory) is not fatal: the work runs here, as without a worker.
+        A worker that died (killed, out of memory) is not fatal: this read runs here, the next in a new worker.
         """
         from bot import worker_process
 
@@ -74,10 +75,9 @@ class Runtime:
         if self.worker is None or not worker_process.can_share(database_url):
             return await self.read(fn, *args)
         try:
-            return await asyncio.wrap_future(self.worker.submit(worker_process.read, database_url, fn, args))
-        except BrokenProcessPool:
-            log.warning("the worker process is gone; long reads now run in this process")
-            self.worker = None
+            return await self.worker.read(database_url, fn, args)
+        except worker_process.WorkerUnavailable as why:
+            log.warning("%s; this read runs in the bot's process", why)
             return await self.read(fn, *args)
 
     def _in_session(self, write: bool, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:

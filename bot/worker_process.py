@@ -7,12 +7,15 @@ event loop nothing but the pickled answer.
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -27,23 +30,54 @@ WORKER_NICENESS = 10
 _engines: dict[str, Engine] = {}
 
 
-@contextmanager
-def start_worker() -> Iterator[ProcessPoolExecutor]:
+class WorkerUnavailable(Exception):
+    """The worker process died (killed, out of memory) or is shut down; run the work elsewhere."""
+
+
+class Worker:
     """One worker process, started fresh ("spawn": no copy of the parent's threads, sockets or locks).
 
-    It starts now, not at the first survey, so its second of imports is not paid while requests arrive.
+    It starts at once, not at the first survey, so its second of imports is not paid while requests
+    arrive; one that dies is replaced for the next read.
     """
-    worker = ProcessPoolExecutor(
-        max_workers=1,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_prepare,
-        initargs=(os.getpid(),),
-    )
-    worker.submit(_import_the_survey)
+
+    def __init__(self) -> None:
+        self._pool = self._start()
+        self._closed = False
+
+    async def read(self, database_url: str, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if self._closed:
+            raise WorkerUnavailable("the worker is shut down")
+        try:
+            return await asyncio.wrap_future(self._pool.submit(read, database_url, fn, args))
+        except BrokenProcessPool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._start()
+            raise WorkerUnavailable("the worker process died; a new one is starting") from None
+
+    def close(self) -> None:
+        self._closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    @staticmethod
+    def _start() -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_prepare,
+            initargs=(os.getpid(),),
+        )
+        pool.submit(_import_the_survey)
+        return pool
+
+
+@contextmanager
+def start_worker() -> Iterator[Worker]:
+    worker = Worker()
     try:
         yield worker
     finally:
-        worker.shutdown(wait=False, cancel_futures=True)
+        worker.close()
 
 
 def can_share(database_url: str) -> bool:
@@ -65,10 +99,12 @@ def _prepare(parent_pid: int) -> None:
     """Run below the bot's priority, and go when the bot goes.
 
     On a machine with few cores the survey would otherwise take a core the event loop needs: it is
-    background work, due within the minute, and the operating system should prefer the acks. A parent
-    killed with SIGKILL cannot stop its worker, so the worker watches for that itself.
+    background work, due within the minute, and the operating system should prefer the acks. Ctrl-C
+    reaches the whole process group; the bot stops its worker, which should not print a traceback. A
+    parent killed with SIGKILL cannot stop its worker, so the worker watches for that itself.
     """
     os.nice(WORKER_NICENESS)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent_pid:

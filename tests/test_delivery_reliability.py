@@ -16,6 +16,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,6 +26,7 @@ from slack_sdk.http_retry.state import RetryState
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from bot import delivery as delivery_module
 from bot.app import create_runtime
 from bot.clock import FixedClock
 from bot.config import Settings
@@ -245,6 +247,29 @@ async def test_a_rate_limited_conversation_holds_up_only_its_own_messages(
     assert report.sent == 2 * BATCH
     landed = [c.arg("channel") for c in emulator.calls_to("chat.postMessage") if c.ok]
     assert landed.index(hot) >= BATCH, "messages claimed after the rate-limited one waited for it"
+
+
+async def test_a_send_that_fails_unexpectedly_ends_the_pass_only_after_the_others_went_out(
+    engine: Engine, emulator: SlackEmulator, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in one message must not leave the rest of its batch half-sent behind the error."""
+    for channel in CHANNELS:
+        emulator.add_channel(channel, channel.lower())
+    program = make_program(engine)
+    seed_due(engine, program.id, 12)
+    real_render = delivery_module.render_delivery
+
+    def render(kind: str, payload: dict[str, Any]) -> Any:
+        if payload["program"] == "Program 0":
+            raise RuntimeError("a bug in one message")
+        return real_render(kind, payload)
+
+    monkeypatch.setattr(delivery_module, "render_delivery", render)
+    runtime.clock = FixedClock(T0)
+    with pytest.raises(RuntimeError, match="a bug in one message"):
+        await deliver_due(runtime)
+    statuses = Counter(r.status for r in rows_of(engine))
+    assert statuses == {"sent": 11, "claimed": 1}, "the claimed one is left for recovery"
 
 
 # -- a claim is over in real time, not on the schedule's clock -------------------------------------------

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.clock import FixedClock
+from bot.services import enrollment as enrollment_service
 from storage.engine import session_scope
 from storage.models import CheckIn, Enrollment, Pairing, Person
 from tests.factories import block_texts, intake_state, make_program
@@ -374,6 +375,38 @@ def test_an_application_slack_fails_to_check_quickly_stays_open_with_the_reason(
     )
     assert (retried.status_code, retried.content) == (200, b"")
     assert [row.person_id for row in enrollments(engine)] == [librarian]
+
+
+def test_an_application_to_a_program_whose_channel_shelfmate_cannot_see_says_whom_to_ask(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, librarian: str
+) -> None:
+    """Pressing Apply again cannot help when the channel is archived or Shelfmate was removed from it."""
+    view = open_channel_program_intake(slack, emulator, engine, librarian)
+    emulator.fail("conversations.members", error="channel_not_found")
+    response = slack.view_submission(
+        librarian, view["callback_id"], intake_state(), private_metadata=view["private_metadata"]
+    )
+    shown = " ".join(response.json()["errors"].values())
+    assert "program coordinator" in shown and "<#C0PLSEP01>" in shown and "press Apply" not in shown
+    assert enrollments(engine) == []
+
+
+def test_a_failure_after_the_modal_closed_is_still_told_by_dm(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, librarian: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("boom: disk full")
+
+    view = open_channel_program_intake(slack, emulator, engine, librarian)
+    emulator.set_delay("conversations.members", 3.5)  # the modal closes at 2 s, before the save fails
+    monkeypatch.setattr(enrollment_service, "apply", broken)
+    submitted = slack.view_submission(
+        librarian, view["callback_id"], intake_state(), private_metadata=view["private_metadata"]
+    )
+    assert (submitted.status_code, submitted.content) == (200, b"")
+    [dm] = wait_for(lambda: emulator.messages_in(librarian), timeout=10)
+    text = block_texts(dm["blocks"])
+    assert "was not saved" in dm["text"] and "went wrong on our side" in text and "boom" not in text
 
 
 def test_answers_to_fix_are_shown_at_once_even_when_slack_is_slow_to_say_who_may_join(

@@ -10,10 +10,9 @@ import os
 import signal
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -28,12 +27,14 @@ from bot.services import agreements, schedule
 from bot.services import enrollment as enrollment_service
 from bot.services import pairing as pairing_service
 from bot.services.schedule import next_allowed_time, period_containing
-from bot.worker_process import WORKER_NICENESS, start_worker
+from bot.worker_process import WORKER_NICENESS, Worker
 from storage import queries
 from storage.engine import session_scope
 from storage.models import CheckIn, Delivery, Enrollment, Pairing, Person, Program
 from tests.factories import make_program
 from tests.slack_emulator import SlackEmulator
+
+T = TypeVar("T")
 
 ADMIN_CHANNEL = "C0ADMINS01"
 LA = "America/Los_Angeles"
@@ -489,19 +490,19 @@ def _process_id(session: Any) -> int:
     return os.getpid()
 
 
-class RecordingWorker(Executor):
+class RecordingWorker(Worker):
     """The real worker process, noting which reads were sent to it."""
 
-    def __init__(self, worker: Executor) -> None:
-        self.worker = worker
+    def __init__(self) -> None:
+        super().__init__()
         self.reads: list[str] = []
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        self.reads.append(args[1].__name__)  # worker_process.read(database_url, fn, args)
-        return self.worker.submit(fn, *args, **kwargs)
+    async def read(self, database_url: str, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        self.reads.append(fn.__name__)
+        return await super().read(database_url, fn, args)
 
 
-async def test_the_survey_runs_in_the_worker_process_and_the_tick_goes_on_in_process_if_it_dies(
+async def test_the_survey_runs_in_the_worker_process_and_a_dead_worker_is_replaced_without_losing_a_tick(
     engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
 ) -> None:
     """The survey is seconds of CPU on a large workspace: in a second process it cannot hold up the acks.
@@ -521,8 +522,8 @@ async def test_the_survey_runs_in_the_worker_process_and_the_tick_goes_on_in_pro
     monday_morning_la = datetime(2025, 2, 24, 17, 5, tzinfo=UTC)
     clock.set(monday_morning_la)
 
-    with start_worker() as process:
-        runtime.worker = worker = RecordingWorker(process)
+    runtime.worker = worker = RecordingWorker()
+    try:
         worker_pid = await runtime.read_in_worker(_process_id)
         assert worker_pid != os.getpid()
         ours = os.getpriority(os.PRIO_PROCESS, 0)
@@ -534,8 +535,11 @@ async def test_the_survey_runs_in_the_worker_process_and_the_tick_goes_on_in_pro
 
         os.kill(worker_pid, signal.SIGKILL)
         second = hand_pair(engine, program, "U0MENTORB", "U0MENTEE2", monday_morning_la)
-        await tick(runtime)
-    assert runtime.worker is None, "a dead worker is dropped, not retried on every tick"
+        await tick(runtime)  # its survey meets the dead worker and runs in this process instead
+        replacement_pid = await runtime.read_in_worker(_process_id)
+        assert replacement_pid not in (worker_pid, os.getpid()), "a new worker takes the next read"
+    finally:
+        worker.close()
     intros = [d for d in deliveries(engine) if d.kind == "intro"]
     assert [d.subject for d in intros] == [f"pairing:{first}", f"pairing:{second}"]
     assert all(d.status == "sent" for d in intros)

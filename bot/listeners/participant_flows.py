@@ -31,18 +31,20 @@ Reply = Callable[[str], Awaitable[None]]
 async def apply(
     runtime: Runtime, user_id: str, answers: IntakeAnswers, *, joining: bool, request_key: str
 ) -> Application | None:
-    """Save an intake submission once it passes every check; None when Slack could not be asked who may
-    join (a channel-only program), in which case nothing was saved."""
+    """Save an intake submission once it passes every check; None when Slack did not answer who may join
+    (a channel-only program), in which case nothing was saved."""
     channel_members = None
-    if joining and answers.program_id:
-        program = await runtime.read(queries.program_by_id, answers.program_id)
-        if program is not None and program.eligibility == "channel" and program.eligibility_channel:
-            if problems := enrollment_service.validate_intake(answers, program, user_id):
-                return Application(problems)  # no need to wait for Slack to say what can be fixed now
-            try:
-                channel_members = await runtime.gateway.channel_members(program.eligibility_channel)
-            except (SlackUnavailable, Unreachable):
-                return None
+    program = await runtime.read(queries.program_by_id, answers.program_id) if joining and answers.program_id else None
+    channel = enrollment_service.channel_to_check(program) if program else None
+    if program and channel:
+        if problems := enrollment_service.validate_intake(answers, program, user_id):
+            return Application(problems)  # no need to wait for Slack to say what can be fixed now
+        try:
+            channel_members = await runtime.gateway.channel_members(channel)
+        except SlackUnavailable:
+            return None
+        except Unreachable:  # archived, or Shelfmate was removed from it: pressing again will not help
+            return Application({"role": views.eligibility_channel_unreadable(channel)})
     return await runtime.write(
         enrollment_service.apply,
         request_key,
@@ -73,9 +75,8 @@ async def eligible_programs(runtime: Runtime, user_id: str) -> tuple[list[Progra
         return [], await runtime.read(enrollment_service.why_no_program, now)
     eligible, first_refusal = [], None
     for program in programs:
-        members = None
-        if program.eligibility == "channel" and program.eligibility_channel:
-            members = await runtime.gateway.channel_members(program.eligibility_channel)
+        channel = enrollment_service.channel_to_check(program)
+        members = await runtime.gateway.channel_members(channel) if channel else None
         try:
             await runtime.read(enrollment_service.check_can_join, user_id, program, now, members)
             eligible.append(program)

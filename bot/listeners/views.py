@@ -44,7 +44,15 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             # Slack gives up on an answer after 3 s and tells the person it failed; close the modal now and
             # say how it went by DM once the work is done. The modal is gone: the DM says how to start over.
             await ack()
-            application = await applying
+            try:
+                application = await applying
+            except Exception:
+                # The modal is closed and a view submission has no response_url: the DM is the only way
+                # left to tell the person. The guard logs the error.
+                await _tell(
+                    runtime, user_id, *participant_views.intake_not_saved([participant_views.NOT_SAVED_OUR_SIDE])
+                )
+                raise
             if application is None or application.errors:
                 problems = list(application.errors.values()) if application else [participant_views.SLACK_SLOW]
                 await _tell(runtime, user_id, *participant_views.intake_not_saved(problems))

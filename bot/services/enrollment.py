@@ -158,6 +158,11 @@ def check_eligible(program: Program, user_id: str, channel_members: set[str] | N
         )
 
 
+def channel_to_check(program: Program) -> str | None:
+    """The channel whose members may join, when the program is open to one channel only."""
+    return program.eligibility_channel if program.eligibility == "channel" and program.eligibility_channel else None
+
+
 def check_can_join(
     session: Session, user_id: str, program: Program, now: datetime, channel_members: set[str] | None
 ) -> None:

@@ -138,6 +138,12 @@ def intake_confirmation(result: SubmitResult) -> tuple[str, list[dict[str, Any]]
 
 SLACK_SLOW = "Slack didn't answer in time when I checked who may join the program."
 SLACK_SLOW_PRESS_AGAIN = "Slack didn't answer in time. Please press Apply again."
+NOT_SAVED_OUR_SIDE = "Something went wrong on our side."
+
+
+def eligibility_channel_unreadable(channel: str) -> str:
+    """Fits an inline modal error (150 characters)."""
+    return f"I can't see who is in <#{channel}>. Ask your program coordinator to check that Shelfmate is in it."
 
 
 def intake_not_saved(problems: list[str]) -> tuple[str, list[dict[str, Any]]]:
