@@ -277,6 +277,8 @@ def apply(
     A double submit or a Slack retry carries the same `request_key` (view id and hash): it saves once and
     is confirmed once. Editing a profile (`joining=False`) skips the join checks: the person is already in.
     """
+    # Read again here, not taken from the caller: the program may have closed while Slack was asked who
+    # may join, and the checks must see the row this transaction writes against.
     program = queries.program_by_id(session, answers.program_id) if answers.program_id else None
     if program is None:
         return Application({"program_id": "Choose a program."})
