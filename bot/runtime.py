@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,7 +19,7 @@ from sqlmodel import Session
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.slack_gateway import SlackGateway
-from storage.engine import session_scope
+from storage.engine import is_sqlite, session_scope
 
 if TYPE_CHECKING:
     from bot.worker_process import Worker
@@ -38,6 +40,14 @@ class Runtime:
     wall: Clock = field(default_factory=SystemClock)
     # A second process for long read-only work (see bot.worker_process); None runs it in a thread here.
     worker: Worker | None = None
+    # SQLite lets one transaction write at a time. Writers queued on its busy handler sleep in steps of up
+    # to 100 ms and are woken in no order, and each holds a thread the reads need meanwhile; one writer
+    # thread per process queues them in order instead. PostgreSQL writes run side by side in the pool.
+    _writer: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if is_sqlite(self.engine):
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shelfmate-sqlite-writer")
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -61,7 +71,10 @@ class Runtime:
         return await asyncio.to_thread(self._in_session, False, fn, args, kwargs)
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await asyncio.to_thread(self._in_session, True, fn, args, kwargs)
+        if self._writer is None:
+            return await asyncio.to_thread(self._in_session, True, fn, args, kwargs)
+        work = functools.partial(contextvars.copy_context().run, self._in_session, True, fn, args, kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._writer, work)
 
     async def read_in_worker(self, fn: Callable[..., T], *args: Any) -> T:
         """Like `read`, in the worker process when there is one, so seconds of CPU do not slow the acks.

@@ -65,8 +65,19 @@ class DeliveryStatus(StrEnum):
     SKIPPED = "skipped"
 
 
+# Default factories are plain functions, not `list` or `dict`: pydantic inspects a factory's signature
+# every time it builds a row, and a builtin's signature is parsed from text (~90 us, against ~7 us for a
+# function); an Enrollment has five list columns, so `Enrollment()` cost 0.7 ms of CPU per intake.
+def empty_list() -> list[Any]:
+    return []
+
+
+def empty_dict() -> dict[str, Any]:
+    return {}
+
+
 def json_column(nullable: bool = False) -> Any:
-    return Field(default_factory=list, sa_column=Column(JSON, nullable=nullable))
+    return Field(default_factory=empty_list, sa_column=Column(JSON, nullable=nullable))
 
 
 class Program(SQLModel, table=True):
@@ -89,7 +100,7 @@ class Program(SQLModel, table=True):
     blackouts: list[list[str]] = json_column()  # [[start, end], ...] ISO dates, inclusive
     cross_org: str = Field(default="none", max_length=16)  # none | prefer | require
     neighbor_orgs: list[str] = json_column()
-    weights: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    weights: dict[str, float] = Field(default_factory=empty_dict, sa_column=Column(JSON, nullable=False))
     admins: list[str] = json_column()
     digest_weekday: int = 0  # Monday
     digest_hour: int = 9
@@ -203,7 +214,7 @@ class Delivery(SQLModel, table=True):
     recipient: str = Field(max_length=200)  # channel id, user id, or comma-separated users for a group DM
     status: str = Field(default=DeliveryStatus.DUE, max_length=16)
     due_at: datetime = Field(default_factory=utcnow)
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    payload: dict[str, Any] = Field(default_factory=empty_dict, sa_column=Column(JSON, nullable=False))
     claimed_at: datetime | None = None
     claim_token: str | None = Field(default=None, max_length=64)
     attempts: int = 0
@@ -219,7 +230,7 @@ class AuditEvent(SQLModel, table=True):
     actor: str = Field(max_length=32, index=True)
     action: str = Field(max_length=64)
     program_id: int | None = Field(default=None, foreign_key="program.id", index=True)
-    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    detail: dict[str, Any] = Field(default_factory=empty_dict, sa_column=Column(JSON, nullable=False))
     at: datetime = Field(default_factory=utcnow, index=True)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,6 +17,7 @@ from bot.clock import FixedClock
 from bot.services import enrollment as enrollment_service
 from storage.engine import session_scope
 from storage.models import CheckIn, Enrollment, Pairing, Person
+from tests.app_server import AppServer
 from tests.factories import block_texts, intake_state, make_program
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
@@ -419,6 +422,31 @@ def test_answers_to_fix_are_shown_at_once_even_when_slack_is_slow_to_say_who_may
     )
     assert "years_experience" in response.json()["errors"]
     assert emulator.calls_to("conversations.members") == []
+
+
+def test_an_application_that_queued_before_its_listener_ran_is_still_answered_in_time(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, librarian: str, app_server: AppServer
+) -> None:
+    """Slack's 3 s run from when it sent the request, not from when the listener starts: under load a
+    request waits first. Here it waits 1.8 s and Slack then takes 1.5 s to list the channel's members, so
+    an answer that waited for the check would come at 3.3 s, too late; the modal closes and the DM tells."""
+    view = open_channel_program_intake(slack, emulator, engine, librarian)
+    emulator.add_channel("C0PLSEP01", "plsep-participants", members=["U0SOMEONE"])  # left while filling in
+
+    async def busy_server(body: dict[str, Any], next: Callable[[], Awaitable[Any]]) -> Any:
+        if body.get("type") == "view_submission":
+            await asyncio.sleep(1.8)
+        return await next()
+
+    app_server.bolt_app.middleware(busy_server)
+    emulator.set_delay("conversations.members", 1.5)
+    submitted = slack.view_submission(
+        librarian, view["callback_id"], intake_state(), private_metadata=view["private_metadata"]
+    )
+    assert (submitted.status_code, submitted.content) == (200, b"")
+    [dm] = wait_for(lambda: emulator.messages_in(librarian), timeout=10)
+    assert "was not saved" in dm["text"] and "is open to members of <#C0PLSEP01>" in block_texts(dm["blocks"])
+    assert enrollments(engine) == []
 
 
 @pytest.mark.parametrize("case", ["member", "left the channel", "slack failed"])

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.runtime import Runtime
+from bot.web import RECEIVED_AT
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +22,18 @@ _REGISTRARS = frozenset({"command", "action", "view", "event", "options", "short
 Listener = Callable[..., Awaitable[None]]
 T = TypeVar("T")
 
-# Slack waits 3 s for an answer, counted from when it sent the request; the request may already have
-# queued for a while before the listener runs, so a listener that answers with the result of its work
-# gives that work 2 s and otherwise acks without it.
+# Slack waits 3 s for an answer, counted from when it sent the request. A listener that answers with the
+# result of its work gives that work what is left of 2 s since the request arrived (under load it may
+# have queued before the listener ran) and otherwise acks without it; the last second is for the network.
 ACK_BUDGET_SECONDS = 2.0
+
+
+def ack_budget_left(context: Mapping[str, Any]) -> float:
+    """Seconds left of ACK_BUDGET_SECONDS since the request arrived (from listener start in Socket Mode)."""
+    received_at = context.get(RECEIVED_AT)
+    if not isinstance(received_at, float):
+        return ACK_BUDGET_SECONDS
+    return max(0.0, ACK_BUDGET_SECONDS - (time.monotonic() - received_at))
 
 
 async def finished_within(task: asyncio.Future[T], seconds: float) -> bool:

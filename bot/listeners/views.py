@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.listeners import ACK_BUDGET_SECONDS, finished_within
+from bot.listeners import ack_budget_left, finished_within
 from bot.listeners import participant_flows as flows
 from bot.runtime import Runtime
 from bot.slack_gateway import SlackUnavailable, Unreachable
@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.view(INTAKE_CALLBACK)
-    async def intake_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def intake_submitted(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
+    ) -> None:
         user_id = str((body.get("user") or {}).get("id") or "")
         applying = asyncio.ensure_future(
             flows.apply(
@@ -33,7 +35,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                 request_key=submission_key(view, user_id),
             )
         )
-        if await finished_within(applying, ACK_BUDGET_SECONDS):
+        if await finished_within(applying, ack_budget_left(context)):
             application = applying.result()
             if application is None or application.errors:
                 errors = application.errors if application else {"role": participant_views.SLACK_SLOW_PRESS_AGAIN}
