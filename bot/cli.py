@@ -78,6 +78,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 async def _serve(settings: Settings, *, http: bool, host: str, port: int) -> None:
     from bot.app import create_app, create_runtime
+    from bot.loop_watch import watch_event_loop
     from bot.scheduler import start_scheduler
     from bot.slack_client import connection_pool, make_slack_client
     from bot.worker_process import start_worker
@@ -94,9 +95,11 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int) -> Non
             # last collection, so that startup's garbage is not kept for good).
             gc.collect()
             gc.freeze()
+            watching = asyncio.create_task(watch_event_loop())
             try:
                 await listen()
             finally:
+                watching.cancel()
                 scheduler.shutdown(wait=False)
 
 

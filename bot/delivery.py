@@ -20,10 +20,12 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.conversation_pacer import ConversationPacer
 from bot.runtime import Runtime
 from bot.services import schedule
 from bot.services.schedule import next_allowed_time
-from bot.slack_gateway import PostedMessage, SlackUnavailable, Unreachable
+from bot.slack_client import caller_waits_out_rate_limits
+from bot.slack_gateway import PostedMessage, RateLimited, SlackUnavailable, Unreachable
 from bot.views.messages import render_delivery
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
@@ -42,6 +44,12 @@ CLAIM_LEASE = SEND_DEADLINE + LANDING_GRACE
 MAX_ATTEMPTS = 8
 BATCH = 20
 CONCURRENCY = 4
+# Claimed rows waiting for their conversation's turn (see ConversationPacer) hold no send slot, so more
+# are claimed meanwhile, up to this many in hand: a row waits its turn well within CLAIM_LEASE.
+MAX_IN_HAND = 3 * BATCH
+# A conversation Slack asks to wait longer than this (seconds) is not waited for: its row is due again later.
+MAX_PARK_SECONDS = 30.0
+MAX_PARKS = 10  # waits for one row's conversation within one sweep
 
 
 @dataclass
@@ -51,6 +59,7 @@ class DeliveryReport:
     undeliverable: int = 0
     recovered: int = 0
     held: int = 0
+    rate_limited: int = 0  # 429s waited out by parking the conversation, not counted as attempts
     errors: list[str] = field(default_factory=list)
 
 
@@ -78,22 +87,40 @@ async def resolve_channel(runtime: Runtime, recipient: str) -> str:
 
 
 async def deliver_due(runtime: Runtime, *, max_batches: int | None = None) -> DeliveryReport:
-    """Send everything due, CONCURRENCY at a time.
+    """Send everything due, CONCURRENCY at a time, one send at a time per conversation.
 
     The next batch is claimed as soon as fewer than CONCURRENCY sends are in flight, not when the whole
-    batch is done: one rate-limited conversation (Slack may ask to wait a minute) holds up only its own
-    messages.
+    batch is done; sends waiting for a rate-limited conversation do not count. So one busy conversation
+    (Slack may ask to wait a while) holds up only its own messages.
     """
     report = DeliveryReport()
     token = uuid.uuid4().hex
     semaphore = asyncio.Semaphore(CONCURRENCY)
+    pacer = ConversationPacer()
     in_flight: set[asyncio.Task[None]] = set()
     failure: BaseException | None = None
     batches = 0
 
     async def send(delivery: Delivery) -> None:
-        async with semaphore:
-            await _send_one(runtime, delivery, token, report)
+        for _ in range(MAX_PARKS):
+            async with pacer.turn(delivery.recipient), semaphore:
+                try:
+                    with caller_waits_out_rate_limits():
+                        await _send_one(runtime, delivery, token, report)
+                    return
+                except RateLimited as limited:
+                    if limited.retry_after > MAX_PARK_SECONDS:
+                        break
+                    pacer.rate_limited(delivery.recipient, limited.retry_after)
+                    report.rate_limited += 1
+        # Slack keeps the conversation busy: the row is due again after the usual back-off.
+        if await _retry_or_give_up(runtime, delivery, token, "rate limited"):
+            report.undeliverable += 1
+        else:
+            report.retried += 1
+
+    def no_room() -> bool:
+        return len(in_flight) - pacer.parked >= CONCURRENCY or len(in_flight) >= MAX_IN_HAND
 
     try:
         while failure is None and (max_batches is None or batches < max_batches):
@@ -105,8 +132,15 @@ async def deliver_due(runtime: Runtime, *, max_batches: int | None = None) -> De
             ready = await runtime.write(_hold_outside_working_hours, claimed, token, now)
             report.held += len(claimed) - len(ready)
             in_flight.update(asyncio.create_task(send(delivery)) for delivery in ready)
-            while failure is None and len(in_flight) >= CONCURRENCY:
-                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            while failure is None and no_room():
+                pacer.changed.clear()
+                parked_changed = asyncio.ensure_future(pacer.changed.wait())
+                try:
+                    done, _ = await asyncio.wait(in_flight | {parked_changed}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    parked_changed.cancel()
+                done.discard(parked_changed)
+                in_flight -= done
                 failure = _first_failure(done)
     except asyncio.CancelledError:
         # Shutting down: sends cut off mid-post keep their claims, and recovery checks the conversation.
@@ -140,6 +174,8 @@ async def _send_one(runtime: Runtime, delivery: Delivery, token: str, report: De
             channel = await resolve_channel(runtime, delivery.recipient)
             posting = True
             posted = await runtime.gateway.post(channel, text, blocks, metadata=metadata)
+    except RateLimited:
+        raise  # Slack did nothing: the caller waits for the conversation's turn and sends again
     except Unreachable as error:
         concerned = await _people_concerned(runtime, delivery)
         await runtime.write(_undeliverable, delivery.id, token, error.error, runtime.now(), concerned)

@@ -5,6 +5,9 @@ Built once per process by `make_slack_client`; every call goes through `bot/slac
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiohttp import (
@@ -90,6 +93,41 @@ def method_of(url: str) -> str:
     return url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 
 
+_CALLER_WAITS_OUT_RATE_LIMITS: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "shelfmate_caller_waits_out_rate_limits", default=False
+)
+
+
+@contextmanager
+def caller_waits_out_rate_limits() -> Iterator[None]:
+    """Within this block a 429 is not slept through by the client but raised (the gateway's RateLimited).
+
+    For the delivery worker: a send that sleeps out Retry-After holds one of its few send slots, so every
+    other conversation waits behind one busy channel. It parks that conversation instead.
+    """
+    token = _CALLER_WAITS_OUT_RATE_LIMITS.set(True)
+    try:
+        yield
+    finally:
+        _CALLER_WAITS_OUT_RATE_LIMITS.reset(token)
+
+
+class RateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler (sleep Retry-After, try again), unless the caller waits it out itself."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if _CALLER_WAITS_OUT_RATE_LIMITS.get():
+            return False
+        return await super()._can_retry_async(state=state, request=request, response=response, error=error)
+
+
 class LedgerSafeWebClient(AsyncWebClient):
     """An AsyncWebClient that reports "maybe sent" as such for calls that are not safe to repeat."""
 
@@ -129,6 +167,6 @@ def make_slack_client(
         session=pool,
         retry_handlers=[
             SafeConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            RateLimitRetryHandler(max_retry_count=3),
         ],
     )

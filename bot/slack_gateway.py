@@ -53,6 +53,26 @@ class SlackUnavailable(Exception):
         self.ambiguous = ambiguous
 
 
+class RateLimited(SlackUnavailable):
+    """Slack answered 429 (it did nothing) and asked to wait `retry_after` seconds.
+
+    Raised only where the caller waits it out itself (bot.slack_client.caller_waits_out_rate_limits);
+    elsewhere the client sleeps and retries.
+    """
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _retry_after(error: SlackApiError) -> float:
+    headers = error.response.headers if error.response is not None else {}
+    try:
+        return max(1.0, float(headers.get("Retry-After") or headers.get("retry-after") or 1))
+    except (TypeError, ValueError):
+        return 1.0
+
+
 @dataclass(frozen=True)
 class PostedMessage:
     channel: str
@@ -91,6 +111,8 @@ class SlackGateway:
             if code in UNREACHABLE_ERRORS:
                 raise Unreachable(code) from None
             status = error.response.status_code if error.response is not None else 0
+            if status == 429:
+                raise RateLimited(f"{method}: rate limited (HTTP 429)", _retry_after(error)) from None
             raise SlackUnavailable(f"{method}: {code} (HTTP {status})", ambiguous=status >= 500) from None
         except TimeoutError:
             raise SlackUnavailable(f"{method}: timed out", ambiguous=True) from None

@@ -249,6 +249,70 @@ async def test_a_rate_limited_conversation_holds_up_only_its_own_messages(
     assert landed.index(hot) >= BATCH, "messages claimed after the rate-limited one waited for it"
 
 
+async def test_a_conversation_slack_asks_to_wait_for_is_parked_without_holding_up_the_others(
+    engine: Engine, emulator: SlackEmulator, runtime: Runtime
+) -> None:
+    """The first rows due are all for one busy conversation. Sleeping out its Retry-After inside the send
+    would hold every send slot; parked, it waits alone, and its messages still go out in the same sweep,
+    without the 429s counting as failed attempts."""
+    hot = "C0HOTCHAN1"
+    for channel in [hot, *CHANNELS]:
+        emulator.add_channel(channel, channel.lower())
+    program = make_program(engine)
+    hot_rows = 4  # one per send slot
+    with session_scope(engine, write=True) as session:
+        for i in range(2 * BATCH):
+            deliveries.enqueue(
+                session,
+                DeliveryKey("applications_closing", f"load:{i}", "-"),
+                recipient=hot if i < hot_rows else CHANNELS[i % len(CHANNELS)],
+                due_at=T0 - timedelta(minutes=1) + timedelta(seconds=i),
+                payload={"program": f"Program {i}", "closes": "2025-03-10", "timezone": "America/Los_Angeles"},
+                program_id=program.id,
+                now=T0,
+            )
+    emulator.fail("chat.postMessage", status=429, retry_after=1, times=2, match=lambda args: args.get("channel") == hot)
+    runtime.clock = FixedClock(T0)
+
+    report = await deliver_due(runtime)
+
+    assert (report.sent, report.retried, report.rate_limited) == (2 * BATCH, 0, 2)
+    landed = [c.arg("channel") for c in emulator.calls_to("chat.postMessage") if c.ok]
+    assert hot not in landed[: 2 * BATCH - hot_rows], "the other conversations waited for the busy one"
+    assert landed.count(hot) == hot_rows
+    assert {row.status for row in rows_of(engine)} == {"sent"}
+
+
+async def test_a_conversation_slack_asks_to_wait_long_for_is_left_for_a_later_sweep(
+    engine: Engine, emulator: SlackEmulator, runtime: Runtime
+) -> None:
+    """A wait longer than the worker parks for (45 s here) is not waited out in this sweep: the row is
+    due again after the usual back-off, and the rest go out now."""
+    hot = "C0HOTCHAN1"
+    for channel in [hot, *CHANNELS]:
+        emulator.add_channel(channel, channel.lower())
+    program = make_program(engine)
+    with session_scope(engine, write=True) as session:
+        for i in range(BATCH):
+            deliveries.enqueue(
+                session,
+                DeliveryKey("applications_closing", f"load:{i}", "-"),
+                recipient=hot if i == 0 else CHANNELS[i % len(CHANNELS)],
+                due_at=T0 - timedelta(minutes=1),
+                payload={"program": f"Program {i}", "closes": "2025-03-10", "timezone": "America/Los_Angeles"},
+                program_id=program.id,
+                now=T0,
+            )
+    emulator.fail("chat.postMessage", status=429, retry_after=45, match=lambda args: args.get("channel") == hot)
+    runtime.clock = FixedClock(T0)
+
+    report = await deliver_due(runtime)
+
+    assert (report.sent, report.retried) == (BATCH - 1, 1)
+    [waiting] = [row for row in rows_of(engine) if row.recipient == hot]
+    assert waiting.status == "due" and waiting.due_at.replace(tzinfo=UTC) > T0
+
+
 async def test_a_send_that_fails_unexpectedly_ends_the_pass_only_after_the_others_went_out(
     engine: Engine, emulator: SlackEmulator, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
