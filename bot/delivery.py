@@ -47,8 +47,9 @@ CONCURRENCY = 4
 # Claimed rows waiting for their conversation's turn (see ConversationPacer) hold no send slot, so more
 # are claimed meanwhile, up to this many in hand: a row waits its turn well within CLAIM_LEASE.
 MAX_IN_HAND = 3 * BATCH
-# A conversation Slack asks to wait longer than this (seconds) is not waited for: its row is due again later.
-MAX_PARK_SECONDS = 30.0
+# A conversation Slack asks to wait longer than this (seconds) is not waited for: its row goes back,
+# due when Slack said (a later sweep sends it). Slack's rate windows are a minute, so its waits fit.
+MAX_PARK_SECONDS = 60.0
 MAX_PARKS = 10  # waits for one row's conversation within one sweep
 
 
@@ -102,6 +103,7 @@ async def deliver_due(runtime: Runtime, *, max_batches: int | None = None) -> De
     batches = 0
 
     async def send(delivery: Delivery) -> None:
+        wait = 0.0
         for _ in range(MAX_PARKS):
             async with pacer.turn(delivery.recipient), semaphore:
                 try:
@@ -109,15 +111,16 @@ async def deliver_due(runtime: Runtime, *, max_batches: int | None = None) -> De
                         await _send_one(runtime, delivery, token, report)
                     return
                 except RateLimited as limited:
-                    if limited.retry_after > MAX_PARK_SECONDS:
-                        break
-                    pacer.rate_limited(delivery.recipient, limited.retry_after)
+                    wait = limited.retry_after
                     report.rate_limited += 1
-        # Slack keeps the conversation busy: the row is due again after the usual back-off.
-        if await _retry_or_give_up(runtime, delivery, token, "rate limited"):
-            report.undeliverable += 1
-        else:
-            report.retried += 1
+                    if wait > MAX_PARK_SECONDS:
+                        break
+                    pacer.rate_limited(delivery.recipient, wait)
+        # Slack asks to wait longer than a sweep should: the row goes back untried (a 429 is not a failed
+        # attempt, and must not use up MAX_ATTEMPTS), due when Slack said.
+        until = runtime.now() + timedelta(seconds=wait)
+        await runtime.write(deliveries.hold, delivery.id, token, until)
+        report.held += 1
 
     def no_room() -> bool:
         return len(in_flight) - pacer.parked >= CONCURRENCY or len(in_flight) >= MAX_IN_HAND

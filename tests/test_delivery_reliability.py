@@ -286,8 +286,8 @@ async def test_a_conversation_slack_asks_to_wait_for_is_parked_without_holding_u
 async def test_a_conversation_slack_asks_to_wait_long_for_is_left_for_a_later_sweep(
     engine: Engine, emulator: SlackEmulator, runtime: Runtime
 ) -> None:
-    """A wait longer than the worker parks for (45 s here) is not waited out in this sweep: the row is
-    due again after the usual back-off, and the rest go out now."""
+    """A wait longer than the worker parks for (90 s here) is not waited out in this sweep: the row goes
+    back untried, due when Slack said (a 429 is not a failed attempt), and the rest go out now."""
     hot = "C0HOTCHAN1"
     for channel in [hot, *CHANNELS]:
         emulator.add_channel(channel, channel.lower())
@@ -303,14 +303,15 @@ async def test_a_conversation_slack_asks_to_wait_long_for_is_left_for_a_later_sw
                 program_id=program.id,
                 now=T0,
             )
-    emulator.fail("chat.postMessage", status=429, retry_after=45, match=lambda args: args.get("channel") == hot)
+    emulator.fail("chat.postMessage", status=429, retry_after=90, match=lambda args: args.get("channel") == hot)
     runtime.clock = FixedClock(T0)
 
     report = await deliver_due(runtime)
 
-    assert (report.sent, report.retried) == (BATCH - 1, 1)
+    assert (report.sent, report.retried, report.held) == (BATCH - 1, 0, 1)
     [waiting] = [row for row in rows_of(engine) if row.recipient == hot]
-    assert waiting.status == "due" and waiting.due_at.replace(tzinfo=UTC) > T0
+    assert (waiting.status, waiting.attempts) == ("due", 0)
+    assert waiting.due_at.replace(tzinfo=UTC) == T0 + timedelta(seconds=90)
 
 
 async def test_a_send_that_fails_unexpectedly_ends_the_pass_only_after_the_others_went_out(
