@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,7 +18,6 @@ from sqlmodel import Session
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.serial_writer import SerialWriter
 from bot.slack_gateway import SlackGateway
 from storage.engine import is_sqlite, session_scope
 
@@ -39,13 +40,14 @@ class Runtime:
     wall: Clock = field(default_factory=SystemClock)
     # A second process for long read-only work (see bot.worker_process); None runs it in a thread here.
     worker: Worker | None = None
-    # SQLite's writes queue on one thread, those a person waits on first (bot.serial_writer); PostgreSQL
-    # writes run side by side in the thread pool.
-    _writer: SerialWriter | None = field(default=None, init=False, repr=False)
+    # SQLite lets one transaction write at a time. Writers queued on its busy handler sleep in steps of up
+    # to 100 ms and are woken in no order, and each holds a thread the reads need meanwhile; one writer
+    # thread per process queues them in order instead. PostgreSQL writes run side by side in the pool.
+    _writer: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if is_sqlite(self.engine):
-            self._writer = SerialWriter()
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shelfmate-sqlite-writer")
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -71,9 +73,8 @@ class Runtime:
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if self._writer is None:
             return await asyncio.to_thread(self._in_session, True, fn, args, kwargs)
-        return await asyncio.wrap_future(
-            self._writer.submit(functools.partial(self._in_session, True, fn, args, kwargs))
-        )
+        work = functools.partial(contextvars.copy_context().run, self._in_session, True, fn, args, kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._writer, work)
 
     async def read_in_worker(self, fn: Callable[..., T], *args: Any) -> T:
         """Like `read`, in the worker process when there is one, so seconds of CPU do not slow the acks.

@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 from slack_bolt.async_app import AsyncApp
 
 from bot.runtime import Runtime
-from bot.serial_writer import mark_answered, someone_waiting
 from bot.web import RECEIVED_AT
 
 log = logging.getLogger(__name__)
@@ -53,11 +52,8 @@ def guard(listener: Listener) -> Listener:
 
     @functools.wraps(listener)
     async def guarded(**kwargs: Any) -> None:
-        if "ack" in kwargs:
-            kwargs["ack"] = _AckThatMarksAnswered(kwargs["ack"])
         try:
-            with someone_waiting():
-                await listener(**kwargs)
+            await listener(**kwargs)
         except Exception as error:
             ack = kwargs.get("ack")
             if ack is None or getattr(ack, "response", None) is None:
@@ -71,21 +67,6 @@ def guard(listener: Listener) -> Listener:
                     log.warning("could not tell the person about a failure")
 
     return guarded
-
-
-class _AckThatMarksAnswered:
-    """Bolt's ack; once called, the listener's writes no longer go ahead of background work."""
-
-    def __init__(self, ack: Any) -> None:
-        self._ack = ack
-
-    @property
-    def response(self) -> Any:
-        return self._ack.response
-
-    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        mark_answered()
-        return await self._ack(*args, **kwargs)
 
 
 class _GuardedApp:
