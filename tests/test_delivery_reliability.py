@@ -47,13 +47,14 @@ CHANNELS = [f"C0LOAD{i:04d}" for i in range(10)]
 T0 = datetime(2025, 3, 3, 18, 0, tzinfo=UTC)  # a Monday, 10 AM in Los Angeles
 
 
-def seed_due(engine: Engine, program_id: int, count: int) -> None:
+def seed_due(engine: Engine, program_id: int, count: int, *, first_to: str = "", first_rows: int = 0) -> None:
+    """`count` due messages over CHANNELS, in claim order; the first `first_rows` go to `first_to` instead."""
     with session_scope(engine, write=True) as session:
         for i in range(count):
             deliveries.enqueue(
                 session,
                 DeliveryKey("applications_closing", f"load:{i}", "-"),
-                recipient=CHANNELS[i % len(CHANNELS)],
+                recipient=first_to if i < first_rows else CHANNELS[i % len(CHANNELS)],
                 due_at=T0 - timedelta(minutes=1),
                 payload={"program": f"Program {i}", "closes": "2025-03-10", "timezone": "America/Los_Angeles"},
                 program_id=program_id,
@@ -228,17 +229,7 @@ async def test_a_rate_limited_conversation_holds_up_only_its_own_messages(
     for channel in [hot, *CHANNELS]:
         emulator.add_channel(channel, channel.lower())
     program = make_program(engine)
-    with session_scope(engine, write=True) as session:
-        for i in range(2 * BATCH):
-            deliveries.enqueue(
-                session,
-                DeliveryKey("applications_closing", f"load:{i}", "-"),
-                recipient=hot if i == 0 else CHANNELS[i % len(CHANNELS)],
-                due_at=T0 - timedelta(minutes=1),
-                payload={"program": f"Program {i}", "closes": "2025-03-10", "timezone": "America/Los_Angeles"},
-                program_id=program.id,
-                now=T0,
-            )
+    seed_due(engine, program.id, 2 * BATCH, first_to=hot, first_rows=1)
     emulator.fail("chat.postMessage", status=429, retry_after=2, match=lambda args: args.get("channel") == hot)
     runtime.clock = FixedClock(T0)
 
@@ -260,17 +251,7 @@ async def test_a_conversation_slack_asks_to_wait_for_is_parked_without_holding_u
         emulator.add_channel(channel, channel.lower())
     program = make_program(engine)
     hot_rows = 4  # one per send slot
-    with session_scope(engine, write=True) as session:
-        for i in range(2 * BATCH):
-            deliveries.enqueue(
-                session,
-                DeliveryKey("applications_closing", f"load:{i}", "-"),
-                recipient=hot if i < hot_rows else CHANNELS[i % len(CHANNELS)],
-                due_at=T0 - timedelta(minutes=1) + timedelta(seconds=i),
-                payload={"program": f"Program {i}", "closes": "2025-03-10", "timezone": "America/Los_Angeles"},
-                program_id=program.id,
-                now=T0,
-            )
+    seed_due(engine, program.id, 2 * BATCH, first_to=hot, first_rows=hot_rows)
     emulator.fail("chat.postMessage", status=429, retry_after=1, times=2, match=lambda args: args.get("channel") == hot)
     runtime.clock = FixedClock(T0)
 
@@ -292,17 +273,7 @@ async def test_a_conversation_slack_asks_to_wait_long_for_is_left_for_a_later_sw
     for channel in [hot, *CHANNELS]:
         emulator.add_channel(channel, channel.lower())
     program = make_program(engine)
-    with session_scope(engine, write=True) as session:
-        for i in range(BATCH):
-            deliveries.enqueue(
-                session,
-                DeliveryKey("applications_closing", f"load:{i}", "-"),
-                recipient=hot if i == 0 else CHANNELS[i % len(CHANNELS)],
-                due_at=T0 - timedelta(minutes=1),
-                payload={"program": f"Program {i}", "closes": "2025-03-10", "timezone": "America/Los_Angeles"},
-                program_id=program.id,
-                now=T0,
-            )
+    seed_due(engine, program.id, BATCH, first_to=hot, first_rows=1)
     emulator.fail("chat.postMessage", status=429, retry_after=90, match=lambda args: args.get("channel") == hot)
     runtime.clock = FixedClock(T0)
 
