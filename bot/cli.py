@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
@@ -20,9 +21,14 @@ from bot.config import ConfigError, Settings, load_settings
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
+    from bot.runtime import Runtime
+
 log = logging.getLogger("shelfmate")
 
 SWITCH_INTERVAL_SECONDS = 0.0005
+# On SIGTERM the bot stops taking requests, then gives the ones it acked this long to finish: under the 10 s
+# a container runtime waits before SIGKILL, and far more than a listener needs (Slack's calls time out).
+DRAIN_SECONDS = 8.0
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
@@ -83,11 +89,12 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int) -> Non
     from bot.slack_client import connection_pool, make_slack_client
     from bot.worker_process import start_worker
 
+    stop = _stop_on_signals()
     with start_worker() as worker:
         async with connection_pool() as pool:
             runtime = create_runtime(settings, client=make_slack_client(settings, pool=pool))
             runtime.worker = worker
-            listen = _listener(create_app(runtime), settings, http=http, host=host, port=port)
+            listen = _listener(create_app(runtime), settings, stop, http=http, host=host, port=port)
             scheduler = start_scheduler(runtime)
             # A full garbage collection stops every thread while it walks every tracked object; the ~120,000
             # that imports and setup made live as long as the process, and walking them cost ~70 ms each
@@ -98,15 +105,35 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int) -> Non
             watching = asyncio.create_task(watch_event_loop())
             try:
                 await listen()
+                await _drain(runtime)
             finally:
                 watching.cancel()
                 scheduler.shutdown(wait=False)
 
 
+def _stop_on_signals() -> asyncio.Event:
+    """Set on SIGTERM or SIGINT. Uvicorn handles them itself while it serves and hands them on after."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _drain(runtime: Runtime) -> None:
+    """Let acked requests finish: Slack will not send them again."""
+    work = runtime.listener_work
+    if not work.running:
+        return
+    log.info("stopping: waiting for %d request(s) already acknowledged", work.running)
+    if not await work.finished(within=DRAIN_SECONDS):
+        log.warning("stopping with %d acknowledged request(s) unfinished after %.0f s", work.running, DRAIN_SECONDS)
+
+
 def _listener(
-    bolt_app: AsyncApp, settings: Settings, *, http: bool, host: str, port: int
+    bolt_app: AsyncApp, settings: Settings, stop: asyncio.Event, *, http: bool, host: str, port: int
 ) -> Callable[[], Awaitable[None]]:
-    """What takes Slack's requests: an HTTP server, or a Socket Mode connection."""
+    """What takes Slack's requests until `stop` is set: an HTTP server, or a Socket Mode connection."""
     if http:
         import uvicorn
 
@@ -118,7 +145,15 @@ def _listener(
         return uvicorn.Server(config).serve
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    return AsyncSocketModeHandler(bolt_app, settings.app_token).start_async
+    async def socket_mode() -> None:
+        handler = AsyncSocketModeHandler(bolt_app, settings.app_token)
+        await handler.connect_async()
+        try:
+            await stop.wait()
+        finally:
+            await handler.close_async()
+
+    return socket_mode
 
 
 def build_parser() -> argparse.ArgumentParser:

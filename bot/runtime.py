@@ -6,8 +6,10 @@ import asyncio
 import contextvars
 import functools
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,6 +31,32 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
+class ListenerWork:
+    """How many listeners are still running, most of them after their ack.
+
+    Slack never resends a request the app acked, so work still running when the process stops (a modal to
+    open, a check-in to save, an answer to post) would be lost; a shutdown waits for it first.
+    """
+
+    def __init__(self) -> None:
+        self.running = 0
+
+    @contextmanager
+    def track(self) -> Iterator[None]:
+        self.running += 1  # only the event loop's thread counts, so no lock is needed
+        try:
+            yield
+        finally:
+            self.running -= 1
+
+    async def finished(self, within: float) -> bool:
+        """Whether every listener finished within `within` seconds (new ones included)."""
+        deadline = time.monotonic() + within
+        while self.running and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return not self.running
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -44,6 +72,7 @@ class Runtime:
     # to 100 ms and are woken in no order, and each holds a thread the reads need meanwhile; one writer
     # thread per process queues them in order instead. PostgreSQL writes run side by side in the pool.
     _writer: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    listener_work: ListenerWork = field(default_factory=ListenerWork, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if is_sqlite(self.engine):

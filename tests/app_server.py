@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import uvicorn
@@ -24,6 +25,9 @@ def free_port() -> int:
 
 
 class AppServer:
+    # Servers running in this test process, so that a test can wait for their listeners to finish.
+    live: ClassVar[set[AppServer]] = set()
+
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.bolt_app = create_app(runtime)
@@ -46,9 +50,16 @@ class AppServer:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("the app under test did not start")
             time.sleep(0.01)
+        AppServer.live.add(self)
         return self
 
+    @classmethod
+    def listeners_running(cls) -> int:
+        """Listeners still working (most after their ack) in the servers of this test process."""
+        return sum(server.runtime.listener_work.running for server in list(cls.live))
+
     def stop(self) -> None:
+        AppServer.live.discard(self)
         self._server.should_exit = True
         self._thread.join(timeout=10)
 

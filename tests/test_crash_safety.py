@@ -1,8 +1,10 @@
-"""SIGKILL of the real `shelfmate run --http` process while people log meetings: nothing lost, nothing twice."""
+"""Stopping the real `shelfmate run --http` process: SIGKILL while people log meetings loses nothing and
+repeats nothing; SIGTERM lets the requests it already acknowledged finish."""
 
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -121,3 +123,25 @@ def test_sigkill_while_logging_meetings_then_slack_retries_logs_each_meeting_onc
         if call.ok and "logged your meeting" in (text := json.dumps(call.arg("blocks")))
     )
     assert confirmations and max(confirmations.values()) == 1, "a meeting was announced twice"
+
+
+def test_sigterm_lets_acknowledged_requests_finish_before_the_process_exits(
+    tmp_path: Path, emulator: SlackEmulator, database_url: str
+) -> None:
+    """A deploy restarts the bot with SIGTERM; Slack never resends a request the bot acked."""
+    emulator.add_user("U0LATE001", name="late.joiner", tz="UTC", tz_offset=0)
+    emulator.set_delay("users.info", 1.5)  # `/mentor join` looks the person up after its ack
+    app = ShelfmateProcess(tmp_path, app_env(tmp_path, emulator, database_url)).start()
+    driver = SlackDriver(
+        app.url, SIGNING_SECRET, issue_trigger_id=emulator.issue_trigger_id, new_response_url=emulator.new_response_url
+    )
+    assert driver.mentor("U0LATE001", "join").status_code == 200
+    driver.close()
+    assert app.process is not None
+    app.process.send_signal(signal.SIGTERM)
+    output = app.stop()
+
+    answers = [p.get("text", "") for p in emulator.responses_to(driver.last_response_url)]
+    assert any("No mentoring program has been set up yet" in text for text in answers), (answers, output)
+    assert app.process.returncode == 0, output
+    assert "Traceback" not in output

@@ -33,6 +33,7 @@ from bot.services import catalog
 from bot.views import ids
 from storage.engine import session_scope
 from storage.models import Agreement, CheckIn, Enrollment, Pairing, Person, Program, SurveyResponse
+from tests.app_server import AppServer
 from tests.conftest import ADMIN_ID
 from tests.factories import make_program
 from tests.polling import wait_for
@@ -158,14 +159,14 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def settle(emulator: SlackEmulator, quiet: float = 0.025, timeout: float = 5.0) -> None:
-    """Work after an ack runs on in the app; wait until it stops calling Slack for a moment."""
+    """Work after an ack runs on in the app; wait until its listeners are done and Slack is quiet a moment."""
     deadline = time.monotonic() + timeout
     seen = len(emulator.calls)
     calm_since = time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.005)
         now_seen = len(emulator.calls)
-        if now_seen != seen:
+        if now_seen != seen or AppServer.listeners_running():
             seen, calm_since = now_seen, time.monotonic()
         elif time.monotonic() - calm_since >= quiet:
             return

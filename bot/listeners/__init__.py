@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.runtime import Runtime
+from bot.runtime import ListenerWork, Runtime
 from bot.web import RECEIVED_AT
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,8 @@ async def finished_within(task: asyncio.Future[T], seconds: float) -> bool:
     return task in done
 
 
-def guard(listener: Listener) -> Listener:
-    """Keep an error after `ack()` inside the listener.
+def guard(listener: Listener, work: ListenerWork) -> Listener:
+    """Keep an error after `ack()` inside the listener, and count the listener in `work` while it runs.
 
     Bolt resets the acknowledged response when a listener raises after acking, so Slack would get a 404
     three seconds later and show the person a failure icon. Before the ack, the error goes on to the app's
@@ -52,28 +52,34 @@ def guard(listener: Listener) -> Listener:
 
     @functools.wraps(listener)
     async def guarded(**kwargs: Any) -> None:
-        try:
-            await listener(**kwargs)
-        except Exception as error:
-            ack = kwargs.get("ack")
-            if ack is None or getattr(ack, "response", None) is None:
-                raise
-            log.error("listener failed after ack: %s: %s", type(error).__name__, error, exc_info=error)
-            respond = kwargs.get("respond")
-            if respond is not None:
-                try:
-                    await respond(text=FAILED_AFTER_ACK, response_type="ephemeral", replace_original=False)
-                except Exception:  # the apology is best effort; the failure is logged above
-                    log.warning("could not tell the person about a failure")
+        with work.track():
+            await _run_guarded(listener, kwargs)
 
     return guarded
+
+
+async def _run_guarded(listener: Listener, kwargs: dict[str, Any]) -> None:
+    try:
+        await listener(**kwargs)
+    except Exception as error:
+        ack = kwargs.get("ack")
+        if ack is None or getattr(ack, "response", None) is None:
+            raise
+        log.error("listener failed after ack: %s: %s", type(error).__name__, error, exc_info=error)
+        respond = kwargs.get("respond")
+        if respond is not None:
+            try:
+                await respond(text=FAILED_AFTER_ACK, response_type="ephemeral", replace_original=False)
+            except Exception:  # the apology is best effort; the failure is logged above
+                log.warning("could not tell the person about a failure")
 
 
 class _GuardedApp:
     """The Bolt app as listeners see it: every listener they register is wrapped in `guard`."""
 
-    def __init__(self, app: AsyncApp) -> None:
+    def __init__(self, app: AsyncApp, work: ListenerWork) -> None:
         self._app = app
+        self._work = work
 
     def __getattr__(self, name: str) -> Any:
         registrar = getattr(self._app, name)
@@ -84,7 +90,7 @@ class _GuardedApp:
             decorator = registrar(*args, **kwargs)
 
             def apply(listener: Listener) -> Listener:
-                decorator(guard(listener))
+                decorator(guard(listener, self._work))
                 return listener  # stacked decorators each wrap the plain function once
 
             return apply
@@ -95,6 +101,6 @@ class _GuardedApp:
 def register_all(app: AsyncApp, runtime: Runtime) -> None:
     from bot.listeners import actions, admin, commands, events, nudges, pairs, views
 
-    guarded: Any = _GuardedApp(app)
+    guarded: Any = _GuardedApp(app, runtime.listener_work)
     for module in (commands, admin, actions, views, events, nudges, pairs):
         module.register(guarded, runtime)
