@@ -159,6 +159,22 @@ async def deliver_due(runtime: Runtime, *, max_batches: int | None = None) -> De
     return report
 
 
+async def deliver_now(runtime: Runtime, key: DeliveryKey) -> datetime | None:
+    """Send the row with this key now if it is due: a reply to someone's action goes out at once, with the
+    ledger's exactly-once guarantee (a retry of the action, or a sweep, finds it sent or sends it once).
+
+    Returns when it will go out if it waits for the pair's working hours; None otherwise (sent now, sent
+    before, or in another worker's hands).
+    """
+    now = runtime.now()
+    token = uuid.uuid4().hex
+    claimed = await runtime.write(deliveries.claim_key, key, now, token, claimed_at=runtime.wall_now())
+    if claimed is None:
+        return await runtime.read(deliveries.due_later, key, now)
+    await _send_one(runtime, claimed, token, DeliveryReport())  # the client sleeps out a 429 here
+    return None
+
+
 def _first_failure(done: set[asyncio.Task[None]]) -> BaseException | None:
     """Every finished send's exception is read (none goes unretrieved); the first is kept."""
     failures = [None if task.cancelled() else task.exception() for task in done]

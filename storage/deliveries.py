@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
@@ -67,11 +67,12 @@ def enqueue(
     return session.execute(statement).first() is not None
 
 
+def _has_key(key: DeliveryKey) -> ColumnElement[bool]:
+    return and_(Delivery.kind == key.kind, Delivery.subject == key.subject, Delivery.period == key.period)
+
+
 def exists(session: Session, key: DeliveryKey) -> bool:
-    statement = select(Delivery.id).where(
-        Delivery.kind == key.kind, Delivery.subject == key.subject, Delivery.period == key.period
-    )
-    return session.execute(statement).first() is not None
+    return session.execute(select(Delivery.id).where(_has_key(key))).first() is not None
 
 
 def claim_due(session: Session, now: datetime, token: str, limit: int, *, claimed_at: datetime) -> list[Delivery]:
@@ -101,6 +102,35 @@ def claim_due(session: Session, now: datetime, token: str, limit: int, *, claime
     )
     rows = [row[0] for row in session.execute(statement, execution_options={"synchronize_session": False})]
     return sorted(rows, key=lambda d: (d.due_at, d.id or 0))
+
+
+def claim_key(
+    session: Session, key: DeliveryKey, now: datetime, token: str, *, claimed_at: datetime
+) -> Delivery | None:
+    """Claim the one row with this key if it is due by `now`: a reply sent straight after the request that
+    queued it. None when it is sent, claimed by another worker, or due later."""
+    statement = (
+        update(Delivery)
+        .where(_has_key(key), Delivery.status == DeliveryStatus.DUE, Delivery.due_at <= now)
+        .values(
+            status=DeliveryStatus.CLAIMED,
+            claim_token=token,
+            claimed_at=claimed_at,
+            attempts=Delivery.attempts + 1,
+            error=None,
+        )
+        .returning(Delivery)
+    )
+    row = session.execute(statement, execution_options={"synchronize_session": False}).first()
+    return row[0] if row is not None else None
+
+
+def due_later(session: Session, key: DeliveryKey, now: datetime) -> datetime | None:
+    """When the row with this key will go out, if it waits for a later moment than `now`."""
+    statement = select(Delivery.due_at).where(
+        _has_key(key), Delivery.status == DeliveryStatus.DUE, Delivery.due_at > now
+    )
+    return session.execute(statement).scalar_one_or_none()
 
 
 def mark_sent(session: Session, delivery_id: int, token: str, channel_id: str, ts: str, now: datetime) -> bool:

@@ -228,14 +228,6 @@ def checkin_by_key(session: Session, idempotency_key: str) -> CheckIn | None:
     return session.exec(select(CheckIn).where(CheckIn.idempotency_key == idempotency_key)).first()
 
 
-def remember_conversation(session: Session, pairing_id: int, channel_id: str) -> None:
-    """Store the pair's group DM so later messages need no conversations.open."""
-    row = session.get(Pairing, pairing_id)
-    if row is not None and not row.conversation_id:
-        row.conversation_id = channel_id
-        session.add(row)
-
-
 def agreements_for_pairings(session: Session, pairing_ids: list[int]) -> dict[int, Agreement]:
     if not pairing_ids:
         return {}

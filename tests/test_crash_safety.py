@@ -3,6 +3,7 @@ repeats nothing; SIGTERM lets the requests it already acknowledged finish."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import time
@@ -15,6 +16,9 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from bot.clock import FixedClock
+from bot.config import Settings
+from bot.delivery import CLAIM_LEASE, deliver_due, recover_stale
 from bot.services import pairing as pairing_service
 from storage.engine import session_scope
 from storage.models import Agreement, CheckIn, Enrollment, Person, Program
@@ -24,6 +28,7 @@ from tests.factories import make_program
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_cli import app_env
+from tests.test_delivery_reliability import hand_moved_runtime
 from tests.test_pairs import MENTEE, MENTOR, checkin_state
 
 MEETINGS = 40
@@ -71,8 +76,8 @@ def running_pair(engine: Engine, emulator: SlackEmulator, today: date) -> int:
         return pairing.id
 
 
-def test_sigkill_while_logging_meetings_then_slack_retries_logs_each_meeting_once(
-    tmp_path: Path, emulator: SlackEmulator, engine: Engine, database_url: str
+def test_sigkill_while_logging_meetings_then_slack_retries_logs_and_announces_each_meeting_once(
+    tmp_path: Path, emulator: SlackEmulator, engine: Engine, database_url: str, settings: Settings
 ) -> None:
     today = datetime.now(UTC).date()
     pairing_id = running_pair(engine, emulator, today)
@@ -117,12 +122,20 @@ def test_sigkill_while_logging_meetings_then_slack_retries_logs_each_meeting_onc
         rows = session.exec(select(CheckIn).where(CheckIn.pairing_id == pairing_id)).all()
     assert sorted(r.met_on.isoformat() for r in rows) == sorted(day for _, day in meetings)
     assert {(r.duration_minutes, r.format, r.rating) for r in rows} == {(45, "video", 4)}
+    # A confirmation the kill caught mid-post keeps its claim until the lease is over; then a sweep checks
+    # the conversation and sends it if it never landed.
+    wall = FixedClock(datetime.now(UTC) + CLAIM_LEASE + timedelta(seconds=1))
+    sweep = hand_moved_runtime(settings, engine, FixedClock(datetime.now(UTC)), wall)
+    asyncio.run(recover_stale(sweep))
+    asyncio.run(deliver_due(sweep))
+
     confirmations = Counter(
         text
         for call in emulator.calls_to("chat.postMessage")
         if call.ok and "logged your meeting" in (text := json.dumps(call.arg("blocks")))
     )
-    assert confirmations and max(confirmations.values()) == 1, "a meeting was announced twice"
+    assert max(confirmations.values()) == 1, "a meeting was announced twice"
+    assert len(confirmations) == MEETINGS, f"{MEETINGS - len(confirmations)} meetings were never announced"
 
 
 def test_sigterm_lets_acknowledged_requests_finish_before_the_process_exits(

@@ -10,8 +10,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot import delivery
 from bot.runtime import Runtime
-from bot.services import agreements, checkins, schedule
+from bot.services import agreements, checkins, pair_replies, schedule
 from bot.services.agreements import NotYourPairing, PairView
 from bot.slack_gateway import SlackUnavailable, Unreachable
 from bot.views import pairs as views
@@ -53,37 +54,22 @@ def _button_value(body: dict[str, Any]) -> int | None:
     return as_int(_action_value(body))
 
 
-async def tell_pair(
-    runtime: Runtime, pair: PairView, text: str, blocks: list[dict[str, Any]], request_key: str
-) -> None:
-    """Post in the pair's group DM (opened once and remembered); a failure is logged, not shown as an error.
+async def tell_pair(runtime: Runtime, pair: PairView, request_key: str) -> None:
+    """Send the pair's message about this request, queued in the ledger with the action itself.
 
-    Outside the pair's working hours (unless they agreed to after-hours messages) the post waits in the
-    ledger for the morning, and the person who acted is told privately when it will go out.
+    Outside the pair's working hours (unless they agreed to after-hours messages) it waits there for the
+    morning, and the person who acted is told privately when it will go out.
     """
-    held_until = await runtime.write(
-        schedule.hold_pair_notice, pair.pairing.id, request_key, text, blocks, runtime.now()
-    )
-    if held_until is not None:
-        if pair.pairing.conversation_id:
-            # Slack shows the date in each reader's own time zone.
-            when = (
-                f"<!date^{int(held_until.timestamp())}^{{date_short_pretty}} at {{time}}|{held_until:%b %-d %H:%M} UTC>"
-            )
-            note = f"Saved. I'll share it with <@{pair.partner_id}> {when}, in working hours."
-            try:
-                await runtime.gateway.post_ephemeral(pair.pairing.conversation_id, pair.user_id, note)
-            except (SlackUnavailable, Unreachable):
-                log.warning("could not confirm a held message to pairing %s", pair.pairing.id)
+    held_until = await delivery.deliver_now(runtime, schedule.pair_notice_key(pair.pairing.id, request_key))
+    if held_until is None or not pair.pairing.conversation_id:
         return
+    # Slack shows the date in each reader's own time zone.
+    when = f"<!date^{int(held_until.timestamp())}^{{date_short_pretty}} at {{time}}|{held_until:%b %-d %H:%M} UTC>"
+    note = f"Saved. I'll share it with <@{pair.partner_id}> {when}, in working hours."
     try:
-        channel = pair.pairing.conversation_id
-        if not channel:
-            channel = await runtime.gateway.open_conversation([pair.mentor_id, pair.mentee_id])
-            await runtime.write(agreements.note_conversation, pair.pairing.id, channel)
-        await runtime.gateway.post(channel, text, blocks)
+        await runtime.gateway.post_ephemeral(pair.pairing.conversation_id, pair.user_id, note)
     except (SlackUnavailable, Unreachable):
-        log.warning("could not post to pairing %s", pair.pairing.id)
+        log.warning("could not confirm a held message to pairing %s", pair.pairing.id)
 
 
 async def open_checkin(runtime: Runtime, user_id: str, trigger_id: str, chosen: int | None = None) -> str | None:
@@ -150,8 +136,11 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     async def accept_agreement(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         pairing_id, fingerprint = _accept_value(body)
+        key = f"accept:{pairing_id}:{fingerprint}:{_user(body)}"
         try:
-            state = await runtime.write(agreements.accept, pairing_id, _user(body), fingerprint, runtime.now())
+            state = await runtime.write(
+                pair_replies.accept, key, pairing_id, _user(body), fingerprint, runtime.now(), views.agreement_message
+            )
         except NotYourPairing:
             await private(respond, NOT_YOURS)
             return
@@ -164,8 +153,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         elif not state.settled:
             await private(respond, f"You've accepted. Waiting for <@{state.waiting_for()}> to accept too.")
         else:
-            text, blocks = views.agreement_message(state)
-            await tell_pair(runtime, state.pair, text, blocks, f"accept:{pairing_id}:{fingerprint}:{_user(body)}")
+            await tell_pair(runtime, state.pair, key)
 
     @app.view(AGREEMENT_CALLBACK)
     async def agreement_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -176,14 +164,15 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             return
         key = submission_key(view, user_id)
         try:
-            state = await runtime.write(agreements.propose_once, key, pairing_id, user_id, terms, runtime.now())
+            state = await runtime.write(
+                pair_replies.propose, key, pairing_id, user_id, terms, runtime.now(), views.agreement_message
+            )
         except NotYourPairing:
             await ack(response_action="errors", errors={"cadence": NOT_YOURS})
             return
         await ack()
         if state is not None:
-            text, blocks = views.agreement_message(state)
-            await tell_pair(runtime, state.pair, text, blocks, key)
+            await tell_pair(runtime, state.pair, key)
 
     @app.action(ACTION_WE_MET)
     @app.action(ACTION_CHECKIN)
@@ -212,7 +201,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await ack(response_action="errors", errors=errors)
             return
         key = submission_key(view, user_id)
-        outcome = await runtime.write(checkins.log_once, key, pair.pairing.id, user_id, answers, runtime.now())
+        outcome = await runtime.write(
+            pair_replies.log_meeting, key, pair.pairing.id, user_id, answers, runtime.now(), views.checkin_message
+        )
         if outcome.already_logged is not None:
             day = outcome.already_logged.met_on
             await ack(
@@ -221,6 +212,6 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             )
             return
         await ack()
-        if outcome.logged is not None:
-            text, blocks = views.checkin_message(outcome.logged)
-            await tell_pair(runtime, outcome.logged.pair, text, blocks, key)
+        # A repeat of a handled submission still sends the pair's message if a crash kept it from going out.
+        if outcome.logged is not None or outcome.repeat:
+            await tell_pair(runtime, pair, key)

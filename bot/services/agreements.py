@@ -225,8 +225,3 @@ def propose_once(
         raise NotYourPairing
     state = propose(session, pairing_id, user_id, terms, now)
     return state if queries.remember_request(session, request_key, now) else None
-
-
-def note_conversation(session: Session, pairing_id: int, channel_id: str) -> None:
-    """The pair's group DM, once opened, so later messages need no conversations.open."""
-    queries.remember_conversation(session, pairing_id, channel_id)

@@ -88,25 +88,30 @@ def pair_quiet_hours(session: Session, pairing: Pairing) -> tuple[list[str], boo
     return zones, after_hours_agreed(queries.agreement_for(session, pairing.id or 0))
 
 
-def hold_pair_notice(
+def pair_notice_key(pairing_id: int, request_key: str) -> DeliveryKey:
+    """The ledger key of the reply to one request: a retry of that request finds the same row."""
+    return DeliveryKey("pair_notice", f"pairing:{pairing_id}", hashlib.sha256(request_key.encode()).hexdigest()[:32])
+
+
+def queue_pair_notice(
     session: Session, pairing_id: int, request_key: str, text: str, blocks: list[dict[str, Any]], now: datetime
-) -> datetime | None:
-    """A message to a pair in reply to one member's action: None when it may go out now; otherwise it is
-    queued in the ledger for the first working moment of both (unless they agreed otherwise) and that
-    moment is returned."""
+) -> None:
+    """A message to a pair in reply to one member's action, written to the ledger in the action's own
+    transaction: a crash right after the action cannot lose it. It is due now, or at the first working
+    moment of both (unless they agreed otherwise)."""
     pairing = queries.pairing(session, pairing_id)
     quiet = pair_quiet_hours(session, pairing) if pairing is not None else None
     if pairing is None or quiet is None:
-        return None
+        return
     zones, after_hours_ok = quiet
     due = next_allowed_time(now, zones, after_hours_ok=after_hours_ok)
     if due <= now + timedelta(minutes=1):  # allowed now (next_allowed_time rounds up to a whole minute)
-        return None
+        due = now
     members = queries.pair_members(session, pairing)
     assert members is not None
     deliveries.enqueue(
         session,
-        DeliveryKey("pair_notice", f"pairing:{pairing_id}", hashlib.sha256(request_key.encode()).hexdigest()[:32]),
+        pair_notice_key(pairing_id, request_key),
         recipient=pairing.conversation_id or "users:" + ",".join(members),
         due_at=due,
         payload={"text": text, "blocks": blocks},
@@ -114,7 +119,6 @@ def hold_pair_notice(
         pairing_id=pairing_id,
         now=now,
     )
-    return due
 
 
 # -- periods -----------------------------------------------------------------------------------------------
