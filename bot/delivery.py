@@ -250,6 +250,13 @@ async def _retry_or_give_up(
         await runtime.write(_undeliverable, delivery.id, token, reason, now, None)
         return True
     retry_at = now + deliveries.retry_delay(delivery.attempts) if back_off else now
+    log.warning(
+        "delivery %s (%s) could not be sent on attempt %d: %s; it is due again",
+        delivery.id,
+        delivery.kind,
+        delivery.attempts,
+        error,
+    )
     await runtime.write(_release, delivery.id, token, retry_at, error)
     return False
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 from typing import Any
+from urllib.parse import quote_plus
 
 import httpx
 import pytest
@@ -244,6 +245,21 @@ def _event(slack: SlackDriver, world: World) -> tuple[Callable[[], Any], bytes, 
     return send, LIB.encode(), MENTEE.encode()
 
 
+def bad_signatures(body: bytes, tampered: bytes) -> dict[str, tuple[bytes, dict[str, str]]]:
+    """Every way a request can fail verification: (body sent, headers sent) by name."""
+    now = str(int(time.time()))
+    return {
+        "unsigned": (body, {"X-Slack-Request-Timestamp": now}),
+        "no timestamp": (body, {"X-Slack-Signature": sign(SIGNING_SECRET, now, body)}),
+        "wrong secret": (body, signed_headers(body, secret="0000000000wrongsecret0000")),
+        "replayed 6 minutes later": (body, signed_headers(body, age=6 * 60)),
+        "timestamp 6 minutes ahead": (body, signed_headers(body, age=-6 * 60)),
+        "signature of another body": (tampered, signed_headers(body)),
+        "v1 signature scheme": (body, signed_headers(body) | {"X-Slack-Signature": "v1=" + "0" * 64}),
+        "empty signature": (body, {"X-Slack-Request-Timestamp": now, "X-Slack-Signature": ""}),
+    }
+
+
 REQUEST_KINDS = {"slash command": _command, "block action": _action, "view submission": _submission, "event": _event}
 
 
@@ -255,19 +271,8 @@ def test_unsigned_forged_replayed_and_tampered_requests_get_401_and_change_nothi
     body, content_type = captured(slack, send)
     assert original in body, "the tamper target must be in the body"
     tampered = body.replace(original, replacement, 1)
-    now = str(int(time.time()))
-    attacks: dict[str, tuple[bytes, dict[str, str]]] = {
-        "unsigned": (body, {"X-Slack-Request-Timestamp": now}),
-        "no timestamp": (body, {"X-Slack-Signature": sign(SIGNING_SECRET, now, body)}),
-        "wrong secret": (body, signed_headers(body, secret="0000000000wrongsecret0000")),
-        "replayed 6 minutes later": (body, signed_headers(body, age=6 * 60)),
-        "timestamp 6 minutes ahead": (body, signed_headers(body, age=-6 * 60)),
-        "signature of another body": (tampered, signed_headers(body)),
-        "v1 signature scheme": (body, signed_headers(body) | {"X-Slack-Signature": "v1=" + "0" * 64}),
-        "empty signature": (body, {"X-Slack-Request-Timestamp": now, "X-Slack-Signature": ""}),
-    }
     failures = []
-    for name, (payload, headers) in attacks.items():
+    for name, (payload, headers) in bad_signatures(body, tampered).items():
         settle(emulator)
         before = snapshot(engine)
         emulator.reset_calls()
@@ -438,10 +443,20 @@ def test_a_participant_cannot_act_on_a_pairing_they_are_not_in(
 ) -> None:
     pid = str(world.active_pairing_id)
     meta = json.dumps({"pairing_id": world.active_pairing_id})
+    # The mentor proposed and the mentee has yet to accept, so an Accept that got through would show.
+    with session_scope(engine, write=True) as session:
+        agreement = session.exec(select(Agreement)).one()
+        agreement.proposed_by, agreement.mentor_accepted_at = MENTOR, agreement.mentee_accepted_at
+        agreement.mentee_accepted_at = None
+        session.add(agreement)
+        shown = Terms.of(agreement).fingerprint
     failures = []
     for n, actor in enumerate((OUTSIDER, MENTEE2, LIB)):  # enrolled alone, in another pair, not enrolled
         requests: dict[str, Callable[[], httpx.Response]] = {
-            "accept the agreement": lambda a=actor: slack.block_action(a, ids.ACTION_ACCEPT_AGREEMENT, pid),
+            # The Accept button's own value: a bare pairing id would only meet "those terms have changed".
+            "accept the agreement": lambda a=actor: slack.block_action(
+                a, ids.ACTION_ACCEPT_AGREEMENT, f"{pid}:{shown}"
+            ),
             "open the agreement": lambda a=actor: slack.block_action(a, ids.ACTION_OPEN_AGREEMENT, pid),
             "change the agreement": lambda a=actor: slack.block_action(a, ids.ACTION_CHANGE_AGREEMENT, pid),
             "open the check-in modal": lambda a=actor: slack.block_action(a, ids.ACTION_WE_MET, pid),
@@ -472,17 +487,43 @@ def test_a_participant_cannot_act_on_a_pairing_they_are_not_in(
     assert failures == [], "\n".join(failures)
 
     # The controls: the pair's own requests go through (Accept carries the terms it was shown).
-    with session_scope(engine) as session:
-        shown = Terms.of(session.exec(select(Agreement)).one()).fingerprint
-    slack.block_action(MENTOR, ids.ACTION_ACCEPT_AGREEMENT, f"{pid}:{shown}")
+    slack.block_action(MENTEE, ids.ACTION_ACCEPT_AGREEMENT, f"{pid}:{shown}")
     settle(emulator)
     slack.view_submission(MENTEE, ids.CHECKIN_CALLBACK, checkin_state(), private_metadata=meta, view_hash="own.1")
     slack.view_submission(MENTEE, ids.SURVEY_CALLBACK, survey_state(), private_metadata=meta, view_hash="own.2")
     with session_scope(engine) as session:
         assert session.get(Pairing, world.active_pairing_id).status == "active"
-        assert session.exec(select(Agreement)).one().mentor_accepted_at is not None
+        assert session.exec(select(Agreement)).one().mentee_accepted_at is not None
         assert len(session.exec(select(CheckIn)).all()) == 2
         assert len(session.exec(select(SurveyResponse)).all()) == 1
+
+
+def test_a_dissolved_pairing_takes_nothing_more_from_its_former_members(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, world: World, observer: Observer, running: None
+) -> None:
+    """Once a coordinator unpairs them, an old Accept button or check-in modal must not revive the pairing."""
+    pid, meta = str(world.active_pairing_id), json.dumps({"pairing_id": world.active_pairing_id})
+    with session_scope(engine) as session:
+        agreement = session.exec(select(Agreement)).one()
+        assert agreement.mentor_accepted_at is None, "the mentor's Accept would change something"
+        shown = Terms.of(agreement).fingerprint
+    slack.admin(ADMIN_ID, f"unpair <@{MENTOR}> <@{MENTEE}> {world.program_name}")
+    settle(emulator)
+    with session_scope(engine) as session:
+        assert session.get(Pairing, world.active_pairing_id).status == "dissolved"
+    requests: dict[str, Callable[[], httpx.Response]] = {
+        "mentor accepts the agreement": lambda: slack.block_action(
+            MENTOR, ids.ACTION_ACCEPT_AGREEMENT, f"{pid}:{shown}"
+        ),
+        "mentee logs a check-in": lambda: slack.view_submission(
+            MENTEE, ids.CHECKIN_CALLBACK, checkin_state(note="after the end"), private_metadata=meta, view_hash="d.1"
+        ),
+        "mentor logs a check-in": lambda: slack.view_submission(
+            MENTOR, ids.CHECKIN_CALLBACK, checkin_state("2025-03-13"), private_metadata=meta, view_hash="d.2"
+        ),
+    }
+    failures = [f"{what}: {p}" for what, send in requests.items() for p in observer.refused(send, expect=None)]
+    assert failures == [], "\n".join(failures)
 
 
 def test_refusals_say_so_instead_of_failing_silently(
@@ -578,6 +619,43 @@ def test_tokens_secrets_and_private_notes_never_reach_the_logs(
     shown = json.dumps(emulator.messages_in(ADMIN_CHANNEL))
     assert "meeting" in shown.lower() or "pair" in shown.lower(), "the summary reached the admin channel"
     assert SECRET_NOTE not in shown and fresh_note not in shown, "a private note reached the coordinators"
+
+
+def test_a_rejected_check_in_never_writes_its_private_note_to_the_logs(
+    slack: SlackDriver,
+    emulator: SlackEmulator,
+    engine: Engine,
+    world: World,
+    running: None,
+    app_logs: pytest.LogCaptureFixture,
+) -> None:
+    """Bolt logs a request that fails verification, and a stale or forged check-in carries a private note."""
+    marker, pasted_token = "PRIVATE-NOTE-4b7d", "xoxp-2718281828-pasted-by-mistake"
+    note = f"{marker}: my manager and I are not speaking (I pasted {pasted_token} here)"
+    meta = json.dumps({"pairing_id": world.active_pairing_id})
+    body, content_type = captured(
+        slack,
+        lambda: slack.view_submission(MENTEE, ids.CHECKIN_CALLBACK, checkin_state(note=note), private_metadata=meta),
+    )
+    assert quote_plus(note).encode() in body, "the note travels in the body, so a logged body would show it"
+    tampered = body.replace(b"2025-03-12", b"2025-03-11", 1)
+    let_through = []
+    for name, (sent, headers) in bad_signatures(body, tampered).items():
+        if post_raw(slack, sent, content_type, headers).status_code != 401:
+            let_through.append(name)
+    settle(emulator)
+    assert let_through == [], "every bad signature still gets a 401"
+
+    logged = all_logged(app_logs)
+    assert any("invalid request signature" in line.lower() for line in logged), "the rejections were logged"
+    secrets = {"private note": marker, "url-encoded note": quote_plus(note), "pasted token": pasted_token}
+    secrets |= {"bot token": BOT_TOKEN, "signing secret": SIGNING_SECRET}
+    assert leaks(logged, secrets) == []
+    # The control: the same check-in, signed as Slack signs it, is stored with its note.
+    assert post_raw(slack, body, content_type, signed_headers(body)).status_code == 200
+    settle(emulator)
+    with session_scope(engine) as session:
+        assert [c.private_note for c in session.exec(select(CheckIn)) if c.private_note == note] == [note]
 
 
 def test_a_failed_auth_test_does_not_quote_the_token(
