@@ -186,6 +186,8 @@ class SlackDriver:
         if view is not None:
             payload["container"] = {"type": "view", "view_id": view.get("id", "V0HOME")}
             payload["view"] = view
+            if view.get("type") == "home":
+                del payload["response_url"]  # Slack sends none for the Home tab: there is no message to answer
         else:
             channel = channel_id or "D0DM"
             payload["container"] = {

@@ -244,6 +244,15 @@ def test_checkin_command_and_home_button_open_the_modal(
     assert "don't have a mentoring partner" in reply[-1]["text"]
 
 
+def test_a_home_tab_button_answers_in_the_dm_because_slack_sends_no_response_url(
+    slack: SlackDriver, emulator: SlackEmulator, pairing_id: int
+) -> None:
+    slack.block_action(OUTSIDER, "shelfmate_checkin", "checkin", view={"id": "V0HOME", "type": "home"})
+    posts = wait_for(lambda: emulator.calls_to("chat.postMessage"), what="the answer by DM")
+    assert "don't have a mentoring partner" in posts[-1].arg("text")
+    assert emulator.calls_to("views.open") == []
+
+
 def test_not_yet_asks_again_and_we_need_help_tells_the_coordinators_once(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, pairing_id: int, clock: FixedClock
 ) -> None:

@@ -6,6 +6,8 @@ A whole program (application window to wrap-up survey) runs here in seconds.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 import signal
 from collections import Counter
@@ -15,12 +17,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.clock import FixedClock
 from bot.config import Settings
-from bot.delivery import deliver_due, recover_stale
+from bot.delivery import deliver_due, recipients_of, recover_stale
 from bot.runtime import Runtime
 from bot.scheduler import tick
 from bot.services import agreements, schedule
@@ -350,12 +353,64 @@ def test_an_invite_only_program_reminds_each_invited_person_who_has_not_applied(
     assert all(d.payload["closes"] == "2025-02-17" for d in reminders)
 
 
+def meant_for(engine: Engine, delivery: Delivery) -> set[str]:
+    """The people a message was for: its user recipients, or the pair whose group DM it went to."""
+    users = {r for r in recipients_of(delivery.recipient) if r[:1] in ("U", "W")}
+    if users or delivery.pairing_id is None:
+        return users
+    with session_scope(engine) as session:
+        pairing = session.get(Pairing, delivery.pairing_id)
+        if pairing is None or pairing.conversation_id != delivery.recipient:
+            return set()
+        return set(queries.pair_members(session, pairing) or [])
+
+
+def assert_undeliverable_reported(
+    engine: Engine, emulator: SlackEmulator, warnings: list[logging.LogRecord], program_id: int
+) -> None:
+    """Each undeliverable message has its "can't reach" report to the coordinators, keyed to the people it
+    was for (or to its recipient when Slack did not say who), and each report landed in the admin channel
+    naming those people. A report that itself can't be posted is the end of the line by design: the product
+    only logs it (bot/delivery.py `_undeliverable`: the admin channel is the one place to tell)."""
+    rows = deliveries(engine)
+    reports = [d for d in rows if d.kind == "unreachable"]
+    admin_posts = {
+        m["metadata"]["event_payload"]["delivery_id"]: json.dumps(m.get("blocks", "")) + m.get("text", "")
+        for m in emulator.messages_in(ADMIN_CHANNEL)
+        if (m.get("metadata") or {}).get("event_type") == "shelfmate_delivery"
+    }
+    for failed in [d for d in rows if d.status == "undeliverable" and d.kind != "unreachable"]:
+        audience = meant_for(engine, failed)
+        covering = [
+            r
+            for r in reports
+            if r.program_id == program_id
+            and (
+                r.subject == failed.recipient
+                or (r.subject.startswith("people:") and audience & set(r.payload["people"]))
+            )
+        ]
+        assert covering, f"{failed.kind} to {failed.recipient} was undeliverable ({failed.error}); nobody was told"
+    for report in reports:
+        if report.status == "sent":
+            shown = admin_posts.get(report.id, "")
+            assert "can't reach" in shown, f"report {report.id} never landed in the admin channel: {shown[:200]}"
+            assert all(f"<@{p}>" in shown for p in report.payload["people"]), shown[:300]
+        else:
+            assert report.status == "undeliverable", (report.id, report.status)
+            assert any(f"delivery {report.id} (unreachable) is undeliverable" in w.getMessage() for w in warnings), (
+                f"report {report.id} could not be posted ({report.error}) and was not even logged"
+            )
+
+
 async def test_a_whole_program_with_a_flaky_slack_ends_every_delivery_sent_or_reported(
-    engine: Engine, emulator: SlackEmulator, settings: Settings
+    engine: Engine, emulator: SlackEmulator, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The same program while 20% of Slack calls answer 429, 500, time out (the post may land anyway) or say
     the person or channel can't be reached: the scheduler keeps running, every delivery ends sent or
-    reported undeliverable, and nothing lands twice."""
+    undeliverable, each undeliverable one is reported to the coordinators (see assert_undeliverable_reported),
+    and nothing lands twice."""
+    caplog.set_level(logging.WARNING, logger="bot.delivery")
     from tests.test_delivery_reliability import hand_moved_runtime
 
     clock = FixedClock(datetime(2025, 2, 12, tzinfo=UTC))
@@ -386,6 +441,7 @@ async def test_a_whole_program_with_a_flaky_slack_ends_every_delivery_sent_or_re
     assert len(landed) == len(set(landed)), "a message landed twice"
     sent = {d.id for d in deliveries(engine) if d.status == "sent"}
     assert sent <= set(landed)
+    assert_undeliverable_reported(engine, emulator, caplog.records, simulated.program.id)
 
 
 async def test_a_persons_dm_is_opened_once_and_remembered(

@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.runtime import ListenerWork, Runtime
+from bot.delivery import resolve_channel
+from bot.runtime import Runtime
 from bot.web import RECEIVED_AT
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,8 @@ async def finished_within(task: asyncio.Future[T], seconds: float) -> bool:
     return task in done
 
 
-def guard(listener: Listener, work: ListenerWork) -> Listener:
-    """Keep an error after `ack()` inside the listener, and count the listener in `work` while it runs.
+def guard(listener: Listener, runtime: Runtime) -> Listener:
+    """Keep an error after `ack()` inside the listener, and count the listener while it runs.
 
     Bolt resets the acknowledged response when a listener raises after acking, so Slack would get a 404
     three seconds later and show the person a failure icon. Before the ack, the error goes on to the app's
@@ -52,10 +53,33 @@ def guard(listener: Listener, work: ListenerWork) -> Listener:
 
     @functools.wraps(listener)
     async def guarded(**kwargs: Any) -> None:
-        with work.track():
+        with runtime.listener_work.track():
             await _run_guarded(listener, kwargs)
 
     return guarded
+
+
+def _user_of(body: dict[str, Any]) -> str:
+    user = body.get("user")
+    return str(user.get("id", "")) if isinstance(user, dict) else str(body.get("user_id", ""))
+
+
+def respond_by_dm_without_response_url(runtime: Runtime) -> Callable[..., Awaitable[None]]:
+    """Bolt middleware: a request Slack sent without a response_url (a button on the Home tab) gets a
+    `respond` that answers in the person's DM with the bot, so the answer is not lost."""
+
+    async def middleware(body: dict[str, Any], context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
+        if not body.get("response_url") and not context.get("response_url"):
+            user_id = _user_of(body)
+
+            async def respond(text: str = "", blocks: list[dict[str, Any]] | None = None, **_how: Any) -> None:
+                channel = await resolve_channel(runtime, user_id)
+                await runtime.gateway.post(channel, text, blocks)
+
+            context["respond"] = respond
+        await next()
+
+    return middleware
 
 
 async def _run_guarded(listener: Listener, kwargs: dict[str, Any]) -> None:
@@ -77,9 +101,9 @@ async def _run_guarded(listener: Listener, kwargs: dict[str, Any]) -> None:
 class _GuardedApp:
     """The Bolt app as listeners see it: every listener they register is wrapped in `guard`."""
 
-    def __init__(self, app: AsyncApp, work: ListenerWork) -> None:
+    def __init__(self, app: AsyncApp, runtime: Runtime) -> None:
         self._app = app
-        self._work = work
+        self._runtime = runtime
 
     def __getattr__(self, name: str) -> Any:
         registrar = getattr(self._app, name)
@@ -90,7 +114,7 @@ class _GuardedApp:
             decorator = registrar(*args, **kwargs)
 
             def apply(listener: Listener) -> Listener:
-                decorator(guard(listener, self._work))
+                decorator(guard(listener, self._runtime))
                 return listener  # stacked decorators each wrap the plain function once
 
             return apply
@@ -101,6 +125,7 @@ class _GuardedApp:
 def register_all(app: AsyncApp, runtime: Runtime) -> None:
     from bot.listeners import actions, admin, commands, events, nudges, pairs, views
 
-    guarded: Any = _GuardedApp(app, runtime.listener_work)
+    app.use(respond_by_dm_without_response_url(runtime))
+    guarded: Any = _GuardedApp(app, runtime)
     for module in (commands, admin, actions, views, events, nudges, pairs):
         module.register(guarded, runtime)
