@@ -48,6 +48,12 @@ def program_by_id(session: Session, program_id: int) -> Program | None:
     return session.get(Program, program_id)
 
 
+def lock_program(session: Session, program_id: int) -> None:
+    """Hold the program's row until the transaction ends (PostgreSQL; SQLite's writers already serialize),
+    so its pairing decisions (approve, pair by hand, dissolve) are made one at a time."""
+    session.exec(select(Program.id).where(Program.id == program_id).with_for_update()).first()
+
+
 def all_programs(session: Session) -> list[Program]:
     return list(session.exec(select(Program).order_by(Program.starts_on, Program.id)))
 
@@ -72,6 +78,11 @@ def ensure_person(session: Session, user_id: str) -> Person:
     person = session.get(Person, user_id)
     assert person is not None
     return person
+
+
+def lock_person(session: Session, user_id: str) -> None:
+    """Hold the person's row until the transaction ends (PostgreSQL), so their own requests apply one at a time."""
+    session.exec(select(Person.slack_user_id).where(Person.slack_user_id == user_id).with_for_update()).first()
 
 
 def people(session: Session, user_ids: list[str]) -> dict[str, Person]:

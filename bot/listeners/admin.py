@@ -32,7 +32,7 @@ from bot.views.ids import (
     ADMIN_COMMAND,
     PROGRAM_CALLBACK,
 )
-from bot.views.state import SubmittedView, as_int
+from bot.views.state import SubmittedView, as_int, submission_key
 from storage import queries
 from storage.models import Program
 
@@ -112,6 +112,10 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                 check = await runtime.read(
                     pairing_service.check_hand_pair, program, mentor_id, mentee_id, runtime.now()
                 )
+                already = f"<@{mentor_id}> and <@{mentee_id}> are already paired; nothing changed."
+                if check.already is not None:
+                    await ack(text=already, response_type="ephemeral")
+                    return
                 if isinstance(check.verdict, pairing_service.matching.Forbidden):
                     await ack(
                         blocks=admin_views.override_blocks(mentor_id, mentee_id, program.id or 0, check.verdict.reason),
@@ -119,9 +123,18 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                         response_type="ephemeral",
                     )
                     return
-                await runtime.write(
-                    pairing_service.pair_by_hand, program, mentor_id, mentee_id, user_id, runtime.now(), override=False
+                paired = await runtime.write(
+                    pairing_service.pair_by_hand_once,
+                    program,
+                    mentor_id,
+                    mentee_id,
+                    user_id,
+                    runtime.now(),
+                    override=False,
                 )
+                if paired is None:  # a concurrent copy of this command paired them first
+                    await ack(text=already, response_type="ephemeral")
+                    return
                 await ack(
                     text=f"Paired <@{mentor_id}> with <@{mentee_id}> (score {check.verdict.score:.1f}). "
                     "They'll be introduced shortly.",
@@ -183,10 +196,14 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await ack(response_action="errors", errors={"name": refusal[:150]})
             return
         try:
-            if program is None:
-                saved = await runtime.write(program_service.create_program, values, actor=user_id, now=runtime.now())
-            else:
-                saved = await runtime.write(_edit_program, program.id, values, actor=user_id, now=runtime.now())
+            saved = await runtime.write(
+                program_service.save_program_once,
+                submission_key(view, user_id),
+                program_id,
+                values,
+                actor=user_id,
+                now=runtime.now(),
+            )
         except ProgramInvalid as invalid:
             present = SubmittedView(view).fields
             errors = {k: v[:150] for k, v in invalid.errors.items() if k in present}
@@ -200,6 +217,8 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
+        if saved is None:
+            return  # a repeat of a saved submission: the first copy confirms it
         try:
             await runtime.gateway.post(
                 user_id, f"Saved *{saved.name}*. `/mentor-admin program list` shows every program."
@@ -251,7 +270,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if refusal:
             await respond(text=refusal, replace_original=False)
             return
-        await runtime.write(_dissolve, pairing.id, user_id, runtime.now())
+        if not await runtime.write(_dissolve, pairing.id, user_id, runtime.now()):
+            await respond(text=f"Pairing #{pairing.id} had already ended; nothing changed.", replace_original=False)
+            return
         await respond(
             text=admin_views.decision_text(pairing.id, "dissolved; both people are back in the pool", user_id),
             replace_original=False,
@@ -271,7 +292,11 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await respond(text=refusal, replace_original=False)
             return
         result = await runtime.write(_approve_all, program.id, user_id, runtime.now())
-        await respond(text=admin_views.approve_all_text(user_id, program.name, result), replace_original=False)
+        if not result.approved and not result.refused:  # a double click, or another coordinator was first
+            text = f"Nothing left to approve in {program.name}: every proposal was already decided."
+        else:
+            text = admin_views.approve_all_text(user_id, program.name, result)
+        await respond(text=text, replace_original=False)
 
     @app.action(ACTION_OVERRIDE_PAIR)
     async def override_pair(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -294,8 +319,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await respond(text=refusal, replace_original=False)
             return
         try:
+            # None when a concurrent copy of this click paired them first: the message ends the same either way.
             await runtime.write(
-                pairing_service.pair_by_hand, program, mentor_id, mentee_id, user_id, runtime.now(), override=True
+                pairing_service.pair_by_hand_once, program, mentor_id, mentee_id, user_id, runtime.now(), override=True
             )
         except PairingRefused as problem:
             await respond(text=str(problem), replace_original=False)
@@ -305,12 +331,6 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
 
 def _programs_and_counts(session: Session) -> tuple[list[Program], dict[int, dict[str, int]]]:
     return queries.all_programs(session), queries.enrollment_counts(session)
-
-
-def _edit_program(session: Session, program_id: int, values: dict[str, str], *, actor: str, now: Any) -> Program:
-    program = queries.program_by_id(session, program_id)
-    assert program is not None
-    return program_service.edit_program(session, program, values, actor=actor, now=now)
 
 
 def _approve(session: Session, pairing_id: int, actor: str, now: Any) -> bool:
@@ -323,10 +343,10 @@ def _reject(session: Session, pairing_id: int, actor: str, now: Any) -> bool:
     return pairing is not None and pairing_service.reject(session, pairing, actor, now)
 
 
-def _dissolve(session: Session, pairing_id: int, actor: str, now: Any) -> None:
+def _dissolve(session: Session, pairing_id: int, actor: str, now: Any) -> bool:
     pairing = queries.pairing(session, pairing_id)
-    if pairing is not None:
-        pairing_service.dissolve(session, pairing, actor, now, "Dissolved by a coordinator after a rematch request.")
+    reason = "Dissolved by a coordinator after a rematch request."
+    return pairing is not None and pairing_service.dissolve(session, pairing, actor, now, reason)
 
 
 def _approve_all(session: Session, program_id: int, actor: str, now: Any) -> pairing_service.ApprovalResult:

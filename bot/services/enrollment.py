@@ -82,8 +82,10 @@ class PartnerNotice:
 
 @dataclass(frozen=True)
 class LeaveResult:
+    # Every enrollment the person has, all withdrawn now: a repeat of the request finds them already
+    # withdrawn and is told the same as the first, not that there was nothing to leave.
     withdrawn: list[Enrollment]
-    partners: list[PartnerNotice]
+    partners: list[PartnerNotice]  # only the pairings this call ended: each partner is told once
 
 
 class JoinRefused(Exception):
@@ -368,6 +370,9 @@ def _unpause(enrollment: Enrollment, now: datetime) -> None:
 
 def leave(session: Session, person_id: str, now: datetime) -> LeaveResult:
     """Withdraw from everything, erase personal answers and private notes, dissolve live pairings."""
+    # A concurrent copy (double click, Slack's retry) waits here on PostgreSQL and then finds nothing left to
+    # end, so partners and coordinators hear once; SQLite's writers already run one at a time.
+    queries.lock_person(session, person_id)
     enrollments = current_enrollments(session, person_id)
     partners: list[PartnerNotice] = []
     for pairing in queries.pairings_of_enrollments(session, [e.id for e in enrollments]):  # type: ignore[misc]
@@ -394,7 +399,7 @@ def leave(session: Session, person_id: str, now: datetime) -> LeaveResult:
     for checkin in queries.checkins_by(session, person_id):
         checkin.private_note = None
         session.add(checkin)
-    return LeaveResult(withdrawn=enrollments, partners=partners)
+    return LeaveResult(withdrawn=queries.enrollments_of_person(session, person_id), partners=partners)
 
 
 def _dissolve(session: Session, pairing: Pairing, leaver_id: str, now: datetime, reason: str) -> PartnerNotice | None:

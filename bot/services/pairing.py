@@ -194,6 +194,16 @@ def _binding(pairing: Pairing) -> bool:
     return pairing.approved_at is not None or pairing.status != PairingStatus.PROPOSED
 
 
+def _decide_alone(session: Session, program_id: int) -> None:
+    """Wait for any other pairing decision in this program to commit, and read what it wrote.
+
+    A double click or Slack's retry runs the same decision twice at once; on PostgreSQL both would read the
+    proposal as open and both approve it (two audit events, "approved" said twice). SQLite's writers already
+    run one at a time.
+    """
+    queries.lock_program(session, program_id)
+
+
 class _Approver:
     """Re-checks proposals at approval time against what is true now, not at preview time.
 
@@ -260,6 +270,8 @@ class _Approver:
 
 def approve(session: Session, pairing: Pairing, actor: str, now: datetime) -> bool:
     """Approve one proposal; False when it was already decided, PairingRefused (with why) when it no longer fits."""
+    _decide_alone(session, pairing.program_id)
+    session.refresh(pairing)  # read after the lock: a concurrent copy of this click may just have approved it
     program = queries.program_by_id(session, pairing.program_id)
     if program is None:
         return False
@@ -278,6 +290,7 @@ def approve_all(session: Session, program: Program, actor: str, now: datetime) -
     Best first so that when a later change leaves room for only some of a mentor's proposals, the
     strongest ones are kept.
     """
+    _decide_alone(session, program.id)  # type: ignore[arg-type]
     approver = _Approver(session, program, now)
     proposals = queries.pairings_in_program(session, program.id, [PairingStatus.PROPOSED])  # type: ignore[arg-type]
     approved, refused = 0, []
@@ -293,6 +306,8 @@ def approve_all(session: Session, program: Program, actor: str, now: datetime) -
 
 def reject(session: Session, pairing: Pairing, actor: str, now: datetime) -> bool:
     """A rejected proposal is dissolved, so matching never proposes the same two people again."""
+    _decide_alone(session, pairing.program_id)
+    session.refresh(pairing)  # read after the lock: a concurrent copy of this click may just have decided it
     if pairing.status != PairingStatus.PROPOSED or pairing.approved_at is not None:
         return False
     pairing.status = PairingStatus.DISSOLVED
@@ -311,6 +326,8 @@ class HandPairCheck:
     mentor: Enrollment
     mentee: Enrollment
     verdict: matching.PairScore | matching.Forbidden
+    # These two are already paired (a double click, Slack's retry, or another coordinator got there first).
+    already: Pairing | None = None
 
 
 def check_hand_pair(session: Session, program: Program, mentor_id: str, mentee_id: str, now: datetime) -> HandPairCheck:
@@ -327,7 +344,9 @@ def check_hand_pair(session: Session, program: Program, mentor_id: str, mentee_i
     if mentee is None or mentee.status == EnrollmentStatus.WITHDRAWN:
         raise PairingRefused(f"<@{mentee_id}> is not a mentee in {program.name}.")
     live = queries.pairings_of_enrollments(session, [mentee.id])  # type: ignore[list-item]
-    if any(_binding(p) and p.mentee_enrollment_id == mentee.id for p in live):
+    taken = [p for p in live if _binding(p) and p.mentee_enrollment_id == mentee.id]
+    already = next((p for p in taken if p.mentor_enrollment_id == mentor.id), None)
+    if taken and already is None:
         raise PairingRefused(f"<@{mentee_id}> already has a mentor in {program.name}. Unpair them first.")
     load = sum(
         1
@@ -342,14 +361,27 @@ def check_hand_pair(session: Session, program: Program, mentor_id: str, mentee_i
         names=_names(session, [mentor_id, mentee_id]),
         labels=specializations(),
     )
-    return HandPairCheck(mentor=mentor, mentee=mentee, verdict=verdict)
+    return HandPairCheck(mentor=mentor, mentee=mentee, verdict=verdict, already=already)
 
 
 def pair_by_hand(
     session: Session, program: Program, mentor_id: str, mentee_id: str, actor: str, now: datetime, *, override: bool
 ) -> Pairing:
     """A coordinator's own decision: hard rules still apply unless the coordinator confirmed an override."""
+    pairing = pair_by_hand_once(session, program, mentor_id, mentee_id, actor, now, override=override)
+    if pairing is None:
+        raise PairingRefused(f"<@{mentee_id}> already has a mentor in {program.name}. Unpair them first.")
+    return pairing
+
+
+def pair_by_hand_once(
+    session: Session, program: Program, mentor_id: str, mentee_id: str, actor: str, now: datetime, *, override: bool
+) -> Pairing | None:
+    """`pair_by_hand`; None when these two are already paired (a double click, Slack's retry): nothing changes."""
+    _decide_alone(session, program.id)  # type: ignore[arg-type]
     check = check_hand_pair(session, program, mentor_id, mentee_id, now)
+    if check.already is not None:
+        return None
     if isinstance(check.verdict, matching.Forbidden) and not override:
         raise PairingRefused(check.verdict.reason)
     existing = [
@@ -392,7 +424,12 @@ def pair_by_hand(
     return pairing
 
 
-def dissolve(session: Session, pairing: Pairing, actor: str, now: datetime, reason: str) -> None:
+def dissolve(session: Session, pairing: Pairing, actor: str, now: datetime, reason: str) -> bool:
+    """End a live pairing; False when it had already ended (a double click, Slack's retry): nothing changes."""
+    _decide_alone(session, pairing.program_id)
+    session.refresh(pairing)  # read after the lock: a concurrent copy may just have dissolved it
+    if pairing.status not in LIVE_PAIRING_STATUSES:
+        return False
     pairing.status = PairingStatus.DISSOLVED
     pairing.ended_at = now
     pairing.end_reason = reason[:500]
@@ -407,6 +444,7 @@ def dissolve(session: Session, pairing: Pairing, actor: str, now: datetime, reas
     program_rules.record_admin_action(
         session, actor, "pairing.dissolve", pairing.program_id, {"pairing_id": pairing.id, "reason": reason[:200]}, now
     )
+    return True
 
 
 def unpair(session: Session, program: Program, mentor_id: str, mentee_id: str, actor: str, now: datetime) -> Pairing:

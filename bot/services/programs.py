@@ -83,8 +83,11 @@ def parse_blackouts(text: str) -> list[list[str]]:
     periods = []
     for part in _split(text):
         start_text, _, end_text = part.partition("..")
-        start = parse_date(start_text)
-        end = parse_date(end_text) if end_text else start
+        try:
+            start = parse_date(start_text)
+            end = parse_date(end_text) if end_text else start
+        except ValueError:  # Python's own message ("Invalid isoformat string") means nothing to a coordinator
+            raise ValueError(f"{part[:40]!r} is not a date or a period") from None
         if end < start:
             raise ValueError(f"{part} ends before it starts")
         periods.append([start.isoformat(), end.isoformat()])
@@ -98,7 +101,10 @@ def parse_weights(text: str) -> dict[str, float]:
         name = name.strip()
         if name not in DEFAULT_WEIGHTS:
             raise ValueError(f"unknown component {name!r} (known: {', '.join(DEFAULT_WEIGHTS)})")
-        value = float(number)
+        try:
+            value = float(number)
+        except ValueError:  # not Python's "could not convert string to float"
+            raise ValueError(f"{name} needs a number, e.g. {name}=2") from None
         if not 0 <= value <= 100:
             raise ValueError(f"{name} must be between 0 and 100")
         weights[name] = value
@@ -280,6 +286,25 @@ def edit_program(session: Session, program: Program, values: dict[str, str], *, 
     session.add(program)
     record_admin_action(session, actor, "program.edit", program.id, {"changed": sorted(changed)}, now)
     return program
+
+
+def save_program_once(
+    session: Session, request_key: str, program_id: int | None, values: dict[str, str], *, actor: str, now: datetime
+) -> Program | None:
+    """Create (no `program_id`) or edit from one modal submission; None for Slack's retry or a double submit.
+
+    The key goes in first: a concurrent copy waits on it (PostgreSQL) until this transaction ends, then finds
+    it taken instead of failing on the name ("already exists") or auditing the edit twice. A submission with
+    errors rolls back, key and all, so the corrected one is saved.
+    """
+    if not queries.remember_request(session, request_key, now):
+        return None
+    program = queries.program_by_id(session, program_id) if program_id is not None else None
+    if program_id is not None and program is None:
+        raise ProgramInvalid({"name": "This program no longer exists."})
+    if program is None:
+        return create_program(session, values, actor=actor, now=now)
+    return edit_program(session, program, values, actor=actor, now=now)
 
 
 def record_admin_action(
