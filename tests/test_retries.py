@@ -41,7 +41,7 @@ from storage.models import (
     SurveyResponse,
 )
 from tests.app_server import AppServer
-from tests.conftest import ADMIN_ID, POSTGRES_URL
+from tests.conftest import ADMIN_ID
 from tests.factories import block_texts, intake_state, make_program
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver, interactive_envelope, view_submission_payload
@@ -420,29 +420,14 @@ def pause(world: World) -> None:
     assert answers(world, delivered) == [] and world.emulator.messages_in(LIB) == []
 
 
-def on_postgres(reason: str) -> Any:
-    """A failure seen on PostgreSQL only (SQLite runs one write at a time), in code this change may not touch."""
-    return pytest.mark.xfail(bool(POSTGRES_URL), strict=True, reason=reason)
-
-
-CHECKIN_RACE = (
-    "bot/services/checkins.py log_once: two copies both find the request unseen, the second's insert loses to "
-    "the first and its modal answers 'A meeting on Mar 10 is already logged'; lock the pairing "
-    "(queries.lock_pairing) before request_seen so the copy waits for the first and finds its key"
-)
-SURVEY_RACE = (
-    "bot/services/surveys.py save_response: two copies both find no answer and both insert; the second "
-    "breaks uq_surveyresponse_pairing_person and the modal shows 'Sorry, something went wrong'; lock the "
-    "pairing (queries.lock_pairing) or insert on conflict"
-)
 CASES = [
     pytest.param(intake),
-    pytest.param(checkin, marks=on_postgres(CHECKIN_RACE)),
+    pytest.param(checkin),
     pytest.param(propose),
     pytest.param(accept),
     pytest.param(need_help),
     pytest.param(not_yet),
-    pytest.param(survey, marks=on_postgres(SURVEY_RACE)),
+    pytest.param(survey),
     pytest.param(program_create),
     pytest.param(program_edit),
     pytest.param(hand_pair),

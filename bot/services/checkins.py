@@ -125,6 +125,9 @@ def log_once(
     A Slack retry of a handled submission changes nothing. A day already on record is reported, not
     silently dropped, and the submission is not remembered, so the person can pick another day and resend.
     """
+    # A concurrent copy of this submission (a double click, Slack's retry) waits here on PostgreSQL until the
+    # first commits, then finds its key: it is a repeat, not "that day is already logged".
+    queries.lock_pairing(session, pairing_id)
     if queries.request_seen(session, request_key):
         return LogOutcome(repeat=True)
     assert answers.met_on is not None

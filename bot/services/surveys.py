@@ -21,6 +21,7 @@ def save_response(
     now: datetime,
 ) -> SurveyResponse | None:
     """One answer per person and pairing; answering again replaces it. None when not in the pairing."""
+    queries.lock_pairing(session, pairing_id)  # concurrent copies of one answer: the second replaces the first
     pairing = queries.pairing(session, pairing_id)
     members = queries.pair_members(session, pairing) if pairing else None
     if members is None or person_id not in members or not 1 <= satisfaction <= 5:
