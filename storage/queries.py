@@ -50,8 +50,13 @@ def program_by_id(session: Session, program_id: int) -> Program | None:
 
 def lock_program(session: Session, program_id: int) -> None:
     """Hold the program's row until the transaction ends (PostgreSQL; SQLite's writers already serialize),
-    so its pairing decisions (approve, pair by hand, dissolve) are made one at a time."""
-    session.exec(select(Program.id).where(Program.id == program_id).with_for_update()).first()
+    so its pairing decisions (approve, pair by hand, dissolve) are made one at a time.
+
+    The `lock_*` functions take FOR NO KEY UPDATE, not FOR UPDATE: rows inserted meanwhile that refer to the
+    locked one (a delivery naming its program) need only a key-share lock on it, so they do not wait, and a
+    pair action (pairing locked, then a delivery for its program) cannot deadlock with a coordinator's
+    decision (program locked, then the pairing updated)."""
+    session.exec(select(Program.id).where(Program.id == program_id).with_for_update(key_share=True)).first()
 
 
 def all_programs(session: Session) -> list[Program]:
@@ -82,7 +87,9 @@ def ensure_person(session: Session, user_id: str) -> Person:
 
 def lock_person(session: Session, user_id: str) -> None:
     """Hold the person's row until the transaction ends (PostgreSQL), so their own requests apply one at a time."""
-    session.exec(select(Person.slack_user_id).where(Person.slack_user_id == user_id).with_for_update()).first()
+    session.exec(
+        select(Person.slack_user_id).where(Person.slack_user_id == user_id).with_for_update(key_share=True)
+    ).first()
 
 
 def people(session: Session, user_ids: list[str]) -> dict[str, Person]:
@@ -228,7 +235,7 @@ def agreement_for(session: Session, pairing_id: int, *, for_update: bool = False
 
 def lock_pairing(session: Session, pairing_id: int) -> None:
     """Hold the pairing's row until the transaction ends (PostgreSQL), so its agreement changes one at a time."""
-    session.exec(select(Pairing.id).where(Pairing.id == pairing_id).with_for_update()).first()
+    session.exec(select(Pairing.id).where(Pairing.id == pairing_id).with_for_update(key_share=True)).first()
 
 
 def checkins_for_pairing(session: Session, pairing_id: int) -> list[CheckIn]:

@@ -101,6 +101,13 @@ class ShelfmateProcess:
         assert self.process is not None
         self.process.kill()
         self.output += self.process.communicate()[0] or ""
+        self._assert_no_secrets()
+
+    def _assert_no_secrets(self) -> None:
+        """Whatever the process printed (logs, errors), an operator's tokens and signing secret are not in it."""
+        for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+            secret = self.env.get(name, "")
+            assert not secret or secret not in self.output, f"the value of {name} was printed"
 
     def stop(self) -> str:
         """Terminate politely and return everything the process printed."""
@@ -113,4 +120,5 @@ class ShelfmateProcess:
                 self.output += self.process.communicate()[0] or ""
         elif self.process is not None and self.process.stdout is not None:
             self.output += self.process.stdout.read() or ""
+        self._assert_no_secrets()
         return self.output

@@ -248,8 +248,8 @@ def test_a_home_tab_button_answers_in_the_dm_because_slack_sends_no_response_url
     slack: SlackDriver, emulator: SlackEmulator, pairing_id: int
 ) -> None:
     slack.block_action(OUTSIDER, "shelfmate_checkin", "checkin", view={"id": "V0HOME", "type": "home"})
-    posts = wait_for(lambda: emulator.calls_to("chat.postMessage"), what="the answer by DM")
-    assert "don't have a mentoring partner" in posts[-1].arg("text")
+    [answer] = wait_for(lambda: emulator.messages_in(OUTSIDER), what="the answer by DM")
+    assert "don't have a mentoring partner" in answer["text"]
     assert emulator.calls_to("views.open") == []
 
 

@@ -28,6 +28,7 @@ from bot.clock import FixedClock
 from bot.services import pairing as pairing_service
 from bot.services import surveys
 from bot.services.agreements import Terms
+from storage import queries
 from storage.engine import session_scope
 from storage.models import (
     Agreement,
@@ -451,3 +452,45 @@ def test_the_same_request_delivered_four_times_at_once_has_one_effect(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     case(World(slack, emulator, engine, clock, monkeypatch))
+
+
+def test_a_meeting_logged_while_the_coordinator_dissolves_the_pair_fails_for_no_one(
+    slack: SlackDriver,
+    emulator: SlackEmulator,
+    engine: Engine,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two different writers on one pairing: the check-in locks the pairing, then queues a message for its
+    program; the dissolve locks the program, then updates the pairing. Held at once (each waits, after taking
+    its lock, until the other has taken its own), they must not deadlock on PostgreSQL."""
+    world = World(slack, emulator, engine, clock, monkeypatch)
+    clock.set(datetime(2025, 3, 12, 18, tzinfo=UTC))
+    pairing_id = pair(world)
+    both_locked = threading.Barrier(2, timeout=1)
+
+    def then_wait(lock: Callable[..., None]) -> Callable[..., None]:
+        def locked(*args: Any) -> None:
+            lock(*args)
+            with contextlib.suppress(threading.BrokenBarrierError):  # SQLite: the other waits to write at all
+                both_locked.wait()
+
+        return locked
+
+    monkeypatch.setattr(queries, "lock_pairing", then_wait(queries.lock_pairing))
+    monkeypatch.setattr(queries, "lock_program", then_wait(queries.lock_program))
+    meeting = submission(world, MENTEE, "shelfmate_checkin", checkin_state("2025-03-10"), {"pairing_id": pairing_id})
+    dissolving = action(world, ADMIN_ID, "shelfmate_dissolve_pair", str(pairing_id), ADMIN_CHANNEL)
+    bodies = [urlencode({"payload": json.dumps(p)}).encode() for p in (meeting, dissolving)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        responses = list(pool.map(lambda b: slack.post(b, "application/x-www-form-urlencoded"), bodies))
+    wait_for(lambda: AppServer.listeners_running() == 0, timeout=20, what="listeners to finish")
+    emulator.wait_idle()
+
+    assert [r.status_code for r in responses] == [200, 200]
+    assert responses[0].content in (b"", b"{}"), responses[0].text  # the meeting was saved: the modal closes
+    posts = [c.args for c in emulator.calls if c.method in ("chat.postMessage", "chat.postEphemeral")]
+    told = json.dumps(emulator.responses_to(dissolving["response_url"])) + json.dumps(posts, default=str)
+    assert "went wrong" not in told
+    assert [c.met_on.isoformat() for c in rows(engine, CheckIn)] == ["2025-03-10"]
+    assert rows(engine, Pairing)[0].status == "dissolved"

@@ -15,6 +15,7 @@ from bot.views.common import SLACK_TROUBLE
 from storage import deliveries
 from storage.engine import session_scope
 from storage.models import DeliveryStatus, Enrollment
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.factories import intake_state, make_program
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
@@ -68,6 +69,7 @@ def test_app_and_two_sweeps_write_at_once_without_locks_or_duplicates(
     for process, output in zip(sweeps, outputs, strict=True):
         assert process.returncode == 0, output
         assert "database is locked" not in output and "Traceback" not in output
+        assert BOT_TOKEN not in output and SIGNING_SECRET not in output
     with session_scope(engine) as session:
         applied = session.exec(select(Enrollment.person_id)).all()
         load_ids = {d.id for d in deliveries.by_status(session) if d.subject.startswith("load:")}

@@ -73,6 +73,8 @@ def respond_by_dm_without_response_url(runtime: Runtime) -> Callable[..., Awaita
             user_id = _user_of(body)
 
             async def respond(text: str = "", blocks: list[dict[str, Any]] | None = None, **_how: Any) -> None:
+                if not user_id or not (text or blocks):  # nobody to tell, or only "delete the original"
+                    return
                 channel = await resolve_channel(runtime, user_id)
                 await runtime.gateway.post(channel, text, blocks)
 

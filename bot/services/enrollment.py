@@ -27,6 +27,8 @@ from storage.models import (
 )
 
 PROFILE_MAX_AGE = timedelta(hours=24)
+# A leave repeated within this long (a double click, Slack's retry) is answered like the first one.
+LEAVE_REPEAT_WINDOW = timedelta(minutes=5)
 MAX_YEARS = 60
 MAX_CAPACITY = 10
 TEXT_LIMITS = {"organization": 200, "region": 200, "goals": 3000}
@@ -374,6 +376,10 @@ def leave(session: Session, person_id: str, now: datetime) -> LeaveResult:
     # end, so partners and coordinators hear once; SQLite's writers already run one at a time.
     queries.lock_person(session, person_id)
     enrollments = current_enrollments(session, person_id)
+    # Coordinators' decisions on these programs (approve, dissolve) lock the program: wait for them, in id
+    # order, so the two never overwrite each other's pairing and enrollment changes.
+    for program_id in sorted({e.program_id for e in enrollments}):
+        queries.lock_program(session, program_id)
     partners: list[PartnerNotice] = []
     for pairing in queries.pairings_of_enrollments(session, [e.id for e in enrollments]):  # type: ignore[misc]
         partner = _dissolve(session, pairing, person_id, now, reason="A participant left the program.")
@@ -399,7 +405,14 @@ def leave(session: Session, person_id: str, now: datetime) -> LeaveResult:
     for checkin in queries.checkins_by(session, person_id):
         checkin.private_note = None
         session.add(checkin)
-    return LeaveResult(withdrawn=queries.enrollments_of_person(session, person_id), partners=partners)
+    if not enrollments:  # a repeat of a leave that just happened is told the same, not "nothing to leave"
+        just_now = now - LEAVE_REPEAT_WINDOW
+        enrollments = [
+            e
+            for e in queries.enrollments_of_person(session, person_id)
+            if e.status == EnrollmentStatus.WITHDRAWN and e.updated_at >= just_now
+        ]
+    return LeaveResult(withdrawn=enrollments, partners=partners)
 
 
 def _dissolve(session: Session, pairing: Pairing, leaver_id: str, now: datetime, reason: str) -> PartnerNotice | None:

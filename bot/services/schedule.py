@@ -8,6 +8,7 @@ the facts a view needs to render the message later; the Slack side renders and s
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from storage.models import (
     Person,
     Program,
 )
+
+log = logging.getLogger(__name__)
 
 WORK_START = time(9, 0)
 WORK_END = time(17, 0)
@@ -102,6 +105,7 @@ def queue_pair_notice(
     pairing = queries.pairing(session, pairing_id)
     quiet = pair_quiet_hours(session, pairing) if pairing is not None else None
     if pairing is None or quiet is None:
+        log.warning("no message queued for pairing %s: it or one of its enrollments is gone", pairing_id)
         return
     zones, after_hours_ok = quiet
     due = next_allowed_time(now, zones, after_hours_ok=after_hours_ok)
