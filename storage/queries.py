@@ -21,6 +21,7 @@ from storage.models import (
     Person,
     ProcessedRequest,
     Program,
+    SurveyResponse,
 )
 
 
@@ -236,6 +237,13 @@ def agreement_for(session: Session, pairing_id: int, *, for_update: bool = False
 def lock_pairing(session: Session, pairing_id: int) -> None:
     """Hold the pairing's row until the transaction ends (PostgreSQL), so its agreement changes one at a time."""
     session.exec(select(Pairing.id).where(Pairing.id == pairing_id).with_for_update(key_share=True)).first()
+
+
+def survey_response(session: Session, pairing_id: int, person_id: str) -> SurveyResponse | None:
+    statement = select(SurveyResponse).where(
+        SurveyResponse.pairing_id == pairing_id, SurveyResponse.person_id == person_id
+    )
+    return session.exec(statement).first()
 
 
 def checkins_for_pairing(session: Session, pairing_id: int) -> list[CheckIn]:

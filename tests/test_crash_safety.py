@@ -62,7 +62,7 @@ def running_pair(engine: Engine, emulator: SlackEmulator, today: date) -> int:
             )  # fmt: skip
         session.flush()
         now = datetime.now(UTC)
-        pairing = pairing_service.pair_by_hand(session, program, MENTOR, MENTEE, "U0ADMIN01", now, override=True)
+        pairing = pairing_service.pair_by_hand_once(session, program, MENTOR, MENTEE, "U0ADMIN01", now, override=True)
         pairing.status = "introduced"
         session.add(pairing)
         session.flush()

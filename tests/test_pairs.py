@@ -77,7 +77,7 @@ def pairing_id(engine: Engine, emulator: SlackEmulator) -> int:
             )  # fmt: skip
         session.flush()
         now = datetime(2025, 2, 20, 18, tzinfo=UTC)
-        pairing = pairing_service.pair_by_hand(session, program, MENTOR, MENTEE, "U0ADMIN01", now, override=True)
+        pairing = pairing_service.pair_by_hand_once(session, program, MENTOR, MENTEE, "U0ADMIN01", now, override=True)
         pairing.status = "introduced"
         session.add(pairing)
         return pairing.id

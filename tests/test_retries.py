@@ -208,7 +208,7 @@ def pair(world: World, status: str = "introduced") -> int:
     enroll(world.engine, world.emulator, program.id, {MENTOR: "mentor", MENTEE: "mentee"})
     with session_scope(world.engine, write=True) as session:
         now = datetime(2025, 2, 20, 18, tzinfo=UTC)
-        pairing = pairing_service.pair_by_hand(
+        pairing = pairing_service.pair_by_hand_once(
             session, session.get(Program, program.id), MENTOR, MENTEE, ADMIN_ID, now, override=True
         )
         pairing.status = status

@@ -68,7 +68,7 @@ def enroll(session: Any, program: Program, user_id: str, role: str, **fields: An
 def hand_pair(engine: Engine, program: Program, mentor: str, mentee: str, at: datetime) -> int:
     with session_scope(engine, write=True) as session:
         program = session.get(Program, program.id)
-        pairing = pairing_service.pair_by_hand(session, program, mentor, mentee, "U0ADMIN01", at, override=True)
+        pairing = pairing_service.pair_by_hand_once(session, program, mentor, mentee, "U0ADMIN01", at, override=True)
         return pairing.id
 
 

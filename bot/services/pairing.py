@@ -364,20 +364,12 @@ def check_hand_pair(session: Session, program: Program, mentor_id: str, mentee_i
     return HandPairCheck(mentor=mentor, mentee=mentee, verdict=verdict, already=already)
 
 
-def pair_by_hand(
-    session: Session, program: Program, mentor_id: str, mentee_id: str, actor: str, now: datetime, *, override: bool
-) -> Pairing:
-    """A coordinator's own decision: hard rules still apply unless the coordinator confirmed an override."""
-    pairing = pair_by_hand_once(session, program, mentor_id, mentee_id, actor, now, override=override)
-    if pairing is None:
-        raise PairingRefused(f"<@{mentee_id}> already has a mentor in {program.name}. Unpair them first.")
-    return pairing
-
-
 def pair_by_hand_once(
     session: Session, program: Program, mentor_id: str, mentee_id: str, actor: str, now: datetime, *, override: bool
 ) -> Pairing | None:
-    """`pair_by_hand`; None when these two are already paired (a double click, Slack's retry): nothing changes."""
+    """A coordinator's own decision: hard rules still apply unless the coordinator confirmed an override.
+
+    None when these two are already paired (a double click, Slack's retry): nothing changes."""
     _decide_alone(session, program.id)  # type: ignore[arg-type]
     check = check_hand_pair(session, program, mentor_id, mentee_id, now)
     if check.already is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from storage import queries
 from storage.models import SurveyResponse
@@ -26,9 +26,7 @@ def save_response(
     members = queries.pair_members(session, pairing) if pairing else None
     if members is None or person_id not in members or not 1 <= satisfaction <= 5:
         return None
-    existing = session.exec(
-        select(SurveyResponse).where(SurveyResponse.pairing_id == pairing_id, SurveyResponse.person_id == person_id)
-    ).first()
+    existing = queries.survey_response(session, pairing_id, person_id)
     response = existing or SurveyResponse(
         pairing_id=pairing_id, person_id=person_id, satisfaction=satisfaction, would_continue=would_continue,
         still_in_libraries=still_in_libraries, created_at=now,
