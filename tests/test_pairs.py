@@ -14,7 +14,9 @@ from sqlmodel import select
 from bot.clock import FixedClock
 from bot.runtime import Runtime
 from bot.scheduler import tick
+from bot.services import pair_replies
 from bot.services import pairing as pairing_service
+from bot.views import pairs as pair_views
 from storage.engine import session_scope
 from storage.models import Agreement, CheckIn, Delivery, Enrollment, Pairing, Person, Program, SurveyResponse
 from tests.factories import block_texts, make_program
@@ -320,3 +322,28 @@ async def test_a_reply_to_one_member_waits_for_the_pairs_working_hours(
     await tick(runtime)
     [posted] = emulator.messages_in("G0PAIR0001")
     assert "logged your meeting on Mar 11" in block_texts(posted["blocks"])
+
+
+async def test_a_repeated_accept_sends_the_settled_message_a_crash_kept_back(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, pairing_id: int, clock: FixedClock, runtime: Runtime
+) -> None:
+    clock.set(datetime(2025, 3, 12, 18, 0, tzinfo=UTC))  # Wednesday 11 AM in Los Angeles
+    slack.block_action(MENTEE, "shelfmate_open_agreement", str(pairing_id))
+    view = opened_view(emulator)
+    slack.view_submission(MENTEE, view["callback_id"], agreement_state(), private_metadata=view["private_metadata"])
+    value = accept_button(wait_for(lambda: pair_messages(emulator))[-1])
+    fingerprint = value.split(":", 1)[1]
+    # The mentor's Accept was saved with the pair's message, then the process died before sending it.
+    await runtime.write(
+        pair_replies.accept, f"accept:{value}:{MENTOR}", pairing_id, MENTOR, fingerprint, runtime.now(),
+        pair_views.agreement_message,
+    )  # fmt: skip
+    assert not [m for m in pair_messages(emulator) if "Agreement settled" in json.dumps(m)]
+
+    for _ in range(2):  # Slack's retry of that click, then an impatient second click
+        slack.block_action(MENTOR, "shelfmate_accept_agreement", value)
+    wait_for(lambda: [m for m in pair_messages(emulator) if "Agreement settled" in json.dumps(m)])
+    emulator.wait_idle()
+    settled = [m for m in pair_messages(emulator) if "Agreement settled" in json.dumps(m)]
+    assert len(settled) == 1
+    assert pairing_row(engine, pairing_id).status == "active"

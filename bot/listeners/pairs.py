@@ -149,6 +149,8 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         elif state.outdated:
             await private(respond, "Those terms have changed since that message. Look at the latest proposal.")
         elif not state.news:
+            if state.settled:  # a repeat of the settling click: send the pair's message if a crash kept it back
+                await tell_pair(runtime, state.pair, key)
             await private(respond, "You've already accepted these terms.")
         elif not state.settled:
             await private(respond, f"You've accepted. Waiting for <@{state.waiting_for()}> to accept too.")
