@@ -284,20 +284,23 @@ def accept(world: World) -> None:
     answered_once(answers(world, delivered), None, again=("already accepted",))
 
 
-def need_help(world: World) -> None:
+def one_delivery_from_a_button(world: World, user_id: str, action_id: str, kind: str, answer: str) -> None:
+    """A pair's button that queues one message: queued once; the clicker may be told the same again."""
     world.clock.set(datetime(2025, 3, 26, 18, tzinfo=UTC))
     pairing_id = pair(world, status="active")
-    delivered = deliver(world, payload=action(world, MENTOR, "shelfmate_need_help", str(pairing_id)))
-    assert [d.kind for d in rows(world.engine, Delivery)] == ["help_request"]
-    answered_once(answers(world, delivered), None, again=("let your program coordinators know",))
+    delivered = deliver(world, payload=action(world, user_id, action_id, str(pairing_id)))
+    assert [d.kind for d in rows(world.engine, Delivery)] == [kind]
+    answered_once(answers(world, delivered), None, again=(answer,))
+
+
+def need_help(world: World) -> None:
+    one_delivery_from_a_button(
+        world, MENTOR, "shelfmate_need_help", "help_request", "let your program coordinators know"
+    )
 
 
 def not_yet(world: World) -> None:
-    world.clock.set(datetime(2025, 3, 26, 18, tzinfo=UTC))
-    pairing_id = pair(world, status="active")
-    delivered = deliver(world, payload=action(world, MENTEE, "shelfmate_not_yet", str(pairing_id)))
-    assert [d.kind for d in rows(world.engine, Delivery)] == ["did_you_meet_again"]
-    answered_once(answers(world, delivered), None, again=("I'll ask again in a few days",))
+    one_delivery_from_a_button(world, MENTEE, "shelfmate_not_yet", "did_you_meet_again", "I'll ask again in a few days")
 
 
 def survey(world: World) -> None:
@@ -442,30 +445,26 @@ CASES = [
 ]
 
 
+@pytest.fixture
+def world(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> World:
+    return World(slack, emulator, engine, clock, monkeypatch)
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.__name__)
 def test_the_same_request_delivered_four_times_at_once_has_one_effect(
-    case: Callable[[World], None],
-    slack: SlackDriver,
-    emulator: SlackEmulator,
-    engine: Engine,
-    clock: FixedClock,
-    monkeypatch: pytest.MonkeyPatch,
+    case: Callable[[World], None], world: World
 ) -> None:
-    case(World(slack, emulator, engine, clock, monkeypatch))
+    case(world)
 
 
-def test_a_meeting_logged_while_the_coordinator_dissolves_the_pair_fails_for_no_one(
-    slack: SlackDriver,
-    emulator: SlackEmulator,
-    engine: Engine,
-    clock: FixedClock,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_meeting_logged_while_the_coordinator_dissolves_the_pair_fails_for_no_one(world: World) -> None:
     """Two different writers on one pairing: the check-in locks the pairing, then queues a message for its
     program; the dissolve locks the program, then updates the pairing. Held at once (each waits, after taking
     its lock, until the other has taken its own), they must not deadlock on PostgreSQL."""
-    world = World(slack, emulator, engine, clock, monkeypatch)
-    clock.set(datetime(2025, 3, 12, 18, tzinfo=UTC))
+    slack, emulator, engine = world.slack, world.emulator, world.engine
+    world.clock.set(datetime(2025, 3, 12, 18, tzinfo=UTC))
     pairing_id = pair(world)
     both_locked = threading.Barrier(2, timeout=1)
 
@@ -477,8 +476,8 @@ def test_a_meeting_logged_while_the_coordinator_dissolves_the_pair_fails_for_no_
 
         return locked
 
-    monkeypatch.setattr(queries, "lock_pairing", then_wait(queries.lock_pairing))
-    monkeypatch.setattr(queries, "lock_program", then_wait(queries.lock_program))
+    world.monkeypatch.setattr(queries, "lock_pairing", then_wait(queries.lock_pairing))
+    world.monkeypatch.setattr(queries, "lock_program", then_wait(queries.lock_program))
     meeting = submission(world, MENTEE, "shelfmate_checkin", checkin_state("2025-03-10"), {"pairing_id": pairing_id})
     dissolving = action(world, ADMIN_ID, "shelfmate_dissolve_pair", str(pairing_id), ADMIN_CHANNEL)
     bodies = [urlencode({"payload": json.dumps(p)}).encode() for p in (meeting, dissolving)]
