@@ -59,7 +59,8 @@ def guard(listener: Listener, runtime: Runtime) -> Listener:
     return guarded
 
 
-def _user_of(body: dict[str, Any]) -> str:
+def user_of(body: dict[str, Any]) -> str:
+    """The Slack user who acted: `user.id` on interactive payloads, `user_id` on slash commands."""
     user = body.get("user")
     return str(user.get("id", "")) if isinstance(user, dict) else str(body.get("user_id", ""))
 
@@ -70,7 +71,7 @@ def respond_by_dm_without_response_url(runtime: Runtime) -> Callable[..., Awaita
 
     async def middleware(body: dict[str, Any], context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
         if not body.get("response_url") and not context.get("response_url"):
-            user_id = _user_of(body)
+            user_id = user_of(body)
 
             async def respond(text: str = "", blocks: list[dict[str, Any]] | None = None, **_how: Any) -> None:
                 if not user_id or not (text or blocks):  # nobody to tell, or only "delete the original"

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.listeners import participant_flows as flows
+from bot.listeners import user_of
 from bot.runtime import Runtime
 from bot.views.ids import (
     ACTION_EDIT_PROFILE,
@@ -18,10 +19,6 @@ from bot.views.ids import (
 )
 
 
-def _user(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or "")
-
-
 def register(app: AsyncApp, runtime: Runtime) -> None:
     async def dm(user_id: str, text: str) -> None:
         await runtime.gateway.post(user_id, text)
@@ -29,31 +26,31 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.action(ACTION_JOIN)
     async def join_button(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        user_id = _user(body)
+        user_id = user_of(body)
         await flows.open_join(runtime, user_id, str(body.get("trigger_id", "")), "", lambda t: dm(user_id, t))
 
     @app.action(ACTION_EDIT_PROFILE)
     async def edit_button(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        user_id = _user(body)
+        user_id = user_of(body)
         await flows.open_profile(runtime, user_id, str(body.get("trigger_id", "")), "", lambda t: dm(user_id, t))
 
     @app.action(ACTION_PAUSE)
     async def pause_button(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        await flows.pause(runtime, _user(body), None)
-        await flows.publish_home(runtime, _user(body))
+        await flows.pause(runtime, user_of(body), None)
+        await flows.publish_home(runtime, user_of(body))
 
     @app.action(ACTION_RESUME)
     async def resume_button(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        await flows.resume(runtime, _user(body))
-        await flows.publish_home(runtime, _user(body))
+        await flows.resume(runtime, user_of(body))
+        await flows.publish_home(runtime, user_of(body))
 
     @app.action(ACTION_LEAVE_CONFIRM)
     async def leave_confirmed(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        text = await flows.leave(runtime, _user(body))
+        text = await flows.leave(runtime, user_of(body))
         await respond(text=text, replace_original=True)
 
     @app.action(ACTION_LEAVE_CANCEL)

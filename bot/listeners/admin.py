@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from sqlmodel import Session
 
+from bot.listeners import user_of
 from bot.listeners.commands import split_command
 from bot.runtime import Runtime
 from bot.services import pairing as pairing_service
@@ -186,7 +187,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
 
     @app.view(PROGRAM_CALLBACK)
     async def program_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user_id = str((body.get("user") or {}).get("id") or "")
+        user_id = user_of(body)
         program_id, values = admin_views.parse_program_modal(view)
         program = await runtime.read(queries.program_by_id, program_id) if program_id else None
         if program_id and program is None:
@@ -227,7 +228,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             log.warning("could not confirm a saved program by DM")
 
     async def pairing_action(body: dict[str, Any]) -> tuple[str, Any, str | None]:
-        user_id = str((body.get("user") or {}).get("id") or "")
+        user_id = user_of(body)
         value = str(((body.get("actions") or [{}])[0]).get("value") or "")
         pairing_id = as_int(value)
         pairing = await runtime.read(queries.pairing, pairing_id) if pairing_id is not None else None
@@ -281,7 +282,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.action(ACTION_APPROVE_ALL)
     async def approve_all(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        user_id = str((body.get("user") or {}).get("id") or "")
+        user_id = user_of(body)
         value = str(((body.get("actions") or [{}])[0]).get("value") or "")
         program_id = as_int(value)
         program = await runtime.read(queries.program_by_id, program_id) if program_id is not None else None
@@ -292,16 +293,12 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await respond(text=refusal, replace_original=False)
             return
         result = await runtime.write(_approve_all, program.id, user_id, runtime.now())
-        if not result.approved and not result.refused:  # a double click, or another coordinator was first
-            text = f"Nothing left to approve in {program.name}: every proposal was already decided."
-        else:
-            text = admin_views.approve_all_text(user_id, program.name, result)
-        await respond(text=text, replace_original=False)
+        await respond(text=admin_views.approve_all_text(user_id, program.name, result), replace_original=False)
 
     @app.action(ACTION_OVERRIDE_PAIR)
     async def override_pair(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        user_id = str((body.get("user") or {}).get("id") or "")
+        user_id = user_of(body)
         try:
             data = json.loads(str(((body.get("actions") or [{}])[0]).get("value") or "{}"))
             program_id = as_int(data["program_id"])

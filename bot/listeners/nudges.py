@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.listeners import user_of
 from bot.runtime import Runtime
 from bot.services import schedule, surveys
 from bot.views.ids import ACTION_NEED_HELP, ACTION_NOT_YET, ACTION_SURVEY, SURVEY_CALLBACK
@@ -14,7 +15,7 @@ from bot.views.survey import parse_survey, survey_modal
 
 
 def _user_and_pairing(body: dict[str, Any]) -> tuple[str, int | None]:
-    user_id = str((body.get("user") or {}).get("id") or "")
+    user_id = user_of(body)
     value = str(((body.get("actions") or [{}])[0]).get("value") or "")
     return user_id, as_int(value)
 
@@ -60,7 +61,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
 
     @app.view(SURVEY_CALLBACK)
     async def survey_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user_id = str((body.get("user") or {}).get("id") or "")
+        user_id = user_of(body)
         pairing_id, answers, errors = parse_survey(view)
         if errors:
             await ack(response_action="errors", errors=errors)

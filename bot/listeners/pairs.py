@@ -11,6 +11,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot import delivery
+from bot.listeners import user_of
 from bot.runtime import Runtime
 from bot.services import agreements, checkins, pair_replies, schedule
 from bot.services.agreements import NotYourPairing, PairView
@@ -32,10 +33,6 @@ log = logging.getLogger(__name__)
 
 NOT_YOURS = "That belongs to another pair, so nothing changed."
 NO_PAIRING = "You don't have a mentoring partner to log a meeting with yet. `/mentor status` shows where you are."
-
-
-def _user(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or "")
 
 
 def _action_value(body: dict[str, Any]) -> str:
@@ -128,7 +125,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     async def open_agreement(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         trigger_id = str(body.get("trigger_id", ""))
-        problem = await open_agreement_for(runtime, _user(body), trigger_id, _button_value(body))
+        problem = await open_agreement_for(runtime, user_of(body), trigger_id, _button_value(body))
         if problem:
             await private(respond, problem)
 
@@ -136,10 +133,10 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     async def accept_agreement(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         pairing_id, fingerprint = _accept_value(body)
-        key = f"accept:{pairing_id}:{fingerprint}:{_user(body)}"
+        key = f"accept:{pairing_id}:{fingerprint}:{user_of(body)}"
         try:
             state = await runtime.write(
-                pair_replies.accept, key, pairing_id, _user(body), fingerprint, runtime.now(), views.agreement_message
+                pair_replies.accept, key, pairing_id, user_of(body), fingerprint, runtime.now(), views.agreement_message
             )
         except NotYourPairing:
             await private(respond, NOT_YOURS)
@@ -159,7 +156,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
 
     @app.view(AGREEMENT_CALLBACK)
     async def agreement_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user_id = _user(body)
+        user_id = user_of(body)
         pairing_id, terms, errors = views.parse_agreement(view)
         if errors:
             await ack(response_action="errors", errors=errors)
@@ -180,13 +177,13 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.action(ACTION_CHECKIN)
     async def checkin_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        problem = await open_checkin(runtime, _user(body), str(body.get("trigger_id", "")), _button_value(body))
+        problem = await open_checkin(runtime, user_of(body), str(body.get("trigger_id", "")), _button_value(body))
         if problem:
             await private(respond, problem)
 
     @app.view(CHECKIN_CALLBACK)
     async def checkin_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user_id = _user(body)
+        user_id = user_of(body)
         pairing_id, answers, errors = views.parse_checkin(view)
         anchor = "pairing_id" if "pairing_id" in SubmittedView(view).fields else "met_on"
         if errors:

@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.listeners import ack_budget_left, finished_within
+from bot.listeners import ack_budget_left, finished_within, user_of
 from bot.listeners import participant_flows as flows
 from bot.runtime import Runtime
 from bot.slack_gateway import SlackUnavailable, Unreachable
@@ -25,7 +25,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     async def intake_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
     ) -> None:
-        user_id = str((body.get("user") or {}).get("id") or "")
+        user_id = user_of(body)
         applying = asyncio.ensure_future(
             flows.apply(
                 runtime,
