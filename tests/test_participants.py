@@ -59,7 +59,7 @@ def join(slack: SlackDriver, emulator: SlackEmulator, user: str, text: str = "jo
 
 
 def test_the_whole_journey_join_status_edit_pause_resume_leave(
-    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, program: Any, librarian: str
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, program: Any, librarian: str, clock: FixedClock
 ) -> None:
     # join: the modal opens within the request, with no program picker when only one program is open
     response = slack.mentor(librarian, "join mentee")
@@ -138,6 +138,13 @@ def test_the_whole_journey_join_status_edit_pause_resume_leave(
         "",
         "any",
     )
+    # A repeat of the confirmation is told the same; a leave long after is told there is nothing to leave.
+    slack.block_action(librarian, "shelfmate_leave_confirm", "leave", channel_id="C0GENERAL")
+    assert "You've left mentoring" in wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
+    clock.advance(days=30)
+    slack.block_action(librarian, "shelfmate_leave_confirm", "leave", channel_id="C0GENERAL")
+    later = wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
+    assert "nothing to leave" in later
 
 
 def test_double_submit_and_slack_retry_create_one_enrollment_and_one_confirmation(

@@ -84,8 +84,8 @@ class PartnerNotice:
 
 @dataclass(frozen=True)
 class LeaveResult:
-    # Every enrollment the person has, all withdrawn now: a repeat of the request finds them already
-    # withdrawn and is told the same as the first, not that there was nothing to leave.
+    # What this call withdrew; for a repeat within LEAVE_REPEAT_WINDOW, what the first copy withdrew, so it
+    # is told the same, not that there was nothing to leave.
     withdrawn: list[Enrollment]
     partners: list[PartnerNotice]  # only the pairings this call ended: each partner is told once
 

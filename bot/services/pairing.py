@@ -204,6 +204,12 @@ def _decide_alone(session: Session, program_id: int) -> None:
     queries.lock_program(session, program_id)
 
 
+def _decide_alone_on(session: Session, pairing: Pairing) -> None:
+    """`_decide_alone` for one pairing, then read it again: a concurrent copy may just have decided it."""
+    _decide_alone(session, pairing.program_id)
+    session.refresh(pairing)
+
+
 class _Approver:
     """Re-checks proposals at approval time against what is true now, not at preview time.
 
@@ -270,8 +276,7 @@ class _Approver:
 
 def approve(session: Session, pairing: Pairing, actor: str, now: datetime) -> bool:
     """Approve one proposal; False when it was already decided, PairingRefused (with why) when it no longer fits."""
-    _decide_alone(session, pairing.program_id)
-    session.refresh(pairing)  # read after the lock: a concurrent copy of this click may just have approved it
+    _decide_alone_on(session, pairing)
     program = queries.program_by_id(session, pairing.program_id)
     if program is None:
         return False
@@ -306,8 +311,7 @@ def approve_all(session: Session, program: Program, actor: str, now: datetime) -
 
 def reject(session: Session, pairing: Pairing, actor: str, now: datetime) -> bool:
     """A rejected proposal is dissolved, so matching never proposes the same two people again."""
-    _decide_alone(session, pairing.program_id)
-    session.refresh(pairing)  # read after the lock: a concurrent copy of this click may just have decided it
+    _decide_alone_on(session, pairing)
     if pairing.status != PairingStatus.PROPOSED or pairing.approved_at is not None:
         return False
     pairing.status = PairingStatus.DISSOLVED
@@ -418,8 +422,7 @@ def pair_by_hand_once(
 
 def dissolve(session: Session, pairing: Pairing, actor: str, now: datetime, reason: str) -> bool:
     """End a live pairing; False when it had already ended (a double click, Slack's retry): nothing changes."""
-    _decide_alone(session, pairing.program_id)
-    session.refresh(pairing)  # read after the lock: a concurrent copy may just have dissolved it
+    _decide_alone_on(session, pairing)
     if pairing.status not in LIVE_PAIRING_STATUSES:
         return False
     pairing.status = PairingStatus.DISSOLVED
