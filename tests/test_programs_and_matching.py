@@ -236,6 +236,8 @@ def test_hand_pairing_checks_rules_and_needs_a_confirmed_override(
     body = slack.admin(ADMIN_ID, "unpair <@U0MENTORA|a> <@U0MENTEE1|b>").json()
     assert "no longer paired" in body["text"]
     assert rows(engine, Pairing)[0].status == "dissolved"
+    body = slack.admin(ADMIN_ID, "unpair <@U0MENTORA|a> <@U0MENTEE1|b>").json()
+    assert "already unpaired" in body["text"] and "nothing changed" in body["text"]
     body = slack.admin(ADMIN_ID, "pair <@U0MENTORA>").json()
     assert "Mention two people" in body["text"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
@@ -16,6 +16,7 @@ from sqlmodel import Session
 from bot.services import matching
 from bot.services import programs as program_rules
 from bot.services.catalog import specializations
+from bot.services.schedule import zone
 from storage import queries
 from storage.models import (
     LIVE_PAIRING_STATUSES,
@@ -445,15 +446,27 @@ def dissolve(session: Session, pairing: Pairing, actor: str, now: datetime, reas
 def unpair(session: Session, program: Program, mentor_id: str, mentee_id: str, actor: str, now: datetime) -> Pairing:
     mentor = queries.enrollment_for(session, program.id, mentor_id, Role.MENTOR)  # type: ignore[arg-type]
     mentee = queries.enrollment_for(session, program.id, mentee_id, Role.MENTEE)  # type: ignore[arg-type]
-    live = [
-        p
-        for p in queries.pairings_of_enrollments(session, [mentee.id] if mentee else [])  # type: ignore[list-item]
-        if mentor is not None and p.mentor_enrollment_id == mentor.id
-    ]
-    if not live:
-        raise PairingRefused(f"<@{mentor_id}> and <@{mentee_id}> are not paired in {program.name}.")
-    dissolve(session, live[0], actor, now, "Unpaired by a coordinator.")
-    return live[0]
+    theirs = (
+        [
+            p
+            for p in queries.pairings_of_enrollments(session, [mentee.id], live_only=False)  # type: ignore[list-item]
+            if p.mentor_enrollment_id == mentor.id
+        ]
+        if mentor is not None and mentee is not None
+        else []
+    )
+    live = [p for p in theirs if p.status in LIVE_PAIRING_STATUSES]
+    if live:
+        dissolve(session, live[0], actor, now, "Unpaired by a coordinator.")
+        return live[0]
+    ended_at = max((p.ended_at for p in theirs if p.ended_at is not None), default=None)
+    if ended_at is not None:  # typed twice, or a second coordinator: say it is done, not that they never were
+        aware = ended_at if ended_at.tzinfo else ended_at.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+        on = aware.astimezone(zone(program.timezone)).strftime("%b %-d, %Y")
+        raise PairingRefused(
+            f"<@{mentor_id}> and <@{mentee_id}> were already unpaired in {program.name} on {on}; nothing changed."
+        )
+    raise PairingRefused(f"<@{mentor_id}> and <@{mentee_id}> are not paired in {program.name}.")
 
 
 @dataclass(frozen=True)
