@@ -39,7 +39,7 @@ class TickReport:
 async def tick(runtime: Runtime) -> TickReport:
     """One pass of every sweep, in order: lift pauses, plan what is owed, recover, deliver."""
     now = runtime.now()
-    ended = await runtime.write(enrollment_service.end_due_pauses, now.date(), now)
+    ended = await runtime.write(enrollment_service.end_due_pauses, now)
     # Survey without the write lock, in the worker process (it is seconds of CPU on a large workspace);
     # re-plan only what it found, from fresh rows, under the lock. Work that appears after the survey is
     # found by the next tick.

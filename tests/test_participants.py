@@ -487,3 +487,20 @@ def test_an_application_whose_checks_outlast_slacks_3_seconds_is_answered_in_tim
     else:
         assert "Slack didn't answer in time" in text
     assert enrollments(engine) == []
+
+
+def test_a_dated_pause_ends_when_that_day_begins_where_the_librarian_is(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, program: Any, librarian: str, clock: FixedClock
+) -> None:
+    """`pause until Feb 10` in Los Angeles: still paused on the evening of Feb 9 there (already Feb 10 in UTC),
+    back in the program once Feb 10 begins in Los Angeles."""
+    join(slack, emulator, librarian)
+    slack.mentor(librarian, "pause until 2025-02-10")
+    with session_scope(engine, write=True) as session:
+        lifted = enrollment_service.end_due_pauses(session, datetime(2025, 2, 10, 2, 0, tzinfo=UTC))  # Feb 9, 6 PM
+    assert lifted == [] and enrollments(engine)[0].status == "paused"
+    with session_scope(engine, write=True) as session:
+        lifted = enrollment_service.end_due_pauses(session, datetime(2025, 2, 10, 8, 30, tzinfo=UTC))  # 0:30 AM
+    [row] = enrollments(engine)
+    assert len(lifted) == 1 and (row.status, row.paused_until) == ("applied", None)
+    assert row.pause_history[-1][1] == "2025-02-09"  # excused through the last day of the pause, local time

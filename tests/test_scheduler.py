@@ -262,7 +262,7 @@ async def simulate_program(
             log_meeting(engine, pairs["P3"], day, "U0MENT3")
         if day == date(2025, 5, 1):
             with session_scope(engine, write=True) as session:
-                enrollment_service.pause(session, "U0MTEE3", date(2025, 6, 1), day, clock.now())
+                enrollment_service.pause(session, "U0MTEE3", date(2025, 6, 1), clock.now())
         await run_day(day)
         day += timedelta(days=1)
 

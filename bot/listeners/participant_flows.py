@@ -154,7 +154,7 @@ def parse_pause_until(words: list[str]) -> date | None:
 async def pause(runtime: Runtime, user_id: str, until: date | None) -> str:
     now = runtime.now()
     try:
-        paused = await runtime.write(enrollment_service.pause, user_id, until, now.date(), now)
+        paused = await runtime.write(enrollment_service.pause, user_id, until, now)
     except ValueError as problem:
         return str(problem)
     return views.paused_message(paused)

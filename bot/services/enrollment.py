@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from bot.services import programs as program_rules
 from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, ROLES, specializations
+from bot.services.schedule import zone
 from storage import queries
 from storage.models import (
     LIVE_PAIRING_STATUSES,
@@ -321,8 +322,15 @@ def current_enrollments(session: Session, person_id: str) -> list[Enrollment]:
 
 
 # -- pause, resume, leave ------------------------------------------------------------------------------
-def pause(session: Session, person_id: str, until: date | None, today: date, now: datetime) -> list[Enrollment]:
+def person_today(session: Session, person_id: str, now: datetime) -> date:
+    """'Today' where the person is: at 5:30 PM in Los Angeles it is already tomorrow in UTC."""
+    person = queries.person(session, person_id)
+    return now.astimezone(zone(person.timezone if person else None)).date()
+
+
+def pause(session: Session, person_id: str, until: date | None, now: datetime) -> list[Enrollment]:
     """A paused person is never matched and never nudged; a dated pause ends by itself."""
+    today = person_today(session, person_id, now)
     if until is not None and until <= today:
         raise ValueError(f"The pause end date must be after today ({_day(today)}).")
     paused = []
@@ -340,26 +348,32 @@ def pause(session: Session, person_id: str, until: date | None, today: date, now
 
 def resume(session: Session, person_id: str, now: datetime) -> list[Enrollment]:
     resumed = []
+    today = person_today(session, person_id, now)
     for enrollment in current_enrollments(session, person_id):
         if enrollment.status == EnrollmentStatus.PAUSED:
-            _unpause(enrollment, now)
+            _unpause(enrollment, today, now)
             session.add(enrollment)
             resumed.append(enrollment)
     return resumed
 
 
-def end_due_pauses(session: Session, today: date, now: datetime) -> list[Enrollment]:
-    """Run by a sweep: pauses whose end date has come are lifted."""
-    ended = queries.paused_enrollments_due(session, today)
-    for enrollment in ended:
-        _unpause(enrollment, now)
-        session.add(enrollment)
+def end_due_pauses(session: Session, now: datetime) -> list[Enrollment]:
+    """Run by a sweep: a pause "until Mar 11" is lifted when Mar 11 begins where the person is."""
+    # No time zone is more than 14 hours ahead of UTC, so tomorrow's UTC date covers everyone due today.
+    candidates = queries.paused_enrollments_due(session, now.date() + timedelta(days=1))
+    ended = []
+    for enrollment in candidates:
+        today = person_today(session, enrollment.person_id, now)
+        if enrollment.paused_until is not None and enrollment.paused_until <= today:
+            _unpause(enrollment, today, now)
+            session.add(enrollment)
+            ended.append(enrollment)
     return ended
 
 
-def _unpause(enrollment: Enrollment, now: datetime) -> None:
+def _unpause(enrollment: Enrollment, today: date, now: datetime) -> None:
     if enrollment.paused_on is not None:
-        last_day = max(enrollment.paused_on, now.date() - timedelta(days=1))
+        last_day = max(enrollment.paused_on, today - timedelta(days=1))
         history = list(enrollment.pause_history or [])
         history.append([enrollment.paused_on.isoformat(), last_day.isoformat()])
         enrollment.pause_history = history
