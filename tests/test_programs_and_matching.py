@@ -174,7 +174,7 @@ def test_match_preview_approve_reject_and_waitlist_end_to_end(
     posted = emulator.messages_in(ADMIN_CHANNEL)[-1]
     shown = block_texts(posted["blocks"])
     assert "Proposed matches: PLSEP Mentorship 2025" in shown
-    assert "<@U0MENTEE4>" in shown and "Cataloging and technical services: 1 more mentor needed" in shown
+    assert "<@U0MENTEE4>" in shown and "Cataloging and technical services: sought by 1 waitlisted mentee" in shown
     assert len(posted["blocks"]) <= 50
 
     pairings = rows(engine, Pairing)

@@ -31,7 +31,6 @@ PROFILE_MAX_AGE = timedelta(hours=24)
 # A leave repeated within this long (a double click, Slack's retry) is answered like the first one.
 LEAVE_REPEAT_WINDOW = timedelta(minutes=5)
 MAX_YEARS = 60
-MAX_CAPACITY = 10
 TEXT_LIMITS = {"organization": 200, "region": 200, "goals": 3000}
 
 
@@ -220,8 +219,8 @@ def validate_intake(answers: IntakeAnswers, program: Program, person_id: str) ->
         errors["meeting_format"] = "Choose how you'd like to meet."
     if answers.role == Role.MENTOR:
         capacity = _whole_number(answers.capacity) if answers.capacity.strip() else program.default_capacity
-        if capacity is None or not 1 <= capacity <= MAX_CAPACITY:
-            errors["capacity"] = f"Enter how many mentees you can take, from 1 to {MAX_CAPACITY}."
+        if capacity is None or not 1 <= capacity <= program_rules.MAX_CAPACITY:
+            errors["capacity"] = f"Enter how many mentees you can take, from 1 to {program_rules.MAX_CAPACITY}."
     if person_id in answers.not_with:
         errors["not_with"] = "You can't list yourself here."
     return errors

@@ -348,6 +348,12 @@ def check_hand_pair(session: Session, program: Program, mentor_id: str, mentee_i
         raise PairingRefused(f"<@{mentor_id}> is not a mentor in {program.name}.")
     if mentee is None or mentee.status == EnrollmentStatus.WITHDRAWN:
         raise PairingRefused(f"<@{mentee_id}> is not a mentee in {program.name}.")
+    for person_id, enrollment in ((mentor_id, mentor), (mentee_id, mentee)):
+        if enrollment.status == EnrollmentStatus.PAUSED:  # pairing would end the pause and message them
+            until = f" until {enrollment.paused_until:%b %-d, %Y}" if enrollment.paused_until else ""
+            raise PairingRefused(
+                f"<@{person_id}> has paused{until}, so nothing changed. Pair them once they `/mentor resume`."
+            )
     live = queries.pairings_of_enrollments(session, [mentee.id])  # type: ignore[list-item]
     taken = [p for p in live if _binding(p) and p.mentee_enrollment_id == mentee.id]
     already = next((p for p in taken if p.mentor_enrollment_id == mentor.id), None)

@@ -25,6 +25,12 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 }
 ELIGIBILITY = ("open", "allowlist", "channel")
 CROSS_ORG = ("none", "prefer", "require")
+# One limit for a program's default and a mentor's own answer: group mentoring (the seeds' answer to a
+# shortage of volunteer mentors) can mean a dozen mentees or more for one mentor.
+MAX_CAPACITY = 20
+# Lists a statewide program keeps long (dozens of library systems, a school year of breaks) must still fit
+# the program form's text inputs, which Slack caps at 3,000 characters.
+LIST_TEXT_LIMIT = 3000
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
@@ -182,7 +188,7 @@ def validate_program(values: dict[str, str], *, existing: Program | None = None)
 
     for key, default, low, high in (
         ("min_mentor_years", 3, 0, 60),
-        ("default_capacity", 2, 1, 20),
+        ("default_capacity", 2, 1, MAX_CAPACITY),
         ("digest_hour", 9, 0, 23),
     ):
         text = current(key)
@@ -244,6 +250,9 @@ def validate_program(values: dict[str, str], *, existing: Program | None = None)
         errors["cross_org"] = f"must be one of {', '.join(CROSS_ORG)}."
     out["cross_org"] = cross_org
     out["neighbor_orgs"] = _split(current("neighbor_orgs"))
+    for key in ("blackouts", "neighbor_orgs"):
+        if len(current(key)) > LIST_TEXT_LIMIT:
+            errors[key] = f"is too long for the program form: at most {LIST_TEXT_LIMIT:,} characters."
 
     try:
         out["weights"] = parse_weights(current("weights"))

@@ -32,6 +32,7 @@ from slack_sdk.models.views import View
 
 from bot.services.catalog import CADENCES, specialization_label
 from bot.services.pairing import ApprovalResult, MatchPreview
+from bot.services.programs import LIST_TEXT_LIMIT, MAX_CAPACITY
 from bot.views.common import MAX_BLOCKS_PER_MESSAGE, clip, render
 from bot.views.ids import (
     ACTION_APPROVE_ALL,
@@ -48,18 +49,25 @@ from storage.models import Program
 # shown or not, is in the CSV file posted beside it.
 BLOCKS_PER_PAIR = 3  # divider, the pair and its reasons, Approve / Reject
 WAITLIST_SHOWN = 8
+SPECIALIZATIONS_SHOWN = 10
 
 
 # -- program modal ---------------------------------------------------------------------------------------
 def _text(
-    block_id: str, label: str, initial: str | None, *, optional: bool = True, hint: str | None = None
+    block_id: str,
+    label: str,
+    initial: str | None,
+    *,
+    optional: bool = True,
+    hint: str | None = None,
+    max_length: int = 500,
 ) -> InputBlock:
     return InputBlock(
         block_id=block_id,
         label=label,
         optional=optional,
         hint=hint,
-        element=PlainTextInputElement(action_id=block_id, initial_value=initial or None, max_length=500),
+        element=PlainTextInputElement(action_id=block_id, initial_value=initial or None, max_length=max_length),
     )
 
 
@@ -104,7 +112,11 @@ def program_modal(program: Program | None) -> dict[str, Any]:
             block_id="default_capacity",
             label="Default mentees per mentor",
             element=NumberInputElement(
-                action_id="default_capacity", is_decimal_allowed=False, initial_value=p.default_capacity if p else 2
+                action_id="default_capacity",
+                is_decimal_allowed=False,
+                initial_value=p.default_capacity if p else 2,
+                min_value=1,
+                max_value=MAX_CAPACITY,
             ),
         ),
         _choice(
@@ -144,6 +156,7 @@ def program_modal(program: Program | None) -> dict[str, Any]:
             "Blackout periods",
             ", ".join(f"{a}..{b}" for a, b in p.blackouts) if p and p.blackouts else None,
             hint="School breaks, e.g. 2025-04-07..2025-04-11, 2025-05-26",
+            max_length=LIST_TEXT_LIMIT,
         ),
         _choice(
             "cross_org",
@@ -155,7 +168,12 @@ def program_modal(program: Program | None) -> dict[str, Any]:
             },
             p.cross_org if p else "none",
         ),
-        _text("neighbor_orgs", "Neighbouring organizations (preferred)", ", ".join(p.neighbor_orgs) if p else None),
+        _text(
+            "neighbor_orgs",
+            "Neighbouring organizations (preferred)",
+            ", ".join(p.neighbor_orgs) if p else None,
+            max_length=LIST_TEXT_LIMIT,
+        ),
         _text(
             "weights",
             "Matching weights",
@@ -357,9 +375,15 @@ def match_preview_blocks(preview: MatchPreview, *, rehearsal: bool = False) -> l
 def waitlist_text(preview: MatchPreview) -> str:
     if not preview.waitlist:
         return "*Waitlist:* nobody. Every waiting mentee has a proposed mentor."
-    lines = [f"*Waitlist:* {len(preview.waitlist)} mentees"]
-    for spec, count in sorted(preview.shortages.items(), key=lambda kv: (-kv[1], kv[0]))[:10]:
-        lines.append(f"• {specialization_label(spec)}: {count} more mentor{'s' if count != 1 else ''} needed")
+    lines = [f"*Waitlist:* {len(preview.waitlist)} mentee{'s' if len(preview.waitlist) != 1 else ''}"]
+    # Counts of mentees, not of mentors to recruit: one new mentor can cover several of these at once.
+    sought = sorted(preview.shortages.items(), key=lambda kv: (-kv[1], kv[0]))
+    if sought:
+        lines.append("Mentors who coach these would take them:")
+    for spec, count in sought[:SPECIALIZATIONS_SHOWN]:
+        lines.append(f"• {specialization_label(spec)}: sought by {count} waitlisted mentee{'s' if count != 1 else ''}")
+    if len(sought) > SPECIALIZATIONS_SHOWN:
+        lines.append(f"… and {len(sought) - SPECIALIZATIONS_SHOWN} more specializations.")
     for person_id, reason in preview.waitlist[:WAITLIST_SHOWN]:
         lines.append(f"• <@{person_id}>: {reason}")
     if len(preview.waitlist) > WAITLIST_SHOWN:

@@ -24,7 +24,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, ROLES, specializations
-from bot.services.enrollment import MAX_CAPACITY, MAX_YEARS, TEXT_LIMITS, IntakeAnswers
+from bot.services.enrollment import MAX_YEARS, TEXT_LIMITS, IntakeAnswers
+from bot.services.programs import MAX_CAPACITY
 from bot.views.common import MAX_BLOCKS_PER_VIEW, initial_option, options
 from bot.views.ids import INTAKE_CALLBACK
 from bot.views.state import SubmittedView, as_int
