@@ -575,3 +575,16 @@ def test_program_from_the_cli_to_approved_matches_through_slack(
     assert {e.status for e in rows(engine, Enrollment)} == {"matched"}
     actions = [(e.actor, e.action) for e in rows(engine, AuditEvent)]
     assert actions[0] == ("cli", "program.create") and actions.count((ADMIN_ID, "pairing.approve")) == 3
+
+
+def test_a_program_name_with_an_ampersand_is_found_as_slack_sends_it(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    """Slack escapes & in a slash command's text: `/mentor-admin program edit Teens & Tweens 2026` arrives as
+    "Teens &amp; Tweens 2026", and the coordinator must get the program's form, not "no program called"."""
+    make_program(engine, name="Teens & Tweens 2026")
+    answer = slack.admin(ADMIN_ID, "program edit Teens &amp; Tweens 2026")
+    assert "no program called" not in answer.text, answer.text
+    view = wait_for(lambda: emulator.calls_to("views.open"))[-1].arg("view")
+    [name] = [b["element"]["initial_value"] for b in view["blocks"] if b.get("block_id") == "name"]
+    assert name == "Teens & Tweens 2026"

@@ -383,9 +383,14 @@ def visible_audit_events(session: Session, user_id: str, super_admins: frozenset
     return queries.audit_events(session, limit, program_ids=mine) if mine else []
 
 
+def as_typed(text: str) -> str:
+    """Slack sends a slash command's &, < and > as &amp;, &lt; and &gt;; program names are stored as typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def resolve_program(session: Session, name: str) -> Program:
     """A program by name, or the only running one when no name is given."""
-    name = name.strip()
+    name = as_typed(name).strip()
     if name:
         program = queries.program_by_name(session, name)
         if program is None:
