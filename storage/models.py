@@ -181,6 +181,14 @@ class Agreement(SQLModel, table=True):
     proposed_by: str | None = Field(default=None, max_length=32)
     mentor_accepted_at: datetime | None = None
     mentee_accepted_at: datetime | None = None
+    # The terms both last accepted, copied when the agreement settles: a change one of them proposes overwrites
+    # the columns above, and until the partner accepts it the bot must keep following these. All None until the
+    # agreement first settles (settled_cadence tells: settled_first_meeting_on may be None either way).
+    settled_cadence: str | None = Field(default=None, max_length=16)
+    settled_mentor_on_call: bool | None = None
+    settled_after_hours_ok: bool | None = None
+    settled_boundaries: str | None = Field(default=None, max_length=16)
+    settled_first_meeting_on: date | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 
 

@@ -231,7 +231,14 @@ def test_upgrading_from_the_first_migration_keeps_every_row_and_value(
             assert program.blackouts == [["2025-04-07", "2025-04-11"]]
             checkin = session.exec(orm_select(CheckIn)).one()
             assert checkin.private_note == NOTE and checkin.created_at == AT
-            assert session.get(Agreement, 41).first_meeting_on == date(2025, 3, 10)  # type: ignore[union-attr]
+            agreement = session.get(Agreement, 41)
+            assert agreement is not None and agreement.first_meeting_on == date(2025, 3, 10)
+            # Both had accepted it: its terms are kept as the settled ones a later proposal must not displace.
+            settled = (
+                agreement.settled_cadence, agreement.settled_mentor_on_call, agreement.settled_after_hours_ok,
+                agreement.settled_boundaries, agreement.settled_first_meeting_on,
+            )  # fmt: skip
+            assert settled == ("weekly", True, False, "open", date(2025, 3, 10))
             assert session.get(Pairing, 31).score == 87.125  # type: ignore[union-attr]
             assert session.get(Delivery, 61).payload == {"text": "Time to meet?", "n": 2}  # type: ignore[union-attr]
             assert session.get(Person, MENTEE).is_guest is True  # type: ignore[union-attr]
@@ -276,3 +283,33 @@ def test_the_migrations_form_one_line_from_the_first_to_head() -> None:
     revisions = [r.revision for r in script.walk_revisions()]
     assert first_revision(url) in revisions and len(revisions) == len(set(revisions))
     assert len(script.get_heads()) == 1, f"migrations branch: {script.get_heads()} (merge them)"
+
+
+def test_upgrading_leaves_an_agreement_with_a_proposal_pending_unsettled(empty_database_url: str) -> None:
+    """Only an agreement both people accepted has settled terms: a pending proposal is not copied as if agreed."""
+    url = empty_database_url
+    upgrade(url, first_revision(url))
+    engine = make_engine(url)
+    try:
+        metadata = MetaData()
+        metadata.reflect(engine)
+        pending = {**ROWS["agreement"][0], "mentee_accepted_at": None}
+        with engine.begin() as connection:
+            for name, rows in ROWS.items():
+                connection.execute(metadata.tables[name].insert(), [pending] if name == "agreement" else rows)
+    finally:
+        engine.dispose()
+
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            agreement = session.get(Agreement, 41)
+            assert agreement is not None and agreement.cadence == "weekly"
+            settled = (
+                agreement.settled_cadence, agreement.settled_mentor_on_call, agreement.settled_after_hours_ok,
+                agreement.settled_boundaries, agreement.settled_first_meeting_on,
+            )  # fmt: skip
+            assert settled == (None, None, None, None, None)
+    finally:
+        engine.dispose()

@@ -14,7 +14,7 @@ from sqlmodel import select
 from bot.clock import FixedClock
 from bot.runtime import Runtime
 from bot.scheduler import tick
-from bot.services import pair_replies
+from bot.services import agreements, pair_replies
 from bot.services import pairing as pairing_service
 from bot.views import pairs as pair_views
 from storage.engine import session_scope
@@ -347,3 +347,85 @@ async def test_a_repeated_accept_sends_the_settled_message_a_crash_kept_back(
     settled = [m for m in pair_messages(emulator) if "Agreement settled" in json.dumps(m)]
     assert len(settled) == 1
     assert pairing_row(engine, pairing_id).status == "active"
+
+
+def _terms(cadence: str, after_hours: bool) -> agreements.Terms:
+    return agreements.Terms(cadence=cadence, mentor_on_call=True, after_hours_ok=after_hours, boundaries="professional")
+
+
+def _in_force(engine: Engine, pairing_id: int) -> tuple[str, bool, str]:
+    """(cadence the schedule follows, whether after-hours messages are allowed, pairing status)."""
+    with session_scope(engine) as session:
+        pairing = session.get(Pairing, pairing_id)
+        program = session.get(Program, pairing.program_id)
+        agreement = session.exec(select(Agreement).where(Agreement.pairing_id == pairing_id)).one()
+        return (
+            agreements.settled_cadence(agreement, program.default_cadence),
+            agreements.after_hours_agreed(agreement),
+            pairing.status,
+        )
+
+
+def _propose(engine: Engine, pairing_id: int, user_id: str, terms: agreements.Terms, day: int) -> str:
+    """Propose as `user_id` on Mar `day`; the fingerprint the partner's Accept button would carry."""
+    with session_scope(engine, write=True) as session:
+        state = agreements.propose(session, pairing_id, user_id, terms, datetime(2025, 3, day, 18, tzinfo=UTC))
+        return state.terms.fingerprint
+
+
+def _accept(engine: Engine, pairing_id: int, user_id: str, fingerprint: str, day: int) -> agreements.AgreementState:
+    with session_scope(engine, write=True) as session:
+        state = agreements.accept(session, pairing_id, user_id, fingerprint, datetime(2025, 3, day, 18, tzinfo=UTC))
+        assert state is not None
+        return state
+
+
+def test_a_first_proposal_is_not_in_force_until_both_accept_it(engine: Engine, pairing_id: int) -> None:
+    """A pair that never settled anything follows the program's defaults while one of them has proposed."""
+    fingerprint = _propose(engine, pairing_id, MENTOR, _terms("weekly", True), 1)
+    assert _in_force(engine, pairing_id) == ("monthly", False, "introduced")
+    assert _accept(engine, pairing_id, MENTEE, fingerprint, 2).settled
+    assert _in_force(engine, pairing_id) == ("weekly", True, "active")
+
+
+def test_a_pending_change_leaves_the_settled_terms_in_force_until_accepted(engine: Engine, pairing_id: int) -> None:
+    """Renegotiating: the schedule keeps the settled cadence while a change waits for the partner, a superseding
+    proposal or one that declines back to the settled terms changes nothing, and only an accepted change takes
+    effect. Withdrawing after-hours consent takes effect at once: it takes one person to stop it."""
+    settled = _propose(engine, pairing_id, MENTOR, _terms("weekly", True), 1)
+    assert _accept(engine, pairing_id, MENTEE, settled, 1).settled
+    assert _in_force(engine, pairing_id) == ("weekly", True, "active")
+
+    # The mentor proposes meeting every two weeks: still weekly until the mentee accepts.
+    mentors = _propose(engine, pairing_id, MENTOR, _terms("biweekly", True), 2)
+    assert _in_force(engine, pairing_id) == ("weekly", True, "active")
+
+    # The mentee answers with her own change (monthly, work hours only): the cadence stays weekly, but quiet
+    # hours hold from now on.
+    mentees = _propose(engine, pairing_id, MENTEE, _terms("monthly", False), 3)
+    assert _in_force(engine, pairing_id) == ("weekly", False, "active")
+
+    # The mentor's first change can no longer be accepted: the terms changed since.
+    assert _accept(engine, pairing_id, MENTEE, mentors, 4).outdated
+    assert _in_force(engine, pairing_id) == ("weekly", False, "active")
+
+    # The mentor declines by proposing the settled terms again: nothing in force changes, and the mentee is
+    # asked to accept them again (as before).
+    back = _propose(engine, pairing_id, MENTOR, _terms("weekly", True), 5)
+    assert back == settled and _in_force(engine, pairing_id) == ("weekly", True, "active")
+
+    # Then the mentee proposes monthly again and the mentor accepts: it is in force, and it is what a later
+    # pending change falls back to.
+    mentees = _propose(engine, pairing_id, MENTEE, _terms("monthly", False), 6)
+    assert _accept(engine, pairing_id, MENTOR, mentees, 7).settled
+    assert _in_force(engine, pairing_id) == ("monthly", False, "active")
+    _propose(engine, pairing_id, MENTOR, _terms("weekly", True), 8)
+    assert _in_force(engine, pairing_id) == ("monthly", False, "active")
+    with session_scope(engine) as session:
+        agreement = session.exec(select(Agreement).where(Agreement.pairing_id == pairing_id)).one()
+    assert agreements.Terms.last_settled(agreement) == _terms("monthly", False)
+    assert (agreement.cadence, agreement.mentor_accepted_at is not None, agreement.mentee_accepted_at) == (
+        "weekly",
+        True,
+        None,
+    )

@@ -2,6 +2,9 @@
 
 Whoever submits terms accepts them; the partner then accepts or proposes a change, which resets the
 first person's acceptance. The pairing turns `active` once both have accepted the same terms.
+
+Once settled, the terms are also copied aside (`Agreement.settled_*`): a change one of them proposes later
+replaces the terms on record, but the bot keeps following the settled copy until the partner accepts.
 """
 
 from __future__ import annotations
@@ -45,6 +48,19 @@ class Terms:
             after_hours_ok=agreement.after_hours_ok,
             boundaries=agreement.boundaries,
             first_meeting_on=agreement.first_meeting_on,
+        )
+
+    @classmethod
+    def last_settled(cls, agreement: Agreement) -> Terms | None:
+        """The copy kept from the last time both accepted; None for an agreement never settled."""
+        if agreement.settled_cadence is None:
+            return None
+        return cls(
+            cadence=agreement.settled_cadence,
+            mentor_on_call=bool(agreement.settled_mentor_on_call),
+            after_hours_ok=bool(agreement.settled_after_hours_ok),
+            boundaries=agreement.settled_boundaries or "professional",
+            first_meeting_on=agreement.settled_first_meeting_on,
         )
 
     @property
@@ -135,10 +151,22 @@ def _state(pair: PairView, agreement: Agreement, *, news: bool = True, outdated:
 
 def _settle_if_both(session: Session, pair: PairView, agreement: Agreement, *, news: bool = True) -> AgreementState:
     state = _state(pair, agreement, news=news)
-    if state.settled and pair.pairing.status == PairingStatus.INTRODUCED:
-        pair.pairing.status = PairingStatus.ACTIVE
-        session.add(pair.pairing)
+    if state.settled:
+        _keep_as_settled(agreement)
+        session.add(agreement)
+        if pair.pairing.status == PairingStatus.INTRODUCED:
+            pair.pairing.status = PairingStatus.ACTIVE
+            session.add(pair.pairing)
     return state
+
+
+def _keep_as_settled(agreement: Agreement) -> None:
+    """Copy the terms both accepted aside, so a later proposal cannot change what the bot obeys meanwhile."""
+    agreement.settled_cadence = agreement.cadence
+    agreement.settled_mentor_on_call = agreement.mentor_on_call
+    agreement.settled_after_hours_ok = agreement.after_hours_ok
+    agreement.settled_boundaries = agreement.boundaries
+    agreement.settled_first_meeting_on = agreement.first_meeting_on
 
 
 def _locked_pair(session: Session, pairing_id: int | None, user_id: str) -> tuple[PairView, Agreement | None]:
@@ -202,19 +230,34 @@ def _mark_accepted(agreement: Agreement, pair: PairView, now: datetime) -> bool:
 
 
 def is_settled(agreement: Agreement | None) -> bool:
+    """Both accepted the terms on record (False while a change one of them proposed is pending)."""
     return (
         agreement is not None and agreement.mentor_accepted_at is not None and agreement.mentee_accepted_at is not None
     )
 
 
+def agreed_terms(agreement: Agreement | None) -> Terms | None:
+    """The terms in force: those on record once both accepted them, else the last ones both accepted (a change
+    only one of them proposed is not agreed yet); None for a pair that never settled any."""
+    if agreement is None:
+        return None
+    return Terms.of(agreement) if is_settled(agreement) else Terms.last_settled(agreement)
+
+
 def settled_cadence(agreement: Agreement | None, default: str) -> str:
     """The cadence both people accepted; a proposal only one of them made does not change the schedule."""
-    return agreement.cadence if agreement is not None and is_settled(agreement) else default
+    terms = agreed_terms(agreement)
+    return terms.cadence if terms is not None else default
 
 
 def after_hours_agreed(agreement: Agreement | None) -> bool:
-    """Only a settled agreement lifts quiet hours: one person's proposal is not the pair's consent."""
-    return agreement is not None and is_settled(agreement) and agreement.after_hours_ok
+    """Only a settled agreement lifts quiet hours: one person's proposal is not the pair's consent.
+
+    Consent is also withdrawn at once: while a proposal that says "work hours only" is pending, quiet hours hold,
+    since it takes one person (not both) to stop being messaged after hours.
+    """
+    terms = agreed_terms(agreement)
+    return terms is not None and terms.after_hours_ok and agreement is not None and agreement.after_hours_ok
 
 
 def propose_once(
