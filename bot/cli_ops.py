@@ -58,7 +58,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             f"At {now.isoformat()}: planned {len(result.plan.enqueued)}, sent {result.delivered.sent}, "
             f"retrying {result.delivered.retried}, undeliverable {result.delivered.undeliverable}, "
             f"recovered {result.recovered.recovered}, held for working hours {result.delivered.held}, "
-            f"pauses ended {result.pauses_ended}."
+            f"skipped as no longer owed {result.delivered.skipped}, pauses ended {result.pauses_ended}."
         )
     finally:
         engine.dispose()

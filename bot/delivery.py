@@ -60,6 +60,7 @@ class DeliveryReport:
     undeliverable: int = 0
     recovered: int = 0
     held: int = 0
+    skipped: int = 0  # reminders that no longer applied when their turn came (the pair met, paused, ended)
     rate_limited: int = 0  # 429s waited out by parking the conversation, not counted as attempts
     errors: list[str] = field(default_factory=list)
 
@@ -132,8 +133,9 @@ async def deliver_due(runtime: Runtime, *, max_batches: int | None = None) -> De
             if not claimed:
                 break
             batches += 1
-            ready = await runtime.write(_hold_outside_working_hours, claimed, token, now)
-            report.held += len(claimed) - len(ready)
+            ready, skipped = await runtime.write(_ready_to_send, claimed, token, now)
+            report.skipped += skipped
+            report.held += len(claimed) - len(ready) - skipped
             in_flight.update(asyncio.create_task(send(delivery)) for delivery in ready)
             while failure is None and no_room():
                 pacer.changed.clear()
@@ -268,16 +270,29 @@ def _release(session: Session, delivery_id: int, token: str, retry_at: datetime,
     deliveries.release(session, delivery_id, token, retry_at, error)
 
 
-def _hold_outside_working_hours(session: Session, claimed: list[Delivery], token: str, now: datetime) -> list[Delivery]:
-    """Backlog after downtime (or a late sweep) must not reach a pair after hours: put it back, untried."""
+def _ready_to_send(session: Session, claimed: list[Delivery], token: str, now: datetime) -> tuple[list[Delivery], int]:
+    """(the claimed rows to send now, how many were skipped), in the claim's own write transaction.
+
+    A reminder that no longer applies (the pair logged the meeting, a member paused, the pairing ended) is
+    skipped for good: nothing of it has been sent yet, so exactly-once holds. Backlog after downtime (or a
+    late sweep) must not reach a pair after hours: it goes back, untried.
+    """
+    lapsed = schedule.lapsed_reminders(session, claimed, now)
     ready = []
+    skipped = 0
     for delivery in claimed:
+        reason = lapsed.get(delivery.id) if delivery.id is not None else None
+        if reason is not None:
+            if deliveries.skip(session, delivery.id, token, reason):
+                log.info("delivery %s (%s) skipped: %s", delivery.id, delivery.kind, reason)
+                skipped += 1
+            continue
         allowed = _allowed_from(session, delivery, now)
         if allowed > now:
             deliveries.hold(session, delivery.id, token, allowed)
         else:
             ready.append(delivery)
-    return ready
+    return ready, skipped
 
 
 def _allowed_from(session: Session, delivery: Delivery, moment: datetime) -> datetime:

@@ -187,6 +187,21 @@ def release(session: Session, delivery_id: int, token: str, retry_at: datetime, 
     )
 
 
+def skip(session: Session, delivery_id: int, token: str, reason: str) -> bool:
+    """A claimed row that is no longer owed (say, a reminder to a pair that has since met): final, never sent.
+
+    Only before its send begins, by the claim that holds it, so a message that may have reached Slack is
+    never marked skipped. Not an attempt. False when the claim was not this token's.
+    """
+    statement = (
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.claim_token == token, Delivery.status == DeliveryStatus.CLAIMED)
+        .values(status=DeliveryStatus.SKIPPED, claim_token=None, attempts=Delivery.attempts - 1, error=reason[:200])
+        .returning(Delivery.id)
+    )
+    return session.execute(statement, execution_options={"synchronize_session": False}).first() is not None
+
+
 def mark_final(session: Session, delivery_id: int, token: str | None, status: str, error: str) -> None:
     """Undeliverable or skipped: never retried."""
     conditions = [Delivery.id == delivery_id]

@@ -599,3 +599,80 @@ async def test_the_survey_runs_in_the_worker_process_and_a_dead_worker_is_replac
     intros = [d for d in deliveries(engine) if d.kind == "intro"]
     assert [d.subject for d in intros] == [f"pairing:{first}", f"pairing:{second}"]
     assert all(d.status == "sent" for d in intros)
+
+
+async def test_a_nudge_held_for_quiet_hours_is_skipped_if_the_pair_met_paused_or_ended_meanwhile(
+    engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Nudges planned on a Friday evening wait for Monday 9 AM. Over the weekend one pair logs its meeting, one
+    mentee pauses and one pairing is dissolved: on Monday only the fourth pair is nudged; the other three rows
+    end `skipped` (not an attempt) and no later sweep owes them again."""
+    program = make_program(engine)
+    pairs = []
+    with session_scope(engine, write=True) as session:
+        program = session.get(Program, program.id)
+        for n in (1, 2, 3, 4):
+            for uid, role in ((f"U0MENT{n}", "mentor"), (f"U0MTEE{n}", "mentee")):
+                emulator.add_user(uid, name=uid.lower(), tz=LA)
+                person(session, uid)
+                enroll(session, program, uid, role)
+    for n in (1, 2, 3, 4):
+        pairing_id = hand_pair(engine, program, f"U0MENT{n}", f"U0MTEE{n}", datetime(2025, 2, 20, tzinfo=UTC))
+        with session_scope(engine, write=True) as session:
+            session.get(Pairing, pairing_id).status = "introduced"
+        settle_agreement(engine, pairing_id, datetime(2025, 2, 25, tzinfo=UTC))  # monthly, work hours only
+        pairs.append(pairing_id)
+    met, paused, dissolved, quiet = pairs
+
+    friday_evening_la = datetime(2025, 3, 22, 1, 0, tzinfo=UTC)  # Mar 21, 6 PM: past the middle of March
+    with session_scope(engine, write=True) as session:
+        planned = schedule.plan(session, friday_evening_la)
+    assert sorted(k.subject for k in planned.enqueued if k.kind == "nudge") == [f"pairing:{p}" for p in pairs]
+
+    log_meeting(engine, met, date(2025, 3, 22), "U0MTEE1")
+    with session_scope(engine, write=True) as session:  # what `/mentor pause` (no end date) leaves on the row
+        [enrollment] = [e for e in queries.enrollments_in_program(session, program.id) if e.person_id == "U0MTEE2"]
+        enrollment.status_before_pause, enrollment.status = enrollment.status, "paused"
+        enrollment.paused_on = date(2025, 3, 22)
+        session.add(enrollment)
+        session.get(Pairing, dissolved).status = "dissolved"
+
+    clock.set(datetime(2025, 3, 24, 17, 5, tzinfo=UTC))  # Monday 10:05 AM in Los Angeles
+    report = await deliver_due(runtime)
+    assert (report.sent, report.skipped, report.held) == (1, 3, 0)
+    nudges = {d.pairing_id: d for d in deliveries(engine) if d.kind == "nudge"}
+    assert {p: (d.status, d.attempts) for p, d in nudges.items()} == {
+        met: ("skipped", 0),
+        paused: ("skipped", 0),
+        dissolved: ("skipped", 0),
+        quiet: ("sent", 1),
+    }
+    assert (nudges[met].error, nudges[paused].error) == ("the pair met in the period", "a member is paused")
+    with session_scope(engine) as session:
+        group_dm = session.get(Pairing, quiet).conversation_id
+    assert [c.arg("channel") for c in posts(emulator)] == [group_dm]
+
+    with session_scope(engine, write=True) as session:
+        assert [k for k in schedule.plan(session, clock.now()).enqueued if k.kind == "nudge"] == []
+    assert (await deliver_due(runtime)).sent == 0
+
+
+def test_a_period_mostly_before_the_pairing_is_neither_nudged_nor_missed(engine: Engine) -> None:
+    """A pair approved on Mar 20 existed for 12 of March's 31 days: like a period mostly in a blackout, March
+    sends nothing and counts as nothing. April, unmet, is their first missed period (not at risk yet)."""
+    program = make_program(engine)
+    with session_scope(engine, write=True) as session:
+        program = session.get(Program, program.id)
+        for uid, role in (("U0MENT1", "mentor"), ("U0MTEE1", "mentee")):
+            person(session, uid)
+            enroll(session, program, uid, role)
+    pairing_id = hand_pair(engine, program, "U0MENT1", "U0MTEE1", datetime(2025, 3, 20, 18, tzinfo=UTC))
+    with session_scope(engine, write=True) as session:
+        session.get(Pairing, pairing_id).status = "introduced"
+    settle_agreement(engine, pairing_id, datetime(2025, 3, 21, 18, tzinfo=UTC))
+
+    with session_scope(engine, write=True) as session:
+        assert schedule.plan(session, datetime(2025, 3, 28, 18, tzinfo=UTC)).enqueued == []  # March's ask day
+    with session_scope(engine, write=True) as session:
+        report = schedule.plan(session, datetime(2025, 5, 2, 18, tzinfo=UTC))
+    assert (report.missed, report.at_risk) == ([(pairing_id, "2025-04")], [])

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,6 +24,7 @@ from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
 from storage.models import (
     Agreement,
+    Delivery,
     Enrollment,
     EnrollmentStatus,
     Pairing,
@@ -40,6 +41,9 @@ AGREEMENT_REMINDER_DAYS = 3
 APPLICATION_REMINDER_DAYS = 3
 ASK_AGAIN_DAYS = 3
 AT_RISK_MISSED = 2
+# Reminders about one period of a pair's meetings: they can wait days in the ledger (quiet hours, a weekend,
+# "Not yet"'s re-ask), so whether they still apply is decided again when they go out.
+REMINDER_KINDS = frozenset({"nudge", "did_you_meet", "did_you_meet_again"})
 
 
 # -- time ------------------------------------------------------------------------------------------------
@@ -176,9 +180,28 @@ def periods_until(program: Program, cadence: str, day: date) -> list[Period]:
 
 
 def excused(period: Period, blackouts: list[list[str]]) -> bool:
-    """A period mostly inside a blackout or pause sends nothing and counts as nothing."""
-    covered = sum(period.overlap_days(date.fromisoformat(a), date.fromisoformat(b)) for a, b in blackouts)
-    return covered * 2 >= period.days
+    """A period mostly inside a blackout or pause sends nothing and counts as nothing.
+
+    Days are counted once however many spans cover them (a pause during a school break is not two excuses).
+    """
+    covered: set[date] = set()
+    for a, b in blackouts:
+        first, last = max(period.start, date.fromisoformat(a)), min(period.end, date.fromisoformat(b))
+        covered.update(first + timedelta(days=n) for n in range((last - first).days + 1))
+    return len(covered) * 2 >= period.days
+
+
+def running_pause(enrollment: Enrollment, program_end: date) -> list[str] | None:
+    """The pause still in progress as [first day, last day], or None.
+
+    Only a lifted pause reaches `pause_history`; until then its days must be excused too. A dated pause ends
+    the day before `paused_until` (the day the sweep lifts it, as its history will then say); an open-ended
+    one runs to the program's end.
+    """
+    if enrollment.status != EnrollmentStatus.PAUSED or enrollment.paused_on is None:
+        return None
+    last = enrollment.paused_until - timedelta(days=1) if enrollment.paused_until is not None else program_end
+    return [enrollment.paused_on.isoformat(), max(enrollment.paused_on, last).isoformat()]
 
 
 # -- plan --------------------------------------------------------------------------------------------------
@@ -225,12 +248,26 @@ class PairContext:
     def paused(self) -> bool:
         return EnrollmentStatus.PAUSED in (self.mentor.status, self.mentee.status)
 
+    @property
+    def started_on(self) -> date:
+        """The pairing's first day in the program's time zone: when it was approved, else created."""
+        moment = self.pairing.approved_at or self.pairing.created_at
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+        return aware.astimezone(zone(self.program.timezone)).date()
+
     def excusals(self) -> list[list[str]]:
-        return (
-            list(self.program.blackouts or [])
-            + list(self.mentor.pause_history or [])
-            + list(self.mentee.pause_history or [])
-        )
+        """Spans that count as nothing: blackouts, each member's pauses (lifted or still running), and the days
+        before the pairing existed (a pair matched in May has not missed March)."""
+        spans = list(self.program.blackouts or [])
+        for enrollment in (self.mentor, self.mentee):
+            spans += list(enrollment.pause_history or [])
+            running = running_pause(enrollment, self.program.ends_on)
+            if running is not None:
+                spans.append(running)
+        if self.started_on > self.program.starts_on:
+            before = self.started_on - timedelta(days=1)
+            spans.append([self.program.starts_on.isoformat(), before.isoformat()])
+        return spans
 
 
 @dataclass
@@ -534,9 +571,7 @@ class Planner:
 
         # The current period: a nudge at its middle, "Did you meet?" near its end.
         current = periods[-1]
-        if ctx.paused or excused(current, excusals) or _in_blackout(today, program.blackouts):
-            return
-        if any(current.start <= d <= current.end for d in met_days):
+        if reminder_not_owed(ctx, current, today) is not None:
             return
         common = {
             "program": program.name,
@@ -627,6 +662,71 @@ class Planner:
 
 def _in_blackout(day: date, blackouts: list[list[str]]) -> bool:
     return any(date.fromisoformat(a) <= day <= date.fromisoformat(b) for a, b in blackouts or [])
+
+
+def reminder_not_owed(ctx: PairContext, period: Period, today: date) -> str | None:
+    """Why a nudge or "Did you meet?" about `period` is not owed to this pair today; None when it is.
+
+    One rule for planning a reminder and for sending it: a reminder that waited in the ledger goes out only
+    if it would still be planned now.
+    """
+    if ctx.pairing.status != PairingStatus.ACTIVE:
+        return f"the pairing is {ctx.pairing.status}"
+    if ctx.paused:
+        return "a member is paused"
+    if excused(period, ctx.excusals()):
+        return "the period is excused"
+    if _in_blackout(today, ctx.program.blackouts):
+        return "today is in a blackout"
+    if any(period.start <= d <= period.end for d in ctx.met_days):
+        return "the pair met in the period"
+    return None
+
+
+def lapsed_reminders(session: Session, owed: list[Delivery], now: datetime) -> dict[int, str]:
+    """The reminders in `owed` that no longer apply as they are about to go out, by delivery id, with why.
+
+    Between planning and sending, the pair may log the meeting, a member may pause, or the pairing may end:
+    a "did you meet?" then would be wrong. Other kinds of message are never in the answer. A handful of
+    queries per program, not per reminder: this runs under the write lock of a claimed batch.
+    """
+    by_program: dict[int, list[Delivery]] = {}
+    lapsed: dict[int, str] = {}
+    for delivery in owed:
+        if delivery.kind not in REMINDER_KINDS or delivery.pairing_id is None or delivery.id is None:
+            continue
+        pairing = queries.pairing(session, delivery.pairing_id)
+        if pairing is None:
+            lapsed[delivery.id] = "the pairing is gone"
+        else:
+            by_program.setdefault(pairing.program_id, []).append(delivery)
+    for program_id, reminders in by_program.items():
+        program = queries.program_by_id(session, program_id)
+        if program is None:
+            lapsed.update((d.id, "the program is gone") for d in reminders if d.id is not None)
+            continue
+        planner = Planner(session, now)
+        today = planner.today(program)
+        live = {c.pairing.id: c for c in planner.pair_contexts(program, {d.pairing_id or 0 for d in reminders})}
+        for delivery in reminders:
+            assert delivery.id is not None and delivery.pairing_id is not None
+            ctx = live.get(delivery.pairing_id)
+            if ctx is None:  # ended, dissolved, or an enrollment is gone
+                lapsed[delivery.id] = "the pairing is no longer live"
+                continue
+            reason = reminder_not_owed(ctx, _reminder_period(ctx, delivery.payload, today), today)
+            if reason is not None:
+                lapsed[delivery.id] = reason
+    return lapsed
+
+
+def _reminder_period(ctx: PairContext, payload: dict[str, Any], today: date) -> Period:
+    """The period a reminder asks about, from its payload (the cadence it was planned under, which a changed
+    agreement does not rewrite); the current one if the payload does not say."""
+    try:
+        return period_containing(ctx.program, str(payload["cadence"]), date.fromisoformat(str(payload["period_end"])))
+    except (KeyError, ValueError):
+        return period_containing(ctx.program, ctx.cadence, today)
 
 
 def survey(session: Session, now: datetime) -> Scope:
