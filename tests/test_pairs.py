@@ -231,6 +231,12 @@ def test_logging_a_meeting_validates_saves_once_and_keeps_the_note_private(
     with session_scope(engine) as session:
         assert len(session.exec(select(CheckIn)).all()) == 1
 
+    # Leaving erases what the leaver wrote, and takes away what their partner wrote: the mentee keeps it.
+    slack.block_action(MENTOR, "shelfmate_leave_confirm", "leave", channel_id="C0GENERAL")
+    wait_for(lambda: pairing_row(engine, pairing_id).status == "dissolved")
+    assert "SECRET-NOTE" not in json.dumps(slack.mentor(MENTOR, "checkins").json())
+    assert "SECRET-NOTE" in slack.mentor(MENTEE, "checkins").json()["text"]
+
 
 def test_checkin_command_and_home_button_open_the_modal(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, pairing_id: int

@@ -184,15 +184,21 @@ def test_match_preview_approve_reject_and_waitlist_end_to_end(
 
     # Approve one, reject one, then approve all: the rejected one stays rejected, double clicks change nothing.
     first, second, third = pairings
+    person_of = {e.id: e.person_id for e in rows(engine, Enrollment)}
+    first_mentor, first_mentee = person_of[first.mentor_enrollment_id], person_of[first.mentee_enrollment_id]
+    # Until a coordinator approves it, a proposal is a draft: the mentee hears a match waits, not with whom.
+    status = json.dumps(slack.mentor(first_mentee, "status").json())
+    assert "proposed match waiting" in status and first_mentor not in status
     slack.block_action(ADMIN_ID, "shelfmate_approve_pair", str(first.id), channel_id=ADMIN_CHANNEL)
     assert "approved by" in wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
+    assert first_mentor in json.dumps(slack.mentor(first_mentee, "status").json())
     slack.block_action(ADMIN_ID, "shelfmate_approve_pair", str(first.id), channel_id=ADMIN_CHANNEL)
     assert "already decided" in wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
     slack.block_action(ADMIN_ID, "shelfmate_reject_pair", str(second.id), channel_id=ADMIN_CHANNEL)
     wait_for(lambda: emulator.responses_to(slack.last_response_url))
     program_id = rows(engine, Program)[0].id
     slack.block_action(ADMIN_ID, "shelfmate_approve_all", str(program_id), channel_id=ADMIN_CHANNEL)
-    assert "approved 1 pairs" in wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
+    assert "approved 1 pair in" in wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
     by_id = {p.id: p for p in rows(engine, Pairing)}
     assert by_id[first.id].approved_at and by_id[third.id].approved_at
     assert by_id[second.id].status == "dissolved"

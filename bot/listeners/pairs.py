@@ -33,6 +33,14 @@ log = logging.getLogger(__name__)
 
 NOT_YOURS = "That belongs to another pair, so nothing changed."
 NO_PAIRING = "You don't have a mentoring partner to log a meeting with yet. `/mentor status` shows where you are."
+PAIRING_OVER = (
+    "Your mentoring pairing has ended, so there is no meeting to log now. "
+    "`/mentor checkins` shows the meetings you logged."
+)
+NO_MEETINGS = (
+    "You haven't been introduced to a mentoring partner yet, so there are no meetings to show. "
+    "`/mentor status` shows where you are."
+)
 
 
 def _action_value(body: dict[str, Any]) -> str:
@@ -73,7 +81,8 @@ async def open_checkin(runtime: Runtime, user_id: str, trigger_id: str, chosen: 
     """Open the check-in modal; returns a message for the person when there is nothing to open."""
     pairs = await runtime.read(checkins.loggable_pairings, user_id)
     if not pairs:
-        return NO_PAIRING
+        # Someone whose pairing is over had a partner: "not yet" would read as if they never did.
+        return PAIRING_OVER if await runtime.read(checkins.readable_pairings, user_id) else NO_PAIRING
     if chosen is not None and all(p.pairing.id != chosen for p in pairs):
         return NOT_YOURS
     today = await runtime.read(checkins.local_today, pairs[0], runtime.now())
@@ -106,14 +115,11 @@ async def open_agreement_for(
 
 
 async def list_checkins(runtime: Runtime, user_id: str) -> str:
-    pairs = await runtime.read(checkins.loggable_pairings, user_id)
-    if not pairs:
-        return NO_PAIRING
-    texts = []
-    for pair in pairs:
-        recent = await runtime.read(checkins.recent_for_pair, pair)
-        texts.append(views.checkins_list_text(pair, recent))
-    return "\n\n".join(texts)
+    """Read back every pairing's meetings and notes, ended ones too: the record is the pair's to keep."""
+    histories = await runtime.read(checkins.history, user_id)
+    if not histories:
+        return NO_MEETINGS
+    return "\n\n".join(views.checkins_list_text(h.pair, h.checkins) for h in histories)
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:

@@ -137,6 +137,16 @@ async def publish_home(runtime: Runtime, user_id: str) -> None:
     await runtime.gateway.publish_home(user_id, views.home_view(overview, rehearsal=runtime.rehearsal))
 
 
+async def refresh_home(runtime: Runtime, user_id: str) -> None:
+    """Republish the Home tab after a change made elsewhere (a modal, a confirmation), so a person looking
+    at it sees the change. Best effort: the change itself was saved and answered already, and the tab is
+    rebuilt whenever it is opened again, so a Slack failure here is only logged."""
+    try:
+        await publish_home(runtime, user_id)
+    except (SlackUnavailable, Unreachable):
+        log.warning("could not refresh a Home tab after a change")
+
+
 def parse_pause_until(words: list[str]) -> date | None:
     """`pause`, `pause until 2025-04-30` or `pause 2025-04-30`; anything else is a ValueError for the user."""
     if words and words[0].lower() == "until":
@@ -178,6 +188,8 @@ async def leave(runtime: Runtime, user_id: str) -> str:
                 await runtime.gateway.post(channel, text)
             except (SlackUnavailable, Unreachable):
                 log.warning("could not tell %s that a pairing ended", channel)
+    if result.withdrawn:
+        await refresh_home(runtime, user_id)
     return views.left_message(result)
 
 

@@ -12,7 +12,7 @@ from bot.services.agreements import PairView, pair_for
 from bot.services.catalog import MEETING_FORMATS, specializations
 from bot.services.schedule import zone
 from storage import queries
-from storage.models import CheckIn, Pairing, PairingStatus
+from storage.models import CheckIn, EnrollmentStatus, Pairing, PairingStatus, Role
 
 MAX_DURATION_MINUTES = 8 * 60
 CHECKIN_STATUSES = (PairingStatus.INTRODUCED, PairingStatus.ACTIVE)
@@ -38,7 +38,12 @@ class Logged:
 
 def loggable_pairings(session: Session, user_id: str) -> list[PairView]:
     """The pairings this person can log a meeting for (introduced or active)."""
-    enrollments = [e.id for e in queries.enrollments_of_person(session, user_id) if e.id is not None]
+    # Someone who left asked for their answers and notes to be erased; the partner's notes are not theirs to keep.
+    enrollments = [
+        e.id
+        for e in queries.enrollments_of_person(session, user_id)
+        if e.id is not None and e.status != EnrollmentStatus.WITHDRAWN
+    ]
     out = []
     for pairing in queries.pairings_of_enrollments(session, enrollments):
         if pairing.status in CHECKIN_STATUSES:
@@ -155,3 +160,59 @@ def _record_recovery(session: Session, pairing: Pairing) -> None:
 def recent_for_pair(session: Session, pair: PairView, limit: int = 5) -> list[CheckIn]:
     """The pair's latest meetings, private notes included: only ever shown to the two of them."""
     return list(reversed(queries.checkins_for_pairing(session, pair.pairing.id)))[:limit]  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class PairHistory:
+    """One pairing's record as one of its two members reads it back."""
+
+    pair: PairView
+    checkins: list[CheckIn]
+
+
+def readable_pairings(session: Session, user_id: str) -> list[PairView]:
+    """Every pairing this person was introduced in, live or over: the pair's record stays the pair's to read
+    after the program ends or the pairing is dissolved. Only ever pairings the person is one of the two in."""
+    # Someone who left asked for their answers and notes to be erased; the partner's notes are not theirs to keep.
+    enrollments = [
+        e.id
+        for e in queries.enrollments_of_person(session, user_id)
+        if e.id is not None and e.status != EnrollmentStatus.WITHDRAWN
+    ]
+    live, past = [], []
+    for pairing in queries.pairings_of_enrollments(session, enrollments, live_only=False):
+        if not _was_introduced(pairing):
+            continue
+        pair = _member_view(session, pairing, user_id)
+        if pair is not None:
+            (live if pairing.status in CHECKIN_STATUSES else past).append(pair)
+    past.sort(key=lambda p: p.pairing.id or 0, reverse=True)  # the latest pairing first
+    return live + past
+
+
+def history(session: Session, user_id: str, limit: int = 10) -> list[PairHistory]:
+    """`/mentor checkins`: the person's pairings (current first) with their latest meetings and notes."""
+    return [PairHistory(pair, recent_for_pair(session, pair)) for pair in readable_pairings(session, user_id)[:limit]]
+
+
+def _was_introduced(pairing: Pairing) -> bool:
+    """A proposal never approved (rejected, or dropped at the end) was never the pair's: nothing to read."""
+    if pairing.status in (*CHECKIN_STATUSES, PairingStatus.ENDED):
+        return True
+    return pairing.status == PairingStatus.DISSOLVED and pairing.approved_at is not None
+
+
+def _member_view(session: Session, pairing: Pairing, user_id: str) -> PairView | None:
+    """The pairing as `user_id` sees it, whatever its status; None unless they are one of its two members.
+
+    `agreements.pair_for` refuses pairings that no longer run (nothing may change them); reading is wider."""
+    members = queries.pair_members(session, pairing)
+    program = queries.program_by_id(session, pairing.program_id)
+    if members is None or user_id not in members or program is None:
+        return None
+    mentor_id, mentee_id = members
+    role = Role.MENTOR if user_id == mentor_id else Role.MENTEE
+    partner = mentee_id if role == Role.MENTOR else mentor_id
+    partner_person = queries.person(session, partner)
+    name = partner_person.display_name if partner_person is not None and partner_person.display_name else partner
+    return PairView(pairing, program, user_id, role, partner, mentor_id, mentee_id, name)

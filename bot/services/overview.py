@@ -11,22 +11,61 @@ from datetime import date, datetime
 from sqlmodel import Session
 
 from bot.services import programs as program_rules
+from bot.services.checkins import CHECKIN_STATUSES
 from storage import queries
-from storage.models import Enrollment, EnrollmentStatus, Pairing, PairingStatus, Person, Program, Role
+from storage.models import (
+    LIVE_PAIRING_STATUSES,
+    Enrollment,
+    EnrollmentStatus,
+    Pairing,
+    PairingStatus,
+    Person,
+    Program,
+    Role,
+)
+
+# Pairings a card shows: the live ones, and those the program's wrap-up ended (the pair worked together to
+# the end). Dissolved ones are left out: that partner left or was unpaired and is no longer "yours".
+SHOWN_PAIRING_STATUSES = (*LIVE_PAIRING_STATUSES, PairingStatus.ENDED)
+
+
+@dataclass(frozen=True)
+class Partnership:
+    """One pairing of an enrollment, seen from this person's side."""
+
+    pairing: Pairing
+    partner_id: str | None
+    partner: Person | None
 
 
 @dataclass(frozen=True)
 class EnrollmentCard:
     enrollment: Enrollment
     program: Program
+    # The first of `partnerships`, kept for callers that show a single partner.
     pairing: Pairing | None
     partner: Person | None
     partner_id: str | None
     next_step: str
+    # Every pairing shown for this enrollment: a mentor with capacity 2 may have two mentees.
+    partnerships: tuple[Partnership, ...] = ()
 
     @property
     def paused(self) -> bool:
         return self.enrollment.status == EnrollmentStatus.PAUSED
+
+    @property
+    def partner_ids(self) -> list[str]:
+        """Everyone this person is (or was, in an ended program) paired with through this enrollment. A match
+        the coordinator has not approved yet is a draft: it may be rejected, so its name is not shown."""
+        if self.partnerships:
+            return [p.partner_id for p in self.partnerships if p.partner_id and p.pairing.approved_at is not None]
+        return [self.partner_id] if self.partner_id else []
+
+    @property
+    def can_log(self) -> bool:
+        """Whether the Home tab offers *Log a check-in*: the same rule the check-in service applies."""
+        return any(p.pairing.status in CHECKIN_STATUSES for p in self.partnerships)
 
 
 @dataclass(frozen=True)
@@ -41,7 +80,8 @@ class PersonOverview:
 
     @property
     def live_pairings(self) -> list[EnrollmentCard]:
-        return [c for c in self.cards if c.pairing is not None and c.pairing.status != PairingStatus.PROPOSED]
+        """Cards with a pairing that can log meetings now (introduced or active)."""
+        return [c for c in self.cards if c.can_log]
 
 
 def person_overview(session: Session, user_id: str, now: datetime) -> PersonOverview:
@@ -51,39 +91,51 @@ def person_overview(session: Session, user_id: str, now: datetime) -> PersonOver
         program = queries.program_by_id(session, enrollment.program_id)
         if program is None:
             continue
-        pairings = queries.pairings_of_enrollments(session, [enrollment.id])  # type: ignore[list-item]
-        pairing = pairings[0] if pairings else None
-        partner_id = None
-        if pairing is not None:
-            other_id = pairing.mentee_enrollment_id if enrollment.role == Role.MENTOR else pairing.mentor_enrollment_id
-            other = queries.enrollment(session, other_id)
-            partner_id = other.person_id if other else None
-        partner = queries.person(session, partner_id) if partner_id else None
+        partnerships = tuple(_partnerships(session, enrollment))
+        first = partnerships[0] if partnerships else None
         cards.append(
             EnrollmentCard(
                 enrollment=enrollment,
                 program=program,
-                pairing=pairing,
-                partner=partner,
-                partner_id=partner_id,
-                next_step=next_step(enrollment, program, pairing, partner_id, now),
+                pairing=first.pairing if first else None,
+                partner=first.partner if first else None,
+                partner_id=first.partner_id if first else None,
+                next_step=next_step(enrollment, program, partnerships, now),
+                partnerships=partnerships,
             )
         )
     open_ids = {p.id for p in queries.unclosed_programs(session) if program_rules.accepting_applications(p, now)}
     return PersonOverview(user_id=user_id, cards=cards, can_join=bool(open_ids))
 
 
-def next_step(
-    enrollment: Enrollment, program: Program, pairing: Pairing | None, partner_id: str | None, now: datetime
-) -> str:
-    """One plain sentence: what this person should expect or do next in this program."""
+def _partnerships(session: Session, enrollment: Enrollment) -> list[Partnership]:
+    """The enrollment's pairings worth showing, each with the partner on the other side."""
+    pairings = queries.pairings_of_enrollments(session, [enrollment.id], live_only=False)  # type: ignore[list-item]
+    out = []
+    for pairing in pairings:
+        if pairing.status not in SHOWN_PAIRING_STATUSES:
+            continue
+        other_id = pairing.mentee_enrollment_id if enrollment.role == Role.MENTOR else pairing.mentor_enrollment_id
+        other = queries.enrollment(session, other_id)
+        partner_id = other.person_id if other else None
+        partner = queries.person(session, partner_id) if partner_id else None
+        out.append(Partnership(pairing=pairing, partner_id=partner_id, partner=partner))
+    return out
+
+
+def next_step(enrollment: Enrollment, program: Program, partnerships: tuple[Partnership, ...], now: datetime) -> str:
+    """Plain sentences: what this person should expect or do next in this program, for every partner."""
     today = now.astimezone(program_rules.program_zone(program)).date()
-    partner = f"<@{partner_id}>" if partner_id else "your partner"
+    if today > program.ends_on:  # checked first: a pause or a pending match means nothing once it is over
+        if partnerships:
+            return f"The program ended on {_day(program.ends_on)}. Thank you for taking part!"
+        return f"The program ended on {_day(program.ends_on)}. Thank you for applying!"
     if enrollment.status == EnrollmentStatus.PAUSED:
         if enrollment.paused_until:
             return f"Paused until {_day(enrollment.paused_until)}: no matching and no reminders until then."
         return "Paused: no matching and no reminders. Type `/mentor resume` when you're ready."
-    if pairing is None:
+    live = [p for p in partnerships if p.pairing.status in LIVE_PAIRING_STATUSES]
+    if not live:
         if enrollment.status == EnrollmentStatus.WAITLISTED:
             reason = f" ({enrollment.waitlist_reason})" if enrollment.waitlist_reason else ""
             return f"On the waitlist{reason}. You'll hear from me as soon as a match is possible."
@@ -92,15 +144,30 @@ def next_step(
                 f"Application received. Matching starts after applications close on {_day(program.applications_close)}."
             )
         return "Application received. Your coordinator is preparing matches."
-    if pairing.status == PairingStatus.PROPOSED:
-        return "You have a proposed match waiting for your coordinator's approval."
-    if pairing.status == PairingStatus.INTRODUCED:
-        return f"Settle your mentoring agreement with {partner} by {_day(program.agreement_due)}."
-    if today < program.starts_on:
-        return f"You're all set with {partner}. The program starts on {_day(program.starts_on)}."
-    if today > program.ends_on:
-        return f"The program ended on {_day(program.ends_on)}. Thank you for taking part!"
-    return f"Meet with {partner} and log it with `/mentor checkin`. The program runs until {_day(program.ends_on)}."
+    steps = []
+    if proposed := [p for p in live if p.pairing.status == PairingStatus.PROPOSED]:
+        steps.append(
+            "You have a proposed match waiting for your coordinator's approval."
+            if len(proposed) == 1
+            else f"You have {len(proposed)} proposed matches waiting for your coordinator's approval."
+        )
+    if introduced := [p for p in live if p.pairing.status == PairingStatus.INTRODUCED]:
+        steps.append(f"Settle your mentoring agreement with {_names(introduced)} by {_day(program.agreement_due)}.")
+    if active := [p for p in live if p.pairing.status == PairingStatus.ACTIVE]:
+        if today < program.starts_on:
+            steps.append(f"You're all set with {_names(active)}. The program starts on {_day(program.starts_on)}.")
+        else:
+            steps.append(
+                f"Meet with {_names(active)} and log it with `/mentor checkin`. "
+                f"The program runs until {_day(program.ends_on)}."
+            )
+    return " ".join(steps)
+
+
+def _names(partnerships: list[Partnership]) -> str:
+    """`<@A>`, `<@A> and <@B>`, `<@A>, <@B> and <@C>`; "your partner" when Slack ids are missing."""
+    names = [f"<@{p.partner_id}>" if p.partner_id else "your partner" for p in partnerships]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _day(value: date) -> str:

@@ -416,7 +416,7 @@ def approve_all_text(actor: str, program_name: str, result: ApprovalResult, show
     """What Approve all did, and each proposal it left alone with the reason."""
     if not result.approved and not result.refused:  # a double click, or another coordinator was first
         return f"Nothing left to approve in {program_name}: every proposal was already decided."
-    text = f"<@{actor}> approved {result.approved} pairs in {program_name}."
+    text = f"<@{actor}> approved {result.approved} pair{'s' if result.approved != 1 else ''} in {program_name}."
     if not result.refused:
         return text
     lines = [text, f"{len(result.refused)} not approved:"]

@@ -25,7 +25,7 @@ from slack_sdk.models.views import View
 
 from bot.services.agreements import BOUNDARIES, AgreementState, PairView, Terms
 from bot.services.catalog import CADENCES, MEETING_FORMATS, specializations
-from bot.services.checkins import CheckInAnswers, Logged
+from bot.services.checkins import CHECKIN_STATUSES, CheckInAnswers, Logged
 from bot.views.common import clip, initial_option, options, render
 from bot.views.ids import (
     ACTION_ACCEPT_AGREEMENT,
@@ -286,9 +286,13 @@ def checkin_message(logged: Logged) -> tuple[str, list[dict[str, Any]]]:
 
 def checkins_list_text(pair: PairView, checkins: list[Any]) -> str:
     """The pair's own record, private notes included: sent only ephemerally to one of the two."""
+    live = pair.pairing.status in CHECKIN_STATUSES
     if not checkins:
-        return f"No meetings with <@{pair.partner_id}> are logged yet. `/mentor checkin` logs one."
-    lines = [f"*Your meetings with <@{pair.partner_id}>* (newest first):"]
+        if live:
+            return f"No meetings with <@{pair.partner_id}> are logged yet. `/mentor checkin` logs one."
+        return f"No meetings with <@{pair.partner_id}> were logged in *{clip(pair.program.name, 120)}*."
+    where = "" if live else f" in *{clip(pair.program.name, 120)}* (ended)"
+    lines = [f"*Your meetings with <@{pair.partner_id}>*{where} (newest first):"]
     for c in checkins:
         line = f"• {c.met_on:%b %-d}: {c.duration_minutes} min"
         if c.private_note:

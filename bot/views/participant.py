@@ -30,7 +30,7 @@ from bot.views.ids import (
     ACTION_PAUSE,
     ACTION_RESUME,
 )
-from storage.models import Enrollment
+from storage.models import Enrollment, EnrollmentStatus
 
 STATUS_WORDS = {
     "applied": "Applied",
@@ -45,9 +45,10 @@ REHEARSAL_BANNER = ":test_tube: *REHEARSAL*: the program clock is simulated; mes
 def _card_text(card: EnrollmentCard) -> str:
     role = ROLES.get(card.enrollment.role, card.enrollment.role)
     lines = [f"*{card.program.name}*: {role} · {STATUS_WORDS.get(card.enrollment.status, card.enrollment.status)}"]
-    if card.partner_id:
+    if partners := card.partner_ids:
         who = "Your mentee" if card.enrollment.role == "mentor" else "Your mentor"
-        lines.append(f"{who}: <@{card.partner_id}>")
+        who += "s" if len(partners) > 1 else ""
+        lines.append(f"{who}: " + ", ".join(f"<@{partner}>" for partner in partners))
     lines.append(f"Next: {card.next_step}")
     return clip("\n".join(lines))
 
@@ -116,6 +117,7 @@ def home_view(overview: PersonOverview, *, rehearsal: bool = False) -> dict[str,
 
 
 def intake_confirmation(result: SubmitResult) -> tuple[str, list[dict[str, Any]]]:
+    """The DM after a saved intake: a new application hears when matching starts, an edit hears it is saved."""
     enrollment = result.enrollment
     verb = "Thanks for applying" if result.created else "Your profile is updated"
     role = ROLES.get(enrollment.role, enrollment.role).lower()
@@ -128,10 +130,14 @@ def intake_confirmation(result: SubmitResult) -> tuple[str, list[dict[str, Any]]
     ]
     if enrollment.role == "mentor":
         summary.append(f"• Mentees you can take: {enrollment.capacity}")
-    summary.append(
-        f"Applications close on {result.program.applications_close.strftime('%b %-d, %Y')}; "
-        "you'll hear from me when you're matched. `/mentor profile` edits your answers."
-    )
+    if result.created and enrollment.status != EnrollmentStatus.MATCHED:
+        # Only a new application waits for matching; an edit (often months later, often matched) does not.
+        summary.append(
+            f"Applications close on {result.program.applications_close.strftime('%b %-d, %Y')}; "
+            "you'll hear from me when you're matched. `/mentor profile` edits your answers."
+        )
+    else:
+        summary.append("`/mentor status` shows where you are; `/mentor profile` edits your answers again.")
     text = clip("\n".join(summary))
     return f"{verb}: {result.program.name}", render([SectionBlock(text=MarkdownTextObject(text=text))])
 
