@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.services import enrollment as enrollment_service
 from bot.services import programs as program_service
 from bot.services.catalog import specializations
 from bot.services.enrollment import IntakeAnswers, SlackProfile
+from bot.slack_gateway import RateLimited, SlackGateway, SlackUnavailable
 from storage import queries
 from storage.engine import make_engine, session_scope
 
@@ -79,6 +81,8 @@ The CSV file has a header row; column order does not matter. Required columns ar
   meeting_format      in_person, video, phone or any (default any)
   capacity            mentors: how many mentees (default: the program's)
   not_with            user ids or emails separated by ";"
+Names, time zones and account status are read from Slack (users.lookupByEmail, users.info); bot,
+deactivated and (unless the program allows guests) guest accounts are bad rows.
 Every bad row is reported with its line number (the header is line 1) and skipped; good rows are
 loaded together in one transaction, and the import is recorded in the audit log.
 Exit status 1 when any row was skipped."""
@@ -86,6 +90,10 @@ Exit status 1 when any row was skipped."""
 
 class CommandFailed(Exception):
     """Reported by the CLI as one or more readable lines."""
+
+
+class BadRow(Exception):
+    """One import row that cannot be loaded: reported with its line number, and the row is skipped."""
 
 
 def _add_program_options(parser: argparse.ArgumentParser) -> None:
@@ -195,6 +203,14 @@ def _option_for(field: str) -> str:
 
 
 # -- import ------------------------------------------------------------------------------------------------
+# A Slack call that fails is tried again after these pauses (seconds): one 5xx in hundreds of lookups is
+# common and passes in a moment.
+SLACK_RETRY_DELAYS = (0.5, 2.0)
+# Slack failing for this many people in a row is an outage or a bad token, not a hiccup: stop early with one
+# line instead of printing the same failure for every row.
+SLACK_GIVE_UP_AFTER = 3
+
+
 @dataclass
 class ImportRow:
     line: int
@@ -203,24 +219,74 @@ class ImportRow:
     not_with: list[str]
 
 
+@dataclass
+class Directory:
+    """What Slack said about the people a file names, asked before the import's transaction opens."""
+
+    profiles: dict[str, SlackProfile | None] = field(default_factory=dict)  # None: Slack has no such user
+    unanswered: dict[str, str] = field(default_factory=dict)  # email or id -> Slack's last error
+
+    def not_answered(self, line: int, value: str) -> BadRow:
+        return BadRow(f"line {line}: Slack didn't answer for {value} ({self.unanswered[value]}); try again")
+
+
+def _is_email(value: str) -> bool:
+    return "@" in value
+
+
+def _is_user_id(value: str) -> bool:
+    return value[:1] in ("U", "W") and value[1:].isalnum()
+
+
 def _split_list(text: str) -> list[str]:
-    return [part.strip() for part in text.replace(",", ";").split(";") if part.strip()]
+    """Grade levels, user ids and emails: ';' as documented, ',' too (form exports); none holds a comma."""
+    return [part.strip() for part in re.split(r"[;,]", text) if part.strip()]
 
 
-def _specialization_ids(values: list[str]) -> tuple[list[str], list[str]]:
-    """Accept ids or labels (case-insensitive); return (ids, unknown)."""
+def _name_key(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def _specialization_ids(text: str) -> tuple[list[str], list[str]]:
+    """Ids or labels (any case) separated by ';'; return (ids, unknown).
+
+    A label may hold a comma ("Data, assessment and evaluation"), so ',' cannot simply separate. A form
+    export may still use ',': within each ';' part the longest run of ','-pieces that names an entry wins,
+    and a part that cannot be read whole that way is reported as typed.
+    """
     catalog = specializations()
-    by_label = {label.lower(): sid for sid, label in catalog.items()}
-    ids, unknown = [], []
-    for value in values:
-        key = value.strip()
-        if key in catalog:
-            ids.append(key)
-        elif key.lower() in by_label:
-            ids.append(by_label[key.lower()])
+    by_name = {_name_key(sid): sid for sid in catalog} | {_name_key(label): sid for sid, label in catalog.items()}
+    ids: list[str] = []
+    unknown: list[str] = []
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        found = _names_in(part, by_name)
+        if found is None:
+            unknown.append(part)
         else:
-            unknown.append(value)
+            ids.extend(found)
     return ids, unknown
+
+
+def _names_in(part: str, by_name: dict[str, str]) -> list[str] | None:
+    """The entries a ';' part names, reading ','-pieces greedily; None when some piece names nothing."""
+    pieces = [p.strip() for p in part.split(",")]
+    found: list[str] = []
+    start = 0
+    while start < len(pieces):
+        if not pieces[start]:  # "reference," or "a,,b"
+            start += 1
+            continue
+        for end in range(len(pieces), start, -1):
+            sid = by_name.get(_name_key(", ".join(pieces[start:end])))
+            if sid is not None:
+                found.append(sid)
+                start = end
+                break
+        else:
+            return None
+    return found
 
 
 def read_import_file(path: Path) -> tuple[list[ImportRow], list[str]]:
@@ -241,7 +307,7 @@ def read_import_file(path: Path) -> tuple[list[ImportRow], list[str]]:
         for raw in reader:
             line = reader.line_num
             row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
-            specs, unknown = _specialization_ids(_split_list(row.get("specializations", "")))
+            specs, unknown = _specialization_ids(row.get("specializations", ""))
             if unknown:
                 problems.append(f"line {line}: unknown specialization(s) {', '.join(unknown)}")
                 continue
@@ -268,29 +334,97 @@ def read_import_file(path: Path) -> tuple[list[ImportRow], list[str]]:
     return rows, problems
 
 
-async def _resolve_emails(addresses: set[str]) -> dict[str, str | None]:
-    from bot.app import create_runtime
+def _people_to_ask_about(rows: list[ImportRow]) -> list[str]:
+    """Each applicant (for the profile) and each not_with email (for the id), once, in file order."""
+    wanted = [r.user for r in rows if _is_email(r.user) or _is_user_id(r.user)]
+    wanted += [p for r in rows for p in r.not_with if _is_email(p)]
+    return list(dict.fromkeys(wanted))
+
+
+async def _find_with_retries(gateway: SlackGateway, value: str) -> SlackProfile | None:
+    """Slack's client retries only 429s and broken connections; a 5xx or a timeout is tried again here."""
+    for delay in SLACK_RETRY_DELAYS:
+        try:
+            return await gateway.find_person(value)
+        except SlackUnavailable as error:
+            await asyncio.sleep(error.retry_after if isinstance(error, RateLimited) else delay)
+    return await gateway.find_person(value)
+
+
+async def _ask_slack(values: list[str]) -> Directory:
+    """Profiles for everyone the file names. Whom Slack did not answer for is recorded, so those rows are
+    reported and skipped like other bad rows (a rerun updates what loaded, so "try again" is safe)."""
+    from bot.slack_client import connection_pool, make_slack_client
 
     settings = load_settings()
-    runtime = create_runtime(settings, engine=make_engine("sqlite://"))
-    gateway = runtime.gateway
-    found: dict[str, str | None] = {}
-    for address in sorted(addresses):
-        found[address] = await gateway.lookup_email(address)
-    return found
+    directory = Directory()
+    failed_in_a_row = 0
+    async with connection_pool() as pool:
+        gateway = SlackGateway(make_slack_client(settings, pool=pool))
+        for value in values:
+            try:
+                directory.profiles[value] = await _find_with_retries(gateway, value)
+                failed_in_a_row = 0
+            except SlackUnavailable as error:
+                directory.unanswered[value] = str(error)
+                failed_in_a_row += 1
+                if failed_in_a_row >= SLACK_GIVE_UP_AFTER:
+                    raise CommandFailed(
+                        f"Slack did not answer for {failed_in_a_row} people in a row ({error}), so nothing was "
+                        "loaded. Check SLACK_BOT_TOKEN and https://slack-status.com, then run the import again."
+                    ) from None
+    return directory
+
+
+def _user_id_of(row: ImportRow, directory: Directory) -> str:
+    """The row's Slack user id; BadRow says why there is none."""
+    if row.user in directory.unanswered:
+        raise directory.not_answered(row.line, row.user)
+    if _is_email(row.user):
+        profile = directory.profiles.get(row.user)
+        if profile is None:
+            raise BadRow(f"line {row.line}: no Slack user has the email {row.user}")
+        return profile.user_id
+    if not _is_user_id(row.user):
+        raise BadRow(f"line {row.line}: {row.user!r} is neither a Slack user id nor an email")
+    return row.user
+
+
+def _not_with_ids(row: ImportRow, directory: Directory) -> list[str]:
+    """The user ids of the row's not_with people; BadRow names the ones that are not Slack users."""
+    unanswered = [p for p in row.not_with if p in directory.unanswered]
+    if unanswered:
+        raise directory.not_answered(row.line, unanswered[0])
+    ids: list[str] = []
+    unknown: list[str] = []
+    for value in row.not_with:
+        profile = directory.profiles.get(value) if _is_email(value) else None
+        if profile is not None:
+            ids.append(profile.user_id)
+        elif _is_user_id(value):
+            ids.append(value)
+        else:
+            unknown.append(value)
+    if unknown:
+        raise BadRow(f"line {row.line}: not_with has unknown people: {', '.join(unknown)}")
+    return ids
+
+
+def _line_number(message: str) -> int:
+    return int(message.split()[1].rstrip(":")) if message.startswith("line ") else 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     rows, problems = read_import_file(args.file)
-    emails = {r.user for r in rows if "@" in r.user} | {p for r in rows for p in r.not_with if "@" in p}
-    resolved = asyncio.run(_resolve_emails(emails)) if emails else {}
-
-    def user_id(value: str) -> str | None:
-        return resolved.get(value) if "@" in value else value
-
     engine = _engine()
+    notes: list[str] = []
     loaded = 0
     try:
+        with session_scope(engine) as session:
+            if queries.program_by_name(session, args.program) is None:  # before hundreds of Slack calls
+                raise CommandFailed(f"there is no program called {args.program!r}")
+        people = _people_to_ask_about(rows)
+        directory = asyncio.run(_ask_slack(people)) if people else Directory()
         with session_scope(engine, write=True) as session:
             program = queries.program_by_name(session, args.program)
             if program is None:
@@ -299,18 +433,12 @@ def cmd_import(args: argparse.Namespace) -> int:
             seen: set[tuple[str, str]] = set()
             good = []
             for row in rows:
-                uid = user_id(row.user)
-                if uid is None:
-                    problems.append(f"line {row.line}: no Slack user has the email {row.user}")
+                try:
+                    uid = _user_id_of(row, directory)
+                    row.answers.not_with = _not_with_ids(row, directory)
+                except BadRow as bad:
+                    problems.append(str(bad))
                     continue
-                if not (uid[:1] in ("U", "W") and uid[1:].isalnum()):
-                    problems.append(f"line {row.line}: {row.user!r} is neither a Slack user id nor an email")
-                    continue
-                unresolved = [p for p in row.not_with if user_id(p) is None]
-                if unresolved:
-                    problems.append(f"line {row.line}: not_with has unknown people: {', '.join(unresolved)}")
-                    continue
-                row.answers.not_with = [user_id(p) or "" for p in row.not_with]
                 row.answers.program_id = program.id
                 errors = enrollment_service.validate_intake(row.answers, program, uid)
                 if errors:
@@ -322,13 +450,26 @@ def cmd_import(args: argparse.Namespace) -> int:
                 seen.add((uid, row.answers.role))
                 good.append((uid, row))
             for uid, row in good:
-                if queries.person(session, uid) is None:
-                    # Stored without a profile; display name and time zone are filled in from Slack later.
-                    enrollment_service.save_profile(
-                        session, SlackProfile(user_id=uid, display_name="", timezone=program.timezone), now
+                profile = directory.profiles.get(row.user)
+                if profile is not None:
+                    person = enrollment_service.save_profile(session, profile, now)
+                else:
+                    # An id Slack does not know (users.info: user_not_found) is loaded as before, but the
+                    # coordinator is told: it may be a typo, and nobody can be introduced to a typo.
+                    notes.append(
+                        f"line {row.line}: loaded {row.user}, but Slack has no such user: check the id (until "
+                        "they use Shelfmate they have no name and the program's time zone)"
                     )
-                    session.flush()
-                    queries.person(session, uid).refreshed_at = None  # type: ignore[union-attr]
+                    person = queries.person(session, uid)
+                    if person is None:
+                        person = enrollment_service.save_profile(
+                            session, SlackProfile(user_id=uid, display_name="", timezone=program.timezone), now
+                        )
+                        person.refreshed_at = None  # so that their first /mentor asks Slack at once
+                refusal = enrollment_service.refusal_for_person(person, program)
+                if refusal:
+                    problems.append(f"line {row.line}: {row.user}: {refusal}")
+                    continue
                 enrollment_service.submit_intake(session, uid, program, row.answers, now)
                 loaded += 1
             program_service.record_admin_action(
@@ -341,8 +482,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             )
     finally:
         engine.dispose()
-    for problem in sorted(problems, key=lambda p: int(p.split()[1].rstrip(":")) if p.startswith("line ") else 0):
-        print(problem)
+    for line in sorted(problems, key=_line_number) + sorted(notes, key=_line_number):
+        print(line)
     print(f"Loaded {loaded} application(s) into {args.program}; {len(problems)} row(s) skipped.")
     return 0 if not problems else 1
 

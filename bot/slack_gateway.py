@@ -143,12 +143,17 @@ class SlackGateway:
                 break
         return members
 
-    async def lookup_email(self, email: str) -> str | None:
+    async def find_person(self, id_or_email: str) -> SlackProfile | None:
+        """A person's profile by user id or email; None when Slack has no such user. users.lookupByEmail
+        answers with the whole user object, so an email costs one call, not a lookup and then users.info."""
         try:
-            data = await self._call("users.lookupByEmail", email=email)
+            if "@" not in id_or_email:
+                return await self.profile(id_or_email)
+            data = await self._call("users.lookupByEmail", email=id_or_email)
         except Unreachable:
             return None
-        return (data.get("user") or {}).get("id")
+        user = data.get("user") or {}
+        return profile_from_user(user) if user.get("id") else None
 
     # -- writing -------------------------------------------------------------------------------------------
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:

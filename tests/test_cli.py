@@ -11,10 +11,16 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
+from sqlalchemy.engine import Engine
+from sqlmodel import select
 
-from storage.engine import make_engine
+from bot import cli_admin
+from bot.cli import main
+from storage.engine import make_engine, session_scope
+from storage.models import Enrollment, Person
 from tests.app_server import ShelfmateProcess
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
+from tests.factories import make_program
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 
@@ -135,3 +141,121 @@ def test_http_mode_answers_signed_help_fast_and_refuses_bad_signatures(
     assert driver.mentor("U0LIB0001", "help", timestamp=int(time.time()) - 360).status_code == 401
     assert len(emulator.calls) == calls_before
     driver.close()
+
+
+# -- shelfmate import: what Slack says about each applicant ---------------------------------------------------
+IMPORT_HEADER = "slack_user,role,library_type,organization,specializations,years_experience,not_with\n"
+
+
+@pytest.fixture
+def operator_shell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, emulator: SlackEmulator) -> Path:
+    """`shelfmate` run in-process (so Slack retry pauses can be shortened) against the emulator."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("SLACK_APP_TOKEN", "SHELFMATE_ADMINS", "SHELFMATE_CLOCK", "LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    monkeypatch.setenv("SLACK_API_URL", emulator.api_url)
+    monkeypatch.setattr(cli_admin, "SLACK_RETRY_DELAYS", (0.0, 0.0))
+    return tmp_path
+
+
+def _import(shell: Path, body: str) -> int:
+    path = shell / "applications.csv"
+    path.write_text(IMPORT_HEADER + body, encoding="utf-8")
+    return main(["import", str(path), "--program", "PLSEP Mentorship 2025"])
+
+
+def _enrolled(engine: Engine) -> dict[str, list[str]]:
+    with session_scope(engine) as session:
+        return {e.person_id: list(e.specializations) for e in session.exec(select(Enrollment))}
+
+
+def test_import_keeps_slacks_profile_and_refuses_bot_and_deactivated_accounts(
+    operator_shell: Path, engine: Engine, emulator: SlackEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_program(engine)
+    emulator.add_user("U0CHIID001", name="ana", real_name="Ana Ruiz", tz="America/Chicago", tz_offset=-21600)
+    emulator.add_user("U0GONE0001", name="gone", email="gone@library.example", deleted=True)
+    emulator.add_user("U0ROBOT001", name="robot", is_bot=True)
+    code = _import(
+        operator_shell,
+        "U0CHIID001,mentee,public,Chicago Public Library,reference,1,\n"
+        "gone@library.example,mentee,public,Kern County Library,reference,1,\n"
+        "U0ROBOT001,mentee,public,Kern County Library,reference,1,\n",
+    )
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "line 3: gone@library.example: This account is deactivated" in out
+    assert "line 4: U0ROBOT001: Bots can't join" in out
+    assert "Loaded 1 application(s)" in out and "2 row(s) skipped" in out
+    assert set(_enrolled(engine)) == {"U0CHIID001"}
+    with session_scope(engine) as session:
+        ana = session.get(Person, "U0CHIID001")
+        assert ana is not None and (ana.display_name, ana.timezone) == ("Ana Ruiz", "America/Chicago")
+        assert ana.refreshed_at is not None
+
+
+def test_import_reports_the_row_slack_kept_failing_for_and_loads_the_rest(
+    operator_shell: Path, engine: Engine, emulator: SlackEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_program(engine)
+    emulator.add_user("U0BYMAIL01", name="kim", email="kim@library.example")
+    emulator.add_user("U0BYMAIL02", name="lee", email="lee@library.example")
+    emulator.fail("users.lookupByEmail", status=500, times=3, match=lambda a: a.get("email") == "kim@library.example")
+    code = _import(
+        operator_shell,
+        "kim@library.example,mentee,public,Fresno County Public Library,reference,1,\n"
+        "lee@library.example,mentee,public,Kern County Library,reference,2,kim@library.example\n",
+    )
+    out = capsys.readouterr().out
+    assert code == 1, out
+    lines = out.splitlines()
+    assert lines[0].startswith("line 2: Slack didn't answer for kim@library.example") and "try again" in lines[0]
+    assert lines[1].startswith("line 3: Slack didn't answer for kim@library.example")  # its not_with
+    assert "Loaded 0 application(s)" in lines[-1]
+    # Slack answers again: the same file loads both, and nothing is doubled.
+    assert _import(
+        operator_shell,
+        "kim@library.example,mentee,public,Fresno County Public Library,reference,1,\n"
+        "lee@library.example,mentee,public,Kern County Library,reference,2,kim@library.example\n",
+    ) == 0  # fmt: skip
+    assert set(_enrolled(engine)) == {"U0BYMAIL01", "U0BYMAIL02"}
+
+
+def test_import_stops_with_one_line_when_slack_is_down(
+    operator_shell: Path, engine: Engine, emulator: SlackEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_program(engine)
+    emulator.fail("*", status=503, times=None)
+    rows = "".join(f"U0DOWN{k:04d},mentee,public,Kern County Library,reference,1,\n" for k in range(20))
+    code = _import(operator_shell, rows)
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "Traceback" not in captured.err
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith("shelfmate: Slack did not answer for 3 people in a row") and "nothing was loaded" in line
+    assert len(emulator.calls_to("users.info")) <= 9  # gave up after three people, not twenty
+    assert _enrolled(engine) == {}
+
+
+def test_import_reads_comma_lists_of_specializations_without_breaking_labels_that_hold_a_comma(
+    operator_shell: Path, engine: Engine, emulator: SlackEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_program(engine)
+    for user in ("U0SPECS001", "U0SPECS002", "U0SPECS003"):
+        emulator.add_user(user)
+    code = _import(
+        operator_shell,
+        'U0SPECS001,mentee,public,A,"reference, Data, assessment and evaluation",1,\n'
+        "U0SPECS002,mentee,public,B,data_assessment;  budgets and GRANTS ,1,\n"
+        'U0SPECS003,mentee,public,C,"Data, assessment and evaulation",1,\n',
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "line 4: unknown specialization(s) Data, assessment and evaulation" in out
+    assert _enrolled(engine) == {
+        "U0SPECS001": ["data_assessment", "reference"],
+        "U0SPECS002": ["budgets_grants", "data_assessment"],
+    }
