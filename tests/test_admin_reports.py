@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from bot.app import create_runtime
 from bot.clock import FixedClock
@@ -114,8 +115,9 @@ def test_summary_counts_exactly_and_posts_with_a_chart(
     assert "Reference and information services: 1 waiting, mentors have room" in shown
     assert "*Pairings*: 1 introduced, 2 active" in shown
     assert "*Agreements*: 1 pending, 1 overdue" in shown
-    assert "1 of 2 active pairs met (50%)" in shown  # May: only P1 met
-    assert "03: 100% → 04: 0% → 05: 50%" in shown
+    # The introduced P3 counts too: it could have met (introduced pairs log meetings). May: only P1 met.
+    assert "1 of 3 pairs met (33%)" in shown
+    assert "03: 67% → 04: 0% → 05: 33%" in shown
     assert "*Check-ins*: 3 · 3 mentoring hours · average rating 4.0/5" in shown
     assert "<@U0M2> and <@U0E2>: last met 69 days ago" in shown
     assert "<@U0E3> (account_inactive)" in shown
@@ -229,3 +231,115 @@ def test_a_blackout_month_is_left_out_of_the_meeting_trend(engine: Engine, clock
     with session_scope(engine) as session:
         summary = summarize(session, session.get(Program, state["program"].id), NOW)
     assert [m.month for m in summary.months] == ["2025-03", "2025-05"]
+
+
+def test_the_meeting_rate_counts_each_pair_in_the_months_it_was_together(engine: Engine, clock: FixedClock) -> None:
+    """Approved before the month ended and not ended before it began; a rejected proposal was never a pair."""
+    from bot.services.reports import summarize
+
+    state = build_known_state(engine)
+    with session_scope(engine, write=True) as session:
+        [m1, m3] = [
+            session.exec(select(Enrollment).where(Enrollment.person_id == uid)).one() for uid in ("U0M1", "U0M3")
+        ]
+        [e4, e5] = [
+            session.exec(select(Enrollment).where(Enrollment.person_id == uid)).one() for uid in ("U0E4", "U0E5")
+        ]
+        session.add_all(
+            [
+                # Together in March and April only: dissolved on Apr 10.
+                Pairing(
+                    program_id=m1.program_id, mentor_enrollment_id=m3.id, mentee_enrollment_id=e4.id,
+                    status="dissolved", approved_at=datetime(2025, 3, 3, tzinfo=UTC),
+                    ended_at=datetime(2025, 4, 10, 17, tzinfo=UTC),
+                ),
+                # Approved in April: not expected to have met in March.
+                Pairing(
+                    program_id=m1.program_id, mentor_enrollment_id=m1.id, mentee_enrollment_id=e5.id,
+                    status="active", approved_at=datetime(2025, 4, 15, 17, tzinfo=UTC),
+                ),
+                # Rejected at the preview: never a pair.
+                Pairing(
+                    program_id=m1.program_id, mentor_enrollment_id=m3.id, mentee_enrollment_id=e5.id,
+                    status="dissolved", ended_at=datetime(2025, 2, 25, tzinfo=UTC),
+                ),
+            ]
+        )  # fmt: skip
+    with session_scope(engine) as session:
+        summary = summarize(session, session.get(Program, state["program"].id), NOW)
+    assert [(m.month, m.live_pairs, m.pairs_met) for m in summary.months] == [
+        ("2025-03", 4, 2),  # P1, P2, P3 and the pair dissolved in April
+        ("2025-04", 5, 0),  # ... and the pair approved in April
+        ("2025-05", 4, 1),  # the dissolved pair no longer
+    ]
+
+
+def test_cut_lists_in_the_summary_say_how_many_more_and_where() -> None:
+    from bot.services.reports import ProgramSummary
+    from bot.views.summary import summary_blocks
+
+    summary = ProgramSummary(program_id=1, program_name="PLSEP 2025", today=date(2025, 5, 20), days_left=41)
+    summary.participants = {"mentee": {"waitlisted": 12}}
+    summary.waitlist_by_specialization = [(f"spec_{k}", 1, 1) for k in range(10)]
+    summary.unreachable = [(f"U0GONE{k:03d}", "account_inactive") for k in range(20)]
+    summary.at_risk = [(f"U0QM{k:04d}", f"U0QE{k:04d}", None) for k in range(3)]
+    sections = [b["text"]["text"] for b in summary_blocks(summary) if b["type"] == "section"]
+    [waitlist] = [t for t in sections if t.startswith("*Waitlist*")]
+    assert waitlist.startswith("*Waitlist*: 12 mentees waiting") and waitlist.count("\n• ") == 8
+    assert "… and 2 more specializations" in waitlist and "export participants PLSEP 2025" in waitlist
+    [unreachable] = [t for t in sections if t.startswith("*Can't reach*")]
+    assert unreachable.startswith("*Can't reach*: 20 people") and unreachable.count("account_inactive") == 15
+    assert "… and 5 more people" in unreachable and "unreachable column" in unreachable
+    [at_risk] = [t for t in sections if "At risk" in t]
+    assert "3 pairs have gone quiet" in at_risk and "more" not in at_risk  # nothing cut, nothing to point to
+
+
+def test_an_overdue_agreement_alert_counts_the_pairs_it_cannot_list() -> None:
+    from bot.views.messages import render_delivery
+
+    pairs = [[f"U0M{k:04d}", f"U0E{k:04d}"] for k in range(45)]
+    text, blocks = render_delivery(
+        "agreement_overdue", {"program": "PLSEP 2025", "agreement_due": "2025-03-01", "pairs": pairs}
+    )
+    shown = block_texts(blocks)
+    assert text == "45 agreements overdue" and "45 pairs missed the agreement date" in shown
+    assert shown.count("• <@") == 40 and "… and 5 more" in shown and "export pairings PLSEP 2025" in shown
+
+
+def test_participants_export_says_who_cannot_be_reached(
+    slack: SlackDriver, emulator: SlackEmulator, known: dict[str, Any]
+) -> None:
+    """The summary's "Can't reach" list points here for the people it leaves out."""
+    slack.admin(ADMIN_ID, "export participants")
+    [upload] = wait_for(lambda: emulator.uploaded_files)
+    reasons = {r["slack_user_id"]: r["unreachable"] for r in csv_rows(upload.content)}
+    assert reasons["U0E3"] == "account_inactive" and reasons["U0E1"] == ""
+
+
+def test_audit_lines_read_as_words_and_name_the_program() -> None:
+    from bot.views.audit import audit_blocks
+    from storage.models import AuditEvent
+
+    at = datetime(2025, 1, 15, 17, 0, tzinfo=UTC)
+    events = [
+        AuditEvent(actor="U0ADMIN01", action="program.edit", program_id=1, detail={"changed": ["ends_on", "timezone"]}, at=at),
+        AuditEvent(actor="cli", action="applications.import", program_id=1,
+                   detail={"file": "a<b>.csv", "loaded": 40, "skipped": 2}, at=at),
+        AuditEvent(actor="U0ADMIN01", action="pairing.dissolve", program_id=1,
+                   detail={"pairing_id": 7, "reason": "personal matter"}, at=at),
+        AuditEvent(actor="U0ADMIN01", action="pairing.hand_pair", program_id=2,
+                   detail={"pairing_id": 8, "override": True}, at=at),
+        AuditEvent(actor="cli", action="program.edit", program_id=1, detail={"changed": []}, at=at),
+        AuditEvent(actor="ops@host", action="program.create", program_id=3, detail={"name": "New"}, at=at),
+    ]  # fmt: skip
+    shown = block_texts(audit_blocks(events, {1: "PLSEP 2025"}))
+    assert "<@U0ADMIN01> edited a program, *PLSEP 2025* (changed Ends and Time zone)" in shown
+    assert (
+        "the `shelfmate` command line imported applications from a file in *PLSEP 2025* "
+        "(file a&lt;b&gt;.csv; 40 loaded; 2 skipped)"
+    ) in shown
+    assert "dissolved a pairing in *PLSEP 2025* (pairing #7)" in shown and "personal" not in shown
+    assert "paired two people by hand (matching rules overridden; pairing #8)" in shown
+    assert "edited a program, *PLSEP 2025* (saved with no changes)" in shown
+    assert "`ops@host` created a program (name New)" in shown
+    assert "<@cli>" not in shown and "<@ops" not in shown

@@ -168,8 +168,11 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                 events = await runtime.read(
                     program_service.visible_audit_events, user_id, admins, max(1, min(limit, 100))
                 )
+                programs = await runtime.read(queries.all_programs)
                 await ack(
-                    blocks=audit_views.audit_blocks(events), text="Recent admin actions", response_type="ephemeral"
+                    blocks=audit_views.audit_blocks(events, {p.id: p.name for p in programs if p.id is not None}),
+                    text="Recent admin actions",
+                    response_type="ephemeral",
                 )
             else:
                 if refusal := await authorized(user_id, None):

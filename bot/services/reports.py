@@ -6,7 +6,7 @@ import csv
 import io
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -21,6 +21,7 @@ from storage.models import (
     EnrollmentStatus,
     Pairing,
     PairingStatus,
+    Person,
     Program,
     Role,
 )
@@ -31,13 +32,15 @@ EXPORT_KINDS = ("participants", "pairings", "checkins", "hours")
 @dataclass(frozen=True)
 class MonthRate:
     month: str  # YYYY-MM
-    active_pairs: int
+    # Pairs together at some point in the month (introduced, active, or ended/dissolved later): introduced
+    # pairs may log meetings before settling their agreement, so leaving them out undercounts who met.
+    live_pairs: int
     pairs_met: int
     checkins: int
 
     @property
     def rate(self) -> float:
-        return self.pairs_met / self.active_pairs if self.active_pairs else 0.0
+        return self.pairs_met / self.live_pairs if self.live_pairs else 0.0
 
 
 @dataclass
@@ -75,7 +78,7 @@ class ProgramSummary:
             "pairings": self.pairings,
             "agreements_pending": self.agreements_pending,
             "agreements_overdue": self.agreements_overdue,
-            "months": [[m.month, m.active_pairs, m.pairs_met, m.checkins] for m in self.months],
+            "months": [[m.month, m.live_pairs, m.pairs_met, m.checkins] for m in self.months],
             "at_risk": self.at_risk,
             "unreachable": self.unreachable,
             "average_rating": self.average_rating,
@@ -114,6 +117,40 @@ def _months_between(first: date, last: date) -> list[date]:
         months.append(cursor)
         cursor = (cursor + timedelta(days=32)).replace(day=1)
     return months
+
+
+def _month_end(month: date) -> date:
+    return (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+def _local_day(moment: datetime, program: Program) -> date:
+    """A stored moment as the program's calendar day (SQLite hands back naive UTC)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(zone(program.timezone)).date()
+
+
+def _live_during(pairing: Pairing, program: Program, first: date, last: date) -> bool:
+    """Whether a pair was together at some point between `first` and `last`, so was expected to meet.
+
+    A dissolved pairing never approved was a rejected or dropped proposal, never a pair; a pairing without an
+    approval time (rows from before it was recorded) counts from the start.
+    """
+    if pairing.status == PairingStatus.PROPOSED:
+        return False  # not introduced yet (even when approved): the two do not know of each other
+    if pairing.status == PairingStatus.DISSOLVED and pairing.approved_at is None:
+        return False
+    if pairing.approved_at is not None and _local_day(pairing.approved_at, program) > last:
+        return False
+    if pairing.status in (PairingStatus.ENDED, PairingStatus.DISSOLVED) and pairing.ended_at is not None:
+        return _local_day(pairing.ended_at, program) >= first
+    return True
+
+
+def _unreachable(person: Person | None) -> str:
+    """Why the bot cannot message someone ("" when it can): the summary's "Can't reach" list, in full."""
+    if person is None:
+        return ""
+    return person.unreachable_reason or ("deactivated" if person.deactivated else "")
 
 
 def shortages(enrollments: list[Enrollment], pairings: list[Pairing]) -> list[tuple[str, int, int]]:
@@ -167,7 +204,6 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
     ratings = [c.rating for c in all_checkins if c.rating]
     summary.average_rating = round(sum(ratings) / len(ratings), 2) if ratings else None
 
-    counted = [p for p in pairings if p.status in (PairingStatus.ACTIVE, PairingStatus.ENDED)]
     last = min(today, program.ends_on)
     if today >= program.starts_on:
         for month in _months_between(program.starts_on, last):
@@ -175,12 +211,12 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
                 continue  # a blackout month expects no meetings: it is no 0% in the trend
             key = f"{month:%Y-%m}"
             met = {c.pairing_id for c in all_checkins if f"{c.met_on:%Y-%m}" == key}
-            active = [p for p in counted if p.approved_at is None or p.approved_at.date() <= month.replace(day=28)]
+            live = {p.id for p in pairings if _live_during(p, program, month, _month_end(month))}
             summary.months.append(
                 MonthRate(
                     month=key,
-                    active_pairs=len(active),
-                    pairs_met=len(met & {p.id for p in active}),
+                    live_pairs=len(live),
+                    pairs_met=len(met & live),
                     checkins=sum(1 for c in all_checkins if f"{c.met_on:%Y-%m}" == key),
                 )
             )
@@ -197,11 +233,7 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
     people = queries.people(
         session, sorted({e.person_id for e in enrollments if e.status != EnrollmentStatus.WITHDRAWN})
     )
-    summary.unreachable = sorted(
-        (pid, person.unreachable_reason or "deactivated")
-        for pid, person in people.items()
-        if person.unreachable_reason or person.deactivated
-    )
+    summary.unreachable = sorted((pid, _unreachable(person)) for pid, person in people.items() if _unreachable(person))
     return summary
 
 
@@ -221,13 +253,13 @@ def export_csv(session: Session, program: Program, kind: str) -> bytes:
     if kind == "participants":
         writer.writerow(
             ["slack_user_id", "display_name", "role", "status", "library_type", "organization", "region",
-             "specializations", "years_experience", "capacity", "waitlist_reason"]
+             "specializations", "years_experience", "capacity", "waitlist_reason", "unreachable"]
         )  # fmt: skip
         for e in enrollments:
             writer.writerow(
                 [e.person_id, name.get(e.person_id, ""), e.role, e.status, e.library_type, e.organization, e.region,
                  "; ".join(specialization_label(s) for s in e.specializations), e.years_experience,
-                 e.capacity if e.role == "mentor" else "", e.waitlist_reason or ""]
+                 e.capacity if e.role == "mentor" else "", e.waitlist_reason or "", _unreachable(people.get(e.person_id))]
             )  # fmt: skip
     elif kind == "pairings":
         writer.writerow(

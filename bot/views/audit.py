@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk.models.blocks import Block, HeaderBlock, MarkdownTextObject, SectionBlock
 
+from bot.services.programs import FIELD_LABELS
 from bot.views.common import clip, render
 from storage.models import AuditEvent
 
@@ -21,18 +24,83 @@ ACTION_WORDS = {
     "applications.import": "imported applications from a file",
 }
 
+# The actor the `shelfmate` CLI records (bot.cli_admin.CLI_ACTOR): a person at a shell, not a Slack user.
+CLI_ACTOR = "cli"
+# Only these can be mentioned: anything else renders as "<@cli>", which Slack shows as a broken mention.
+_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+# Detail keys never shown: a dissolve reason can be personal, and coordinators of other programs read this.
+_HIDDEN_DETAILS = frozenset({"reason"})
 
-def audit_blocks(events: list[AuditEvent]) -> list[dict[str, Any]]:
+
+def _escape(text: str) -> str:
+    """Stored values (file names, program names) must not turn into mentions or links in mrkdwn."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _and(words: list[str]) -> str:
+    """A list as a person writes it: "A", "A and B", "A, B and C"."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _actor(actor: str) -> str:
+    if _SLACK_USER_ID.match(actor):
+        return f"<@{actor}>"
+    if actor == CLI_ACTOR:
+        return "the `shelfmate` command line"
+    plain = _escape(actor).replace("`", "'")
+    return f"`{plain}`"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return _and([_value(v) for v in value]) if value else "none"
+    return _escape(str(value))
+
+
+def _details(detail: dict[str, Any]) -> list[str]:
+    """Each stored detail as a phrase; column names become the labels people see in the program form."""
+    phrases: list[str] = []
+    for key, value in sorted(detail.items()):
+        if key in _HIDDEN_DETAILS:
+            continue
+        if key == "changed":
+            labels = [FIELD_LABELS.get(str(name), str(name).replace("_", " ")) for name in value or []]
+            phrases.append(f"changed {_and(labels)}" if labels else "saved with no changes")
+        elif key == "pairing_id":
+            phrases.append(f"pairing #{value}")
+        elif key == "override":
+            if value:
+                phrases.append("matching rules overridden")
+        elif key == "pairs":
+            phrases.append(f"{value} pair{'s' if value != 1 else ''} proposed")
+        elif key in ("waitlist", "loaded", "skipped"):
+            phrases.append(f"{value} {'waitlisted' if key == 'waitlist' else key}")
+        elif key == "kind":
+            phrases.append(_value(value))
+        else:
+            phrases.append(f"{key.replace('_', ' ')} {_value(value)}")
+    return phrases
+
+
+def _line(event: AuditEvent, program_names: Mapping[int, str]) -> str:
+    # A creation names its program in its detail ("name …"), as it was called then; others name it as it is now.
+    name = program_names.get(event.program_id) if event.program_id is not None else None
+    where = ""
+    if name and event.action != "program.create":
+        where = f", *{_escape(name)}*" if event.action.startswith("program.") else f" in *{_escape(name)}*"
+    phrases = _details(event.detail or {})
+    words = ACTION_WORDS.get(event.action, _escape(event.action))
+    when = event.at.strftime("%Y-%m-%d %H:%M UTC")
+    return f"• {when}: {_actor(event.actor)} {words}{where}" + (f" ({'; '.join(phrases)})" if phrases else "")
+
+
+def audit_blocks(events: list[AuditEvent], program_names: Mapping[int, str] | None = None) -> list[dict[str, Any]]:
+    """Newest first, one line per action; `program_names` (id -> name) lets each line say which program."""
     if not events:
         return render([SectionBlock(text=MarkdownTextObject(text="No admin actions recorded yet."))])
-    lines = []
-    for event in events:
-        detail = ", ".join(f"{k} {v}" for k, v in sorted(event.detail.items()) if k != "reason")
-        when = event.at.strftime("%Y-%m-%d %H:%M UTC")
-        lines.append(
-            f"• {when}: <@{event.actor}> {ACTION_WORDS.get(event.action, event.action)}"
-            + (f" ({detail})" if detail else "")
-        )
+    lines = [_line(event, program_names or {}) for event in events]
     blocks: list[Block] = [HeaderBlock(text=f"Last {len(events)} admin actions")]
     chunk: list[str] = []
     for line in lines:

@@ -8,7 +8,7 @@ from bot.services.reports import ProgramSummary
 
 
 def meeting_rate_png(summary: ProgramSummary) -> bytes:
-    """Bars: check-ins per month; line: share of active pairs that met. Rendered without a display."""
+    """Bars: check-ins per month; line: share of pairs together that month that met. Rendered without a display."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -113,12 +113,24 @@ def _agreement_reminder(p: dict[str, Any]) -> Rendered:
     return "Your mentoring agreement is due soon", render(blocks)
 
 
+# Pairs listed by name in the overdue-agreement alert; the rest are counted and pointed to, never dropped silently.
+OVERDUE_PAIRS_SHOWN = 40
+
+
 def _agreement_overdue(p: dict[str, Any]) -> Rendered:
-    pairs = "\n".join(f"• <@{a}> and <@{b}>" for a, b in p["pairs"][:40])
-    text = (
-        f"*{p['program']}*: {len(p['pairs'])} pair(s) missed the agreement date ({_day(p['agreement_due'])}):\n{pairs}"
+    total = len(p["pairs"])
+    lines = [f"• <@{a}> and <@{b}>" for a, b in p["pairs"][:OVERDUE_PAIRS_SHOWN]]
+    if total > OVERDUE_PAIRS_SHOWN:
+        program = str(p["program"]).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+        lines.append(
+            f"… and {total - OVERDUE_PAIRS_SHOWN} more: `/mentor-admin export pairings {program}` lists them all "
+            "(status introduced)"
+        )
+    pairs = "pair" if total == 1 else "pairs"
+    text = f"*{p['program']}*: {total} {pairs} missed the agreement date ({_day(p['agreement_due'])}):\n" + "\n".join(
+        lines
     )
-    return f"{len(p['pairs'])} agreements overdue", render([_section(text)])
+    return f"{total} agreement{'' if total == 1 else 's'} overdue", render([_section(text)])
 
 
 def _at_risk(p: dict[str, Any]) -> Rendered:

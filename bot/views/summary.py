@@ -12,11 +12,30 @@ from bot.views.common import clip, render
 
 STATUS_ORDER = ("applied", "waitlisted", "matched", "paused", "withdrawn")
 PAIRING_ORDER = ("proposed", "introduced", "active", "ended", "dissolved")
+# How many lines each list shows: enough to act on from a phone, and well inside a section's 3,000 characters.
+AT_RISK_SHOWN = 15
+UNREACHABLE_SHOWN = 15
+WAITLIST_SHOWN = 8
 
 
 def _counts(counts: dict[str, int], order: tuple[str, ...]) -> str:
     parts = [f"{counts[s]} {s}" for s in order if counts.get(s)]
     return ", ".join(parts) or "none"
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+def _export(kind: str, program_name: str) -> str:
+    """The command that lists a cut list in full, ready to copy."""
+    name = program_name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+    return f"`/mentor-admin export {kind} {name}`"
+
+
+def _more(hidden: int, what: str, where: str) -> list[str]:
+    """The line that says a list was cut, by how much, and where the rest is; none when nothing was cut."""
+    return [f"… and {hidden} more {what}: {where}"] if hidden > 0 else []
 
 
 def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[dict[str, Any]]:
@@ -39,12 +58,22 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
             )
         )
     )
-    waitlist = "\n".join(
+    shortages = summary.waitlist_by_specialization
+    waitlist = [
         f"• {specialization_label(spec)}: {n} waiting, "
         + (f"{needed} more mentor place{'s' if needed != 1 else ''} needed" if needed else "mentors have room")
-        for spec, n, needed in summary.waitlist_by_specialization[:8]
+        for spec, n, needed in shortages[:WAITLIST_SHOWN]
+    ]
+    waitlist += _more(
+        len(shortages) - WAITLIST_SHOWN,
+        "specializations with mentees waiting",
+        f"{_export('participants', summary.program_name)} lists everyone waitlisted",
     )
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=clip("*Waitlist*\n" + (waitlist or "Nobody is waiting.")))))
+    # A mentee seeking two specializations is on two lines: the heading says how many people are waiting.
+    waiting = mentees.get("waitlisted", 0)
+    heading = f"*Waitlist*: {_plural(waiting, 'mentee')} waiting, by specialization" if waiting else "*Waitlist*"
+    empty = "None of them named a specialization." if waiting else "Nobody is waiting."
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(heading + "\n" + ("\n".join(waitlist) or empty)))))
     blocks.append(
         SectionBlock(
             text=MarkdownTextObject(
@@ -59,7 +88,7 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=f"*Meetings this month*: {current.pairs_met} of {current.active_pairs} active pairs met "
+                    text=f"*Meetings this month*: {current.pairs_met} of {_plural(current.live_pairs, 'pair')} met "
                     f"({current.rate:.0%})\nTrend: {trend}"
                 )
             )
@@ -73,17 +102,31 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
         )
     )
     blocks.append(DividerBlock())
+    # Each cut list says its total and how many it left out, so nobody follows up 15 and believes that is all.
     if summary.at_risk:
         lines = [
             f"• <@{a}> and <@{b}>: " + (f"last met {days} days ago" if days is not None else "never met")
-            for a, b, days in summary.at_risk[:15]
+            for a, b, days in summary.at_risk[:AT_RISK_SHOWN]
         ]
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(":warning: *At risk*\n" + "\n".join(lines)))))
+        lines += _more(
+            len(summary.at_risk) - AT_RISK_SHOWN,
+            "quiet pairs",
+            f"{_export('pairings', summary.program_name)} lists them all (status active, at_risk yes)",
+        )
+        quiet = len(summary.at_risk)
+        heading = f":warning: *At risk*: {_plural(quiet, 'pair')} {'has' if quiet == 1 else 'have'} gone quiet"
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(heading + "\n" + "\n".join(lines)))))
     else:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*At risk*: no pair has gone quiet.")))
     if summary.unreachable:
-        lines = [f"• <@{pid}> ({reason})" for pid, reason in summary.unreachable[:15]]
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip("*Can't reach*\n" + "\n".join(lines)))))
+        lines = [f"• <@{pid}> ({reason})" for pid, reason in summary.unreachable[:UNREACHABLE_SHOWN]]
+        lines += _more(
+            len(summary.unreachable) - UNREACHABLE_SHOWN,
+            "people",
+            f"{_export('participants', summary.program_name)} lists them all (unreachable column)",
+        )
+        heading = f"*Can't reach*: {_plural(len(summary.unreachable), 'person', 'people')}"
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(heading + "\n" + "\n".join(lines)))))
     return render(blocks)
 
 
