@@ -122,3 +122,20 @@ def slack(app_server: AppServer, emulator: SlackEmulator) -> Iterator[SlackDrive
     )
     yield driver
     driver.close()
+
+
+@pytest.fixture
+def operator_shell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, emulator: SlackEmulator) -> Path:
+    """An operator's shell for `shelfmate` run in-process: the test database and emulator, no stray `.env`
+    from the working directory, and no pauses between Slack retries."""
+    from bot import cli_admin
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("SLACK_APP_TOKEN", "SHELFMATE_ADMINS", "SHELFMATE_CLOCK", "LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    monkeypatch.setenv("SLACK_API_URL", emulator.api_url)
+    monkeypatch.setattr(cli_admin, "SLACK_RETRY_DELAYS", (0.0, 0.0))
+    return tmp_path

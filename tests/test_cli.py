@@ -14,7 +14,6 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import cli_admin
 from bot.cli import main
 from storage.engine import make_engine, session_scope
 from storage.models import Enrollment, Person
@@ -145,20 +144,6 @@ def test_http_mode_answers_signed_help_fast_and_refuses_bad_signatures(
 
 # -- shelfmate import: what Slack says about each applicant ---------------------------------------------------
 IMPORT_HEADER = "slack_user,role,library_type,organization,specializations,years_experience,not_with\n"
-
-
-@pytest.fixture
-def operator_shell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, emulator: SlackEmulator) -> Path:
-    """`shelfmate` run in-process (so Slack retry pauses can be shortened) against the emulator."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("SLACK_APP_TOKEN", "SHELFMATE_ADMINS", "SHELFMATE_CLOCK", "LOG_LEVEL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
-    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
-    monkeypatch.setenv("SLACK_API_URL", emulator.api_url)
-    monkeypatch.setattr(cli_admin, "SLACK_RETRY_DELAYS", (0.0, 0.0))
-    return tmp_path
 
 
 def _import(shell: Path, body: str) -> int:

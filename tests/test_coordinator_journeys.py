@@ -18,7 +18,7 @@ from bot.cli import main
 from bot.clock import FixedClock
 from storage.engine import session_scope
 from storage.models import Enrollment, Pairing, Person
-from tests.conftest import ADMIN_ID, BOT_TOKEN, SIGNING_SECRET
+from tests.conftest import ADMIN_ID
 from tests.factories import block_texts, make_program
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
@@ -27,19 +27,6 @@ from tests.test_programs_and_matching import program_modal_state
 
 ADMIN_CHANNEL = "C0ADMINS01"
 PROGRAM = "PLSEP Mentorship 2025"
-
-
-@pytest.fixture
-def shell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, emulator: SlackEmulator) -> Path:
-    """An operator's shell: the `shelfmate` command run in-process against the test database and emulator."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("SLACK_APP_TOKEN", "SHELFMATE_ADMINS", "SHELFMATE_CLOCK", "LOG_LEVEL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
-    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
-    monkeypatch.setenv("SLACK_API_URL", emulator.api_url)
-    return tmp_path
 
 
 def write_csv(path: Path, rows: list[list[str]]) -> Path:
@@ -58,13 +45,13 @@ def enrollments(engine: Engine) -> list[Enrollment]:
 
 # -- shelfmate import ----------------------------------------------------------------------------------------
 def test_import_accepts_a_specialization_label_with_a_comma(
-    shell: Path, engine: Engine, capsys: pytest.CaptureFixture[str]
+    operator_shell: Path, engine: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The catalogue's label "Data, assessment and evaluation" (also what `export participants` writes)
     imports whole, although ',' may also separate a form export's list."""
     make_program(engine)
     path = write_csv(
-        shell / "applications.csv",
+        operator_shell / "applications.csv",
         [
             IMPORT_HEADER,
             [
@@ -85,14 +72,14 @@ def test_import_accepts_a_specialization_label_with_a_comma(
 
 
 def test_import_survives_one_slack_hiccup_while_resolving_emails(
-    shell: Path, engine: Engine, emulator: SlackEmulator, capsys: pytest.CaptureFixture[str]
+    operator_shell: Path, engine: Engine, emulator: SlackEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """One HTTP 500 from users.lookupByEmail among many lookups is retried: no traceback, and the rows load."""
     make_program(engine)
     emulator.add_user("U0BYMAIL01", name="kim", email="kim@library.example")
     emulator.add_user("U0BYMAIL02", name="lee", email="lee@library.example")
     path = write_csv(
-        shell / "applications.csv",
+        operator_shell / "applications.csv",
         [
             IMPORT_HEADER,
             ["kim@library.example", "mentee", "public", "Fresno County Public Library", "reference", "1"],
@@ -158,7 +145,7 @@ LIBRARY_SYSTEMS = [
 
 
 def test_program_edit_modal_can_hold_the_neighbouring_organizations_the_cli_saved(
-    shell: Path, slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+    operator_shell: Path, slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:
     """A statewide program's ~28 neighbouring library systems, saved from the CLI, fit the edit form's
     input, so the program can still be edited in Slack."""
@@ -211,7 +198,7 @@ def test_audit_of_a_program_edit_reads_as_words_not_a_python_list(
 
 
 def test_audit_names_the_command_line_instead_of_a_broken_mention(
-    shell: Path, slack: SlackDriver, engine: Engine
+    operator_shell: Path, slack: SlackDriver, engine: Engine
 ) -> None:
     """Actions taken with the `shelfmate` CLI are shown as the command line, not as the mention `<@cli>`."""
     assert main(
@@ -306,7 +293,7 @@ def test_summary_meeting_rate_counts_pairs_that_met_before_settling_the_agreemen
 
 
 def test_imported_applicants_get_their_names_and_time_zones_from_slack(
-    shell: Path, slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+    operator_shell: Path, slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:
     """`shelfmate import` stores each applicant's Slack name and time zone, not a blank name and the
     program's zone."""
@@ -317,7 +304,7 @@ def test_imported_applicants_get_their_names_and_time_zones_from_slack(
         tz="America/New_York", tz_offset=-18000,
     )  # fmt: skip
     path = write_csv(
-        shell / "applications.csv",
+        operator_shell / "applications.csv",
         [IMPORT_HEADER, ["jose@nypl.example", "mentor", "public", "New York Public Library", "reference", "12"]],
     )
     assert main(["import", str(path), "--program", PROGRAM]) == 0

@@ -435,3 +435,17 @@ def test_a_pending_change_leaves_the_settled_terms_in_force_until_accepted(engin
         True,
         None,
     )
+
+
+def test_a_proposed_change_says_the_settled_agreement_holds_until_accepted(engine: Engine, pairing_id: int) -> None:
+    """The pair reads, under a proposed change to what they settled, that the bot keeps to the settled terms
+    until both accept; a first proposal (nothing settled yet) does not say so."""
+
+    def proposal_text(user_id: str, terms: agreements.Terms, day: int) -> str:
+        with session_scope(engine, write=True) as session:
+            state = agreements.propose(session, pairing_id, user_id, terms, datetime(2025, 3, day, 18, tzinfo=UTC))
+            return block_texts(pair_views.agreement_message(state)[1])
+
+    assert "settled before" not in proposal_text(MENTOR, _terms("weekly", True), 1)
+    _accept(engine, pairing_id, MENTEE, _terms("weekly", True).fingerprint, 1)
+    assert "I keep to the agreement you settled before" in proposal_text(MENTOR, _terms("biweekly", True), 2)

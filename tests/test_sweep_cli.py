@@ -14,7 +14,6 @@ from bot.cli import main
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
 from storage.engine import session_scope
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.factories import make_program
 from tests.slack_emulator import SlackEmulator
 
@@ -24,17 +23,8 @@ MONDAY_10_AM_LA = datetime(2025, 3, 3, 18, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def operator_env(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, emulator: SlackEmulator
-) -> Iterator[None]:
-    """The environment an operator's shell would have (and no stray `.env` from the working directory)."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("SLACK_APP_TOKEN", "SHELFMATE_ADMINS", "SHELFMATE_CLOCK", "LOG_LEVEL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
-    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
-    monkeypatch.setenv("SLACK_API_URL", emulator.api_url)
+def operator_env(operator_shell: Path, emulator: SlackEmulator) -> Iterator[None]:
+    """An operator's shell (see conftest) with the program's channels."""
     emulator.add_channel(CHANNEL, "announcements")
     emulator.add_channel(ADMIN_CHANNEL, "plsep-admins")
     yield

@@ -102,6 +102,8 @@ class AgreementState:
     news: bool = True
     # True when the person accepted terms that have since changed: they must look at the new ones.
     outdated: bool = False
+    # The terms the pair settled before this proposal, which the bot keeps following until it is accepted.
+    in_force: Terms | None = None
 
     @property
     def settled(self) -> bool:
@@ -117,11 +119,20 @@ class AgreementState:
 def pair_for(session: Session, pairing_id: int | None, user_id: str) -> PairView:
     """The pairing as `user_id` sees it; refuses anyone who is not in it, whatever the payload claims."""
     pairing = queries.pairing(session, pairing_id) if pairing_id is not None else None
-    members = queries.pair_members(session, pairing) if pairing is not None else None
-    if pairing is None or members is None or user_id not in members or pairing.status not in AGREEABLE_STATUSES:
+    pair = member_view(session, pairing, user_id) if pairing is not None else None
+    if pair is None or pairing is None or pairing.status not in AGREEABLE_STATUSES:
         raise NotYourPairing
+    return pair
+
+
+def member_view(session: Session, pairing: Pairing, user_id: str) -> PairView | None:
+    """The pairing as `user_id` sees it, whatever its status; None unless they are one of its two members.
+
+    `pair_for` also refuses pairings that no longer run (nothing may change them); reading back is wider."""
+    members = queries.pair_members(session, pairing)
     program = queries.program_by_id(session, pairing.program_id)
-    assert program is not None
+    if members is None or user_id not in members or program is None:
+        return None
     mentor_id, mentee_id = members
     role = Role.MENTOR if user_id == mentor_id else Role.MENTEE
     partner = mentee_id if role == Role.MENTOR else mentor_id
@@ -146,7 +157,9 @@ def _state(pair: PairView, agreement: Agreement, *, news: bool = True, outdated:
         accepted.add(pair.mentor_id)
     if agreement.mentee_accepted_at is not None:
         accepted.add(pair.mentee_id)
-    return AgreementState(pair, Terms.of(agreement), frozenset(accepted), agreement.proposed_by, news, outdated)
+    return AgreementState(
+        pair, Terms.of(agreement), frozenset(accepted), agreement.proposed_by, news, outdated, agreed_terms(agreement)
+    )
 
 
 def _settle_if_both(session: Session, pair: PairView, agreement: Agreement, *, news: bool = True) -> AgreementState:

@@ -8,11 +8,11 @@ from datetime import date, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot.services.agreements import PairView, pair_for
+from bot.services.agreements import PairView, member_view, pair_for
 from bot.services.catalog import MEETING_FORMATS, specializations
 from bot.services.schedule import zone
 from storage import queries
-from storage.models import CheckIn, EnrollmentStatus, Pairing, PairingStatus, Role
+from storage.models import CheckIn, EnrollmentStatus, Pairing, PairingStatus
 
 MAX_DURATION_MINUTES = 8 * 60
 CHECKIN_STATUSES = (PairingStatus.INTRODUCED, PairingStatus.ACTIVE)
@@ -183,7 +183,7 @@ def readable_pairings(session: Session, user_id: str) -> list[PairView]:
     for pairing in queries.pairings_of_enrollments(session, enrollments, live_only=False):
         if not _was_introduced(pairing):
             continue
-        pair = _member_view(session, pairing, user_id)
+        pair = member_view(session, pairing, user_id)
         if pair is not None:
             (live if pairing.status in CHECKIN_STATUSES else past).append(pair)
     past.sort(key=lambda p: p.pairing.id or 0, reverse=True)  # the latest pairing first
@@ -200,19 +200,3 @@ def _was_introduced(pairing: Pairing) -> bool:
     if pairing.status in (*CHECKIN_STATUSES, PairingStatus.ENDED):
         return True
     return pairing.status == PairingStatus.DISSOLVED and pairing.approved_at is not None
-
-
-def _member_view(session: Session, pairing: Pairing, user_id: str) -> PairView | None:
-    """The pairing as `user_id` sees it, whatever its status; None unless they are one of its two members.
-
-    `agreements.pair_for` refuses pairings that no longer run (nothing may change them); reading is wider."""
-    members = queries.pair_members(session, pairing)
-    program = queries.program_by_id(session, pairing.program_id)
-    if members is None or user_id not in members or program is None:
-        return None
-    mentor_id, mentee_id = members
-    role = Role.MENTOR if user_id == mentor_id else Role.MENTEE
-    partner = mentee_id if role == Role.MENTOR else mentor_id
-    partner_person = queries.person(session, partner)
-    name = partner_person.display_name if partner_person is not None and partner_person.display_name else partner
-    return PairView(pairing, program, user_id, role, partner, mentor_id, mentee_id, name)

@@ -33,7 +33,7 @@ from slack_sdk.models.views import View
 from bot.services.catalog import CADENCES, specialization_label
 from bot.services.pairing import ApprovalResult, MatchPreview
 from bot.services.programs import LIST_TEXT_LIMIT, MAX_CAPACITY
-from bot.views.common import MAX_BLOCKS_PER_MESSAGE, clip, render
+from bot.views.common import MAX_BLOCKS_PER_MESSAGE, clip, plural, render
 from bot.views.ids import (
     ACTION_APPROVE_ALL,
     ACTION_APPROVE_PAIR,
@@ -375,13 +375,13 @@ def match_preview_blocks(preview: MatchPreview, *, rehearsal: bool = False) -> l
 def waitlist_text(preview: MatchPreview) -> str:
     if not preview.waitlist:
         return "*Waitlist:* nobody. Every waiting mentee has a proposed mentor."
-    lines = [f"*Waitlist:* {len(preview.waitlist)} mentee{'s' if len(preview.waitlist) != 1 else ''}"]
+    lines = [f"*Waitlist:* {plural(len(preview.waitlist), 'mentee')}"]
     # Counts of mentees, not of mentors to recruit: one new mentor can cover several of these at once.
     sought = sorted(preview.shortages.items(), key=lambda kv: (-kv[1], kv[0]))
     if sought:
         lines.append("Mentors who coach these would take them:")
     for spec, count in sought[:SPECIALIZATIONS_SHOWN]:
-        lines.append(f"• {specialization_label(spec)}: sought by {count} waitlisted mentee{'s' if count != 1 else ''}")
+        lines.append(f"• {specialization_label(spec)}: sought by {plural(count, 'waitlisted mentee')}")
     if len(sought) > SPECIALIZATIONS_SHOWN:
         lines.append(f"… and {len(sought) - SPECIALIZATIONS_SHOWN} more specializations.")
     for person_id, reason in preview.waitlist[:WAITLIST_SHOWN]:
@@ -416,7 +416,7 @@ def approve_all_text(actor: str, program_name: str, result: ApprovalResult, show
     """What Approve all did, and each proposal it left alone with the reason."""
     if not result.approved and not result.refused:  # a double click, or another coordinator was first
         return f"Nothing left to approve in {program_name}: every proposal was already decided."
-    text = f"<@{actor}> approved {result.approved} pair{'s' if result.approved != 1 else ''} in {program_name}."
+    text = f"<@{actor}> approved {plural(result.approved, 'pair')} in {program_name}."
     if not result.refused:
         return text
     lines = [text, f"{len(result.refused)} not approved:"]

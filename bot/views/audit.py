@@ -9,7 +9,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block, HeaderBlock, MarkdownTextObject, SectionBlock
 
 from bot.services.programs import FIELD_LABELS
-from bot.views.common import clip, render
+from bot.views.common import clip, escape, plural, render
 from storage.models import AuditEvent
 
 ACTION_WORDS = {
@@ -32,11 +32,6 @@ _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _HIDDEN_DETAILS = frozenset({"reason"})
 
 
-def _escape(text: str) -> str:
-    """Stored values (file names, program names) must not turn into mentions or links in mrkdwn."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _and(words: list[str]) -> str:
     """A list as a person writes it: "A", "A and B", "A, B and C"."""
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
@@ -47,7 +42,7 @@ def _actor(actor: str) -> str:
         return f"<@{actor}>"
     if actor == CLI_ACTOR:
         return "the `shelfmate` command line"
-    plain = _escape(actor).replace("`", "'")
+    plain = escape(actor, in_code=True)
     return f"`{plain}`"
 
 
@@ -56,7 +51,7 @@ def _value(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, list | tuple):
         return _and([_value(v) for v in value]) if value else "none"
-    return _escape(str(value))
+    return escape(str(value))
 
 
 def _details(detail: dict[str, Any]) -> list[str]:
@@ -74,7 +69,7 @@ def _details(detail: dict[str, Any]) -> list[str]:
             if value:
                 phrases.append("matching rules overridden")
         elif key == "pairs":
-            phrases.append(f"{value} pair{'s' if value != 1 else ''} proposed")
+            phrases.append(f"{plural(value, 'pair')} proposed")
         elif key in ("waitlist", "loaded", "skipped"):
             phrases.append(f"{value} {'waitlisted' if key == 'waitlist' else key}")
         elif key == "kind":
@@ -89,9 +84,9 @@ def _line(event: AuditEvent, program_names: Mapping[int, str]) -> str:
     name = program_names.get(event.program_id) if event.program_id is not None else None
     where = ""
     if name and event.action != "program.create":
-        where = f", *{_escape(name)}*" if event.action.startswith("program.") else f" in *{_escape(name)}*"
+        where = f", *{escape(name)}*" if event.action.startswith("program.") else f" in *{escape(name)}*"
     phrases = _details(event.detail or {})
-    words = ACTION_WORDS.get(event.action, _escape(event.action))
+    words = ACTION_WORDS.get(event.action, escape(event.action))
     when = event.at.strftime("%Y-%m-%d %H:%M UTC")
     return f"• {when}: {_actor(event.actor)} {words}{where}" + (f" ({'; '.join(phrases)})" if phrases else "")
 

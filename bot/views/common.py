@@ -13,6 +13,22 @@ MAX_BLOCKS_PER_VIEW = 100
 SLACK_TROUBLE = "Slack didn't answer in time, so nothing was changed. Please try again in a moment."
 
 
+def escape(text: str, *, in_code: bool = False) -> str:
+    """Text people typed or stored must not turn into mentions or links in mrkdwn, nor end a code span."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("`", "'") if in_code else escaped
+
+
+def export_command(kind: str, program_name: str) -> str:
+    """The command that lists a cut list in full, ready to copy."""
+    return f"`/mentor-admin export {kind} {escape(program_name, in_code=True)}`"
+
+
+def plural(n: int, word: str, plural_form: str | None = None) -> str:
+    """`1 pair`, `3 pairs`: a count with its noun."""
+    return f"{n} {word if n == 1 else plural_form or word + 's'}"
+
+
 def clip(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
     """Cut a text to a Slack limit with an ellipsis rather than let Slack reject the whole message."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from bot.views.common import render
+from bot.views.common import escape, render
 from bot.views.ids import ADMIN_COMMAND, MENTOR_COMMAND
 
 MENTOR_SUBCOMMANDS: list[tuple[str, str]] = [
@@ -45,7 +45,7 @@ def help_blocks(*, unknown: str | None = None, admin: bool = False) -> list[dict
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=f"I don't know `{_escape(unknown[:60])}`. Here is what `{command}` can do:"
+                    text=f"I don't know `{escape(unknown[:60], in_code=True)}`. Here is what `{command}` can do:"
                 )
             )
         )
@@ -66,7 +66,3 @@ def help_blocks(*, unknown: str | None = None, admin: bool = False) -> list[dict
 def help_text(*, admin: bool = False) -> str:
     """Plain-text fallback for notifications and screen readers."""
     return "Shelfmate coordinator commands" if admin else "Shelfmate help: /mentor join, status, checkin, ..."
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")

@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.services.catalog import CADENCES, LIBRARY_TYPES
-from bot.views.common import clip, render
+from bot.views.common import clip, export_command, plural, render
 from bot.views.ids import ACTION_NEED_HELP, ACTION_NOT_YET, ACTION_OPEN_AGREEMENT, ACTION_SURVEY, ACTION_WE_MET
 
 Rendered = tuple[str, list[dict[str, Any]]]
@@ -121,14 +121,13 @@ def _agreement_overdue(p: dict[str, Any]) -> Rendered:
     total = len(p["pairs"])
     lines = [f"• <@{a}> and <@{b}>" for a, b in p["pairs"][:OVERDUE_PAIRS_SHOWN]]
     if total > OVERDUE_PAIRS_SHOWN:
-        program = str(p["program"]).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
         lines.append(
-            f"… and {total - OVERDUE_PAIRS_SHOWN} more: `/mentor-admin export pairings {program}` lists them all "
+            f"… and {total - OVERDUE_PAIRS_SHOWN} more: {export_command('pairings', str(p['program']))} lists them all "
             "(status introduced)"
         )
-    pairs = "pair" if total == 1 else "pairs"
-    text = f"*{p['program']}*: {total} {pairs} missed the agreement date ({_day(p['agreement_due'])}):\n" + "\n".join(
-        lines
+    text = (
+        f"*{p['program']}*: {plural(total, 'pair')} missed the agreement date ({_day(p['agreement_due'])}):\n"
+        + "\n".join(lines)
     )
     return f"{total} agreement{'' if total == 1 else 's'} overdue", render([_section(text)])
 

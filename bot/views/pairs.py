@@ -146,6 +146,8 @@ def agreement_message(state: AgreementState) -> tuple[str, list[dict[str, Any]]]
         return "Your mentoring agreement is settled", render([SectionBlock(text=MarkdownTextObject(text=clip(text)))])
     waiting = state.waiting_for()
     text = f"<@{state.proposed_by}> proposed your mentoring agreement:\n{terms}\n<@{waiting}>, does this work for you?"
+    if state.in_force is not None and state.in_force != state.terms:
+        text += "\nUntil you both accept, I keep to the agreement you settled before."
     blocks = [
         SectionBlock(text=MarkdownTextObject(text=clip(text))),
         ActionsBlock(

@@ -8,7 +8,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlo
 
 from bot.services.catalog import specialization_label
 from bot.services.reports import ProgramSummary
-from bot.views.common import clip, render
+from bot.views.common import clip, export_command, plural, render
 
 STATUS_ORDER = ("applied", "waitlisted", "matched", "paused", "withdrawn")
 PAIRING_ORDER = ("proposed", "introduced", "active", "ended", "dissolved")
@@ -21,16 +21,6 @@ WAITLIST_SHOWN = 8
 def _counts(counts: dict[str, int], order: tuple[str, ...]) -> str:
     parts = [f"{counts[s]} {s}" for s in order if counts.get(s)]
     return ", ".join(parts) or "none"
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else plural or word + 's'}"
-
-
-def _export(kind: str, program_name: str) -> str:
-    """The command that lists a cut list in full, ready to copy."""
-    name = program_name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
-    return f"`/mentor-admin export {kind} {name}`"
 
 
 def _more(hidden: int, what: str, where: str) -> list[str]:
@@ -61,17 +51,17 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
     shortages = summary.waitlist_by_specialization
     waitlist = [
         f"• {specialization_label(spec)}: {n} waiting, "
-        + (f"{needed} more mentor place{'s' if needed != 1 else ''} needed" if needed else "mentors have room")
+        + (f"{plural(needed, 'more mentor place')} needed" if needed else "mentors have room")
         for spec, n, needed in shortages[:WAITLIST_SHOWN]
     ]
     waitlist += _more(
         len(shortages) - WAITLIST_SHOWN,
         "specializations with mentees waiting",
-        f"{_export('participants', summary.program_name)} lists everyone waitlisted",
+        f"{export_command('participants', summary.program_name)} lists everyone waitlisted",
     )
     # A mentee seeking two specializations is on two lines: the heading says how many people are waiting.
     waiting = mentees.get("waitlisted", 0)
-    heading = f"*Waitlist*: {_plural(waiting, 'mentee')} waiting, by specialization" if waiting else "*Waitlist*"
+    heading = f"*Waitlist*: {plural(waiting, 'mentee')} waiting, by specialization" if waiting else "*Waitlist*"
     empty = "None of them named a specialization." if waiting else "Nobody is waiting."
     blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(heading + "\n" + ("\n".join(waitlist) or empty)))))
     blocks.append(
@@ -88,7 +78,7 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=f"*Meetings this month*: {current.pairs_met} of {_plural(current.live_pairs, 'pair')} met "
+                    text=f"*Meetings this month*: {current.pairs_met} of {plural(current.live_pairs, 'pair')} met "
                     f"({current.rate:.0%})\nTrend: {trend}"
                 )
             )
@@ -111,10 +101,10 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
         lines += _more(
             len(summary.at_risk) - AT_RISK_SHOWN,
             "quiet pairs",
-            f"{_export('pairings', summary.program_name)} lists them all (status active, at_risk yes)",
+            f"{export_command('pairings', summary.program_name)} lists them all (status active, at_risk yes)",
         )
         quiet = len(summary.at_risk)
-        heading = f":warning: *At risk*: {_plural(quiet, 'pair')} {'has' if quiet == 1 else 'have'} gone quiet"
+        heading = f":warning: *At risk*: {plural(quiet, 'pair')} {'has' if quiet == 1 else 'have'} gone quiet"
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(heading + "\n" + "\n".join(lines)))))
     else:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*At risk*: no pair has gone quiet.")))
@@ -123,9 +113,9 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
         lines += _more(
             len(summary.unreachable) - UNREACHABLE_SHOWN,
             "people",
-            f"{_export('participants', summary.program_name)} lists them all (unreachable column)",
+            f"{export_command('participants', summary.program_name)} lists them all (unreachable column)",
         )
-        heading = f"*Can't reach*: {_plural(len(summary.unreachable), 'person', 'people')}"
+        heading = f"*Can't reach*: {plural(len(summary.unreachable), 'person', 'people')}"
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(heading + "\n" + "\n".join(lines)))))
     return render(blocks)
 
