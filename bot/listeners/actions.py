@@ -27,13 +27,15 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     async def join_button(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         user_id = user_of(body)
-        await flows.open_join(runtime, user_id, str(body.get("trigger_id", "")), "", lambda t: dm(user_id, t))
+        trigger_id = str(body.get("trigger_id", ""))
+        await flows.open_join(runtime, user_id, trigger_id, "", lambda t: dm(user_id, t), from_home=True)
 
     @app.action(ACTION_EDIT_PROFILE)
     async def edit_button(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         user_id = user_of(body)
-        await flows.open_profile(runtime, user_id, str(body.get("trigger_id", "")), "", lambda t: dm(user_id, t))
+        trigger_id = str(body.get("trigger_id", ""))
+        await flows.open_profile(runtime, user_id, trigger_id, "", lambda t: dm(user_id, t), from_home=True)
 
     @app.action(ACTION_PAUSE)
     async def pause_button(ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -85,7 +85,9 @@ async def eligible_programs(runtime: Runtime, user_id: str) -> tuple[list[Progra
     return eligible, first_refusal
 
 
-async def open_join(runtime: Runtime, user_id: str, trigger_id: str, role: str, reply: Reply) -> None:
+async def open_join(
+    runtime: Runtime, user_id: str, trigger_id: str, role: str, reply: Reply, *, from_home: bool = False
+) -> None:
     try:
         refusal = await refresh_person(runtime, user_id)
         if refusal:
@@ -101,6 +103,7 @@ async def open_join(runtime: Runtime, user_id: str, trigger_id: str, role: str, 
             answers=answers,
             editing=False,
             default_capacity=programs[0].default_capacity,
+            from_home=from_home,
         )
         await runtime.gateway.open_view(trigger_id, view)
     except (SlackUnavailable, Unreachable):
@@ -108,7 +111,9 @@ async def open_join(runtime: Runtime, user_id: str, trigger_id: str, role: str, 
         await reply(SLACK_TROUBLE)
 
 
-async def open_profile(runtime: Runtime, user_id: str, trigger_id: str, role: str, reply: Reply) -> None:
+async def open_profile(
+    runtime: Runtime, user_id: str, trigger_id: str, role: str, reply: Reply, *, from_home: bool = False
+) -> None:
     enrollments = await runtime.read(enrollment_service.current_enrollments, user_id)
     if role:
         enrollments = [e for e in enrollments if e.role == role]
@@ -125,6 +130,7 @@ async def open_profile(runtime: Runtime, user_id: str, trigger_id: str, role: st
         answers=enrollment_service.answers_from_enrollment(enrollment),
         editing=True,
         default_capacity=program.default_capacity,
+        from_home=from_home,
     )
     try:
         await runtime.gateway.open_view(trigger_id, view)

@@ -61,8 +61,8 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                 return
         if application.result is not None and application.first_time:
             await _tell(runtime, user_id, *participant_views.intake_confirmation(application.result))
-            # After the answer: a person who applied from the Home tab is still looking at it.
-            await flows.refresh_home(runtime, user_id)
+            if intake_views.opened_from_home(view):  # they are still looking at it; a later visit rebuilds it
+                await flows.refresh_home(runtime, user_id)
 
 
 async def _tell(runtime: Runtime, user_id: str, text: str, blocks: list[dict[str, Any]]) -> None:

@@ -51,8 +51,11 @@ def intake_modal(
     answers: IntakeAnswers,
     editing: bool,
     default_capacity: int,
+    from_home: bool = False,
 ) -> dict[str, Any]:
-    """`programs` are the ones the person may join; a program picker appears only when there are several."""
+    """`programs` are the ones the person may join; a program picker appears only when there are several.
+
+    `from_home`: opened from the Home tab, which the person is still looking at when they submit."""
     blocks: list[Any] = []
     program_names = {str(p.id): p.name for p in programs}
     if editing:
@@ -214,6 +217,8 @@ def intake_modal(
     )
     assert len(blocks) <= MAX_BLOCKS_PER_VIEW
     metadata = {"mode": "edit" if editing else "join", "role": answers.role, "program_id": answers.program_id}
+    if from_home:
+        metadata["home"] = True
     view = View(
         type="modal",
         callback_id=INTAKE_CALLBACK,
@@ -255,6 +260,10 @@ def parse_intake(view: dict[str, Any]) -> IntakeAnswers:
 
 def intake_mode(view: dict[str, Any]) -> str:
     return "edit" if SubmittedView(view).metadata.get("mode") == "edit" else "join"
+
+
+def opened_from_home(view: dict[str, Any]) -> bool:
+    return SubmittedView(view).metadata.get("home") is True
 
 
 def present_fields(view: dict[str, Any]) -> set[str]:
