@@ -487,9 +487,13 @@ def test_a_meeting_logged_while_the_coordinator_dissolves_the_pair_fails_for_no_
     emulator.wait_idle()
 
     assert [r.status_code for r in responses] == [200, 200]
-    assert responses[0].content in (b"", b"{}"), responses[0].text  # the meeting was saved: the modal closes
+    saved = responses[0].content in (b"", b"{}")  # the meeting was saved: the modal closes
+    if engine.dialect.name == "postgresql":
+        assert saved, responses[0].text  # both held their locks at once: the check-in's came first
+    else:  # SQLite writes one at a time, in either order: a check-in after the dissolve is refused in its modal
+        assert saved or "errors" in responses[0].json(), responses[0].text
     posts = [c.args for c in emulator.calls if c.method in ("chat.postMessage", "chat.postEphemeral")]
     told = json.dumps(emulator.responses_to(dissolving["response_url"])) + json.dumps(posts, default=str)
-    assert "went wrong" not in told
-    assert [c.met_on.isoformat() for c in rows(engine, CheckIn)] == ["2025-03-10"]
+    assert "went wrong" not in told and "went wrong" not in responses[0].text
+    assert [c.met_on.isoformat() for c in rows(engine, CheckIn)] == (["2025-03-10"] if saved else [])
     assert rows(engine, Pairing)[0].status == "dissolved"

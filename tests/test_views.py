@@ -58,7 +58,7 @@ def test_home_tab_with_many_enrollments_and_long_names_stays_within_slacks_limit
 @pytest.mark.parametrize(("count", "picker"), [(1, False), (2, True)])
 def test_intake_shows_a_program_picker_only_when_several_are_open(count: int, picker: bool) -> None:
     programs = [program(i, f"Program {i}") for i in range(1, count + 1)]
-    view = intake.intake_modal(programs=programs, answers=IntakeAnswers(), editing=False, default_capacity=2)
+    view = intake.intake_modal(programs=programs, answers=IntakeAnswers(), editing=False)
     assert ("program_id" in block_ids(view)) is picker
     assert len(view["blocks"]) <= 100
 

@@ -17,11 +17,12 @@ from bot.views.ids import (
     ACTION_PAUSE,
     ACTION_RESUME,
 )
+from bot.views.state import as_int
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
-    async def dm(user_id: str, text: str) -> None:
-        await runtime.gateway.post(user_id, text)
+    async def dm(user_id: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        await runtime.gateway.post(user_id, text, blocks)
 
     @app.action(ACTION_JOIN)
     async def join_button(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -35,7 +36,18 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         await ack()
         user_id = user_of(body)
         trigger_id = str(body.get("trigger_id", ""))
-        await flows.open_profile(runtime, user_id, trigger_id, "", lambda t: dm(user_id, t), from_home=True)
+        # "enrollment:<id>" from a choice of profiles; the Home tab's button asks for "whichever I have".
+        chosen = str((body.get("actions") or [{}])[0].get("value") or "")
+        await flows.open_profile(
+            runtime,
+            user_id,
+            trigger_id,
+            "",
+            lambda t: dm(user_id, t),
+            offer=lambda t, b: dm(user_id, t, b),
+            from_home=(body.get("view") or {}).get("type") == "home",
+            enrollment_id=as_int(chosen.removeprefix("enrollment:")) if chosen.startswith("enrollment:") else None,
+        )
 
     @app.action(ACTION_PAUSE)
     async def pause_button(ack: AsyncAck, body: dict[str, Any]) -> None:

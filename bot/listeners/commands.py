@@ -42,6 +42,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         async def reply(text: str) -> None:
             await respond(text=text, response_type="ephemeral", replace_original=False)
 
+        async def offer(text: str, blocks: list[dict[str, Any]]) -> None:
+            await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
         if subcommand in ("join", "profile"):
             role = ROLE_WORDS.get(args[0].lower(), "") if args else ""
             if args and not role:
@@ -51,8 +54,10 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                 )
                 return
             await ack()
-            flow = flows.open_join if subcommand == "join" else flows.open_profile
-            await flow(runtime, user_id, trigger_id, role, reply)
+            if subcommand == "join":
+                await flows.open_join(runtime, user_id, trigger_id, role, reply)
+            else:
+                await flows.open_profile(runtime, user_id, trigger_id, role, reply, offer=offer)
         elif subcommand == "status":
             overview = await runtime.read(overview_service.person_overview, user_id, runtime.now())
             await ack(

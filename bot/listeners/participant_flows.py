@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
+from typing import Any
 
 from bot.runtime import Runtime
 from bot.services import enrollment as enrollment_service
@@ -26,6 +27,8 @@ from storage.models import Program
 log = logging.getLogger(__name__)
 
 Reply = Callable[[str], Awaitable[None]]
+# Answers that carry buttons: text (the notification) and blocks, to the same place as `Reply`.
+Offer = Callable[[str, list[dict[str, Any]]], Awaitable[None]]
 
 
 async def apply(
@@ -76,7 +79,11 @@ async def eligible_programs(runtime: Runtime, user_id: str) -> tuple[list[Progra
     eligible, first_refusal = [], None
     for program in programs:
         channel = enrollment_service.channel_to_check(program)
-        members = await runtime.gateway.channel_members(channel) if channel else None
+        try:
+            members = await runtime.gateway.channel_members(channel) if channel else None
+        except Unreachable:  # archived, or Shelfmate is not in it: that program only is closed to them
+            first_refusal = first_refusal or views.eligibility_channel_unreadable(channel or "")
+            continue
         try:
             await runtime.read(enrollment_service.check_can_join, user_id, program, now, members)
             eligible.append(program)
@@ -102,7 +109,6 @@ async def open_join(
             programs=programs,
             answers=answers,
             editing=False,
-            default_capacity=programs[0].default_capacity,
             from_home=from_home,
         )
         await runtime.gateway.open_view(trigger_id, view)
@@ -112,24 +118,41 @@ async def open_join(
 
 
 async def open_profile(
-    runtime: Runtime, user_id: str, trigger_id: str, role: str, reply: Reply, *, from_home: bool = False
+    runtime: Runtime,
+    user_id: str,
+    trigger_id: str,
+    role: str,
+    reply: Reply,
+    *,
+    offer: Offer,
+    from_home: bool = False,
+    enrollment_id: int | None = None,
 ) -> None:
+    """Open one enrollment's profile form: the one asked for, the only one, or else a choice of them all (a
+    librarian in two programs, or both mentor and mentee, edits each one separately)."""
     enrollments = await runtime.read(enrollment_service.current_enrollments, user_id)
-    if role:
+    if enrollment_id is not None:  # only ever one of this person's own
+        enrollments = [e for e in enrollments if e.id == enrollment_id]
+    elif role:
         enrollments = [e for e in enrollments if e.role == role]
     if not enrollments:
         await reply(
             "You haven't joined a program yet" + (f" as a {role}" if role else "") + ". `/mentor join` to apply."
         )
         return
-    enrollment = max(enrollments, key=lambda e: e.updated_at)
-    program = await runtime.read(queries.program_by_id, enrollment.program_id)
+    programs = {p.id: p for p in await runtime.read(queries.all_programs)}
+    if len(enrollments) > 1:
+        await offer(
+            *views.profile_choice([(e, programs[e.program_id]) for e in enrollments if e.program_id in programs])
+        )
+        return
+    enrollment = enrollments[0]
+    program = programs.get(enrollment.program_id)
     assert program is not None
     view = intake_views.intake_modal(
         programs=[program],
         answers=enrollment_service.answers_from_enrollment(enrollment),
         editing=True,
-        default_capacity=program.default_capacity,
         from_home=from_home,
     )
     try:

@@ -279,7 +279,8 @@ def apply(
     """Check the answers and, for a new application, whether the person may join; then save them.
 
     A double submit or a Slack retry carries the same `request_key` (view id and hash): it saves once and
-    is confirmed once. Editing a profile (`joining=False`) skips the join checks: the person is already in.
+    is confirmed once. Editing a profile (`joining=False`) skips the join checks: the person is already in,
+    unless they left meanwhile.
     """
     # Read again here, not taken from the caller: the program may have closed while Slack was asked who
     # may join, and the checks must see the row this transaction writes against.
@@ -292,6 +293,11 @@ def apply(
             check_can_join(session, person_id, program, now, channel_members)
         except JoinRefused as refusal:
             errors = {"role": str(refusal)}
+    elif not joining and not errors:
+        # A profile form left open while the person left: saving it must not bring them back past every check.
+        enrollment = queries.enrollment_for(session, program.id, person_id, answers.role)  # type: ignore[arg-type]
+        if enrollment is None or enrollment.status == EnrollmentStatus.WITHDRAWN:
+            errors = {"role": f"You left {program.name}, so there is no profile to save. `/mentor join` to apply."}
     if errors:
         return Application(errors)
     first_time = queries.remember_request(session, request_key, now)

@@ -137,8 +137,8 @@ def next_step(enrollment: Enrollment, program: Program, partnerships: tuple[Part
     live = [p for p in partnerships if p.pairing.status in LIVE_PAIRING_STATUSES]
     if not live:
         if enrollment.status == EnrollmentStatus.WAITLISTED:
-            reason = f" ({enrollment.waitlist_reason})" if enrollment.waitlist_reason else ""
-            return f"On the waitlist{reason}. You'll hear from me as soon as a match is possible."
+            # The reason is written for coordinators ("1 asked not to mentor them"): not for the mentee's eyes.
+            return "On the waitlist: no mentor is free for you yet. You'll hear from me as soon as a match is possible."
         if today <= program.applications_close:
             return (
                 f"Application received. Matching starts after applications close on {_day(program.applications_close)}."

@@ -26,7 +26,7 @@ from slack_sdk.models.views import View
 from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, ROLES, specializations
 from bot.services.enrollment import MAX_YEARS, TEXT_LIMITS, IntakeAnswers
 from bot.services.programs import MAX_CAPACITY
-from bot.views.common import MAX_BLOCKS_PER_VIEW, initial_option, options
+from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, initial_option, options
 from bot.views.ids import INTAKE_CALLBACK
 from bot.views.state import SubmittedView, as_int
 from storage.models import Program
@@ -50,7 +50,6 @@ def intake_modal(
     programs: list[Program],
     answers: IntakeAnswers,
     editing: bool,
-    default_capacity: int,
     from_home: bool = False,
 ) -> dict[str, Any]:
     """`programs` are the ones the person may join; a program picker appears only when there are several.
@@ -196,7 +195,7 @@ def intake_modal(
                 block_id="capacity",
                 label="Mentors: how many mentees can you take?",
                 optional=True,
-                hint=f"Leave empty for the program's default ({default_capacity}).",
+                hint=_capacity_hint(programs),
                 element=NumberInputElement(
                     action_id="capacity",
                     is_decimal_allowed=False,
@@ -229,6 +228,15 @@ def intake_modal(
         blocks=blocks,
     )
     return view.to_dict()
+
+
+def _capacity_hint(programs: list[Program]) -> str:
+    """Name the default of the program the mentor will pick, not the first one's."""
+    defaults = {p.name: p.default_capacity for p in programs}
+    if len(set(defaults.values())) <= 1:
+        return f"Leave empty for the program's default ({next(iter(defaults.values()), 2)})."
+    each = "; ".join(f"{name}: {n}" for name, n in defaults.items())
+    return clip(f"Leave empty for the chosen program's default ({each}).", 150)
 
 
 def _initial_role(role: str) -> Option | None:

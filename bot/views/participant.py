@@ -30,7 +30,7 @@ from bot.views.ids import (
     ACTION_PAUSE,
     ACTION_RESUME,
 )
-from storage.models import Enrollment, EnrollmentStatus
+from storage.models import Enrollment, EnrollmentStatus, Program
 
 STATUS_WORDS = {
     "applied": "Applied",
@@ -39,6 +39,7 @@ STATUS_WORDS = {
     "paused": "Paused",
     "withdrawn": "Withdrawn",
 }
+MAX_PROFILE_CHOICES = 25  # buttons Slack allows in one actions block
 REHEARSAL_BANNER = ":test_tube: *REHEARSAL*: the program clock is simulated; messages are practice."
 
 
@@ -114,6 +115,20 @@ def home_view(overview: PersonOverview, *, rehearsal: bool = False) -> dict[str,
     )
     assert len(blocks) <= MAX_BLOCKS_PER_VIEW
     return View(type="home", blocks=blocks).to_dict()
+
+
+def profile_choice(choices: list[tuple[Enrollment, Program]]) -> tuple[str, list[dict[str, Any]]]:
+    """Someone with several profiles (two programs, or mentor and mentee) picks the one to edit."""
+    buttons = [
+        ButtonElement(
+            text=f"{program.name} ({ROLES.get(enrollment.role, enrollment.role).lower()})"[:75],
+            action_id=ACTION_EDIT_PROFILE,
+            value=f"enrollment:{enrollment.id}",
+        )
+        for enrollment, program in choices[:MAX_PROFILE_CHOICES]
+    ]
+    text = "You have a profile in each of these. Which one do you want to edit?"
+    return text, render([SectionBlock(text=MarkdownTextObject(text=text)), ActionsBlock(elements=buttons)])
 
 
 def intake_confirmation(result: SubmitResult) -> tuple[str, list[dict[str, Any]]]:
