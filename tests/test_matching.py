@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.services.matching import (
+    CONCERN_MARK,
     Candidate,
     Forbidden,
     MatchResult,
@@ -21,6 +22,7 @@ from bot.services.matching import (
     explain_pair,
     match,
     score_blocks,
+    split_reasons,
 )
 
 
@@ -221,6 +223,51 @@ def test_neighbour_bonus_is_for_the_mentors_organization_not_the_mentees() -> No
     assert block[0, 0] == listed_mentee.milli_points
 
 
+def test_neighbour_list_is_preferred_without_a_cross_org_rule() -> None:
+    """The form's "Neighbouring organizations (preferred)" counts under "No rule" too; same org is no concern."""
+    rules = MatchRules(neighbor_orgs=frozenset({"Hillcrest District", "Lakeside ISD"}))
+    solo = mentee(9, organization="Lakeside ISD")  # the mentee's own district is listed: no bonus for that
+    near = scored(explain_pair(mentor(1, organization="hillcrest district"), solo, rules))
+    far = scored(explain_pair(mentor(2, organization="Riverside"), solo, rules))
+    same = scored(explain_pair(mentor(3, organization="Lakeside ISD"), solo, rules))
+    assert [component(s, "cross_org").value for s in (near, far, same)] == [1.0, 0.5, 0.5]
+    assert near.score == 100.0 and far.score == same.score < near.score
+    assert component(near, "cross_org").sentence.startswith("Cross-organization pair with a neighbor organization")
+    assert component(far, "cross_org").sentence == "The mentor is at Riverside, not one of the neighbor organizations"
+    assert component(same, "cross_org").sentence == "Both are at Lakeside ISD"
+    assert not any(r.startswith(CONCERN_MARK) for s in (near, far, same) for r in s.reasons)
+    pool = [mentor(3, organization="Lakeside ISD", capacity=1), mentor(2, organization="Riverside", capacity=1)]
+    pool.append(mentor(1, organization="Hillcrest District", capacity=1))
+    result = match(pool, [solo], rules)
+    assert [(p.mentor_enrollment_id, p.mentee_enrollment_id) for p in result.pairs] == [(1, 9)]
+    assert any("neighbor organization" in r for r in result.pairs[0].reasons)
+    [(_, block)] = list(score_blocks(pool, [solo], rules))
+    assert block[0].tolist() == [near.milli_points, far.milli_points, same.milli_points]
+    # A list of blanks is no list: nothing to prefer, so no organization component.
+    blank = scored(explain_pair(mentor(1), solo, MatchRules(neighbor_orgs=frozenset({" "}))))
+    assert "cross_org" not in {c.name for c in blank.components}
+
+
+def test_concerns_are_marked_and_listed_after_the_strengths() -> None:
+    """Sorting by points alone put every zero-point mismatch last, where a short list cut it off."""
+    a = mentor(1, specializations={"cataloging"}, library_type="academic", meeting_format="in_person")
+    score = scored(explain_pair(a, mentee(2), MatchRules()))
+    strengths = ["The mentor has 10 years of experience, 9 more than the mentee", "Same time zone"]
+    concerns = [  # most points missed first: specialization (weight 4), library type (2), format (1)
+        CONCERN_MARK + "Offers none of the specializations the mentee seeks (reference)",
+        CONCERN_MARK + "The mentor works in an academic library; the mentee in a public library",
+        CONCERN_MARK + "Meeting formats differ: the mentor prefers in-person, the mentee prefers video",
+    ]
+    assert score.reasons == strengths + concerns
+    assert split_reasons(score.reasons) == (strengths, concerns)
+    assert [c.sentence for c in score.components if c.concern] == [c.removeprefix(CONCERN_MARK) for c in concerns]
+    # Half credit is not a concern; less is (a 1-year experience gap earns a third).
+    half = scored(explain_pair(mentor(1), mentee(2, specializations={"reference", "cataloging"}), MatchRules()))
+    assert not component(half, "specialization").concern
+    close = scored(explain_pair(mentor(1, years_experience=4), mentee(2, years_experience=3), MatchRules()))
+    assert close.reasons[-1].startswith(CONCERN_MARK + "The mentor has 4 years of experience, only 1 more")
+
+
 # --------------------------------------------------------------------------------------------------
 # Hard rules
 # --------------------------------------------------------------------------------------------------
@@ -341,6 +388,27 @@ def test_waitlist_says_when_no_mentor_offers_a_specialization() -> None:
     assert result.shortages == {"cataloging": 1}
     empty = match([], [mentee(2)], MatchRules())
     assert empty.waitlist[0].reason == "No mentors are enrolled in this program yet"
+
+
+def test_waitlist_names_the_mentors_left_out_of_the_pool() -> None:
+    """Paused or deactivated mentors are not "no mentors enrolled": the coordinator can wait for them."""
+
+    def reason(mentors: list[Candidate], **away: int) -> str:
+        return match(mentors, [mentee(2)], MatchRules(), **away).waitlist[0].reason
+
+    assert reason([], paused_mentors=1) == "No mentor is available: 1 enrolled mentor is paused"
+    assert reason([], paused_mentors=2, deactivated_mentors=1) == (
+        "No mentor is available: 2 enrolled mentors are paused and 1 has a deactivated Slack account"
+    )
+    assert reason([], deactivated_mentors=2) == (
+        "No mentor is available: 2 enrolled mentors have deactivated Slack accounts"
+    )
+    full = mentor(1, capacity=1, already_assigned=1)
+    assert reason([full], paused_mentors=1) == "Every compatible mentor is at capacity; 1 other mentor is paused"
+    junior = mentor(1, years_experience=1)
+    assert reason([junior], deactivated_mentors=1) == (
+        "No compatible mentor: 1 has under 3 years of experience; 1 other mentor has a deactivated Slack account"
+    )
 
 
 def test_empty_inputs() -> None:

@@ -6,6 +6,8 @@ Pure Python + numpy/scipy/OR-Tools: no Slack, no database. Callers turn enrollme
 Scoring. Each named component yields a value in [0, 1] and a sentence. Scores are kept as integer
 *milli-points* (a total of 100,000 = a score of 100.0) so that the solver, the certificate and
 :func:`explain_pair` all add exactly the same integers; the displayed score is rounded to 1 decimal.
+A component under half credit is a *concern*: its reason is marked and listed after the strengths, so
+that a coordinator sees every mismatch before approving (:attr:`PairScore.reasons`).
 
 Assignment. Maximize first the number of matched mentees, then the total score, under each mentor's
 remaining capacity. This is a min-cost flow where a matched edge costs ``-(BIG + points)`` with ``BIG``
@@ -30,6 +32,7 @@ from ortools.graph.python import min_cost_flow
 
 __all__ = [
     "COMPONENTS",
+    "CONCERN_MARK",
     "DEFAULT_WEIGHTS",
     "Candidate",
     "ComponentScore",
@@ -45,6 +48,7 @@ __all__ = [
     "explain_pair",
     "match",
     "score_blocks",
+    "split_reasons",
 ]
 
 COMPONENTS: tuple[str, ...] = (
@@ -68,6 +72,9 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
     }
 )
 CrossOrgRule = Literal["none", "prefer", "require"]
+# Marks a reason that is a weakness of the pair. Pairings store reasons as plain sentences, so the mark
+# travels with the sentence to every place that shows it (preview, CSV, intro).
+CONCERN_MARK = "⚠ "
 
 TOTAL_POINTS = 100_000  # milli-points of a perfect score (100.0)
 IDEAL_GAP_YEARS = 3  # experience gap that earns full credit
@@ -165,6 +172,16 @@ class ComponentScore:
     points: float
     sentence: str
 
+    @property
+    def concern(self) -> bool:
+        """Under half credit: a mismatch a coordinator should weigh before approving, not a reason to pair."""
+        return self.value < 0.5
+
+    @property
+    def reason(self) -> str:
+        """The sentence, marked with :data:`CONCERN_MARK` when it is a concern."""
+        return CONCERN_MARK + self.sentence if self.concern else self.sentence
+
 
 @dataclass(frozen=True)
 class PairScore:
@@ -178,8 +195,21 @@ class PairScore:
 
     @property
     def reasons(self) -> list[str]:
-        """One sentence per component, strongest contribution first."""
-        return [c.sentence for c in sorted(self.components, key=lambda c: -c.points)]
+        """One sentence per component: strengths, strongest first, then concerns, most points missed first.
+
+        Concerns are marked (:data:`CONCERN_MARK`) and kept at the end rather than sorted by points, so a
+        surface that shows the first few strengths can still find and show every weakness.
+        """
+        strengths = sorted((c for c in self.components if not c.concern), key=lambda c: -c.points)
+        concerns = sorted((c for c in self.components if c.concern), key=lambda c: -c.weight * (1 - c.value))
+        return [c.reason for c in strengths + concerns]
+
+
+def split_reasons(reasons: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(strengths, concerns) of stored reasons, each in its stored order; concerns keep their mark."""
+    strengths = [r for r in reasons if not r.startswith(CONCERN_MARK)]
+    concerns = [r for r in reasons if r.startswith(CONCERN_MARK)]
+    return strengths, concerns
 
 
 @dataclass(frozen=True)
@@ -268,9 +298,10 @@ def _allocate_points(rules: MatchRules, grades_apply: bool) -> dict[str, int]:
 
     Grade levels apply only when both are school librarians and the mentee lists grade levels;
     otherwise the component is left out and the other weights are normalized without it.
-    Cross-organization credit applies under "prefer", and under "require" when the program lists
-    neighbouring organizations: every allowed pair is then cross-organization, but a mentor from a
-    neighbouring district is still the better match for a solo librarian.
+    The organization component applies under "prefer", and under any rule when the program lists
+    neighbouring organizations, as the program form promises ("Neighbouring organizations (preferred)"):
+    under "require" every allowed pair is cross-organization, but a mentor from a neighbouring district
+    is still the better match for a solo librarian; under "none" only the neighbour counts.
     """
     active = {
         name: rules.weights[name]
@@ -292,7 +323,11 @@ def _allocate_points(rules: MatchRules, grades_apply: bool) -> dict[str, int]:
 
 
 def _cross_org_scored(rules: MatchRules) -> bool:
-    return rules.cross_org == "prefer" or (rules.cross_org == "require" and bool(rules.neighbor_orgs))
+    return rules.cross_org == "prefer" or _has_neighbors(rules)
+
+
+def _has_neighbors(rules: MatchRules) -> bool:
+    return any(_org_key(o) for o in rules.neighbor_orgs)
 
 
 _Allocations = tuple[dict[str, int], dict[str, int]]
@@ -508,11 +543,16 @@ def _component_scores(
         add("meeting_format", 1.0 if ok else 0.0, full if ok else 0, text)
 
     if "cross_org" in alloc:
+        # Under "none" only a neighbour earns more than the neutral half; the same organization is no concern.
         full = alloc["cross_org"]
         org_a = " ".join(mentor.organization.split()) or "an unlisted organization"
         org_b = " ".join(mentee.organization.split()) or "an unlisted organization"
+        neutral = rules.cross_org == "none"
         if _same_org(mentor, mentee):
-            add("cross_org", 0.0, 0, f"same organization ({org_a})")
+            if neutral:
+                add("cross_org", 0.5, full // 2, f"both are at {org_a}")
+            else:
+                add("cross_org", 0.0, 0, f"same organization ({org_a})")
         elif _neighbor(mentor, rules):  # the mentor comes from a neighbour; the mentee's own org listed is no bonus
             add(
                 "cross_org",
@@ -521,6 +561,8 @@ def _component_scores(
                 f"cross-organization pair with a neighbor organization: {words.mentor} is at {org_a}, "
                 f"{words.mentee} at {org_b}",
             )
+        elif neutral:
+            add("cross_org", 0.5, full // 2, f"{words.mentor} is at {org_a}, not one of the neighbor organizations")
         else:
             add("cross_org", 0.5, full // 2, f"cross-organization pair ({org_a} and {org_b})")
     return out
@@ -720,7 +762,8 @@ def _encode(
 
     full = alloc.get("cross_org", 0)
     if full:
-        # Half credit for any cross-organization pair, full when the mentor's organization is a neighbour.
+        # Half credit for any pair, full when the mentor's organization is a neighbour; _Problem.block then
+        # corrects same-organization pairs (see _build_problem).
         half = full // 2
         nb = {_org_key(o) for o in rules.neighbor_orgs}
         nb_b = np.array([bool(k) and k in nb for k in (_org_key(c.organization) for c in mentors)], np.float32)
@@ -856,12 +899,15 @@ def _build_problem(
     a_grades, bt_grades = _encode(mentors[:school_mentors], [mentees[i] for i in grade_rows], rules, allocs[0])
     same_org_points = None
     if "cross_org" in allocs[1]:
+        # Same-organization pairs were encoded like any other (full when the shared organization is a
+        # neighbour, else half); take back down to what they earn: nothing, or the neutral half under "none".
         nb = {_org_key(o) for o in rules.neighbor_orgs}
         same_org_points = np.zeros((len(mentees), 2), np.float32)
         for i, key in enumerate(keys_a):
             for group, alloc in ((0, allocs[0] if _grade_mentee(mentees[i]) else allocs[1]), (1, allocs[1])):
                 full = alloc.get("cross_org", 0)
-                same_org_points[i, group] = full if key and key in nb else full // 2
+                kept = full // 2 if rules.cross_org == "none" else 0
+                same_org_points[i, group] = (full if key and key in nb else full // 2) - kept
     rows, cols, _ = _sparse_forbids(mentors, mentees, rules)
     return _Problem(
         mentees,
@@ -1128,10 +1174,37 @@ def _auto_top_k(n: int, m: int, slots: int) -> int:
 # --------------------------------------------------------------------------------------------------
 
 
+def _away_words(paused: int, deactivated: int, adjective: str) -> str:
+    """Enrolled mentors the caller left out of the pool, in words ("" when none).
+
+    E.g. "2 enrolled mentors are paused and 1 has a deactivated Slack account": a coordinator can wait for
+    them or ask them back, which is not the same as recruiting.
+    """
+    kinds = (
+        (paused, "is paused", "are paused"),
+        (deactivated, "has a deactivated Slack account", "have deactivated Slack accounts"),
+    )
+    words: list[str] = []
+    for count, one, many in kinds:
+        if count > 0:
+            noun = "" if words else f" {adjective} mentor" + ("" if count == 1 else "s")
+            words.append(f"{count}{noun} {one if count == 1 else many}")
+    return " and ".join(words)
+
+
 def _waitlist(
-    waiting: list[Candidate], all_mentors: list[Candidate], rules: MatchRules, labels: Mapping[str, str] | None
+    waiting: list[Candidate],
+    all_mentors: list[Candidate],
+    rules: MatchRules,
+    labels: Mapping[str, str] | None,
+    paused_mentors: int = 0,
+    deactivated_mentors: int = 0,
 ) -> tuple[list[Waitlisted], dict[str, int]]:
-    """Plain-words reason for each waitlisted mentee, and the specializations mentors are missing for."""
+    """Plain-words reason for each waitlisted mentee, and the specializations mentors are missing for.
+
+    ``paused_mentors`` and ``deactivated_mentors`` are enrolled mentors kept out of ``all_mentors``; they
+    are named so that "nobody is enrolled" is said only when it is true.
+    """
     labels = labels or {}
 
     def label(s: str) -> str:
@@ -1144,8 +1217,11 @@ def _waitlist(
     shortages = dict(sorted(shortages.items(), key=lambda kv: (-kv[1], kv[0])))
     if not waiting:
         return [], shortages
+    away = _away_words(paused_mentors, deactivated_mentors, "other" if all_mentors else "enrolled")
     if not all_mentors:
-        return [Waitlisted(c.enrollment_id, "No mentors are enrolled in this program yet") for c in waiting], shortages
+        reason = f"No mentor is available: {away}" if away else "No mentors are enrolled in this program yet"
+        return [Waitlisted(c.enrollment_id, reason) for c in waiting], shortages
+    also = f"; {away}" if away else ""
 
     m = len(all_mentors)
     offered_anywhere = {s for c in all_mentors for s in c.specializations}
@@ -1192,7 +1268,7 @@ def _waitlist(
                         reason += f"; no mentor offers {', '.join(label(s) for s in nowhere)}"
                     else:
                         reason += f"; no compatible mentor offers {', '.join(label(s) for s in missing)}"
-                out.append(Waitlisted(c.enrollment_id, reason))
+                out.append(Waitlisted(c.enrollment_id, reason + also))
                 continue
             parts: list[str] = []
             if few_years:
@@ -1213,7 +1289,8 @@ def _waitlist(
                 counted.add(j)
                 by_rule[rule] = by_rule.get(rule, 0) + 1
             parts.extend(phrases[rule].format(k=by_rule[rule]) for rule in sorted(by_rule))
-            out.append(Waitlisted(c.enrollment_id, "No compatible mentor: " + ("; ".join(parts) or "none enrolled")))
+            reason = "No compatible mentor: " + ("; ".join(parts) or "none enrolled")
+            out.append(Waitlisted(c.enrollment_id, reason + also))
     return out, shortages
 
 
@@ -1232,6 +1309,8 @@ def match(
     top_mentees: int | None = None,
     names: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
+    paused_mentors: int = 0,
+    deactivated_mentors: int = 0,
 ) -> MatchResult:
     """Propose pairs for a whole pool: most mentees matched, then the highest total score.
 
@@ -1239,6 +1318,8 @@ def match(
     mentors (and each mentor's ``top_mentees`` best mentees) and certifies the result against every
     allowed pair; ``"auto"`` picks full for small pools. Both give an optimal assignment.
     Deterministic: inputs are sorted by enrollment id and ties are broken by that order.
+    ``paused_mentors`` and ``deactivated_mentors`` count enrolled mentors the caller left out of
+    ``mentors``; they only change the waitlist reasons' words.
     """
     began = time.perf_counter()
     all_mentors = _sorted_unique(mentors, "mentor")
@@ -1295,7 +1376,7 @@ def match(
         total_milli += detail.milli_points
     pairs.sort(key=lambda p: p.mentee_enrollment_id)
     waiting = [c for i, c in enumerate(mentees_s) if i not in matched_rows]
-    waitlist, shortages = _waitlist(waiting, all_mentors, rules, labels)
+    waitlist, shortages = _waitlist(waiting, all_mentors, rules, labels, paused_mentors, deactivated_mentors)
     stats = MatchStats(
         mentees=n,
         mentors=len(all_mentors),

@@ -127,6 +127,14 @@ def preview(session: Session, program: Program, now: datetime) -> MatchPreview:
         for e in enrollments
         if e.role == Role.MENTOR and e.status in POOL_STATUSES and not _unavailable(people.get(e.person_id))
     ]
+    # Enrolled mentors left out of the pool: the waitlist reasons name them rather than say nobody is enrolled.
+    left_out = Counter(
+        "deactivated" if _unavailable(people.get(e.person_id)) else "paused"
+        for e in enrollments
+        if e.role == Role.MENTOR
+        and e.status != EnrollmentStatus.WITHDRAWN
+        and (e.status == EnrollmentStatus.PAUSED or _unavailable(people.get(e.person_id)))
+    )
     mentees = [
         to_candidate(e, zone(e.person_id), now)
         for e in enrollments
@@ -141,6 +149,8 @@ def preview(session: Session, program: Program, now: datetime) -> MatchPreview:
         rules_for(session, program),
         names=_names(session, [c.person_id for c in mentors + mentees]),
         labels=specializations(),
+        paused_mentors=left_out["paused"],
+        deactivated_mentors=left_out["deactivated"],
     )
     by_id = {e.id: e for e in enrollments}
     pairs = []

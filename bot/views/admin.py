@@ -31,6 +31,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.services.catalog import CADENCES, specialization_label
+from bot.services.matching import split_reasons
 from bot.services.pairing import ApprovalResult, MatchPreview
 from bot.services.programs import LIST_TEXT_LIMIT, MAX_CAPACITY
 from bot.views.common import MAX_BLOCKS_PER_MESSAGE, clip, plural, render
@@ -50,6 +51,10 @@ from storage.models import Program
 BLOCKS_PER_PAIR = 3  # divider, the pair and its reasons, Approve / Reject
 WAITLIST_SHOWN = 8
 SPECIALIZATIONS_SHOWN = 10
+# Each pair shows its strongest reasons and every concern (marked): the strongest reasons alone would hide
+# exactly the mismatches a coordinator must weigh before approving. One line per score component at most.
+STRENGTHS_SHOWN = 4
+REASON_LINE_LIMIT = 300  # 7 components x 300 characters stay inside a section's 3,000
 
 
 # -- program modal ---------------------------------------------------------------------------------------
@@ -331,7 +336,7 @@ def match_preview_blocks(preview: MatchPreview, *, rehearsal: bool = False) -> l
     blocks = _preview_head(preview, rehearsal)
     shown = pairs_that_fit(preview, rehearsal=rehearsal)
     for pair in preview.pairs[:shown]:
-        reasons = "\n".join(f"• {r}" for r in pair.pairing.reasons[:4])
+        reasons = _reason_lines(pair.pairing.reasons)
         blocks.append(DividerBlock())
         blocks.append(
             SectionBlock(
@@ -370,6 +375,12 @@ def match_preview_blocks(preview: MatchPreview, *, rehearsal: bool = False) -> l
     blocks.append(DividerBlock())
     blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(waitlist_text(preview)))))
     return render(blocks)
+
+
+def _reason_lines(reasons: list[str]) -> str:
+    """The strongest reasons, then every concern, one bullet each, each short enough that none is cut off."""
+    strengths, concerns = split_reasons(reasons)
+    return "\n".join(f"• {clip(r, REASON_LINE_LIMIT)}" for r in strengths[:STRENGTHS_SHOWN] + concerns)
 
 
 def waitlist_text(preview: MatchPreview) -> str:
