@@ -371,7 +371,8 @@ def _sent(session: Session, delivery_id: int, token: str, channel: str, ts: str,
 def _undeliverable(
     session: Session, delivery_id: int, token: str, error: str, now: datetime, concerned: list[str] | None
 ) -> None:
-    """Permanent: record it, flag the people Slack's error is about, and tell the coordinators once.
+    """Permanent: record it, flag the people Slack's error is about, and tell the program's coordinators
+    (once a day per program for the same people).
 
     `concerned` empty or None flags no one (a group DM whose culprit is unknown, or Slack never answering);
     the report then names everyone the message was for.
@@ -391,9 +392,16 @@ def _undeliverable(
         log.warning("delivery %s (%s) is undeliverable: %s", delivery_id, delivery.kind, error)
         return
     audience = _audience(session, delivery.recipient, delivery.pairing_id)
+    # Per program and day: someone in two programs is reported to each program's coordinators, about their
+    # own message, and again on a later day if it happens again; one report a day at most, not one a message.
+    day = now.astimezone(schedule.zone(program.timezone)).date()
     deliveries.enqueue(
         session,
-        DeliveryKey("unreachable", "people:" + ",".join(flagged) if flagged else delivery.recipient, "-"),
+        DeliveryKey(
+            "unreachable",
+            "people:" + ",".join(flagged) if flagged else delivery.recipient,
+            f"program:{program.id}:{day.isoformat()}",
+        ),
         recipient=program.admin_channel,
         due_at=now,
         payload={

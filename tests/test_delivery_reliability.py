@@ -486,6 +486,35 @@ async def test_when_slack_does_not_say_who_is_unreachable_no_one_is_flagged_but_
     assert report.payload["people"] == [MENTOR, MENTEE] and not report.payload["individuals_known"]
 
 
+async def test_an_unreachable_person_is_reported_once_a_day_per_program(
+    engine: Engine, emulator: SlackEmulator, settings: Settings
+) -> None:
+    """Two messages to a deactivated mentee fail on Monday: the coordinators hear once. A third fails on
+    Tuesday: they hear again (a report keyed once and for all would never say it again)."""
+    program = make_program(engine)
+    pairing_id = make_pair(engine, program.id)
+    emulator.add_user(MENTOR, tz=NEW_YORK)
+    emulator.add_user(MENTEE, tz=LOS_ANGELES)
+    emulator.add_channel("C0ADMINS01", "plsep-admins")
+    emulator.deactivate_user(MENTEE)
+    for tag in ("x", "y"):
+        enqueue_for(engine, program.id, f"users:{MENTOR},{MENTEE}", T0, pairing_id=pairing_id, tag=tag)
+    for _ in range(2):  # the second sweep sends the report the first one queued
+        await deliver_due(hand_moved_runtime(settings, engine, FixedClock(T0), FixedClock(T0)))
+    tuesday = T0 + timedelta(days=1)
+    enqueue_for(engine, program.id, f"users:{MENTOR},{MENTEE}", tuesday, pairing_id=pairing_id, tag="z")
+    for _ in range(2):
+        await deliver_due(hand_moved_runtime(settings, engine, FixedClock(tuesday), FixedClock(tuesday)))
+
+    assert [r.status for r in rows_of(engine, "wrapup")] == ["undeliverable"] * 3
+    reports = rows_of(engine, "unreachable")
+    assert [(r.subject, r.period, r.status) for r in reports] == [
+        (f"people:{MENTEE}", f"program:{program.id}:2025-03-03", "sent"),
+        (f"people:{MENTEE}", f"program:{program.id}:2025-03-04", "sent"),
+    ]
+    assert sum("can't be reached" in m.get("text", "") for m in emulator.messages_in("C0ADMINS01")) == 2
+
+
 async def test_a_message_that_reaches_someone_clears_their_unreachable_flag(
     engine: Engine, emulator: SlackEmulator, settings: Settings
 ) -> None:

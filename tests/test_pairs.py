@@ -284,6 +284,12 @@ def test_not_yet_asks_again_and_we_need_help_tells_the_coordinators_once(
         owed = {(d.kind, d.period) for d in session.exec(select(Delivery))}
     assert owed == {("did_you_meet_again", "2025-03"), ("help_request", "2025-03-26")}
 
+    # On the period's last day there is no "few days" left: the pair is not promised a question that won't come.
+    clock.set(datetime(2025, 4, 30, 18, tzinfo=UTC))
+    slack.block_action(MENTEE, "shelfmate_not_yet", str(pairing_id))
+    reply = wait_for(lambda: emulator.responses_to(slack.last_response_url))
+    assert "won't ask again" in reply[-1]["text"] and "ask again in a few days" not in reply[-1]["text"]
+
 
 def test_wrap_up_survey_button_opens_the_modal_and_saves_one_answer_per_person(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, pairing_id: int

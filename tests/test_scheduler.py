@@ -676,3 +676,180 @@ def test_a_period_mostly_before_the_pairing_is_neither_nudged_nor_missed(engine:
     with session_scope(engine, write=True) as session:
         report = schedule.plan(session, datetime(2025, 5, 2, 18, tzinfo=UTC))
     assert (report.missed, report.at_risk) == ([(pairing_id, "2025-04")], [])
+
+
+def _pair(engine: Engine, program: Program, at: datetime, status: str = "introduced", n: int = 1) -> int:
+    """A pair in `program` (Los Angeles), approved at `at`, left `status`."""
+    with session_scope(engine, write=True) as session:
+        program = session.get(Program, program.id)
+        for uid, role in ((f"U0MENT{n}", "mentor"), (f"U0MTEE{n}", "mentee")):
+            person(session, uid)
+            enroll(session, program, uid, role)
+    pairing_id = hand_pair(engine, program, f"U0MENT{n}", f"U0MTEE{n}", at)
+    with session_scope(engine, write=True) as session:
+        session.get(Pairing, pairing_id).status = status
+    return pairing_id
+
+
+def test_did_you_meet_is_asked_on_a_working_day_within_the_period(engine: Engine) -> None:
+    """A day on a weekend would wait for Monday, perhaps after the period: the ask moves back to the Friday."""
+    monday_start = make_program(
+        engine, name="PLSEP 2027", applications_open="2027-01-04", applications_close="2027-02-17",
+        agreement_due="2027-03-01", starts_on="2027-03-01", ends_on="2027-06-30",
+    )  # fmt: skip
+    week = period_containing(monday_start, "weekly", date(2027, 3, 3))
+    assert (week.start, week.end, week.ask_day) == (date(2027, 3, 1), date(2027, 3, 7), date(2027, 3, 5))
+    program = make_program(engine)
+    april = period_containing(program, "monthly", date(2025, 4, 10))
+    assert april.ask_day == date(2025, 4, 25)  # three days before the end is Sunday Apr 27
+    assert period_containing(program, "monthly", date(2025, 3, 10)).ask_day == date(2025, 3, 28)  # a Friday already
+    one_day = schedule.Period("weekly-x", date(2025, 3, 3), date(2025, 3, 3))
+    assert one_day.ask_day == date(2025, 3, 3)
+    weekend = schedule.Period("weekly-y", date(2025, 3, 8), date(2025, 3, 9))
+    assert weekend.last_working_day(weekend.end) is None
+
+
+def test_not_yet_asks_again_by_the_last_working_day_of_the_period_or_not_at_all(engine: Engine) -> None:
+    """ "Not yet" on Fri Mar 28: asked again on Mon Mar 31, March's last day. On Mar 31 itself: not again (it would
+    come at once). In a Monday-to-Sunday week, "Not yet" on Thursday is asked again on Friday, not Sunday."""
+    program = make_program(engine)
+    pairing_id = _pair(engine, program, datetime(2025, 2, 20, 18, tzinfo=UTC), status="active")
+    with session_scope(engine, write=True) as session:
+        assert schedule.ask_again(session, pairing_id, datetime(2025, 3, 28, 17, tzinfo=UTC))
+        assert schedule.ask_again(session, pairing_id, datetime(2025, 3, 28, 17, 1, tzinfo=UTC))  # a double click
+    [again] = [d for d in deliveries(engine) if d.kind == "did_you_meet_again"]
+    assert again.due_at.replace(tzinfo=UTC).astimezone(ZoneInfo(LA)).date() == date(2025, 3, 31)
+    with session_scope(engine, write=True) as session:
+        session.delete(session.get(Delivery, again.id))
+    with session_scope(engine, write=True) as session:
+        assert not schedule.ask_again(session, pairing_id, datetime(2025, 3, 31, 17, tzinfo=UTC))
+    assert [d for d in deliveries(engine) if d.kind == "did_you_meet_again"] == []
+
+    weekly = make_program(
+        engine, name="PLSEP 2027", applications_open="2027-01-04", applications_close="2027-02-17",
+        agreement_due="2027-03-01", starts_on="2027-03-01", ends_on="2027-06-30",
+    )  # fmt: skip
+    other = _pair(engine, weekly, datetime(2027, 2, 20, 18, tzinfo=UTC), status="active", n=2)
+    settle_agreement(engine, other, datetime(2027, 2, 25, 18, tzinfo=UTC), cadence="weekly")
+    with session_scope(engine, write=True) as session:
+        assert schedule.ask_again(session, other, datetime(2027, 3, 4, 18, tzinfo=UTC))  # Thursday
+        assert not schedule.ask_again(session, other, datetime(2027, 3, 12, 18, tzinfo=UTC))  # Friday, week's end
+    [again] = [d for d in deliveries(engine) if d.kind == "did_you_meet_again"]
+    assert (again.period, again.due_at.replace(tzinfo=UTC).astimezone(ZoneInfo(LA)).date()) == (
+        "weekly-1",
+        date(2027, 3, 5),
+    )
+
+
+async def test_an_ask_about_a_week_that_is_over_is_dropped_not_sent(
+    engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
+) -> None:
+    """The sweeps were down on Friday: Saturday's sweep plans the week's "Did you meet?", which waits for Monday
+    (working hours), when the week it asks about is over. Monday skips it (not an attempt)."""
+    program = make_program(
+        engine, name="PLSEP 2027", applications_open="2027-01-04", applications_close="2027-02-17",
+        agreement_due="2027-03-01", starts_on="2027-03-01", ends_on="2027-06-30",
+    )  # fmt: skip
+    emulator.add_user("U0MENT1", name="u0ment1", tz=LA)
+    emulator.add_user("U0MTEE1", name="u0mtee1", tz=LA)
+    pairing_id = _pair(engine, program, datetime(2027, 2, 20, 18, tzinfo=UTC))
+    settle_agreement(engine, pairing_id, datetime(2027, 2, 25, 18, tzinfo=UTC), cadence="weekly")
+    with session_scope(engine, write=True) as session:
+        planned = schedule.plan(session, datetime(2027, 3, 6, 17, 5, tzinfo=UTC))  # Saturday 9:05 AM
+    assert [(k.kind, k.period) for k in planned.enqueued] == [("did_you_meet", "weekly-1")]
+    [asked] = [d for d in deliveries(engine) if d.kind == "did_you_meet"]
+    assert asked.due_at.replace(tzinfo=UTC).astimezone(ZoneInfo(LA)).date() == date(2027, 3, 8)
+
+    clock.set(datetime(2027, 3, 8, 17, 5, tzinfo=UTC))  # Monday
+    report = await deliver_due(runtime)
+    [asked] = [d for d in deliveries(engine) if d.kind == "did_you_meet"]
+    assert (report.sent, report.skipped, asked.status, asked.error) == (0, 1, "skipped", "the period is over")
+    assert posts(emulator) == []
+
+
+def test_a_pair_introduced_after_the_agreement_date_gets_a_week_to_settle(engine: Engine) -> None:
+    """Matched Apr 15 (the program's date was Mar 1): due Apr 22 in the intro, reminded from Apr 19, not overdue
+    in the summary until Apr 23, when the coordinators hear about it under its own date. Never after the end."""
+    from bot.services.reports import summarize
+    from bot.views.messages import render_delivery
+
+    program = make_program(engine)
+    on_time = _pair(engine, program, datetime(2025, 2, 20, 18, tzinfo=UTC), n=1)
+    late = _pair(engine, program, datetime(2025, 4, 15, 17, tzinfo=UTC), status="proposed", n=2)
+    with session_scope(engine, write=True) as session:
+        schedule.plan(session, datetime(2025, 4, 15, 17, 5, tzinfo=UTC))
+    by_key = {(d.kind, d.pairing_id): d for d in deliveries(engine)}
+    assert by_key[("intro", late)].payload["agreement_due"] == "2025-04-22"
+    [overdue] = [d for d in deliveries(engine) if d.kind == "agreement_overdue"]
+    assert (overdue.period, [p[:2] for p in overdue.payload["pairs"]]) == ("2025-03-01", [["U0MENT1", "U0MTEE1"]])
+
+    with session_scope(engine, write=True) as session:
+        session.get(Pairing, late).status = "introduced"
+    for day in (18, 19, 22):
+        with session_scope(engine, write=True) as session:
+            schedule.plan(session, datetime(2025, 4, day, 17, 5, tzinfo=UTC))
+    reminders = [(d.pairing_id, d.period) for d in deliveries(engine) if d.kind == "agreement_reminder"]
+    assert reminders == [(late, "2025-04-22")]
+    with session_scope(engine) as session:
+        row = session.get(Program, program.id)
+        assert summarize(session, row, datetime(2025, 4, 22, 17, tzinfo=UTC)).agreements_overdue == 1  # on_time
+        assert summarize(session, row, datetime(2025, 4, 23, 17, tzinfo=UTC)).agreements_overdue == 2
+    with session_scope(engine, write=True) as session:
+        schedule.plan(session, datetime(2025, 4, 23, 17, 5, tzinfo=UTC))
+    alerts = {d.period: d.payload for d in deliveries(engine) if d.kind == "agreement_overdue"}
+    assert sorted(alerts) == ["2025-03-01", "2025-04-22"]
+    assert alerts["2025-04-22"]["pairs"] == [
+        ["U0MENT1", "U0MTEE1", "2025-03-01"],
+        ["U0MENT2", "U0MTEE2", "2025-04-22"],
+    ]
+    _, blocks = render_delivery("agreement_overdue", alerts["2025-04-22"])
+    shown = json.dumps(blocks)
+    assert "missed their agreement dates" in shown and "(due Mar 1)" in shown and "(due Apr 22)" in shown
+
+    with session_scope(engine) as session:
+        row = session.get(Program, program.id)
+        assert schedule.agreement_due_on(row, session.get(Pairing, on_time)) == date(2025, 3, 1)
+        near_the_end = Pairing(
+            program_id=program.id, mentor_enrollment_id=0, mentee_enrollment_id=0,
+            approved_at=datetime(2025, 6, 28, 17, tzinfo=UTC),
+        )  # fmt: skip
+        assert schedule.agreement_due_on(row, near_the_end) == date(2025, 6, 30)  # the program's last day
+
+
+async def test_an_agreement_reminder_held_for_quiet_hours_is_dropped_if_a_member_paused_meanwhile(
+    engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Planned Wednesday evening, due Thursday 9 AM; the mentee pauses overnight: it is skipped, not sent."""
+    program = make_program(engine)
+    emulator.add_user("U0MENT1", name="u0ment1", tz=LA)
+    emulator.add_user("U0MTEE1", name="u0mtee1", tz=LA)
+    _pair(engine, program, datetime(2025, 2, 20, 18, tzinfo=UTC))
+    with session_scope(engine, write=True) as session:
+        planned = schedule.plan(session, datetime(2025, 2, 27, 2, 0, tzinfo=UTC))  # Wed Feb 26, 6 PM
+    assert [(k.kind, k.period) for k in planned.enqueued] == [("agreement_reminder", "2025-03-01")]
+    with session_scope(engine, write=True) as session:
+        enrollment_service.pause(session, "U0MTEE1", date(2025, 3, 10), datetime(2025, 2, 27, 5, tzinfo=UTC))
+
+    clock.set(datetime(2025, 2, 27, 17, 5, tzinfo=UTC))  # Thursday 9:05 AM
+    report = await deliver_due(runtime)
+    [reminder] = [d for d in deliveries(engine) if d.kind == "agreement_reminder"]
+    assert (report.skipped, reminder.status, reminder.error) == (1, "skipped", "a member is paused")
+    assert posts(emulator) == []
+
+
+def test_a_paused_month_counts_a_pair_in_the_meeting_rate_only_if_it_met_anyway(engine: Engine) -> None:
+    """May is excused for both pairs (each has a member paused all month); one of them met anyway. May reads
+    "1 of 1 met", not 1 of 2 (the other was not expected to meet) nor 0 of 0 (a meeting did happen)."""
+    from bot.services.reports import summarize
+
+    program = make_program(engine)
+    first = _pair(engine, program, datetime(2025, 2, 20, 18, tzinfo=UTC), status="active", n=1)
+    _pair(engine, program, datetime(2025, 2, 20, 18, tzinfo=UTC), status="active", n=2)
+    with session_scope(engine, write=True) as session:
+        for uid in ("U0MTEE1", "U0MTEE2"):
+            enrollment_service.pause(session, uid, date(2025, 6, 1), datetime(2025, 4, 30, 18, tzinfo=UTC))
+    log_meeting(engine, first, date(2025, 5, 20), "U0MTEE1")
+    with session_scope(engine) as session:
+        summary = summarize(session, session.get(Program, program.id), datetime(2025, 5, 30, 17, tzinfo=UTC))
+    months = {m.month: (m.pairs_met, m.live_pairs, m.checkins) for m in summary.months}
+    assert months == {"2025-03": (0, 2, 0), "2025-04": (0, 2, 0), "2025-05": (1, 1, 1)}

@@ -31,10 +31,14 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if pairing_id is None or not await runtime.read(surveys.is_member, pairing_id, user_id):
             await respond(text=NOT_YOURS, replace_original=False, response_type="ephemeral")
             return
-        await runtime.write(schedule.ask_again, pairing_id, runtime.now())
-        await respond(
-            text="No problem: I'll ask again in a few days.", replace_original=False, response_type="ephemeral"
+        asked = await runtime.write(schedule.ask_again, pairing_id, runtime.now())
+        text = (
+            "No problem: I'll ask again in a few days."
+            if asked
+            else "No problem. This period is nearly over, so I won't ask again; log a meeting any time with "
+            "`/mentor checkin`."
         )
+        await respond(text=text, replace_original=False, response_type="ephemeral")
 
     @app.action(ACTION_NEED_HELP)
     async def need_help(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:

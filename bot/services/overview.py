@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from bot.services import programs as program_rules
 from bot.services.checkins import CHECKIN_STATUSES
+from bot.services.schedule import agreement_due_on
 from storage import queries
 from storage.models import (
     LIVE_PAIRING_STATUSES,
@@ -151,8 +152,10 @@ def next_step(enrollment: Enrollment, program: Program, partnerships: tuple[Part
             if len(proposed) == 1
             else f"You have {len(proposed)} proposed matches waiting for your coordinator's approval."
         )
-    if introduced := [p for p in live if p.pairing.status == PairingStatus.INTRODUCED]:
-        steps.append(f"Settle your mentoring agreement with {_names(introduced)} by {_day(program.agreement_due)}.")
+    introduced = [p for p in live if p.pairing.status == PairingStatus.INTRODUCED]
+    for due in sorted({agreement_due_on(program, p.pairing) for p in introduced}):  # a late match has a later date
+        with_them = [p for p in introduced if agreement_due_on(program, p.pairing) == due]
+        steps.append(f"Settle your mentoring agreement with {_names(with_them)} by {_day(due)}.")
     if active := [p for p in live if p.pairing.status == PairingStatus.ACTIVE]:
         if today < program.starts_on:
             steps.append(f"You're all set with {_names(active)}. The program starts on {_day(program.starts_on)}.")

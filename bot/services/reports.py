@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.services.catalog import specialization_label
-from bot.services.schedule import excused, period_containing, zone
+from bot.services.schedule import agreement_due_on, excused, pair_excusals, period_containing, zone
 from storage import queries
 from storage.models import (
     LIVE_PAIRING_STATUSES,
@@ -33,7 +33,9 @@ EXPORT_KINDS = ("participants", "pairings", "checkins", "hours")
 class MonthRate:
     month: str  # YYYY-MM
     # Pairs together at some point in the month (introduced, active, or ended/dissolved later): introduced
-    # pairs may log meetings before settling their agreement, so leaving them out undercounts who met.
+    # pairs may log meetings before settling their agreement, so leaving them out undercounts who met. A pair
+    # for whom the month is excused (a member paused most of it, or it was mostly before they were matched)
+    # is expected to meet in it no more than in a blackout month: it counts only if it met anyway.
     live_pairs: int
     pairs_met: int
     checkins: int
@@ -192,7 +194,7 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
     summary.pairings = dict(Counter(p.status for p in pairings))
     pending = [p for p in pairings if p.status == PairingStatus.INTRODUCED]
     summary.agreements_pending = len(pending)
-    summary.agreements_overdue = len(pending) if today > program.agreement_due else 0
+    summary.agreements_overdue = sum(1 for p in pending if today > agreement_due_on(program, p))
 
     checkins: dict[int, list[CheckIn]] = {
         p.id: queries.checkins_for_pairing(session, p.id)  # type: ignore[arg-type,misc]
@@ -206,12 +208,23 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
 
     last = min(today, program.ends_on)
     if today >= program.starts_on:
+        # The schedule's own excusals, so a month it neither nudges nor counts as missed is no 0% here either.
+        excusals = {
+            p.id: pair_excusals(program, p, by_id.get(p.mentor_enrollment_id), by_id.get(p.mentee_enrollment_id))
+            for p in pairings
+        }
         for month in _months_between(program.starts_on, last):
-            if excused(period_containing(program, "monthly", month), program.blackouts or []):
+            period = period_containing(program, "monthly", month)
+            if excused(period, program.blackouts or []):
                 continue  # a blackout month expects no meetings: it is no 0% in the trend
             key = f"{month:%Y-%m}"
             met = {c.pairing_id for c in all_checkins if f"{c.met_on:%Y-%m}" == key}
-            live = {p.id for p in pairings if _live_during(p, program, month, _month_end(month))}
+            live = {
+                p.id
+                for p in pairings
+                if _live_during(p, program, month, _month_end(month))
+                and (p.id in met or not excused(period, excusals[p.id]))
+            }
             summary.months.append(
                 MonthRate(
                     month=key,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
+from bot.services import matching
 from bot.services.agreements import after_hours_agreed, settled_cadence
 from bot.services.catalog import specialization_label
 from storage import deliveries, queries
@@ -38,12 +39,16 @@ log = logging.getLogger(__name__)
 WORK_START = time(9, 0)
 WORK_END = time(17, 0)
 AGREEMENT_REMINDER_DAYS = 3
+# A pair introduced late (a rematch, a late approval) gets at least this long to settle its agreement.
+AGREEMENT_GRACE_DAYS = 7
 APPLICATION_REMINDER_DAYS = 3
 ASK_AGAIN_DAYS = 3
 AT_RISK_MISSED = 2
 # Reminders about one period of a pair's meetings: they can wait days in the ledger (quiet hours, a weekend,
 # "Not yet"'s re-ask), so whether they still apply is decided again when they go out.
 REMINDER_KINDS = frozenset({"nudge", "did_you_meet", "did_you_meet_again"})
+# The reminder to settle an agreement can wait in the ledger too, and is likewise decided again at send time.
+AGREEMENT_REMINDER = "agreement_reminder"
 
 
 # -- time ------------------------------------------------------------------------------------------------
@@ -145,9 +150,22 @@ class Period:
 
     @property
     def ask_day(self) -> date:
-        """When to ask "Did you meet?": a few days before the end, so there is still time to meet."""
-        length = (self.end - self.start).days + 1
-        return self.end - timedelta(days=3 if length > 14 else 1)
+        """When to ask "Did you meet?": a few days before the end, so there is still time to meet.
+
+        On a working day: a day on a weekend would wait for Monday, which may be after the period (a weekly
+        Monday-to-Sunday period asked on its Saturday would hear the question after the week is over).
+        """
+        candidate = self.end - timedelta(days=3 if self.days > 14 else 1)
+        return self.last_working_day(candidate) or self.last_working_day(self.end) or candidate
+
+    def last_working_day(self, by: date) -> date | None:
+        """The last Monday-to-Friday day of the period up to `by`; None if there is none."""
+        day = min(by, self.end)
+        while day >= self.start:
+            if day.weekday() < 5:
+                return day
+            day -= timedelta(days=1)
+        return None
 
     def overlap_days(self, first: date, last: date) -> int:
         return max(0, (min(self.end, last) - max(self.start, first)).days + 1)
@@ -204,6 +222,44 @@ def running_pause(enrollment: Enrollment, program_end: date) -> list[str] | None
     return [enrollment.paused_on.isoformat(), max(enrollment.paused_on, last).isoformat()]
 
 
+def pairing_started_on(pairing: Pairing, program: Program) -> date:
+    """The pairing's first day in the program's time zone: when it was approved, else created."""
+    moment = pairing.approved_at or pairing.created_at
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+    return aware.astimezone(zone(program.timezone)).date()
+
+
+def pair_excusals(
+    program: Program, pairing: Pairing, mentor: Enrollment | None, mentee: Enrollment | None
+) -> list[list[str]]:
+    """Spans that count as nothing for a pair: blackouts, each member's pauses (lifted or still running), and
+    the days before the pairing existed (a pair matched in May has not missed March).
+
+    One rule for the schedule (nudges, missed periods) and the coordinators' meeting rate."""
+    spans = list(program.blackouts or [])
+    for enrollment in (mentor, mentee):
+        if enrollment is None:
+            continue
+        spans += list(enrollment.pause_history or [])
+        running = running_pause(enrollment, program.ends_on)
+        if running is not None:
+            spans.append(running)
+    started_on = pairing_started_on(pairing, program)
+    if started_on > program.starts_on:
+        spans.append([program.starts_on.isoformat(), (started_on - timedelta(days=1)).isoformat()])
+    return spans
+
+
+def agreement_due_on(program: Program, pairing: Pairing) -> date:
+    """The day this pair's agreement is due: the program's date, or a week after the pair was introduced if
+    that is later (a pair matched after the program's date must not be told a day already past, nor count
+    as overdue at once), never after the program ends.
+
+    The one rule for the intro, the reminder, the coordinators' overdue alert and the summary."""
+    late = pairing_started_on(pairing, program) + timedelta(days=AGREEMENT_GRACE_DAYS)
+    return min(max(program.agreement_due, late), program.ends_on)
+
+
 # -- plan --------------------------------------------------------------------------------------------------
 @dataclass
 class PlanReport:
@@ -250,24 +306,14 @@ class PairContext:
 
     @property
     def started_on(self) -> date:
-        """The pairing's first day in the program's time zone: when it was approved, else created."""
-        moment = self.pairing.approved_at or self.pairing.created_at
-        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite hands back naive UTC
-        return aware.astimezone(zone(self.program.timezone)).date()
+        return pairing_started_on(self.pairing, self.program)
+
+    @property
+    def agreement_due(self) -> date:
+        return agreement_due_on(self.program, self.pairing)
 
     def excusals(self) -> list[list[str]]:
-        """Spans that count as nothing: blackouts, each member's pauses (lifted or still running), and the days
-        before the pairing existed (a pair matched in May has not missed March)."""
-        spans = list(self.program.blackouts or [])
-        for enrollment in (self.mentor, self.mentee):
-            spans += list(enrollment.pause_history or [])
-            running = running_pause(enrollment, self.program.ends_on)
-            if running is not None:
-                spans.append(running)
-        if self.started_on > self.program.starts_on:
-            before = self.started_on - timedelta(days=1)
-            spans.append([self.program.starts_on.isoformat(), before.isoformat()])
-        return spans
+        return pair_excusals(self.program, self.pairing, self.mentor, self.mentee)
 
 
 @dataclass
@@ -476,8 +522,13 @@ class Planner:
                 "program": program.name,
                 "mentor": profile(ctx.mentor, ctx.mentor_person),
                 "mentee": profile(ctx.mentee, ctx.mentee_person),
-                "reasons": list(ctx.pairing.reasons)[:5],
-                "agreement_due": program.agreement_due.isoformat(),
+                # Strengths say why they were matched; concerns (a specialization the mentor does not coach,
+                # say) are worth raising early rather than hidden from the pair.
+                "reasons": matching.split_reasons(ctx.pairing.reasons)[0][:4],
+                "talk_about": [
+                    c.removeprefix(matching.CONCERN_MARK) for c in matching.split_reasons(ctx.pairing.reasons)[1]
+                ],
+                "agreement_due": ctx.agreement_due.isoformat(),
                 "starts_on": program.starts_on.isoformat(),
                 "ends_on": program.ends_on.isoformat(),
                 "cadence": program.default_cadence,
@@ -490,38 +541,42 @@ class Planner:
 
     def agreement_reminder(self, ctx: PairContext, today: date) -> None:
         program = ctx.program
-        if program.agreement_due - timedelta(days=AGREEMENT_REMINDER_DAYS) <= today <= program.agreement_due:
-            self.enqueue(
-                DeliveryKey("agreement_reminder", f"pairing:{ctx.pairing.id}", program.agreement_due.isoformat()),
-                ctx.recipient,
-                local_moment(today, program.timezone),
-                {
-                    "program": program.name,
-                    "agreement_due": program.agreement_due.isoformat(),
-                    "pairing_id": ctx.pairing.id,
-                },
-                program=program,
-                pairing=ctx.pairing,
-                zones=ctx.zones,
-                after_hours_ok=ctx.after_hours_ok,
-            )
+        due = ctx.agreement_due
+        if not due - timedelta(days=AGREEMENT_REMINDER_DAYS) <= today <= due:
+            return
+        if agreement_reminder_not_owed(ctx, today) is not None:
+            return
+        self.enqueue(
+            DeliveryKey(AGREEMENT_REMINDER, f"pairing:{ctx.pairing.id}", due.isoformat()),
+            ctx.recipient,
+            local_moment(today, program.timezone),
+            {"program": program.name, "agreement_due": due.isoformat(), "pairing_id": ctx.pairing.id},
+            program=program,
+            pairing=ctx.pairing,
+            zones=ctx.zones,
+            after_hours_ok=ctx.after_hours_ok,
+        )
 
     def agreements_overdue(self, program: Program, today: date, contexts: list[PairContext]) -> None:
-        overdue = [
-            c for c in contexts if c.pairing.status == PairingStatus.INTRODUCED and today > program.agreement_due
-        ]
-        if overdue and program.admin_channel:
-            self.enqueue(
-                DeliveryKey("agreement_overdue", f"program:{program.id}", program.agreement_due.isoformat()),
-                program.admin_channel,
-                local_moment(today, program.timezone),
-                {
-                    "program": program.name,
-                    "agreement_due": program.agreement_due.isoformat(),
-                    "pairs": [[c.mentor.person_id, c.mentee.person_id] for c in overdue],
-                },
-                program=program,
-            )
+        """One alert each time a pair's agreement date passes unsettled, listing every pair then overdue.
+
+        Keyed by the latest of their dates: a pair introduced late is reported when its own date passes, and
+        pairs due on the program's date keep the key they always had."""
+        overdue = [c for c in contexts if c.pairing.status == PairingStatus.INTRODUCED and today > c.agreement_due]
+        if not overdue or not program.admin_channel:
+            return
+        latest = max(c.agreement_due for c in overdue)
+        self.enqueue(
+            DeliveryKey("agreement_overdue", f"program:{program.id}", latest.isoformat()),
+            program.admin_channel,
+            local_moment(today, program.timezone),
+            {
+                "program": program.name,
+                "agreement_due": latest.isoformat(),
+                "pairs": [[c.mentor.person_id, c.mentee.person_id, c.agreement_due.isoformat()] for c in overdue],
+            },
+            program=program,
+        )
 
     # -- meetings ------------------------------------------------------------------------------------
     def meetings(self, ctx: PairContext, today: date) -> None:
@@ -674,6 +729,8 @@ def reminder_not_owed(ctx: PairContext, period: Period, today: date) -> str | No
         return f"the pairing is {ctx.pairing.status}"
     if ctx.paused:
         return "a member is paused"
+    if today > period.end:
+        return "the period is over"
     if excused(period, ctx.excusals()):
         return "the period is excused"
     if _in_blackout(today, ctx.program.blackouts):
@@ -683,17 +740,34 @@ def reminder_not_owed(ctx: PairContext, period: Period, today: date) -> str | No
     return None
 
 
+def agreement_reminder_not_owed(ctx: PairContext, today: date) -> str | None:
+    """Why a reminder to settle the agreement is not owed to this pair today; None when it is.
+
+    One rule for planning it and for sending it: it may wait in the ledger for quiet hours, and the pair may
+    settle (or a member pause, or the pairing end) meanwhile.
+    """
+    if ctx.pairing.status != PairingStatus.INTRODUCED:
+        return "the agreement is settled" if ctx.pairing.status == PairingStatus.ACTIVE else "the pair is not waiting"
+    if ctx.paused:
+        return "a member is paused"
+    if today > ctx.agreement_due:
+        return "the agreement date has passed"
+    return None
+
+
 def lapsed_reminders(session: Session, owed: list[Delivery], now: datetime) -> dict[int, str]:
     """The reminders in `owed` that no longer apply as they are about to go out, by delivery id, with why.
 
-    Between planning and sending, the pair may log the meeting, a member may pause, or the pairing may end:
-    a "did you meet?" then would be wrong. Other kinds of message are never in the answer. A handful of
-    queries per program, not per reminder: this runs under the write lock of a claimed batch.
+    Between planning and sending, the pair may log the meeting or settle the agreement, a member may pause,
+    the period may end, or the pairing may end: a "did you meet?" then would be wrong. Other kinds of message
+    are never in the answer. A handful of queries per program, not per reminder: this runs under the write
+    lock of a claimed batch.
     """
     by_program: dict[int, list[Delivery]] = {}
     lapsed: dict[int, str] = {}
     for delivery in owed:
-        if delivery.kind not in REMINDER_KINDS or delivery.pairing_id is None or delivery.id is None:
+        rechecked = delivery.kind in REMINDER_KINDS or delivery.kind == AGREEMENT_REMINDER
+        if not rechecked or delivery.pairing_id is None or delivery.id is None:
             continue
         pairing = queries.pairing(session, delivery.pairing_id)
         if pairing is None:
@@ -714,7 +788,10 @@ def lapsed_reminders(session: Session, owed: list[Delivery], now: datetime) -> d
             if ctx is None:  # ended, dissolved, or an enrollment is gone
                 lapsed[delivery.id] = "the pairing is no longer live"
                 continue
-            reason = reminder_not_owed(ctx, _reminder_period(ctx, delivery.payload, today), today)
+            if delivery.kind == AGREEMENT_REMINDER:
+                reason = agreement_reminder_not_owed(ctx, today)
+            else:
+                reason = reminder_not_owed(ctx, _reminder_period(ctx, delivery.payload, today), today)
             if reason is not None:
                 lapsed[delivery.id] = reason
     return lapsed
@@ -760,7 +837,11 @@ def on_sent(session: Session, kind: str, pairing_id: int | None, channel_id: str
 
 
 def ask_again(session: Session, pairing_id: int, now: datetime) -> bool:
-    """ "Not yet": ask "Did you meet?" once more in a few days, still within the period."""
+    """ "Not yet": ask "Did you meet?" once more in a few days, still within the period.
+
+    True when a second ask is waiting (queued now, or by an earlier click); False when none will come: the
+    pairing is not active, the period has no working day left after today to ask on, or it was asked again.
+    """
     pairing = queries.pairing(session, pairing_id)
     program = queries.program_by_id(session, pairing.program_id) if pairing else None
     if pairing is None or program is None or pairing.status != PairingStatus.ACTIVE:
@@ -774,10 +855,16 @@ def ask_again(session: Session, pairing_id: int, now: datetime) -> bool:
         return False
     people = queries.people(session, list(members))
     zones = [people[m].timezone if m in people else program.timezone for m in reversed(members)]
-    ask_on = min(current.end, today + timedelta(days=ASK_AGAIN_DAYS))
-    return deliveries.enqueue(
+    # A few days on, but by the period's last working day: a later ask would wait past the period's end (and
+    # one on that very day would come at once, right after "Not yet").
+    last_working = current.last_working_day(current.end)
+    ask_on = min(today + timedelta(days=ASK_AGAIN_DAYS), last_working or today)
+    if ask_on <= today:
+        return False
+    key = DeliveryKey("did_you_meet_again", f"pairing:{pairing_id}", current.key)
+    created = deliveries.enqueue(
         session,
-        DeliveryKey("did_you_meet_again", f"pairing:{pairing_id}", current.key),
+        key,
         recipient=pairing.conversation_id or "users:" + ",".join(members),
         due_at=next_allowed_time(
             max(local_moment(ask_on, program.timezone), now),
@@ -797,6 +884,7 @@ def ask_again(session: Session, pairing_id: int, now: datetime) -> bool:
         pairing_id=pairing_id,
         now=now,
     )
+    return created or deliveries.due_later(session, key, now) is not None
 
 
 def request_help(session: Session, pairing_id: int, user_id: str, now: datetime) -> bool:

@@ -45,6 +45,7 @@ def _intro(p: dict[str, Any]) -> Rendered:
         return line
 
     reasons = "\n".join(f"• {r}" for r in p.get("reasons") or []) or "• Your coordinator paired you by hand."
+    talk = list(p.get("talk_about") or [])  # absent from intros queued before concerns were told
     questions = (
         "*Before your first meeting, settle these together* (the agreement button records them):\n"
         "• How often will you meet? What is a realistic time commitment for both of you?\n"
@@ -56,6 +57,7 @@ def _intro(p: dict[str, Any]) -> Rendered:
         HeaderBlock(text=clip(f"Welcome to {p['program']}!", 150)),
         _section(f"You two have been matched.\n{who(mentor)}\n{who(mentee)}"),
         _section(f"*Why you were matched*\n{reasons}"),
+        *([_section("*Worth talking through early*\n" + "\n".join(f"• {c}" for c in talk))] if talk else []),
         _section(
             f"*Calendar:* agreement by {_day(p['agreement_due'])} · program runs {_day(p['starts_on'])} - "
             f"{_day(p['ends_on'])} · meet at least {CADENCES.get(p.get('cadence', 'monthly'), 'monthly').lower()}"
@@ -118,17 +120,24 @@ OVERDUE_PAIRS_SHOWN = 40
 
 
 def _agreement_overdue(p: dict[str, Any]) -> Rendered:
+    """Each pair is [mentor, mentee, due date]: a pair introduced late has a later date than the program's
+    (alerts queued before that was so hold [mentor, mentee], due on the alert's date)."""
     total = len(p["pairs"])
-    lines = [f"• <@{a}> and <@{b}>" for a, b in p["pairs"][:OVERDUE_PAIRS_SHOWN]]
+    due = {str(pair[2]) if len(pair) > 2 else p["agreement_due"] for pair in p["pairs"]}
+    shared = len(due) == 1
+
+    def line(pair: list[str]) -> str:
+        own = f" (due {_day(pair[2])})" if len(pair) > 2 and not shared else ""
+        return f"• <@{pair[0]}> and <@{pair[1]}>{own}"
+
+    lines = [line(pair) for pair in p["pairs"][:OVERDUE_PAIRS_SHOWN]]
     if total > OVERDUE_PAIRS_SHOWN:
         lines.append(
             f"… and {total - OVERDUE_PAIRS_SHOWN} more: {export_command('pairings', str(p['program']))} lists them all "
             "(status introduced)"
         )
-    text = (
-        f"*{p['program']}*: {plural(total, 'pair')} missed the agreement date ({_day(p['agreement_due'])}):\n"
-        + "\n".join(lines)
-    )
+    missed = f"the agreement date ({_day(due.pop())})" if shared else "their agreement dates"
+    text = f"*{p['program']}*: {plural(total, 'pair')} missed {missed}:\n" + "\n".join(lines)
     return f"{total} agreement{'' if total == 1 else 's'} overdue", render([_section(text)])
 
 
