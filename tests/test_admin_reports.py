@@ -136,7 +136,7 @@ def test_summary_counts_exactly_and_posts_with_a_chart(
 
 
 def csv_rows(content: bytes) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(content.decode("utf-8"))))
+    return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
 
 
 @pytest.mark.parametrize(
@@ -179,6 +179,7 @@ def test_cli_export_writes_the_same_csv(database_url: str, tmp_path: Any, known:
     result = run_cli(["export", "hours", "--out", str(out)], database_url, tmp_path)
     assert result.returncode == 0, result.stderr
     assert len(csv_rows(out.read_bytes())) == 4
+    assert out.read_bytes().startswith("\ufeff".encode())  # the byte-order mark Excel needs to read UTF-8
     assert NOTE not in out.read_text()
 
 

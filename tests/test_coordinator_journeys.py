@@ -310,7 +310,7 @@ def test_imported_applicants_get_their_names_and_time_zones_from_slack(
     assert main(["import", str(path), "--program", PROGRAM]) == 0
     slack.admin(ADMIN_ID, "export participants")
     [upload] = wait_for(lambda: emulator.uploaded_files)
-    [row] = list(csv.DictReader(upload.content.decode("utf-8").splitlines()))
+    [row] = list(csv.DictReader(upload.content.decode("utf-8-sig").splitlines()))
     assert row["slack_user_id"] == "U0NYC00001"
     assert row["display_name"] == "José Núñez 📚", row
     with session_scope(engine) as session:

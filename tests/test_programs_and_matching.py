@@ -404,7 +404,7 @@ def test_preview_of_a_large_program_fits_one_message_and_the_rest_is_in_the_csv(
 
     [csv_file] = emulator.uploaded_files
     assert csv_file.channel_id == ADMIN_CHANNEL
-    in_csv = [int(r[0]) for r in csv.reader(io.StringIO(csv_file.content.decode())) if r and r[0].isdigit()]
+    in_csv = [int(r[0]) for r in csv.reader(io.StringIO(csv_file.content.decode("utf-8-sig"))) if r and r[0].isdigit()]
     proposed = {p.id for p in rows(engine, Pairing) if p.status == "proposed"}
     assert len(proposed) == 42 and set(in_csv) == proposed and set(listed) < proposed
 

@@ -12,8 +12,9 @@ from slack_sdk.models.views import View
 from bot.services.agreements import PairView, Terms
 from bot.services.enrollment import IntakeAnswers
 from bot.services.overview import EnrollmentCard, PersonOverview
-from bot.views import intake, pairs, participant
+from bot.views import intake, messages, pairs, participant
 from storage.models import Enrollment, Pairing, Program
+from tests.factories import block_texts
 
 LONG = "Riverside County Library System and Affiliated School Districts of the Inland Empire " * 3
 
@@ -113,3 +114,25 @@ def test_parsers_turn_garbage_into_empty_answers(view: dict[str, Any]) -> None:
     assert answers.duration_minutes in (None,)
     _pid, _terms, errors = pairs.parse_agreement(view)
     assert {"cadence", "boundaries"} <= set(errors)
+
+
+def test_a_pairs_intro_lists_the_concerns_worth_talking_through_apart_from_the_reasons() -> None:
+    """A mentor who coaches none of what the mentee seeks: the pair reads it under its own heading, not as a
+    reason they were matched; an intro queued before concerns were kept apart still renders."""
+    person = {"id": "U0A", "role": "mentor", "library_type": "school", "organization": "Valley USD", "timezone": "UTC"}
+    payload = {
+        "program": "PLSEP",
+        "mentor": person,
+        "mentee": {**person, "id": "U0B", "role": "mentee"},
+        "reasons": ["Both work in school libraries"],
+        "talk_about": ["Offers none of the specializations the mentee seeks (Cataloging)"],
+        "agreement_due": "2025-03-01",
+        "starts_on": "2025-03-01",
+        "ends_on": "2025-06-30",
+        "pairing_id": 7,
+    }
+    text = block_texts(messages.RENDERERS["intro"](payload)[1])
+    reasons, _, later = text.partition("Worth talking through early")
+    assert "Both work in school libraries" in reasons and "Cataloging" in later and "Cataloging" not in reasons
+    older = {k: v for k, v in payload.items() if k != "talk_about"}
+    assert "Worth talking through" not in block_texts(messages.RENDERERS["intro"](older)[1])

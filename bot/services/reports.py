@@ -307,4 +307,10 @@ def export_csv(session: Session, program: Program, kind: str) -> bytes:
         writer.writerow(["slack_user_id", "display_name", "role", "meetings", "hours"])
         for (pid, role), count in sorted(meetings.items()):  # type: ignore[misc]
             writer.writerow([pid, name.get(pid, ""), role, count, f"{minutes[(pid, role)] / 60:.1f}"])  # type: ignore[index]
-    return out.getvalue().encode("utf-8")
+    return csv_bytes(out.getvalue())
+
+
+def csv_bytes(text: str) -> bytes:
+    """UTF-8 with a byte-order mark: without it Excel, which coordinators open these in, garbles accented
+    names and the preview's concern marks."""
+    return text.encode("utf-8-sig")

@@ -34,6 +34,7 @@ from bot.services.catalog import CADENCES, specialization_label
 from bot.services.matching import split_reasons
 from bot.services.pairing import ApprovalResult, MatchPreview
 from bot.services.programs import LIST_TEXT_LIMIT, MAX_CAPACITY
+from bot.services.reports import csv_bytes
 from bot.views.common import MAX_BLOCKS_PER_MESSAGE, clip, plural, render
 from bot.views.ids import (
     ACTION_APPROVE_ALL,
@@ -420,7 +421,7 @@ def preview_csv(preview: MatchPreview) -> bytes:
     writer.writerow(["waitlisted_mentee", "reason"])
     for person_id, reason in preview.waitlist:
         writer.writerow([person_id, reason])
-    return out.getvalue().encode()
+    return csv_bytes(out.getvalue())
 
 
 def approve_all_text(actor: str, program_name: str, result: ApprovalResult, shown: int = 10) -> str:
