@@ -14,7 +14,7 @@ from sqlmodel import select
 from bot.clock import FixedClock
 from bot.runtime import Runtime
 from bot.scheduler import tick
-from bot.services import agreements, pair_replies
+from bot.services import agreements, checkins, pair_replies
 from bot.services import pairing as pairing_service
 from bot.views import pairs as pair_views
 from storage.engine import session_scope
@@ -455,3 +455,33 @@ def test_a_proposed_change_says_the_settled_agreement_holds_until_accepted(engin
     assert "settled before" not in proposal_text(MENTOR, _terms("weekly", True), 1)
     _accept(engine, pairing_id, MENTEE, _terms("weekly", True).fingerprint, 1)
     assert "I keep to the agreement you settled before" in proposal_text(MENTOR, _terms("biweekly", True), 2)
+
+
+def test_a_meeting_saved_as_the_coordinator_dissolves_the_pair_is_refused_in_the_modal(
+    slack: SlackDriver,
+    emulator: SlackEmulator,
+    engine: Engine,
+    pairing_id: int,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The coordinator dissolves the pair between the mentee's Save and its write: she reads in the modal that
+    the pairing ended, not "something went wrong", and no meeting is stored."""
+    clock.set(datetime(2025, 3, 12, 18, tzinfo=UTC))
+    checked = checkins.local_today
+
+    def dissolved_meanwhile(session: Any, pair: Any, now: datetime) -> Any:
+        with session_scope(engine, write=True) as other:
+            other.get(Pairing, pairing_id).status = "dissolved"
+        return checked(session, pair, now)
+
+    monkeypatch.setattr(checkins, "local_today", dissolved_meanwhile)
+    answer = slack.view_submission(
+        MENTEE,
+        "shelfmate_checkin",
+        checkin_state("2025-03-10"),
+        private_metadata=json.dumps({"pairing_id": pairing_id}),
+    ).json()
+    assert answer["response_action"] == "errors" and "pairing has ended" in json.dumps(answer), answer
+    with session_scope(engine) as session:
+        assert session.exec(select(CheckIn)).all() == []

@@ -206,9 +206,13 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await ack(response_action="errors", errors=errors)
             return
         key = submission_key(view, user_id)
-        outcome = await runtime.write(
-            pair_replies.log_meeting, key, pair.pairing.id, user_id, answers, runtime.now(), views.checkin_message
-        )
+        try:
+            outcome = await runtime.write(
+                pair_replies.log_meeting, key, pair.pairing.id, user_id, answers, runtime.now(), views.checkin_message
+            )
+        except NotYourPairing:  # dissolved (or its member left) between the check above and this write
+            await ack(response_action="errors", errors={anchor: PAIRING_OVER})
+            return
         if outcome.already_logged is not None:
             day = outcome.already_logged.met_on
             await ack(
