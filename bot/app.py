@@ -10,6 +10,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped, warning_token_skipped
 from slack_bolt.middleware import RequestVerification
 from slack_bolt.middleware.async_builtins import AsyncRequestVerification
 from slack_bolt.response import BoltResponse
@@ -46,6 +47,24 @@ class _RejectedRequestWithoutBody(logging.Filter):
 
 
 _REJECTED_REQUEST_WITHOUT_BODY = _RejectedRequestWithoutBody()
+
+
+class _MisleadingTokenWarnings(logging.Filter):
+    """Drops Bolt's two start-up warnings that the bot token "will be unused" / "will be ignored".
+
+    They are about Bolt's own copy of SLACK_BOT_TOKEN: the app passes a client and an authorizer that
+    both use that token, so it is used. Read at every start, they tell an operator the opposite; every
+    other warning passes.
+    """
+
+    _MESSAGES = frozenset({warning_client_prioritized_and_token_skipped(), warning_token_skipped()})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in self._MESSAGES
+
+
+_MISLEADING_TOKEN_WARNINGS = _MisleadingTokenWarnings()
+BOLT_LOGGER = "shelfmate.bolt"
 
 
 def create_runtime(
@@ -109,19 +128,20 @@ def create_app(runtime: Runtime) -> AsyncApp:
 
     # At DEBUG, Bolt and slack_sdk log whole request and response bodies, and those carry private
     # check-in notes (`/mentor checkins`) and people's answers: keep them at INFO whatever LOG_LEVEL says.
-    for chatty in ("shelfmate.bolt", "slack_bolt", "slack_sdk"):
+    for chatty in (BOLT_LOGGER, "slack_bolt", "slack_sdk"):
         logging.getLogger(chatty).setLevel(logging.INFO)
     # Bolt's signature check logs rejected requests, body and all, at INFO: nothing above stops that line.
     # It logs through `slack_bolt.<its class name>`; a logger filter outlives Bolt resetting that logger's level.
     for verifier in (RequestVerification, AsyncRequestVerification):
         logging.getLogger(f"slack_bolt.{verifier.__name__}").addFilter(_REJECTED_REQUEST_WITHOUT_BODY)
+    logging.getLogger(BOLT_LOGGER).addFilter(_MISLEADING_TOKEN_WARNINGS)
 
     app = AsyncApp(
         signing_secret=runtime.settings.signing_secret,
         client=runtime.client,
         authorize=_single_workspace_authorize(runtime),
         request_verification_enabled=True,
-        logger=logging.getLogger("shelfmate.bolt"),
+        logger=logging.getLogger(BOLT_LOGGER),
     )
 
     @app.error

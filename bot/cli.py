@@ -12,14 +12,15 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.cli_admin import CommandFailed
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings, refused_by_slack
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.runtime import Runtime
 
@@ -31,10 +32,22 @@ SWITCH_INTERVAL_SECONDS = 0.0005
 DRAIN_SECONDS = 8.0
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+# How long start-up waits for Slack to answer its token checks before starting anyway: the client's own
+# timeout and retries could take half a minute against a host that drops packets.
+TOKEN_CHECK_SECONDS = 15.0
+# Slack's answers that mean the token itself is wrong (revoked, mistyped, its workspace gone): retrying
+# cannot help, so the bot stops and names the setting.
+REFUSED_TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
+
+T = TypeVar("T")
 
 
 class CliError(Exception):
     """A problem to report to the operator in one line."""
+
+
+class _Stopped(Exception):
+    """SIGTERM or SIGINT arrived before the bot was listening: nothing was acked, so nothing to drain."""
 
 
 def _configure_logging(level: str) -> None:
@@ -45,15 +58,35 @@ def _configure_logging(level: str) -> None:
 
 
 def _upgrade_database(settings: Settings) -> None:
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import ArgumentError, OperationalError
 
+    from storage.engine import make_engine
     from storage.migrate import upgrade
 
+    try:
+        # Made here, not only inside Alembic, so that a URL SQLAlchemy cannot use (a driver that is not
+        # installed, a malformed part load_settings let through) is reported, and nothing else is caught.
+        make_engine(settings.database_url).dispose()
+    except (ArgumentError, ImportError, ValueError) as error:
+        raise CliError(f"DATABASE_URL: cannot use it ({_one_line(error, settings)})") from None
     try:
         upgrade(settings.database_url)
     except OperationalError as error:
         reason = " ".join(str(error.orig or error).split())  # drivers add hint lines; keep one line
         raise CliError(f"DATABASE_URL: cannot open the database ({reason})") from None
+
+
+def _one_line(error: BaseException, settings: Settings) -> str:
+    """The error's own words on one line, without the database password should they quote the URL."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    text = " ".join(f"{type(error).__name__}: {error}".split())
+    try:
+        password = make_url(settings.database_url).password
+    except (ArgumentError, ValueError):  # load_settings parsed it; this is only belt and braces
+        password = None
+    return text.replace(str(password), "***") if password else text
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -65,6 +98,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if not args.http and (args.port is not None or args.host is not None):
+        raise CliError(
+            "--port and --host need --http: Socket Mode listens on no port (shelfmate run --http --port 3000)"
+        )
+    args.host = args.host or "0.0.0.0"
+    args.port = 3000 if args.port is None else args.port
     settings = load_settings()
     if not args.http and not settings.socket_mode:
         raise ConfigError(
@@ -92,7 +131,13 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int) -> Non
     stop = _stop_on_signals()
     with start_worker() as worker:
         async with connection_pool() as pool:
-            runtime = create_runtime(settings, client=make_slack_client(settings, pool=pool))
+            client = make_slack_client(settings, pool=pool)
+            try:
+                await _unless_stopped(_check_tokens(settings, client), stop)
+            except _Stopped:
+                log.info("stopped before listening")
+                return
+            runtime = create_runtime(settings, client=client)
             runtime.worker = worker
             listen = _listener(create_app(runtime), settings, stop, http=http, host=host, port=port)
             scheduler = start_scheduler(runtime)
@@ -109,6 +154,55 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int) -> Non
             finally:
                 watching.cancel()
                 scheduler.shutdown(wait=False)
+
+
+async def _check_tokens(settings: Settings, client: AsyncWebClient) -> None:
+    """Ask Slack once whether it takes the tokens, so that a wrong one stops start-up with its name.
+
+    Otherwise a refused app token makes Socket Mode retry for ever, a traceback per attempt, and a refused
+    bot token fails each request with Bolt's "AuthorizeResult ... was not found". The app token goes first:
+    Socket Mode cannot start without it. Only a refusal stops: Slack being slow or down is a warning, and
+    Socket Mode and the authorizer try again by themselves.
+    """
+    if settings.app_token is not None:
+        await _check_token("SLACK_APP_TOKEN", client.apps_connections_open(app_token=settings.app_token))
+    await _check_token("SLACK_BOT_TOKEN", client.auth_test())
+
+
+async def _check_token(name: str, call: Coroutine[Any, Any, object]) -> None:
+    """Raise a one-line ConfigError naming `name` if Slack refuses the token; only warn if Slack cannot say."""
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        await asyncio.wait_for(call, TOKEN_CHECK_SECONDS)
+    except SlackApiError as error:
+        data = getattr(error.response, "data", None)
+        code = data.get("error") if isinstance(data, dict) else None
+        if code in REFUSED_TOKEN_ERRORS:
+            raise refused_by_slack(name, str(code)) from None
+        reason = code or f"HTTP {error.response.status_code}"
+        log.warning("could not check %s with Slack (%s); starting anyway", name, reason)
+    except Exception as error:  # a network failure must not stop start-up: it is retried later
+        log.warning("could not check %s with Slack (%s); starting anyway", name, type(error).__name__)
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T:
+    """`work`'s result, or `_Stopped` (and `work` cancelled) if a stop signal comes first.
+
+    Start-up and Socket Mode's connect can wait on Slack for a long time (connect retries for ever);
+    `systemctl stop` or `docker stop` should not have to wait for them, nor end in SIGKILL.
+    """
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            return task.result()
+        raise _Stopped
+    finally:
+        for waiting in (task, stopped):
+            waiting.cancel()
+        await asyncio.gather(task, stopped, return_exceptions=True)
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -147,9 +241,11 @@ def _listener(
 
     async def socket_mode() -> None:
         handler = AsyncSocketModeHandler(bolt_app, settings.app_token)
-        await handler.connect_async()
         try:
+            await _unless_stopped(handler.connect_async(), stop)
             await stop.wait()
+        except _Stopped:
+            log.info("stopped while connecting to Slack")
         finally:
             await handler.close_async()
 
@@ -162,8 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the bot (Socket Mode, or HTTP with --http)")
     run.add_argument("--http", action="store_true", help="serve Slack's HTTP requests instead of Socket Mode")
-    run.add_argument("--host", default="0.0.0.0", help="HTTP mode: address to bind (default 0.0.0.0)")
-    run.add_argument("--port", type=int, default=3000, help="HTTP mode: port (default 3000)")
+    run.add_argument("--host", default=None, help="HTTP mode (needs --http): address to bind (default 0.0.0.0)")
+    run.add_argument("--port", type=int, default=None, help="HTTP mode (needs --http): port (default 3000)")
     run.set_defaults(handler=cmd_run)
 
     db = sub.add_parser("db", help="database maintenance")
@@ -190,4 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m bot.cli` runs this file as __main__, and `from bot.cli import ...` elsewhere loads it again as
+    # bot.cli: run that copy's main, so the CliError other modules raise is the one it catches.
+    from bot.cli import main as shared_main
+
+    sys.exit(shared_main())

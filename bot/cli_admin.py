@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
+import io
 import re
+import textwrap
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.services import enrollment as enrollment_service
 from bot.services import programs as program_service
 from bot.services.catalog import specializations
@@ -23,6 +27,9 @@ from bot.services.enrollment import IntakeAnswers, SlackProfile
 from bot.slack_gateway import RateLimited, SlackGateway, SlackUnavailable
 from storage import queries
 from storage.engine import make_engine, session_scope
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 CLI_ACTOR = "cli"
 
@@ -96,10 +103,134 @@ class BadRow(Exception):
     """One import row that cannot be loaded: reported with its line number, and the row is skipped."""
 
 
-def _add_program_options(parser: argparse.ArgumentParser) -> None:
+# What each option takes, shown after it in `--help` (e.g. `--starts YYYY-MM-DD`).
+PROGRAM_METAVARS = {
+    "name": "NAME",
+    "applications_open": "YYYY-MM-DD",
+    "applications_close": "YYYY-MM-DD",
+    "agreement_due": "YYYY-MM-DD",
+    "starts": "YYYY-MM-DD",
+    "ends": "YYYY-MM-DD",
+    "cadence": "CADENCE",
+    "min_mentor_years": "YEARS",
+    "capacity": "N",
+    "eligibility": "RULE",
+    "allowlist": "USER_IDS",
+    "eligibility_channel": "CHANNEL_ID",
+    "admin_channel": "CHANNEL_ID",
+    "timezone": "ZONE",
+    "blackouts": "PERIODS",
+    "cross_org": "RULE",
+    "neighbor_orgs": "NAMES",
+    "weights": "WEIGHTS",
+    "admins": "USER_IDS",
+    "allow_guests": "true|false",
+    "digest_day": "DAY",
+    "digest_hour": "HOUR",
+}
+# The smallest program validate_program accepts: validating it shows the default of every other field.
+_SMALLEST_PROGRAM = {
+    "name": "-",
+    "applications_close": "2000-01-01",
+    "starts_on": "2000-01-02",
+    "agreement_due": "2000-01-03",
+    "ends_on": "2000-01-04",
+}
+
+
+def _problems(values: dict[str, str]) -> dict[str, str]:
+    """validate_program's complaints about `values` (field -> sentence); empty when it accepts them."""
+    try:
+        program_service.validate_program(values)
+    except program_service.ProgramInvalid as invalid:
+        return invalid.errors
+    return {}
+
+
+def _rule(field_name: str, wrong: str) -> str:
+    """The rule validate_program states for a wrong value ("must be one of weekly, biweekly, monthly."), as help."""
+    return _problems({field_name: wrong}).get(field_name, "").removeprefix("must be ").rstrip(".")
+
+
+def program_option_help(*, creating: bool) -> dict[str, str]:
+    """Each option's help (option -> text), taken from the validation itself so that `--help` cannot drift from
+    what is accepted: the rules it states for wrong values, the defaults it fills in for empty ones, the
+    required fields it names, and the allowed names from the same constants."""
+    defaults = program_service.validate_program(_SMALLEST_PROGRAM)
+    required = {k for k, v in _problems({}).items() if v.startswith("is required")}
+    weights = ", ".join(f"{k}={v:g}" for k, v in program_service.DEFAULT_WEIGHTS.items())
+    ids = "Slack user ids such as U012AB3CD, separated by commas"
+    long_list = f"separated by commas, at most {program_service.LIST_TEXT_LIMIT:,} characters"
+
+    def rule(field_name: str, purpose: str = "") -> str:
+        """validate_program's rule for the field, its default when it has one, then what the field is for."""
+        default = defaults[field_name]
+        if field_name == "digest_weekday":
+            default = program_service.WEEKDAYS[default]
+        return f"{_rule(field_name, '?')} (default {default})" + (f"; {purpose}" if purpose else "")
+
+    text = {
+        "name": _rule("name", "x" * 1000),
+        "applications_open": "a date on or before applications close (optional: open until then)",
+        "applications_close": "the last day to apply (until 11:59 PM), before the program starts",
+        "agreement_due": "the date pairs should have settled their agreement by, after applications close and "
+        "before the program ends",
+        "starts_on": "the first day of mentoring",
+        "ends_on": "the last day of mentoring, after the start date",
+        "default_cadence": rule("default_cadence", "how often pairs meet until they agree otherwise"),
+        "min_mentor_years": rule("min_mentor_years", "years as a librarian a mentor needs"),
+        "default_capacity": rule("default_capacity", "mentees per mentor, unless the mentor says otherwise"),
+        "eligibility": rule(
+            "eligibility", "who may join: anyone, the people in --allowlist, or members of --eligibility-channel"
+        ),
+        "eligibility_allowlist": f"{ids}; who may join when --eligibility is allowlist",
+        "eligibility_channel": f"{_rule('eligibility_channel', '?')}; its members may join when --eligibility is "
+        "channel",
+        "admin_channel": f"{_rule('admin_channel', '?')}, for summaries, match previews and exports (invite the "
+        "bot there)",
+        "timezone": f"a time zone name such as America/Chicago (default {defaults['timezone']})",
+        "blackouts": f"periods YYYY-MM-DD..YYYY-MM-DD or single days YYYY-MM-DD, {long_list}; school breaks and "
+        "holidays, when no pair is nudged",
+        "cross_org": rule("cross_org", "whether a mentor and mentee should come from different organizations"),
+        "neighbor_orgs": f"organization names, {long_list}; their mentors count as a good cross-organization match",
+        "weights": f"name=number (0 to 100), separated by commas; how much each part of a match counts (names "
+        f"left out keep their default: {weights})",
+        "admins": f"{ids}; this program's coordinators, besides SHELFMATE_ADMINS",
+        "allow_guests": f"true or false (default {str(defaults['allow_guests']).lower()}); whether guest accounts "
+        "may join",
+        "digest_weekday": rule("digest_weekday", "the day of the weekly summary in the admin channel"),
+        "digest_hour": rule("digest_hour", "the hour of the weekly summary, in the program's time zone"),
+    }
+    out = {}
+    for option, field_name in PROGRAM_OPTIONS.items():
+        label = program_service.FIELD_LABELS.get(field_name, field_name.replace("_", " ").capitalize())
+        words = f"{label}: {text[field_name]}"
+        out[option] = words + " (required)" if creating and field_name in required else words
+    return out
+
+
+def _add_program_options(parser: argparse.ArgumentParser, *, creating: bool) -> None:
+    helps = program_option_help(creating=creating)
     for option in PROGRAM_OPTIONS:
-        parser.add_argument("--" + option.replace("_", "-"), dest=option, default=None)
+        parser.add_argument(
+            "--" + option.replace("_", "-"),
+            dest=option,
+            default=None,
+            metavar=PROGRAM_METAVARS[option],
+            help=helps[option].replace("%", "%%"),
+        )
     parser.add_argument("--file", type=Path, help="read fields from a TOML file (same names as the options)")
+
+
+class _ProgramHelpFormatter(argparse.HelpFormatter):
+    """Every option's help starts beside it (`--eligibility-channel CHANNEL_ID` is the longest), and a date
+    format is never split across lines ("YYYY-MM-" / "DD")."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=36)
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
 
 def _program_values(args: argparse.Namespace) -> dict[str, str]:
@@ -121,12 +252,24 @@ def _program_values(args: argparse.Namespace) -> dict[str, str]:
     return values
 
 
-def _engine() -> Any:
-    settings = load_settings(require_slack=False)
-    from bot.cli import _upgrade_database
+def open_database(settings: Settings) -> Engine:
+    """Migrate, then connect: every operator command opens the database this one way, so an unreachable or
+    mistyped one is the same one DATABASE_URL line everywhere, never a traceback or a silent default.
 
-    _upgrade_database(settings)
+    bot.cli's error is re-raised as CommandFailed: run as `python -m bot.cli`, bot.cli is loaded twice (once
+    as __main__), and main() does not recognise the other copy's CliError.
+    """
+    from bot import cli
+
+    try:
+        cli._upgrade_database(settings)
+    except cli.CliError as error:
+        raise CommandFailed(str(error)) from None
     return make_engine(settings.database_url)
+
+
+def _engine() -> Engine:
+    return open_database(load_settings(require_slack=False))
 
 
 def _now() -> Any:
@@ -289,48 +432,73 @@ def _names_in(part: str, by_name: dict[str, str]) -> list[str] | None:
     return found
 
 
-def read_import_file(path: Path) -> tuple[list[ImportRow], list[str]]:
-    """Parse every row; problems are reported with the file's line numbers (the header is line 1)."""
+SAVE_AS_CSV_UTF8 = 'In Excel, save the sheet with File > Save As > "CSV UTF-8 (Comma delimited)" and import that file'
+
+
+def _import_text(path: Path) -> str:
+    """The file as text: UTF-8, with or without the byte-order mark Excel's "CSV UTF-8" writes. Excel's plain
+    "CSV" (the Windows code page) and "Unicode Text" (UTF-16, full of NUL bytes) are refused with how to save
+    the sheet rather than guessed at: a wrong guess would load garbled names ("BibliothÃ¨que")."""
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        data = path.read_bytes()
     except OSError as error:
         raise CommandFailed(f"{path}: {error.strerror}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise CommandFailed(
-                f"{path}: missing column(s) {', '.join(missing)}. Expected columns: {', '.join(IMPORT_COLUMNS)}"
-            )
-        rows, problems = [], []
-        for raw in reader:
-            line = reader.line_num
-            row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
-            specs, unknown = _specialization_ids(row.get("specializations", ""))
-            if unknown:
-                problems.append(f"line {line}: unknown specialization(s) {', '.join(unknown)}")
-                continue
-            answers = IntakeAnswers(
-                role=row.get("role", "").lower(),
-                library_type=row.get("library_type", "").lower(),
-                organization=row.get("organization", ""),
-                region=row.get("region", ""),
-                specializations=specs,
-                years_experience=row.get("years_experience", ""),
-                grade_levels=[g.lower() for g in _split_list(row.get("grade_levels", ""))],
-                goals=row.get("goals", ""),
-                meeting_format=(row.get("meeting_format") or "any").lower().replace(" ", "_"),
-                capacity=row.get("capacity", ""),
-            )
-            if not row.get("slack_user"):
-                problems.append(f"line {line}: slack_user is empty (a Slack user id like U012AB3CD, or an email)")
-                continue
-            rows.append(
-                ImportRow(
-                    line=line, user=row["slack_user"], answers=answers, not_with=_split_list(row.get("not_with", ""))
-                )
-            )
+    bad = data.find(b"\0")  # NUL is valid UTF-8, but no CSV holds one; UTF-16 text is half NULs
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        bad = error.start if bad < 0 else min(bad, error.start)
+    if bad >= 0:
+        line = data.count(b"\n", 0, bad) + 1
+        raise CommandFailed(f"{path}: line {line} is not UTF-8 text, so nothing was loaded. {SAVE_AS_CSV_UTF8}")
+    return text
+
+
+def read_import_file(path: Path) -> tuple[list[ImportRow], list[str]]:
+    """Parse every row; problems are reported with the file's line numbers (the header is line 1)."""
+    reader = csv.DictReader(io.StringIO(_import_text(path), newline=""))
+    try:
+        return _read_rows(path, reader)
+    except csv.Error as error:  # a runaway quoted field: probably not a CSV file at all
+        raise CommandFailed(
+            f"{path}: {error} after line {reader.line_num}, so nothing was loaded. Is it a CSV file? {SAVE_AS_CSV_UTF8}"
+        ) from None
+
+
+def _read_rows(path: Path, reader: csv.DictReader[str]) -> tuple[list[ImportRow], list[str]]:
+    """The rows `reader` yields as ImportRows, and a line for each row that cannot be one."""
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise CommandFailed(
+            f"{path}: missing column(s) {', '.join(missing)}. Expected columns: {', '.join(IMPORT_COLUMNS)}"
+        )
+    rows, problems = [], []
+    for raw in reader:
+        line = reader.line_num
+        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+        specs, unknown = _specialization_ids(row.get("specializations", ""))
+        if unknown:
+            problems.append(f"line {line}: unknown specialization(s) {', '.join(unknown)}")
+            continue
+        answers = IntakeAnswers(
+            role=row.get("role", "").lower(),
+            library_type=row.get("library_type", "").lower(),
+            organization=row.get("organization", ""),
+            region=row.get("region", ""),
+            specializations=specs,
+            years_experience=row.get("years_experience", ""),
+            grade_levels=[g.lower() for g in _split_list(row.get("grade_levels", ""))],
+            goals=row.get("goals", ""),
+            meeting_format=(row.get("meeting_format") or "any").lower().replace(" ", "_"),
+            capacity=row.get("capacity", ""),
+        )
+        if not row.get("slack_user"):
+            problems.append(f"line {line}: slack_user is empty (a Slack user id like U012AB3CD, or an email)")
+            continue
+        rows.append(
+            ImportRow(line=line, user=row["slack_user"], answers=answers, not_with=_split_list(row.get("not_with", "")))
+        )
     return rows, problems
 
 
@@ -488,24 +656,72 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0 if not problems else 1
 
 
+@contextlib.contextmanager
+def _export_file(out: str | None) -> Iterator[IO[bytes] | None]:
+    """The file `--out` names, opened before any database work, so that a missing folder or a read-only file
+    is one line before anything is exported or audited (None: standard output). It is opened for appending,
+    so an existing file is replaced only by a finished export; a file made here is removed if the export fails.
+    """
+    if out in (None, "-"):
+        yield None
+        return
+    path = Path(out)
+    existed = path.exists()
+    try:
+        handle = path.open("ab")
+    except OSError as error:
+        raise CommandFailed(_cannot_write(path, error)) from None
+    try:
+        with handle:
+            yield handle
+    except BaseException:
+        if not existed:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _cannot_write(path: Path, error: OSError) -> str:
+    if isinstance(error, FileNotFoundError) and not path.parent.is_dir():
+        reason = f"there is no folder {path.parent}"
+    else:
+        reason = (error.strerror or str(error)).lower()
+    return f"cannot write {path} ({reason}); nothing was exported"
+
+
+def _write_export(handle: IO[bytes], out: str, content: bytes) -> None:
+    """Replace the file's contents with the export; a full disk is one line, and the export is not audited."""
+    try:
+        if handle.seekable():  # not a pipe or a terminal (`--out /dev/stdout`)
+            handle.seek(0)
+            handle.truncate()
+        handle.write(content)
+        handle.flush()
+    except OSError as error:
+        raise CommandFailed(_cannot_write(Path(out), error)) from None
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from bot.services import reports
 
-    engine = _engine()
-    try:
-        with session_scope(engine, write=True) as session:
-            try:
-                program = program_service.resolve_program(session, args.program or "")
-            except program_service.ProgramInvalid as invalid:
-                raise CommandFailed("; ".join(invalid.errors.values())) from None
-            content = reports.export_csv(session, program, args.kind)
-            program_service.record_admin_action(session, CLI_ACTOR, "export", program.id, {"kind": args.kind}, _now())
-    finally:
-        engine.dispose()
-    if args.out in (None, "-"):
+    with _export_file(args.out) as handle:
+        engine = _engine()
+        try:
+            with session_scope(engine, write=True) as session:
+                try:
+                    program = program_service.resolve_program(session, args.program or "")
+                except program_service.ProgramInvalid as invalid:
+                    raise CommandFailed("; ".join(invalid.errors.values())) from None
+                content = reports.export_csv(session, program, args.kind)
+                if handle is not None:  # written before the audit event, which rolls back if writing fails
+                    _write_export(handle, args.out, content)
+                program_service.record_admin_action(
+                    session, CLI_ACTOR, "export", program.id, {"kind": args.kind}, _now()
+                )
+        finally:
+            engine.dispose()
+    if handle is None:
         print(content.decode("utf-8"), end="")
     else:
-        Path(args.out).write_bytes(content)
         print(f"Wrote {args.kind} for {program.name} to {args.out}.")
     return 0
 
@@ -519,12 +735,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     program = sub.add_parser("program", help="create, edit or list programs")
     program_sub = program.add_subparsers(dest="program_command", required=True)
-    create = program_sub.add_parser("create", help="create a program")
-    _add_program_options(create)
+    create = program_sub.add_parser(
+        "create",
+        help="create a program",
+        description="Create a program: the same fields and checks as `/mentor-admin program create` in Slack.",
+        formatter_class=_ProgramHelpFormatter,
+    )
+    _add_program_options(create, creating=True)
     create.set_defaults(handler=cmd_program_create)
-    edit = program_sub.add_parser("edit", help="change a program's settings")
+    edit = program_sub.add_parser(
+        "edit",
+        help="change a program's settings",
+        description="Change a program's settings. Options left out keep their value; an empty value ('') "
+        "clears an optional setting or restores its default.",
+        formatter_class=_ProgramHelpFormatter,
+    )
     edit.add_argument("program", help="the program's current name")
-    _add_program_options(edit)
+    _add_program_options(edit, creating=False)
     edit.set_defaults(handler=cmd_program_edit)
     program_sub.add_parser("list", help="list programs").set_defaults(handler=cmd_program_list)
 

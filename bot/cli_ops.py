@@ -6,10 +6,10 @@ import argparse
 import asyncio
 from datetime import UTC, datetime
 
-from bot.cli_admin import CommandFailed
+from bot.cli_admin import CommandFailed, open_database
 from bot.config import load_settings
 from storage import deliveries, queries
-from storage.engine import make_engine, session_scope
+from storage.engine import session_scope
 
 
 def parse_moment(text: str) -> datetime:
@@ -22,16 +22,14 @@ def parse_moment(text: str) -> datetime:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from bot.app import create_runtime
-    from bot.cli import _upgrade_database
     from bot.clock import FixedClock
     from bot.scheduler import tick
     from bot.services import schedule
 
+    at = parse_moment(args.at) if args.at else None  # a typo in --at is reported before any database work
     settings = load_settings(require_slack=not args.dry_run)
-    _upgrade_database(settings)
-    engine = make_engine(settings.database_url)
+    engine = open_database(settings)
     try:
-        at = parse_moment(args.at) if args.at else None
         # A dry run changes nothing, the rehearsal clock included; a real one moves that clock to --at.
         if at is not None and settings.clock_mode == "rehearsal" and not args.dry_run:
             with session_scope(engine, write=True) as session:
@@ -66,13 +64,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_clock_set(args: argparse.Namespace) -> int:
+    moment = parse_moment(args.moment)
     settings = load_settings(require_slack=False)
-    from bot.cli import _upgrade_database
-
-    _upgrade_database(settings)
-    engine = make_engine(settings.database_url)
+    engine = open_database(settings)
     try:
-        moment = parse_moment(args.moment)
         with session_scope(engine, write=True) as session:
             queries.set_rehearsal_now(session, moment)
     finally:
@@ -83,13 +78,13 @@ def cmd_clock_set(args: argparse.Namespace) -> int:
 
 
 def cmd_clock_show(args: argparse.Namespace) -> int:
+    """Print the stored clock. A database that cannot be opened is an error, not "not set": a coordinator
+    rehearsing a program would believe the clock had been reset."""
     settings = load_settings(require_slack=False)
-    engine = make_engine(settings.database_url)
+    engine = open_database(settings)  # migrated, so a fresh database has the table and simply no clock yet
     try:
         with session_scope(engine) as session:
             stored = queries.get_rehearsal_now(session)
-    except Exception:  # noqa: BLE001 - a database without tables has no clock yet
-        stored = None
     finally:
         engine.dispose()
     print(f"clock mode: {settings.clock_mode}; rehearsal clock: {stored.isoformat() if stored else 'not set'}")
@@ -99,7 +94,11 @@ def cmd_clock_show(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction) -> None:
     sweep = sub.add_parser("sweep", help="run every due sweep once (plan, recover, deliver)")
     sweep.add_argument("--at", help="act as if it were this ISO date-time (moves the rehearsal clock)")
-    sweep.add_argument("--dry-run", action="store_true", help="show what is due without sending or saving")
+    sweep.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what is due without sending anything (the database is migrated first)",
+    )
     sweep.set_defaults(handler=cmd_sweep)
     clock = sub.add_parser("clock", help="the rehearsal clock (SHELFMATE_CLOCK=rehearsal)")
     clock_sub = clock.add_subparsers(dest="clock_command", required=True)

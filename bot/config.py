@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///shelfmate.db"
@@ -71,6 +73,59 @@ def _problem(name: str, what: str) -> ConfigError:
     return ConfigError(f"{name} {what}. Where to get it: {WHERE[name]}")
 
 
+def refused_by_slack(name: str, error: str) -> ConfigError:
+    """Slack answered a token with `error` (invalid_auth, token_revoked...): the setting, not Slack, is wrong."""
+    return ConfigError(
+        f"{name} was refused by Slack ({error}): it is revoked, mistyped or from another app. "
+        f"Where to get it: {WHERE[name]}"
+    )
+
+
+def _database_url(value: str) -> str:
+    """Refuse now, in one line, a URL that SQLAlchemy would refuse later with a traceback, or accept and lose data.
+
+    Shelfmate installs two drivers: pysqlite (in Python) and psycopg (version 3). `postgresql://` means
+    psycopg2 to SQLAlchemy, so it is rewritten to psycopg; an in-memory SQLite database would vanish with
+    its connection, taking the migrations and every program with it.
+    """
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise _problem("DATABASE_URL", "is not a database URL") from None
+    except ValueError:
+        # Not the parser's message: it quotes the "port", which is a password when the '@' is missing.
+        raise _problem(
+            "DATABASE_URL", "has a port that is not a number (percent-encode any / : @ % in the password)"
+        ) from None
+    driver = url.drivername
+    if driver == "postgres" or driver.startswith("postgres+"):
+        raise _problem("DATABASE_URL", "starts with postgres://, which SQLAlchemy refuses: write postgresql+psycopg://")
+    if driver.startswith("postgresql+") and driver != "postgresql+psycopg":
+        raise _problem(
+            "DATABASE_URL",
+            f"names the driver {driver.removeprefix('postgresql+')}; Shelfmate uses postgresql+psycopg://",
+        )
+    if driver == "postgresql":
+        return "postgresql+psycopg" + value[len("postgresql") :]
+    if driver == "postgresql+psycopg":
+        return value
+    if driver not in ("sqlite", "sqlite+pysqlite"):
+        raise _problem("DATABASE_URL", "must start with sqlite:/// or postgresql+psycopg://")
+    if url.host:
+        raise _problem(
+            "DATABASE_URL",
+            "has two slashes after sqlite: where a file needs three (sqlite:///shelfmate.db), "
+            "or four before an absolute path (sqlite:////var/lib/shelfmate/shelfmate.db)",
+        )
+    if not url.database or url.database == ":memory:" or url.query.get("mode") == "memory":
+        raise _problem(
+            "DATABASE_URL",
+            "names no database file (an in-memory database vanishes when its connection closes): "
+            "write sqlite:///shelfmate.db",
+        )
+    return value
+
+
 def _read_environment(env_file: Path | None) -> dict[str, str]:
     """The process environment wins over `.env`, as twelve-factor tools expect."""
     values: dict[str, str] = {}
@@ -115,11 +170,7 @@ def load_settings(
     if not api_url.endswith("/"):
         api_url += "/"
 
-    database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", database_url):
-        raise _problem("DATABASE_URL", "must start with sqlite:// or postgresql+psycopg://")
-    if database_url.startswith("postgresql://"):
-        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    database_url = _database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL)
 
     admins = frozenset(a.strip() for a in (get("SHELFMATE_ADMINS") or "").split(",") if a.strip())
     bad = sorted(a for a in admins if not _USER_ID.match(a))

@@ -12,6 +12,7 @@ BOT_EVENTS = ("app_home_opened",)
 WEB_API_METHODS = frozenset(
     {
         "auth.test",
+        "apps.connections.open",  # Socket Mode, with the app-level token (connections:write), checked at start
         "chat.postMessage",
         "chat.postEphemeral",
         "chat.update",

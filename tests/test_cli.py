@@ -73,6 +73,15 @@ def test_run_without_tokens_exits_with_one_readable_line(tmp_path: Path) -> None
     assert "SLACK_BOT_TOKEN" in lines[0]
 
 
+def test_run_with_a_port_but_not_http_says_the_port_needs_http(tmp_path: Path) -> None:
+    """`shelfmate run --port 3000` would otherwise start Socket Mode and ignore the port without a word."""
+    result = run_cli(["run", "--port", "3000"], tmp_path)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "shelfmate: --port and --host need --http: Socket Mode listens on no port (shelfmate run --http --port 3000)"
+    ]
+
+
 def test_run_without_app_token_explains_socket_mode_or_http(tmp_path: Path) -> None:
     result = run_cli(["run"], tmp_path, SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="abcdef0123456789")
     assert result.returncode != 0
@@ -244,3 +253,146 @@ def test_import_reads_comma_lists_of_specializations_without_breaking_labels_tha
         "U0SPECS001": ["data_assessment", "reference"],
         "U0SPECS002": ["budgets_grants", "data_assessment"],
     }
+
+
+# -- shelfmate run: what start-up asks Slack about the tokens, and stopping while it waits ------------------
+
+
+async def _check_tokens_at(emulator: SlackEmulator, **values: str) -> None:
+    """What `shelfmate run` asks Slack before it listens, with the emulator as Slack."""
+    from bot.cli import _check_tokens
+    from bot.config import load_settings
+    from bot.slack_client import make_slack_client
+
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": emulator.api_url}
+    settings = load_settings(env | values)
+    await _check_tokens(settings, make_slack_client(settings))
+
+
+async def test_start_up_names_a_refused_token_and_starts_anyway_when_slack_only_falters(
+    emulator: SlackEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from bot.config import ConfigError
+
+    await _check_tokens_at(emulator)  # the emulator takes its own token
+    with pytest.raises(ConfigError) as refused:
+        await _check_tokens_at(emulator, SLACK_BOT_TOKEN="xoxb-your-bot-token")
+    assert str(refused.value).startswith("SLACK_BOT_TOKEN was refused by Slack (invalid_auth)")
+    # Slack down is not a wrong token: a warning, and start-up goes on.
+    emulator.fail("auth.test", status=503, times=None)
+    with caplog.at_level(logging.WARNING, logger="shelfmate"):
+        await _check_tokens_at(emulator)
+    assert "could not check SLACK_BOT_TOKEN with Slack" in caplog.text and "starting anyway" in caplog.text
+
+
+async def test_a_stop_signal_while_waiting_on_slack_cancels_the_wait() -> None:
+    import asyncio
+
+    from bot.cli import _Stopped, _unless_stopped
+
+    cancelled: list[bool] = []
+
+    async def connect_for_ever() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.05, stop.set)
+    with pytest.raises(_Stopped):
+        await asyncio.wait_for(_unless_stopped(connect_for_ever(), stop), 5)
+    assert cancelled == [True]
+    assert await _unless_stopped(asyncio.sleep(0, result="connected"), asyncio.Event()) == "connected"
+
+
+def test_bolts_token_warnings_are_dropped_and_its_other_warnings_kept(
+    runtime: object, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    from bot.app import BOLT_LOGGER, create_app
+    from bot.runtime import Runtime
+
+    assert isinstance(runtime, Runtime)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)  # Bolt reads it itself, hence "will be unused"
+    with caplog.at_level(logging.WARNING):
+        create_app(runtime)
+        logging.getLogger(BOLT_LOGGER).warning("a warning worth reading")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == ["a warning worth reading"]
+
+
+# -- shelfmate export --out, and import of files Excel saved ------------------------------------------------
+
+
+def _audited(engine: Engine, action: str) -> list[dict[str, object]]:
+    from storage.models import AuditEvent
+
+    with session_scope(engine) as session:
+        return [e.detail for e in session.exec(select(AuditEvent).where(AuditEvent.action == action))]
+
+
+def test_export_to_a_folder_that_is_not_there_is_one_line_and_not_audited(
+    operator_shell: Path, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_program(engine)
+    target = operator_shell / "reports" / "checkins.csv"
+    assert main(["export", "checkins", "--out", str(target)]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert str(target) in line and "there is no folder" in line and "nothing was exported" in line
+    assert _audited(engine, "export") == []
+    assert not target.parent.exists()
+
+
+def test_a_failed_export_leaves_the_old_file_and_a_finished_one_replaces_it(
+    operator_shell: Path, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_program(engine)
+    old = operator_shell / "participants.csv"
+    old.write_text("last week's export\n" * 500, encoding="utf-8")
+    assert main(["export", "participants", "--program", "No Such Program", "--out", str(old)]) == 1
+    assert main(["export", "participants", "--program", "No Such Program", "--out", "new.csv"]) == 1
+    assert old.read_text(encoding="utf-8") == "last week's export\n" * 500
+    assert not (operator_shell / "new.csv").exists()
+    assert _audited(engine, "export") == []
+    capsys.readouterr()
+
+    assert main(["export", "participants", "--out", str(old)]) == 0
+    assert old.read_text(encoding="utf-8-sig").startswith("slack_user_id,")
+    assert "last week" not in old.read_text(encoding="utf-8-sig")
+    assert _audited(engine, "export") == [{"kind": "participants"}]
+
+
+CP1252_ROW = "U0EXCEL001,mentee,public,Bibliothèque de Québec,reference,2,\n"
+
+
+def test_import_of_excels_plain_csv_says_to_save_it_as_csv_utf8(
+    operator_shell: Path, engine: Engine, emulator: SlackEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_program(engine)
+    path = operator_shell / "applications.csv"
+    path.write_bytes((IMPORT_HEADER + CP1252_ROW).encode("cp1252"))
+    assert main(["import", str(path), "--program", "PLSEP Mentorship 2025"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "line 2 is not UTF-8" in line and '"CSV UTF-8' in line and "nothing was loaded" in line
+    assert _enrolled(engine) == {} and emulator.calls == []
+
+    path.write_bytes((IMPORT_HEADER + CP1252_ROW).encode("utf-16"))  # Excel's "Unicode Text"
+    assert main(["import", str(path), "--program", "PLSEP Mentorship 2025"]) == 1
+    assert '"CSV UTF-8' in capsys.readouterr().err
+
+
+def test_import_reads_excels_csv_utf8_with_its_byte_order_mark(
+    operator_shell: Path, engine: Engine, emulator: SlackEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_program(engine)
+    emulator.add_user("U0EXCEL001")
+    path = operator_shell / "applications.csv"
+    path.write_bytes((IMPORT_HEADER + CP1252_ROW).encode("utf-8-sig"))
+    assert main(["import", str(path), "--program", "PLSEP Mentorship 2025"]) == 0, capsys.readouterr()
+    with session_scope(engine) as session:
+        [enrollment] = session.exec(select(Enrollment))
+        assert enrollment.organization == "Bibliothèque de Québec"

@@ -87,3 +87,53 @@ def test_dotenv_file_is_read_and_environment_wins(tmp_path: Path, monkeypatch: p
     settings = load_settings(env_file=env_file)
     assert settings.bot_token == "xoxb-from-file"
     assert settings.log_level == "WARNING"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://shelfmate.db",  # one slash short: SQLAlchemy's "Invalid SQLite URL" traceback
+        "sqlite:///",  # no file: an in-memory database that vanishes with its connection
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:///file:shelfmate?mode=memory&uri=true",
+        "postgresql+psycopg2://postgres@127.0.0.1/shelfmate",  # a driver Shelfmate does not install
+        "postgresql+asyncpg://postgres@127.0.0.1/shelfmate",
+        "postgres://postgres@127.0.0.1/shelfmate",  # Heroku's spelling, which SQLAlchemy refuses
+        "postgresql+psycopg://postgres@127.0.0.1:5432x/shelfmate",  # a typo in the port
+        "mysql+pymysql://root@localhost/shelfmate",
+        "shelfmate.db",
+    ],
+)
+def test_a_database_url_sqlalchemy_would_refuse_or_lose_is_one_line(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(GOOD | {"DATABASE_URL": url})
+    message = str(caught.value)
+    assert message.startswith("DATABASE_URL")
+    assert "Where to get it" in message
+    assert "\n" not in message
+
+
+def test_a_password_mistaken_for_a_port_is_not_printed() -> None:
+    """Without the '@', SQLAlchemy reads `user:secret` as host and port; its error would quote the password."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(GOOD | {"DATABASE_URL": "postgresql+psycopg://shelfmate:hunter2/shelfmate"})
+    assert "hunter2" not in str(caught.value)
+    assert "port" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "used"),
+    [
+        ("sqlite:///shelfmate.db", "sqlite:///shelfmate.db"),
+        ("sqlite:////var/lib/shelfmate/shelfmate.db", "sqlite:////var/lib/shelfmate/shelfmate.db"),
+        ("sqlite+pysqlite:///shelfmate.db", "sqlite+pysqlite:///shelfmate.db"),
+        ("postgresql://u:p%40ss@db.example:5432/shelfmate", "postgresql+psycopg://u:p%40ss@db.example:5432/shelfmate"),
+        (
+            "postgresql+psycopg://u@/shelfmate?host=/run/postgresql",
+            "postgresql+psycopg://u@/shelfmate?host=/run/postgresql",
+        ),
+    ],
+)
+def test_database_urls_shelfmate_can_use_are_kept(url: str, used: str) -> None:
+    assert load_settings(GOOD | {"DATABASE_URL": url}).database_url == used

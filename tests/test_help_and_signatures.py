@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 import pytest
 
+from bot.cli import main
+from bot.cli_admin import PROGRAM_OPTIONS, program_option_help
+from bot.services.programs import ProgramInvalid, validate_program
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 
@@ -124,3 +128,80 @@ def test_a_button_that_fails_after_acking_still_answers_200_and_apologizes(
     assert response.status_code == 200  # Bolt alone would drop the ack and answer 404 after 3 s
     [apology] = wait_for(lambda: emulator.responses_to(slack.last_response_url), what="the apology")
     assert "something went wrong" in apology["text"] and "boom" not in apology["text"]
+
+
+def test_help_shows_what_each_command_takes(slack: SlackDriver) -> None:
+    """A rematch needs a reason, and pair, unpair and program edit take a program name: help says so, escaped
+    so that Slack does not read `<reason>` as a link."""
+    mentor = _texts(slack.mentor("U0LIB0001", "help").json()["blocks"])
+    assert "/mentor rematch &lt;reason&gt;" in mentor
+    admin = _texts(slack.admin("U0ADMIN01", "help").json()["blocks"])
+    for usage in ("program edit [program]", "pair @mentor @mentee [program]", "unpair @mentor @mentee [program]"):
+        assert f"/mentor-admin {usage}`" in admin
+
+
+# -- `shelfmate program create|edit --help` --------------------------------------------------------------------
+SMALLEST_PROGRAM = {
+    "name": "Spring",
+    "applications_close": "2030-02-17",
+    "agreement_due": "2030-03-01",
+    "starts_on": "2030-03-01",
+    "ends_on": "2030-06-30",
+}
+
+
+def _accepted(field: str, value: str) -> dict[str, Any] | None:
+    """What validate_program makes of `value` in an otherwise valid program; None when it refuses it."""
+    try:
+        return validate_program(SMALLEST_PROGRAM | {field: value})
+    except ProgramInvalid:
+        return None
+
+
+def test_program_option_help_states_what_validation_accepts() -> None:
+    """The help is read off validate_program: each range, list of values and default it states is what
+    validation accepts and fills in, and exactly the required fields say "(required)"."""
+    helps = program_option_help(creating=True)
+    assert set(helps) == set(PROGRAM_OPTIONS)
+    for option, words in helps.items():
+        assert "must be" not in words and "()" not in words and not words.endswith(": "), (option, words)
+    required = {option for option, words in helps.items() if words.endswith("(required)")}
+    assert required == {"name", "applications_close", "agreement_due", "starts", "ends"}
+    assert not any(words.endswith("(required)") for words in program_option_help(creating=False).values())
+
+    for option in ("min_mentor_years", "capacity", "digest_hour"):
+        field = PROGRAM_OPTIONS[option]
+        found = re.search(r"a whole number from (\d+) to (\d+) \(default (\d+)\)", helps[option])
+        assert found, helps[option]
+        low, high, default = map(int, found.groups())
+        assert _accepted(field, str(low)) and _accepted(field, str(high))
+        assert _accepted(field, str(low - 1)) is None and _accepted(field, str(high + 1)) is None
+        assert (_accepted(field, "") or {})[field] == default
+
+    for option in ("cadence", "eligibility", "cross_org"):
+        field = PROGRAM_OPTIONS[option]
+        found = re.search(r"one of ([a-z, ]+) \(default ([a-z]+)\)", helps[option])
+        assert found, helps[option]
+        values = found.group(1).split(", ")
+        assert (_accepted(field, "") or {})[field] == found.group(2)
+        extra = {"eligibility_allowlist": "U012AB3CD", "eligibility_channel": "C0123ABCD"}
+        for value in values:
+            assert validate_program(SMALLEST_PROGRAM | extra | {field: value})[field] == value
+        assert _accepted(field, "sometimes") is None
+
+    assert "(default monday)" in helps["digest_day"] and (_accepted("digest_weekday", "") or {})["digest_weekday"] == 0
+    assert "at most 120 characters" in helps["name"]
+    assert _accepted("name", "x" * 120) and _accepted("name", "x" * 121) is None
+
+
+@pytest.mark.parametrize("command", ["create", "edit"])
+def test_every_program_option_is_explained_beside_it(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["program", command, "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    for option in PROGRAM_OPTIONS:
+        flag = "--" + option.replace("_", "-")
+        [line] = [line for line in out.splitlines() if line.startswith(f"  {flag} ")]
+        assert len(line.split()) > 2, f"{flag} has no help beside it: {line!r}"
+    assert "YYYY-MM-\n" not in out  # a date format is never split across lines

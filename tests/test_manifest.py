@@ -12,6 +12,7 @@ import yaml
 from referencing import Registry, Resource
 
 from bot import slack_surface
+from bot.views import help as help_views
 from bot.views import ids
 from tests.slack_emulator import specs_dir
 
@@ -63,6 +64,19 @@ def test_manifest_declares_exactly_the_commands_and_events_the_app_handles() -> 
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+
+
+@pytest.mark.parametrize(
+    ("command", "entries"),
+    [(ids.MENTOR_COMMAND, help_views.MENTOR_SUBCOMMANDS), (ids.ADMIN_COMMAND, help_views.ADMIN_SUBCOMMANDS)],
+)
+def test_usage_hint_lists_what_help_lists_in_its_order(command: str, entries: list[tuple[str, str]]) -> None:
+    """Slack shows the hint as soon as `/mentor ` is typed: it should offer every subcommand help offers (and
+    nothing help does not), in the same order, or people never find what it leaves out."""
+    hint = next(c["usage_hint"] for c in load_manifest()["features"]["slash_commands"] if c["command"] == command)
+    hinted = [word.strip() for word in hint.strip().removeprefix("[").removesuffix("]").split("|")]
+    offered = list(dict.fromkeys(usage.split()[0] for usage, _ in entries))
+    assert hinted == offered
 
 
 def _catalogue(method: str) -> dict[str, Any]:

@@ -125,3 +125,24 @@ def test_with_the_rehearsal_clock_a_sweep_takes_now_from_the_database(
     assert {row[2]: row[3] for row in ledger(engine)} == {"cli:early": "sent", "cli:later": "sent"}
     # In rehearsal every post says so, announcements included: nobody mistakes practice for the program.
     assert all(m["text"].startswith("[REHEARSAL] ") for m in emulator.messages_in(CHANNEL))
+
+
+def test_clock_show_says_when_the_database_cannot_be_opened(
+    operator_shell: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not "rehearsal clock: not set": a coordinator rehearsing a program would believe it had been reset."""
+    monkeypatch.setenv("SHELFMATE_CLOCK", "rehearsal")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator_shell}/missing/folder/shelfmate.db")
+    assert main(["clock", "show"]) == 1
+    captured = capsys.readouterr()
+    assert "not set" not in captured.out
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith("shelfmate: DATABASE_URL")
+
+
+def test_clock_show_on_a_new_database_migrates_it_and_says_not_set(
+    operator_shell: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator_shell}/new.db")
+    assert main(["clock", "show"]) == 0
+    assert "clock mode: system; rehearsal clock: not set" in capsys.readouterr().out

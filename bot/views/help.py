@@ -18,15 +18,18 @@ MENTOR_SUBCOMMANDS: list[tuple[str, str]] = [
     ("agreement", "Settle or change how often you meet, on-call, after-hours chat and boundaries."),
     ("pause [until YYYY-MM-DD]", "Take a break: no matching and no reminders until you resume."),
     ("resume", "End a pause."),
-    ("rematch", "Tell the coordinators, privately, that your pairing is not working."),
+    ("rematch <reason>", "Tell the coordinators, privately, why your pairing is not working."),
     ("leave", "Withdraw from the program and erase your answers."),
     ("help", "Show this message."),
 ]
 
 ADMIN_SUBCOMMANDS: list[tuple[str, str]] = [
-    ("program create|edit|list", "Set up a program's calendar and rules."),
+    ("program create", "Set up a program's calendar and rules."),
+    ("program edit [program]", "Change a program's calendar and rules."),
+    ("program list", "Every program, its dates and how many have joined."),
     ("match preview [program]", "Propose pairs, with scores and reasons, in the admin channel."),
-    ("pair @mentor @mentee / unpair @mentor @mentee", "Make or undo a pairing by hand."),
+    ("pair @mentor @mentee [program]", "Pair two people by hand."),
+    ("unpair @mentor @mentee [program]", "Undo a pairing."),
     ("summary [program]", "Who is waiting, which pairs met and which went quiet."),
     ("export participants|pairings|checkins|hours [program]", "Upload records as CSV (never private notes)."),
     ("audit [N]", "The last N admin actions."),
@@ -35,7 +38,8 @@ ADMIN_SUBCOMMANDS: list[tuple[str, str]] = [
 
 
 def _command_list(command: str, entries: list[tuple[str, str]]) -> str:
-    return "\n".join(f"• `{command} {usage}`: {what}" for usage, what in entries)
+    """Escaped: Slack would read `<reason>` as a link even inside a code span."""
+    return "\n".join(f"• `{command} {escape(usage, in_code=True)}`: {escape(what)}" for usage, what in entries)
 
 
 def help_blocks(*, unknown: str | None = None, admin: bool = False) -> list[dict[str, Any]]:
