@@ -31,7 +31,6 @@ from storage.engine import make_engine, session_scope
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-CLI_ACTOR = "cli"
 
 # CLI option -> program field.
 PROGRAM_OPTIONS = {
@@ -287,7 +286,9 @@ def cmd_program_create(args: argparse.Namespace) -> int:
     engine = _engine()
     try:
         with session_scope(engine, write=True) as session:
-            program = program_service.create_program(session, _program_values(args), actor=CLI_ACTOR, now=_now())
+            program = program_service.create_program(
+                session, _program_values(args), actor=program_service.CLI_ACTOR, now=_now()
+            )
             print(f"Created program {program.name!r} (id {program.id}).")
     except program_service.ProgramInvalid as invalid:
         raise CommandFailed(_invalid_lines(invalid)) from None
@@ -303,7 +304,9 @@ def cmd_program_edit(args: argparse.Namespace) -> int:
             program = queries.program_by_name(session, args.program)
             if program is None:
                 raise CommandFailed(f"there is no program called {args.program!r}")
-            program_service.edit_program(session, program, _program_values(args), actor=CLI_ACTOR, now=_now())
+            program_service.edit_program(
+                session, program, _program_values(args), actor=program_service.CLI_ACTOR, now=_now()
+            )
             print(f"Updated program {program.name!r}.")
     except program_service.ProgramInvalid as invalid:
         raise CommandFailed(_invalid_lines(invalid)) from None
@@ -377,8 +380,8 @@ def _is_email(value: str) -> bool:
     return "@" in value
 
 
-def _is_user_id(value: str) -> bool:
-    return value[:1] in ("U", "W") and value[1:].isalnum()
+def _is_slack_user_id(value: str) -> bool:
+    return bool(program_service.SLACK_USER_ID.match(value))
 
 
 def _split_list(text: str) -> list[str]:
@@ -504,7 +507,7 @@ def _read_rows(path: Path, reader: csv.DictReader[str]) -> tuple[list[ImportRow]
 
 def _people_to_ask_about(rows: list[ImportRow]) -> list[str]:
     """Each applicant (for the profile) and each not_with email (for the id), once, in file order."""
-    wanted = [r.user for r in rows if _is_email(r.user) or _is_user_id(r.user)]
+    wanted = [r.user for r in rows if _is_email(r.user) or _is_slack_user_id(r.user)]
     wanted += [p for r in rows for p in r.not_with if _is_email(p)]
     return list(dict.fromkeys(wanted))
 
@@ -553,7 +556,7 @@ def _user_id_of(row: ImportRow, directory: Directory) -> str:
         if profile is None:
             raise BadRow(f"line {row.line}: no Slack user has the email {row.user}")
         return profile.user_id
-    if not _is_user_id(row.user):
+    if not _is_slack_user_id(row.user):
         raise BadRow(f"line {row.line}: {row.user!r} is neither a Slack user id nor an email")
     return row.user
 
@@ -569,7 +572,7 @@ def _not_with_ids(row: ImportRow, directory: Directory) -> list[str]:
         profile = directory.profiles.get(value) if _is_email(value) else None
         if profile is not None:
             ids.append(profile.user_id)
-        elif _is_user_id(value):
+        elif _is_slack_user_id(value):
             ids.append(value)
         else:
             unknown.append(value)
@@ -642,7 +645,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 loaded += 1
             program_service.record_admin_action(
                 session,
-                CLI_ACTOR,
+                program_service.CLI_ACTOR,
                 "applications.import",
                 program.id,
                 {"file": args.file.name, "loaded": loaded, "skipped": len(problems)},
@@ -715,7 +718,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 if handle is not None:  # written before the audit event, which rolls back if writing fails
                     _write_export(handle, args.out, content)
                 program_service.record_admin_action(
-                    session, CLI_ACTOR, "export", program.id, {"kind": args.kind}, _now()
+                    session, program_service.CLI_ACTOR, "export", program.id, {"kind": args.kind}, _now()
                 )
         finally:
             engine.dispose()

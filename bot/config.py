@@ -16,12 +16,13 @@ from dotenv import dotenv_values
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.services.programs import SLACK_USER_ID
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///shelfmate.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 CLOCK_MODES = ("system", "rehearsal")
 
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 WHERE = {
     "SLACK_BOT_TOKEN": "api.slack.com/apps -> your app -> OAuth & Permissions -> Bot User OAuth Token (xoxb-...)",
@@ -173,7 +174,7 @@ def load_settings(
     database_url = _database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL)
 
     admins = frozenset(a.strip() for a in (get("SHELFMATE_ADMINS") or "").split(",") if a.strip())
-    bad = sorted(a for a in admins if not _USER_ID.match(a))
+    bad = sorted(a for a in admins if not SLACK_USER_ID.match(a))
     if bad:
         raise _problem("SHELFMATE_ADMINS", f"has values that are not Slack user ids: {', '.join(bad)}")
 

@@ -271,24 +271,25 @@ def _release(session: Session, delivery_id: int, token: str, retry_at: datetime,
 
 
 def _ready_to_send(session: Session, claimed: list[Delivery], token: str, now: datetime) -> tuple[list[Delivery], int]:
-    """(the claimed rows to send now, how many were skipped), in the claim's own write transaction.
+    """(the claimed rows to send now, how many were skipped), in one write transaction after the claim.
 
-    A reminder that no longer applies (the pair logged the meeting, a member paused, the pairing ended) is
-    skipped for good: nothing of it has been sent yet, so exactly-once holds. Backlog after downtime (or a
-    late sweep) must not reach a pair after hours: it goes back, untried.
+    A reminder that no longer applies (the pair logged the meeting, the period or the pairing ended) is
+    skipped for good: nothing of it has been sent yet, so exactly-once holds. One that applies again later (a
+    member is paused, a school break) waits a day and is checked again. Backlog after downtime (or a late
+    sweep) must not reach a pair after hours: it goes back, untried.
     """
     lapsed = schedule.lapsed_reminders(session, claimed, now)
     ready = []
     skipped = 0
     for delivery in claimed:
         reason = lapsed.get(delivery.id) if delivery.id is not None else None
-        if reason is not None:
+        if reason in schedule.WAIT_REASONS:
+            deliveries.hold(session, delivery.id, token, now + timedelta(days=1))
+        elif reason is not None:
             if deliveries.skip(session, delivery.id, token, reason):
                 log.info("delivery %s (%s) skipped: %s", delivery.id, delivery.kind, reason)
                 skipped += 1
-            continue
-        allowed = _allowed_from(session, delivery, now)
-        if allowed > now:
+        elif (allowed := _allowed_from(session, delivery, now)) > now:
             deliveries.hold(session, delivery.id, token, allowed)
         else:
             ready.append(delivery)

@@ -331,6 +331,20 @@ def _parse_multipart(content_type: str, body: bytes) -> list[tuple[str | None, s
     return parts
 
 
+def _repeated_ids(blocks: list[dict[str, Any]]) -> str | None:
+    """Slack refuses a block_id used twice in one message or view, and an action_id used twice in one block."""
+    block_ids = [b["block_id"] for b in blocks if b.get("block_id")]
+    if len(block_ids) != len(set(block_ids)):
+        return f"block_id used twice: {sorted(b for b in block_ids if block_ids.count(b) > 1)[0]}"
+    for block in blocks:
+        elements = list(block.get("elements") or []) if block.get("type") == "actions" else []
+        elements += [block[k] for k in ("accessory", "element") if isinstance(block.get(k), dict)]
+        action_ids = [e.get("action_id") for e in elements if isinstance(e, dict) and e.get("action_id")]
+        if len(action_ids) != len(set(action_ids)):
+            return f"action_id used twice in one block: {sorted(a for a in action_ids if action_ids.count(a) > 1)[0]}"
+    return None
+
+
 def _plain_text_length(obj: Any) -> int:
     """Length of a plain_text object's text, for Block Kit length limits."""
     if isinstance(obj, dict):
@@ -1194,6 +1208,11 @@ class SlackEmulator:
             except ValueError:
                 self.violations.append("response_url: body is not a JSON object")
                 return _json_reply(400, {"ok": False, "error": "invalid_payload"})
+            try:
+                self._check_blocks("response_url", payload.get("blocks"), MAX_MESSAGE_BLOCKS)
+            except _SlackError as err:
+                self.violations.append(err.violation or err.code)
+                return _json_reply(400, {"ok": False, "error": err.code})
             entry.uses += 1
             entry.payloads.append(payload)
         return _json_reply(200, {"ok": True})
@@ -1332,6 +1351,8 @@ class SlackEmulator:
         for index, block in enumerate(blocks):
             if not isinstance(block, dict) or not isinstance(block.get("type"), str):
                 raise _SlackError("invalid_blocks", violation=f"{method}: block {index} has no string 'type'")
+        if problem := _repeated_ids(blocks):
+            raise _SlackError("invalid_blocks", violation=f"{method}: {problem}")
 
     def _check_metadata(self, method: str, metadata: Any) -> dict[str, Any] | None:
         """Message metadata must be {event_type, event_payload} (or Work Object entities)."""
@@ -1680,6 +1701,8 @@ class SlackEmulator:
         for index, block in enumerate(blocks):
             if not isinstance(block, dict) or not isinstance(block.get("type"), str):
                 raise bad(f"view block {index} has no string 'type'")
+        if problem := _repeated_ids(blocks):
+            raise bad(problem)
         if view["type"] == "modal":
             if not isinstance(view.get("title"), dict):
                 raise bad("modal needs a plain_text title")

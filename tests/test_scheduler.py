@@ -601,12 +601,13 @@ async def test_the_survey_runs_in_the_worker_process_and_a_dead_worker_is_replac
     assert all(d.status == "sent" for d in intros)
 
 
-async def test_a_nudge_held_for_quiet_hours_is_skipped_if_the_pair_met_paused_or_ended_meanwhile(
+async def test_a_nudge_held_for_quiet_hours_is_skipped_if_the_pair_met_or_ended_and_waits_if_paused(
     engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
 ) -> None:
     """Nudges planned on a Friday evening wait for Monday 9 AM. Over the weekend one pair logs its meeting, one
-    mentee pauses and one pairing is dissolved: on Monday only the fourth pair is nudged; the other three rows
-    end `skipped` (not an attempt) and no later sweep owes them again."""
+    mentee pauses and one pairing is dissolved: on Monday only the fourth pair is nudged; the met and the
+    dissolved pairs' rows end `skipped` (not an attempt), the paused pair's waits for the pause to end, and no
+    later sweep owes any of them again."""
     program = make_program(engine)
     pairs = []
     with session_scope(engine, write=True) as session:
@@ -639,15 +640,15 @@ async def test_a_nudge_held_for_quiet_hours_is_skipped_if_the_pair_met_paused_or
 
     clock.set(datetime(2025, 3, 24, 17, 5, tzinfo=UTC))  # Monday 10:05 AM in Los Angeles
     report = await deliver_due(runtime)
-    assert (report.sent, report.skipped, report.held) == (1, 3, 0)
+    assert (report.sent, report.skipped, report.held) == (1, 2, 1)
     nudges = {d.pairing_id: d for d in deliveries(engine) if d.kind == "nudge"}
     assert {p: (d.status, d.attempts) for p, d in nudges.items()} == {
         met: ("skipped", 0),
-        paused: ("skipped", 0),
+        paused: ("due", 0),
         dissolved: ("skipped", 0),
         quiet: ("sent", 1),
     }
-    assert (nudges[met].error, nudges[paused].error) == ("the pair met in the period", "a member is paused")
+    assert nudges[met].error == "the pair met in the period"
     with session_scope(engine) as session:
         group_dm = session.get(Pairing, quiet).conversation_id
     assert [c.arg("channel") for c in posts(emulator)] == [group_dm]
@@ -715,14 +716,22 @@ def test_not_yet_asks_again_by_the_last_working_day_of_the_period_or_not_at_all(
     program = make_program(engine)
     pairing_id = _pair(engine, program, datetime(2025, 2, 20, 18, tzinfo=UTC), status="active")
     with session_scope(engine, write=True) as session:
-        assert schedule.ask_again(session, pairing_id, datetime(2025, 3, 28, 17, tzinfo=UTC))
-        assert schedule.ask_again(session, pairing_id, datetime(2025, 3, 28, 17, 1, tzinfo=UTC))  # a double click
+        assert (
+            schedule.ask_again(session, pairing_id, datetime(2025, 3, 28, 17, tzinfo=UTC)) == schedule.AskAgain.QUEUED
+        )
+        assert (
+            schedule.ask_again(session, pairing_id, datetime(2025, 3, 28, 17, 1, tzinfo=UTC))
+            == schedule.AskAgain.QUEUED
+        )  # again
     [again] = [d for d in deliveries(engine) if d.kind == "did_you_meet_again"]
     assert again.due_at.replace(tzinfo=UTC).astimezone(ZoneInfo(LA)).date() == date(2025, 3, 31)
     with session_scope(engine, write=True) as session:
         session.delete(session.get(Delivery, again.id))
     with session_scope(engine, write=True) as session:
-        assert not schedule.ask_again(session, pairing_id, datetime(2025, 3, 31, 17, tzinfo=UTC))
+        assert (
+            schedule.ask_again(session, pairing_id, datetime(2025, 3, 31, 17, tzinfo=UTC))
+            == schedule.AskAgain.PERIOD_ENDING
+        )
     assert [d for d in deliveries(engine) if d.kind == "did_you_meet_again"] == []
 
     weekly = make_program(
@@ -732,8 +741,12 @@ def test_not_yet_asks_again_by_the_last_working_day_of_the_period_or_not_at_all(
     other = _pair(engine, weekly, datetime(2027, 2, 20, 18, tzinfo=UTC), status="active", n=2)
     settle_agreement(engine, other, datetime(2027, 2, 25, 18, tzinfo=UTC), cadence="weekly")
     with session_scope(engine, write=True) as session:
-        assert schedule.ask_again(session, other, datetime(2027, 3, 4, 18, tzinfo=UTC))  # Thursday
-        assert not schedule.ask_again(session, other, datetime(2027, 3, 12, 18, tzinfo=UTC))  # Friday, week's end
+        assert (
+            schedule.ask_again(session, other, datetime(2027, 3, 4, 18, tzinfo=UTC)) == schedule.AskAgain.QUEUED
+        )  # Thursday
+        assert (
+            schedule.ask_again(session, other, datetime(2027, 3, 12, 18, tzinfo=UTC)) == schedule.AskAgain.PERIOD_ENDING
+        )  # Friday
     [again] = [d for d in deliveries(engine) if d.kind == "did_you_meet_again"]
     assert (again.period, again.due_at.replace(tzinfo=UTC).astimezone(ZoneInfo(LA)).date()) == (
         "weekly-1",
@@ -816,10 +829,11 @@ def test_a_pair_introduced_after_the_agreement_date_gets_a_week_to_settle(engine
         assert schedule.agreement_due_on(row, near_the_end) == date(2025, 6, 30)  # the program's last day
 
 
-async def test_an_agreement_reminder_held_for_quiet_hours_is_dropped_if_a_member_paused_meanwhile(
+async def test_an_agreement_reminder_waits_while_a_member_is_paused_and_lapses_with_its_date(
     engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
 ) -> None:
-    """Planned Wednesday evening, due Thursday 9 AM; the mentee pauses overnight: it is skipped, not sent."""
+    """Planned Wednesday evening, due Thursday 9 AM; the mentee pauses overnight until Mar 10: it is not sent
+    while she is paused, and once the agreement date has passed it is dropped."""
     program = make_program(engine)
     emulator.add_user("U0MENT1", name="u0ment1", tz=LA)
     emulator.add_user("U0MTEE1", name="u0mtee1", tz=LA)
@@ -833,7 +847,11 @@ async def test_an_agreement_reminder_held_for_quiet_hours_is_dropped_if_a_member
     clock.set(datetime(2025, 2, 27, 17, 5, tzinfo=UTC))  # Thursday 9:05 AM
     report = await deliver_due(runtime)
     [reminder] = [d for d in deliveries(engine) if d.kind == "agreement_reminder"]
-    assert (report.skipped, reminder.status, reminder.error) == (1, "skipped", "a member is paused")
+    assert (report.held, reminder.status) == (1, "due")
+    clock.set(datetime(2025, 3, 3, 17, 5, tzinfo=UTC))  # Monday Mar 3, past the Mar 1 agreement date
+    report = await deliver_due(runtime)
+    [reminder] = [d for d in deliveries(engine) if d.kind == "agreement_reminder"]
+    assert (report.skipped, reminder.status, reminder.error) == (1, "skipped", "the agreement date has passed")
     assert posts(emulator) == []
 
 

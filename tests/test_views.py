@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ from slack_sdk.models.views import View
 
 from bot.services.agreements import PairView, Terms
 from bot.services.enrollment import IntakeAnswers
-from bot.services.overview import EnrollmentCard, PersonOverview
+from bot.services.overview import EnrollmentCard, Partnership, PersonOverview
 from bot.views import intake, messages, pairs, participant
 from storage.models import Enrollment, Pairing, Program
 from tests.factories import block_texts
@@ -40,10 +40,12 @@ def test_home_tab_with_many_enrollments_and_long_names_stays_within_slacks_limit
         EnrollmentCard(
             enrollment=Enrollment(id=i, program_id=i, person_id="U0ME", role="mentor", status="matched"),
             program=program(i, f"{i} {LONG}"),
-            pairing=None,
-            partner=None,
-            partner_id=f"U0P{i:04d}",
             next_step=LONG * 20,
+            partnerships=(
+                Partnership(
+                    pairing=Pairing(id=i, approved_at=datetime(2025, 2, 20)), partner_id=f"U0P{i:04d}", partner=None
+                ),
+            ),
         )
         for i in range(60)
     ]

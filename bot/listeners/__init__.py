@@ -132,3 +132,8 @@ def register_all(app: AsyncApp, runtime: Runtime) -> None:
     guarded: Any = _GuardedApp(app, runtime)
     for module in (commands, admin, actions, views, events, nudges, pairs):
         module.register(guarded, runtime)
+
+
+def as_typed(text: str) -> str:
+    """Slack sends a slash command's &, < and > as &amp;, &lt; and &gt;; a name looked up must be as typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -31,7 +32,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         trigger_id = str(body.get("trigger_id", ""))
         await flows.open_join(runtime, user_id, trigger_id, "", lambda t: dm(user_id, t), from_home=True)
 
-    @app.action(ACTION_EDIT_PROFILE)
+    @app.action(re.compile(rf"^{ACTION_EDIT_PROFILE}(:\d+)?$"))  # the Home tab's button, or a choice of profiles
     async def edit_button(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         user_id = user_of(body)

@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from sqlmodel import Session
 
-from bot.listeners import user_of
+from bot.listeners import as_typed, user_of
 from bot.listeners.commands import split_command
 from bot.runtime import Runtime
 from bot.services import pairing as pairing_service
@@ -64,7 +64,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         return None
 
     async def program_named(name: str) -> Program:
-        return await runtime.read(program_service.resolve_program, name)
+        return await runtime.read(program_service.resolve_program, as_typed(name))
 
     @app.command(ADMIN_COMMAND)
     async def admin_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:

@@ -23,6 +23,15 @@ def _user_and_pairing(body: dict[str, Any]) -> tuple[str, int | None]:
 NOT_YOURS = "That button belongs to another pair's conversation, so nothing changed."
 
 
+LOG_IT = "log a meeting any time with `/mentor checkin`."
+NOT_YET_ANSWERS = {
+    schedule.AskAgain.QUEUED: "No problem: I'll ask again in a few days.",
+    schedule.AskAgain.PERIOD_ENDING: f"No problem. This period is nearly over, so I won't ask again; {LOG_IT}",
+    schedule.AskAgain.ALREADY_ASKED: f"No problem. I've already asked again this period; {LOG_IT}",
+    schedule.AskAgain.NOT_ACTIVE: "This pairing is not active any more, so there is nothing to ask again.",
+}
+
+
 def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.action(ACTION_NOT_YET)
     async def not_yet(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -32,13 +41,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await respond(text=NOT_YOURS, replace_original=False, response_type="ephemeral")
             return
         asked = await runtime.write(schedule.ask_again, pairing_id, runtime.now())
-        text = (
-            "No problem: I'll ask again in a few days."
-            if asked
-            else "No problem. This period is nearly over, so I won't ask again; log a meeting any time with "
-            "`/mentor checkin`."
-        )
-        await respond(text=text, replace_original=False, response_type="ephemeral")
+        await respond(text=NOT_YET_ANSWERS[asked], replace_original=False, response_type="ephemeral")
 
     @app.action(ACTION_NEED_HELP)
     async def need_help(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:

@@ -133,6 +133,9 @@ async def open_profile(
     enrollments = await runtime.read(enrollment_service.current_enrollments, user_id)
     if enrollment_id is not None:  # only ever one of this person's own
         enrollments = [e for e in enrollments if e.id == enrollment_id]
+        if not enrollments:  # an old choice: they left that program since
+            await reply("You've left that program, so its profile is gone. `/mentor profile` edits the ones you have.")
+            return
     elif role:
         enrollments = [e for e in enrollments if e.role == role]
     if not enrollments:

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from bot.services.agreements import PairView, member_view, pair_for
 from bot.services.catalog import MEETING_FORMATS, specializations
+from bot.services.enrollment import LEFT_REASON
 from bot.services.schedule import zone
 from storage import queries
 from storage.models import CheckIn, EnrollmentStatus, Pairing, PairingStatus
@@ -181,7 +182,7 @@ def readable_pairings(session: Session, user_id: str) -> list[PairView]:
     ]
     live, past = [], []
     for pairing in queries.pairings_of_enrollments(session, enrollments, live_only=False):
-        if not _was_introduced(pairing):
+        if not _was_introduced(pairing) or _left_by(pairing, user_id):
             continue
         pair = member_view(session, pairing, user_id)
         if pair is not None:
@@ -193,6 +194,15 @@ def readable_pairings(session: Session, user_id: str) -> list[PairView]:
 def history(session: Session, user_id: str, limit: int = 10) -> list[PairHistory]:
     """`/mentor checkins`: the person's pairings (current first) with their latest meetings and notes."""
     return [PairHistory(pair, recent_for_pair(session, pair)) for pair in readable_pairings(session, user_id)[:limit]]
+
+
+def _left_by(pairing: Pairing, user_id: str) -> bool:
+    """They ended this pairing by leaving (and may have come back since): its notes are no longer theirs."""
+    return (
+        pairing.status == PairingStatus.DISSOLVED
+        and pairing.end_reason == LEFT_REASON
+        and pairing.decided_by == user_id
+    )
 
 
 def _was_introduced(pairing: Pairing) -> bool:

@@ -30,6 +30,7 @@ from storage.models import (
 PROFILE_MAX_AGE = timedelta(hours=24)
 # A leave repeated within this long (a double click, Slack's retry) is answered like the first one.
 LEAVE_REPEAT_WINDOW = timedelta(minutes=5)
+LEFT_REASON = "A participant left the program."
 MAX_YEARS = 60
 TEXT_LIMITS = {"organization": 200, "region": 200, "goals": 3000}
 
@@ -401,7 +402,7 @@ def leave(session: Session, person_id: str, now: datetime) -> LeaveResult:
         queries.lock_program(session, program_id)
     partners: list[PartnerNotice] = []
     for pairing in queries.pairings_of_enrollments(session, [e.id for e in enrollments]):  # type: ignore[misc]
-        partner = _dissolve(session, pairing, person_id, now, reason="A participant left the program.")
+        partner = _dissolve(session, pairing, person_id, now, reason=LEFT_REASON)
         if partner is not None:
             partners.append(partner)
     for enrollment in enrollments:
@@ -438,6 +439,7 @@ def _dissolve(session: Session, pairing: Pairing, leaver_id: str, now: datetime,
     pairing.status = PairingStatus.DISSOLVED
     pairing.ended_at = now
     pairing.end_reason = reason
+    pairing.decided_by = leaver_id  # who ended it: a leaver who comes back must not read the partner's notes
     session.add(pairing)
     mentor = queries.enrollment(session, pairing.mentor_enrollment_id)
     mentee = queries.enrollment(session, pairing.mentee_enrollment_id)

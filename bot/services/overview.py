@@ -43,10 +43,6 @@ class Partnership:
 class EnrollmentCard:
     enrollment: Enrollment
     program: Program
-    # The first of `partnerships`, kept for callers that show a single partner.
-    pairing: Pairing | None
-    partner: Person | None
-    partner_id: str | None
     next_step: str
     # Every pairing shown for this enrollment: a mentor with capacity 2 may have two mentees.
     partnerships: tuple[Partnership, ...] = ()
@@ -59,9 +55,7 @@ class EnrollmentCard:
     def partner_ids(self) -> list[str]:
         """Everyone this person is (or was, in an ended program) paired with through this enrollment. A match
         the coordinator has not approved yet is a draft: it may be rejected, so its name is not shown."""
-        if self.partnerships:
-            return [p.partner_id for p in self.partnerships if p.partner_id and p.pairing.approved_at is not None]
-        return [self.partner_id] if self.partner_id else []
+        return [p.partner_id for p in self.partnerships if p.partner_id and p.pairing.approved_at is not None]
 
     @property
     def can_log(self) -> bool:
@@ -93,14 +87,10 @@ def person_overview(session: Session, user_id: str, now: datetime) -> PersonOver
         if program is None:
             continue
         partnerships = tuple(_partnerships(session, enrollment))
-        first = partnerships[0] if partnerships else None
         cards.append(
             EnrollmentCard(
                 enrollment=enrollment,
                 program=program,
-                pairing=first.pairing if first else None,
-                partner=first.partner if first else None,
-                partner_id=first.partner_id if first else None,
                 next_step=next_step(enrollment, program, partnerships, now),
                 partnerships=partnerships,
             )

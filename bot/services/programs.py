@@ -32,7 +32,9 @@ MAX_CAPACITY = 20
 # the program form's text inputs, which Slack caps at 3,000 characters.
 LIST_TEXT_LIMIT = 3000
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+# The actor the `shelfmate` command line records: a person at a shell, not a Slack user.
+CLI_ACTOR = "cli"
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 
 # Field name -> what a person sees next to a problem with it.
@@ -84,6 +86,11 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in re.split(r"[,\n]", text) if part.strip()]
 
 
+def blackouts_text(blackouts: list[list[str]]) -> str:
+    """Blackouts as the program form shows and reads them: a single day as itself, a span as `from..to`."""
+    return ", ".join(start if start == end else f"{start}..{end}" for start, end in blackouts)
+
+
 def parse_blackouts(text: str) -> list[list[str]]:
     """`2025-04-07..2025-04-11, 2025-05-26` -> [[start, end], ...]; a single date is a one-day blackout."""
     periods = []
@@ -131,7 +138,7 @@ def validate_program(values: dict[str, str], *, existing: Program | None = None)
         if isinstance(value, date):
             return value.isoformat()
         if isinstance(value, list) and name == "blackouts":
-            return ", ".join(f"{a}..{b}" for a, b in value)
+            return blackouts_text(value)
         if isinstance(value, list):
             return ", ".join(value)
         if isinstance(value, dict):
@@ -213,7 +220,7 @@ def validate_program(values: dict[str, str], *, existing: Program | None = None)
         errors["eligibility"] = f"must be one of {', '.join(ELIGIBILITY)}."
     out["eligibility"] = eligibility
     allowlist = _split(current("eligibility_allowlist"))
-    bad = [u for u in allowlist if not _USER_ID.match(u)]
+    bad = [u for u in allowlist if not SLACK_USER_ID.match(u)]
     if bad:
         errors["eligibility_allowlist"] = f"these are not Slack user ids: {', '.join(bad)}."
     out["eligibility_allowlist"] = allowlist
@@ -250,8 +257,10 @@ def validate_program(values: dict[str, str], *, existing: Program | None = None)
         errors["cross_org"] = f"must be one of {', '.join(CROSS_ORG)}."
     out["cross_org"] = cross_org
     out["neighbor_orgs"] = _split(current("neighbor_orgs"))
-    for key in ("blackouts", "neighbor_orgs"):
-        if len(current(key)) > LIST_TEXT_LIMIT:
+    # Measured as the form will show them next time (its input holds at most this much), not as typed.
+    shown = {"blackouts": blackouts_text(out.get("blackouts") or []), "neighbor_orgs": ", ".join(out["neighbor_orgs"])}
+    for key, text in shown.items():
+        if len(text) > LIST_TEXT_LIMIT:
             errors[key] = f"is too long for the program form: at most {LIST_TEXT_LIMIT:,} characters."
 
     try:
@@ -260,7 +269,7 @@ def validate_program(values: dict[str, str], *, existing: Program | None = None)
         errors["weights"] = f"{error}. Use name=number, e.g. specialization=4, library_type=2."
 
     admins = _split(current("admins"))
-    bad = [u for u in admins if not _USER_ID.match(u)]
+    bad = [u for u in admins if not SLACK_USER_ID.match(u)]
     if bad:
         errors["admins"] = f"these are not Slack user ids: {', '.join(bad)}."
     out["admins"] = admins
@@ -383,14 +392,9 @@ def visible_audit_events(session: Session, user_id: str, super_admins: frozenset
     return queries.audit_events(session, limit, program_ids=mine) if mine else []
 
 
-def as_typed(text: str) -> str:
-    """Slack sends a slash command's &, < and > as &amp;, &lt; and &gt;; program names are stored as typed."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 def resolve_program(session: Session, name: str) -> Program:
     """A program by name, or the only running one when no name is given."""
-    name = as_typed(name).strip()
+    name = name.strip()
     if name:
         program = queries.program_by_name(session, name)
         if program is None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -719,24 +720,32 @@ def _in_blackout(day: date, blackouts: list[list[str]]) -> bool:
     return any(date.fromisoformat(a) <= day <= date.fromisoformat(b) for a, b in blackouts or [])
 
 
+# Why a reminder waits rather than lapses: a pause or a school break ends, and the reminder is owed again then
+# (if its period or agreement date has not passed meanwhile: the check at each send drops it for good then).
+MEMBER_PAUSED = "a member is paused"
+IN_BLACKOUT = "today is in a blackout"
+WAIT_REASONS = frozenset({MEMBER_PAUSED, IN_BLACKOUT})
+
+
 def reminder_not_owed(ctx: PairContext, period: Period, today: date) -> str | None:
     """Why a nudge or "Did you meet?" about `period` is not owed to this pair today; None when it is.
 
     One rule for planning a reminder and for sending it: a reminder that waited in the ledger goes out only
     if it would still be planned now.
     """
+    # Reasons for good first, then the ones that pass (WAIT_REASONS): a paused pair whose period is over is done.
     if ctx.pairing.status != PairingStatus.ACTIVE:
         return f"the pairing is {ctx.pairing.status}"
-    if ctx.paused:
-        return "a member is paused"
     if today > period.end:
         return "the period is over"
     if excused(period, ctx.excusals()):
         return "the period is excused"
-    if _in_blackout(today, ctx.program.blackouts):
-        return "today is in a blackout"
     if any(period.start <= d <= period.end for d in ctx.met_days):
         return "the pair met in the period"
+    if ctx.paused:
+        return MEMBER_PAUSED
+    if _in_blackout(today, ctx.program.blackouts):
+        return IN_BLACKOUT
     return None
 
 
@@ -748,10 +757,10 @@ def agreement_reminder_not_owed(ctx: PairContext, today: date) -> str | None:
     """
     if ctx.pairing.status != PairingStatus.INTRODUCED:
         return "the agreement is settled" if ctx.pairing.status == PairingStatus.ACTIVE else "the pair is not waiting"
-    if ctx.paused:
-        return "a member is paused"
     if today > ctx.agreement_due:
         return "the agreement date has passed"
+    if ctx.paused:
+        return MEMBER_PAUSED
     return None
 
 
@@ -836,23 +845,28 @@ def on_sent(session: Session, kind: str, pairing_id: int | None, channel_id: str
     session.add(pairing)
 
 
-def ask_again(session: Session, pairing_id: int, now: datetime) -> bool:
-    """ "Not yet": ask "Did you meet?" once more in a few days, still within the period.
+class AskAgain(StrEnum):
+    """What "Not yet" did, so the pair is told the truth about a second "Did you meet?"."""
 
-    True when a second ask is waiting (queued now, or by an earlier click); False when none will come: the
-    pairing is not active, the period has no working day left after today to ask on, or it was asked again.
-    """
+    QUEUED = "queued"  # now, or by an earlier click, and still to come
+    PERIOD_ENDING = "period_ending"  # no working day left after today to ask on
+    ALREADY_ASKED = "already_asked"  # the one second ask of this period has gone out (or lapsed)
+    NOT_ACTIVE = "not_active"
+
+
+def ask_again(session: Session, pairing_id: int, now: datetime) -> AskAgain:
+    """ "Not yet": ask "Did you meet?" once more in a few days, still within the period."""
     pairing = queries.pairing(session, pairing_id)
     program = queries.program_by_id(session, pairing.program_id) if pairing else None
     if pairing is None or program is None or pairing.status != PairingStatus.ACTIVE:
-        return False
+        return AskAgain.NOT_ACTIVE
     agreement = queries.agreement_for(session, pairing_id)
     cadence = settled_cadence(agreement, program.default_cadence)
     today = now.astimezone(zone(program.timezone)).date()
     current = period_containing(program, cadence, today)
     members = queries.pair_members(session, pairing)
     if members is None:
-        return False
+        return AskAgain.NOT_ACTIVE
     people = queries.people(session, list(members))
     zones = [people[m].timezone if m in people else program.timezone for m in reversed(members)]
     # A few days on, but by the period's last working day: a later ask would wait past the period's end (and
@@ -860,7 +874,7 @@ def ask_again(session: Session, pairing_id: int, now: datetime) -> bool:
     last_working = current.last_working_day(current.end)
     ask_on = min(today + timedelta(days=ASK_AGAIN_DAYS), last_working or today)
     if ask_on <= today:
-        return False
+        return AskAgain.PERIOD_ENDING
     key = DeliveryKey("did_you_meet_again", f"pairing:{pairing_id}", current.key)
     created = deliveries.enqueue(
         session,
@@ -884,7 +898,9 @@ def ask_again(session: Session, pairing_id: int, now: datetime) -> bool:
         pairing_id=pairing_id,
         now=now,
     )
-    return created or deliveries.due_later(session, key, now) is not None
+    if created or deliveries.due_later(session, key, now) is not None:
+        return AskAgain.QUEUED
+    return AskAgain.ALREADY_ASKED
 
 
 def request_help(session: Session, pairing_id: int, user_id: str, now: datetime) -> bool:

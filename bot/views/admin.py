@@ -33,7 +33,7 @@ from slack_sdk.models.views import View
 from bot.services.catalog import CADENCES, specialization_label
 from bot.services.matching import split_reasons
 from bot.services.pairing import ApprovalResult, MatchPreview
-from bot.services.programs import LIST_TEXT_LIMIT, MAX_CAPACITY
+from bot.services.programs import LIST_TEXT_LIMIT, MAX_CAPACITY, blackouts_text
 from bot.services.reports import csv_bytes
 from bot.views.common import MAX_BLOCKS_PER_MESSAGE, clip, plural, render
 from bot.views.ids import (
@@ -160,7 +160,7 @@ def program_modal(program: Program | None) -> dict[str, Any]:
         _text(
             "blackouts",
             "Blackout periods",
-            ", ".join(f"{a}..{b}" for a, b in p.blackouts) if p and p.blackouts else None,
+            blackouts_text(p.blackouts) if p and p.blackouts else None,
             hint="School breaks, e.g. 2025-04-07..2025-04-11, 2025-05-26",
             max_length=LIST_TEXT_LIMIT,
         ),

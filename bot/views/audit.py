@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk.models.blocks import Block, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from bot.services.programs import FIELD_LABELS
+from bot.services.programs import CLI_ACTOR, FIELD_LABELS, SLACK_USER_ID
 from bot.views.common import clip, escape, plural, render
 from storage.models import AuditEvent
 
@@ -24,10 +23,7 @@ ACTION_WORDS = {
     "applications.import": "imported applications from a file",
 }
 
-# The actor the `shelfmate` CLI records (bot.cli_admin.CLI_ACTOR): a person at a shell, not a Slack user.
-CLI_ACTOR = "cli"
 # Only these can be mentioned: anything else renders as "<@cli>", which Slack shows as a broken mention.
-_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 # Detail keys never shown: a dissolve reason can be personal, and coordinators of other programs read this.
 _HIDDEN_DETAILS = frozenset({"reason"})
 
@@ -38,7 +34,7 @@ def _and(words: list[str]) -> str:
 
 
 def _actor(actor: str) -> str:
-    if _SLACK_USER_ID.match(actor):
+    if SLACK_USER_ID.match(actor):
         return f"<@{actor}>"
     if actor == CLI_ACTOR:
         return "the `shelfmate` command line"

@@ -122,7 +122,7 @@ def profile_choice(choices: list[tuple[Enrollment, Program]]) -> tuple[str, list
     buttons = [
         ButtonElement(
             text=f"{program.name} ({ROLES.get(enrollment.role, enrollment.role).lower()})"[:75],
-            action_id=ACTION_EDIT_PROFILE,
+            action_id=f"{ACTION_EDIT_PROFILE}:{enrollment.id}",  # Slack wants each action_id once per block
             value=f"enrollment:{enrollment.id}",
         )
         for enrollment, program in choices[:MAX_PROFILE_CHOICES]
