@@ -163,7 +163,7 @@ class Pairing(SQLModel, table=True):
     reasons: list[str] = json_column()
     conversation_id: str | None = Field(default=None, max_length=32)
     at_risk: bool = False
-    decided_by: str | None = Field(default=None, max_length=32)
+    decided_by: str | None = Field(default=None, max_length=32)  # who approved or rejected it, or left it
     created_at: datetime = Field(default_factory=utcnow)
     approved_at: datetime | None = None
     ended_at: datetime | None = None
