@@ -32,6 +32,7 @@ CLEAN_ENV_KEYS = (
     "DATABASE_URL",
     "SHELFMATE_ADMINS",
     "SHELFMATE_CLOCK",
+    "LOG_LEVEL",
 )
 
 

@@ -6,7 +6,6 @@ Found in a product review: each test is a problem an IT person or a coordinator 
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -26,37 +25,10 @@ from tests.app_server import free_port
 from tests.conftest import SIGNING_SECRET
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
+from tests.test_cli import ROOT, shelfmate_env
+from tests.test_cli import run_cli as shelfmate
 
-ROOT = Path(__file__).resolve().parents[1]
-CLEAN_ENV_KEYS = (
-    "SLACK_BOT_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "SLACK_APP_TOKEN",
-    "SLACK_API_URL",
-    "DATABASE_URL",
-    "SHELFMATE_ADMINS",
-    "SHELFMATE_CLOCK",
-    "LOG_LEVEL",
-)
 SECRET = "abcdef0123456789"
-
-
-def env_for(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV_KEYS}
-    env["PYTHONPATH"] = str(ROOT)
-    env.update(values)
-    return env
-
-
-def shelfmate(args: list[str], cwd: Path, timeout: float = 60, **values: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        cwd=cwd,
-        env=env_for(**values),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def assert_one_readable_line(result: subprocess.CompletedProcess[str], *, names: str) -> None:
@@ -254,7 +226,7 @@ def _start(args: list[str], cwd: Path, **values: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", *args],
         cwd=cwd,
-        env=env_for(**values),
+        env=shelfmate_env(cwd, **values),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
