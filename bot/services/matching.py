@@ -30,6 +30,8 @@ from typing import Literal
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
+from bot.services.reasons import CONCERN_MARK, split_reasons
+
 __all__ = [
     "COMPONENTS",
     "CONCERN_MARK",
@@ -74,8 +76,6 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
 CrossOrgRule = Literal["none", "prefer", "require"]
 # Marks a reason that is a weakness of the pair. Pairings store reasons as plain sentences, so the mark
 # travels with the sentence to every place that shows it (preview, CSV, intro).
-CONCERN_MARK = "⚠ "
-
 TOTAL_POINTS = 100_000  # milli-points of a perfect score (100.0)
 IDEAL_GAP_YEARS = 3  # experience gap that earns full credit
 TZ_ZERO_QUARTERS = 24  # 6 hours apart (in quarter hours) earns no time-zone credit
@@ -203,13 +203,6 @@ class PairScore:
         strengths = sorted((c for c in self.components if not c.concern), key=lambda c: -c.points)
         concerns = sorted((c for c in self.components if c.concern), key=lambda c: -c.weight * (1 - c.value))
         return [c.reason for c in strengths + concerns]
-
-
-def split_reasons(reasons: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(strengths, concerns) of stored reasons, each in its stored order; concerns keep their mark."""
-    strengths = [r for r in reasons if not r.startswith(CONCERN_MARK)]
-    concerns = [r for r in reasons if r.startswith(CONCERN_MARK)]
-    return strengths, concerns
 
 
 @dataclass(frozen=True)

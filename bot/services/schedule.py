@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
-from bot.services import matching
 from bot.services.agreements import after_hours_agreed, settled_cadence
 from bot.services.catalog import specialization_label
+from bot.services.reasons import CONCERN_MARK, split_reasons
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
 from storage.models import (
@@ -525,10 +525,8 @@ class Planner:
                 "mentee": profile(ctx.mentee, ctx.mentee_person),
                 # Strengths say why they were matched; concerns (a specialization the mentor does not coach,
                 # say) are worth raising early rather than hidden from the pair.
-                "reasons": matching.split_reasons(ctx.pairing.reasons)[0][:4],
-                "talk_about": [
-                    c.removeprefix(matching.CONCERN_MARK) for c in matching.split_reasons(ctx.pairing.reasons)[1]
-                ],
+                "reasons": split_reasons(ctx.pairing.reasons)[0][:4],
+                "talk_about": [c.removeprefix(CONCERN_MARK) for c in split_reasons(ctx.pairing.reasons)[1]],
                 "agreement_due": ctx.agreement_due.isoformat(),
                 "starts_on": program.starts_on.isoformat(),
                 "ends_on": program.ends_on.isoformat(),

@@ -31,9 +31,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.services.catalog import CADENCES, specialization_label
-from bot.services.matching import split_reasons
 from bot.services.pairing import ApprovalResult, MatchPreview
 from bot.services.programs import LIST_TEXT_LIMIT, MAX_CAPACITY, blackouts_text
+from bot.services.reasons import split_reasons
 from bot.services.reports import csv_bytes
 from bot.views.common import MAX_BLOCKS_PER_MESSAGE, clip, plural, render
 from bot.views.ids import (
