@@ -29,6 +29,10 @@ from tests.test_cli import ROOT, shelfmate_env
 from tests.test_cli import run_cli as shelfmate
 
 SECRET = "abcdef0123456789"
+PROGRAM_CREATE = [
+    *("program", "create", "--applications-close", "2030-02-17", "--agreement-due", "2030-03-01"),
+    *("--starts", "2030-03-01", "--ends", "2030-06-30"),
+]
 
 
 def assert_one_readable_line(result: subprocess.CompletedProcess[str], *, names: str) -> None:
@@ -64,24 +68,7 @@ def test_sqlite_url_without_a_file_is_refused(tmp_path: Path) -> None:
     says "Database is up to date." (it migrated a database that vanished with its connection), `shelfmate
     run` starts, and every command then fails on "no such table"; `program create` prints that as a
     traceback. It should be refused at start-up with one line naming DATABASE_URL."""
-    created = shelfmate(
-        [
-            "program",
-            "create",
-            "--name",
-            "Spring",
-            "--applications-close",
-            "2030-02-17",
-            "--agreement-due",
-            "2030-03-01",
-            "--starts",
-            "2030-03-01",
-            "--ends",
-            "2030-06-30",
-        ],
-        tmp_path,
-        DATABASE_URL="sqlite:///",
-    )
+    created = shelfmate([*PROGRAM_CREATE, "--name", "Spring"], tmp_path, DATABASE_URL="sqlite:///")
     assert created.returncode != 0, created.stdout
     assert "DATABASE_URL" in created.stderr
 
@@ -105,22 +92,7 @@ def test_clock_show_does_not_hide_an_unreachable_database(tmp_path: Path) -> Non
 
 def _program(tmp_path: Path, url: str) -> None:
     created = shelfmate(
-        [
-            "program",
-            "create",
-            "--name",
-            "PLSEP 2026",
-            "--applications-close",
-            "2030-02-17",
-            "--agreement-due",
-            "2030-03-01",
-            "--starts",
-            "2030-03-01",
-            "--ends",
-            "2030-06-30",
-            "--admin-channel",
-            "C0123ABCD",
-        ],
+        [*PROGRAM_CREATE, "--name", "PLSEP 2026", "--admin-channel", "C0123ABCD"],
         tmp_path,
         DATABASE_URL=url,
     )
