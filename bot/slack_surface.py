@@ -7,7 +7,7 @@ a scope no listed method or event needs.
 from __future__ import annotations
 
 COMMANDS = ("/mentor", "/mentor-admin")
-BOT_EVENTS = ("app_home_opened",)
+BOT_EVENTS = ("app_home_opened", "user_change")
 
 WEB_API_METHODS = frozenset(
     {

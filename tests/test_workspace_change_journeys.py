@@ -289,7 +289,6 @@ async def test_a_pair_approved_before_the_token_was_replaced_is_introduced_once_
 
 
 # -- accounts and profiles change ------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 async def test_a_mentor_deactivated_mid_program_is_listed_under_cant_reach(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -319,7 +318,6 @@ async def test_a_mentor_deactivated_mid_program_is_listed_under_cant_reach(
     )
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 async def test_reminders_follow_a_mentees_new_time_zone(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -347,7 +345,6 @@ async def test_reminders_follow_a_mentees_new_time_zone(
     assert "friendly nudge" in later, "the nudge held for Honolulu's working hours never went out"
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 async def test_an_export_shows_a_participants_current_name(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:

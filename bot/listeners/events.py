@@ -1,4 +1,4 @@
-"""Events API: the Home tab."""
+"""Events API: the Home tab, and profile changes of the people Shelfmate knows."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.listeners import participant_flows as flows
 from bot.runtime import Runtime
+from bot.services import enrollment as enrollment_service
+from bot.slack_gateway import profile_from_user
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
@@ -16,3 +18,11 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if event.get("tab", "home") != "home" or not event.get("user"):
             return
         await flows.publish_home(runtime, str(event["user"]))
+
+    @app.event("user_change")
+    async def user_changed(event: dict[str, Any]) -> None:
+        user = event.get("user")
+        if not isinstance(user, dict) or not user.get("id"):
+            return
+        profile = profile_from_user(user)
+        await runtime.write(enrollment_service.update_known_profile, profile, runtime.now())

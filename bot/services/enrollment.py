@@ -112,6 +112,15 @@ def save_profile(session: Session, profile: SlackProfile, now: datetime) -> Pers
     return person
 
 
+def update_known_profile(session: Session, profile: SlackProfile, now: datetime) -> Person | None:
+    """Slack told us someone's profile changed (`user_change`): keep the name, time zone and account status
+    of people Shelfmate knows current, so reminders, summaries and exports follow them. Slack sends this for
+    everyone in the workspace; strangers are not stored. None when the person is unknown."""
+    if queries.person(session, profile.user_id) is None:
+        return None
+    return save_profile(session, profile, now)
+
+
 def refusal_for_person(person: Person, program: Program | None = None) -> str | None:
     if person.is_bot:
         return "Bots can't join a mentoring program."
