@@ -25,11 +25,11 @@ from bot.runtime import Runtime
 from bot.services import schedule
 from bot.services.schedule import next_allowed_time
 from bot.slack_client import caller_waits_out_rate_limits
-from bot.slack_gateway import PostedMessage, RateLimited, SlackUnavailable, Unreachable
+from bot.slack_gateway import PostedMessage, RateLimited, SlackUnavailable, TokenRefused, Unreachable
 from bot.views.messages import render_delivery
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
-from storage.models import Delivery, DeliveryStatus
+from storage.models import Delivery, DeliveryStatus, Program
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,9 @@ MAX_IN_HAND = 3 * BATCH
 # due when Slack said (a later sweep sends it). Slack's rate windows are a minute, so its waits fit.
 MAX_PARK_SECONDS = 60.0
 MAX_PARKS = 10  # waits for one row's conversation within one sweep
+# A program's admin channel that refuses our posts for good: its messages go to the coordinators by DM.
+ADMIN_CHANNEL_ERRORS = frozenset({"is_archived", "not_in_channel", "channel_not_found"})
+COORDINATOR_COPY = "coordinator_copy"
 
 
 @dataclass
@@ -102,11 +105,17 @@ async def deliver_due(runtime: Runtime, *, max_batches: int | None = None) -> De
     in_flight: set[asyncio.Task[None]] = set()
     failure: BaseException | None = None
     batches = 0
+    runtime.gateway.recheck_token()
 
     async def send(delivery: Delivery) -> None:
         wait = 0.0
         for _ in range(MAX_PARKS):
             async with pacer.turn(delivery.recipient), semaphore:
+                if runtime.gateway.token_refused:
+                    # Slack refuses the bot's own token: the row goes back untried, nobody is blamed.
+                    await runtime.write(deliveries.hold, delivery.id, token, runtime.now())
+                    report.held += 1
+                    return
                 try:
                     with caller_waits_out_rate_limits():
                         await _send_one(runtime, delivery, token, report)
@@ -128,6 +137,8 @@ async def deliver_due(runtime: Runtime, *, max_batches: int | None = None) -> De
 
     try:
         while failure is None and (max_batches is None or batches < max_batches):
+            if runtime.gateway.token_refused:
+                break  # the next sweep tries the token again
             now = runtime.now()
             claimed = await runtime.write(deliveries.claim_due, now, token, BATCH, claimed_at=runtime.wall_now())
             if not claimed:
@@ -197,9 +208,22 @@ async def _send_one(runtime: Runtime, delivery: Delivery, token: str, report: De
             posted = await runtime.gateway.post(channel, text, blocks, metadata=metadata)
     except RateLimited:
         raise  # Slack did nothing: the caller waits for the conversation's turn and sends again
+    except TokenRefused:
+        # Slack refuses the bot's own token (the gateway logged it): not the recipient's fault and not an
+        # attempt; the row waits, untried, for a sweep with a working token.
+        await runtime.write(deliveries.hold, delivery.id, token, runtime.now())
+        report.held += 1
+        return
     except Unreachable as error:
-        concerned = await _people_concerned(runtime, delivery)
-        await runtime.write(_undeliverable, delivery.id, token, error.error, runtime.now(), concerned)
+        try:
+            concerned = await _people_concerned(runtime, delivery)
+        except TokenRefused:
+            await runtime.write(deliveries.hold, delivery.id, token, runtime.now())
+            report.held += 1
+            return
+        await runtime.write(
+            _undeliverable, delivery.id, token, error.error, runtime.now(), concerned, runtime.settings.admins
+        )
         report.undeliverable += 1
         return
     except (SlackUnavailable, TimeoutError) as error:
@@ -249,7 +273,7 @@ async def _retry_or_give_up(
     now = runtime.now()
     if delivery.attempts >= MAX_ATTEMPTS:
         reason = f"gave up after {delivery.attempts} attempts: {error.removeprefix(deliveries.UNCLEAR)}"
-        await runtime.write(_undeliverable, delivery.id, token, reason, now, None)
+        await runtime.write(_undeliverable, delivery.id, token, reason, now, None, runtime.settings.admins)
         return True
     retry_at = now + deliveries.retry_delay(delivery.attempts) if back_off else now
     log.warning(
@@ -348,6 +372,8 @@ async def _people_concerned(runtime: Runtime, delivery: Delivery) -> list[str]:
         except Unreachable:
             concerned.append(user_id)
             continue
+        except TokenRefused:
+            raise  # nobody can be told apart while the bot's own token is refused
         except SlackUnavailable:
             return []
         if profile.deactivated:
@@ -370,13 +396,21 @@ def _sent(session: Session, delivery_id: int, token: str, channel: str, ts: str,
 
 
 def _undeliverable(
-    session: Session, delivery_id: int, token: str, error: str, now: datetime, concerned: list[str] | None
+    session: Session,
+    delivery_id: int,
+    token: str,
+    error: str,
+    now: datetime,
+    concerned: list[str] | None,
+    coordinators: frozenset[str] = frozenset(),
 ) -> None:
     """Permanent: record it, flag the people Slack's error is about, and tell the program's coordinators
     (once a day per program for the same people).
 
     `concerned` empty or None flags no one (a group DM whose culprit is unknown, or Slack never answering);
-    the report then names everyone the message was for.
+    the report then names everyone the message was for. A message the program's admin channel could not
+    take (archived, or Shelfmate not in it) goes to the coordinators (`coordinators`, every program's, and
+    the program's own admins) by DM instead.
     """
     deliveries.mark_final(session, delivery_id, token, DeliveryStatus.UNDELIVERABLE, error)
     delivery = session.get(Delivery, delivery_id)
@@ -389,6 +423,8 @@ def _undeliverable(
             person.unreachable_reason = error[:64]
             session.add(person)
     program = queries.program_by_id(session, delivery.program_id) if delivery.program_id else None
+    if program is not None and _admin_channel_refused(session, delivery, error):
+        _copy_to_coordinators(session, delivery, program, error, coordinators, now)
     if delivery.kind == "unreachable" or program is None or not program.admin_channel:
         log.warning("delivery %s (%s) is undeliverable: %s", delivery_id, delivery.kind, error)
         return
@@ -417,6 +453,50 @@ def _undeliverable(
     )
 
 
+def _admin_channel_refused(session: Session, delivery: Delivery, error: str) -> bool:
+    """Whether a post to a program's channel failed for good because of the channel itself.
+
+    Not for a pair's own messages (their group DM), nor for a "can't reach" report about that very channel:
+    the coordinators already got the message it would report, with the reason.
+    """
+    if error not in ADMIN_CHANNEL_ERRORS or delivery.kind == COORDINATOR_COPY:
+        return False
+    if delivery.recipient.startswith("users:") or delivery.recipient[:1] in ("U", "W"):
+        return False
+    if delivery.kind == "unreachable" and delivery.subject == delivery.recipient:
+        return False
+    pairing = queries.pairing(session, delivery.pairing_id) if delivery.pairing_id is not None else None
+    return pairing is None or pairing.conversation_id != delivery.recipient
+
+
+def _copy_to_coordinators(
+    session: Session, delivery: Delivery, program: Program, error: str, coordinators: frozenset[str], now: datetime
+) -> None:
+    """The message each coordinator would have read in the admin channel, by DM, saying why it came so."""
+    people = sorted(set(coordinators) | set(program.admins or []))
+    if not people:
+        log.warning("delivery %s (%s): the admin channel refused it and the program has no coordinators to DM",
+                    delivery.id, delivery.kind)  # fmt: skip
+        return
+    payload = {
+        "program": program.name,
+        "channel": delivery.recipient,
+        "error": error[:100],
+        "kind": delivery.kind,
+        "payload": delivery.payload,
+    }
+    for person_id in people:
+        deliveries.enqueue(
+            session,
+            DeliveryKey(COORDINATOR_COPY, f"delivery:{delivery.id}", f"user:{person_id}"),
+            recipient=person_id,
+            due_at=now,
+            payload=payload,
+            program_id=program.id,
+            now=now,
+        )
+
+
 async def recover_stale(runtime: Runtime) -> DeliveryReport:
     """Claims whose attempt is certainly over (CLAIM_LEASE of real time): a worker died mid-send or got no
     clear answer. Whatever landed is marked sent; the rest counts as a failed attempt.
@@ -442,9 +522,14 @@ async def recover_stale(runtime: Runtime) -> DeliveryReport:
                 # No `oldest` bound: under a rehearsal clock "now" is not Slack's now. Recent messages suffice.
                 history = await runtime.gateway.history_with_metadata(channel, limit=200)
         except Unreachable as error:
-            concerned = await _people_concerned(runtime, mine[0])
+            try:
+                concerned = await _people_concerned(runtime, mine[0])
+            except TokenRefused:
+                break  # these claims stay, and are looked at again once the token works
             for delivery in mine:
-                await runtime.write(_undeliverable, delivery.id, token, error.error, now, concerned)
+                await runtime.write(
+                    _undeliverable, delivery.id, token, error.error, now, concerned, runtime.settings.admins
+                )
                 report.undeliverable += 1
             continue
         except (SlackUnavailable, TimeoutError):

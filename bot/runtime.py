@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.slack_gateway import SlackGateway
+from bot.slack_gateway import SlackGateway, TokenHealth
 from storage.engine import is_sqlite, session_scope
 
 if TYPE_CHECKING:
@@ -73,6 +73,8 @@ class Runtime:
     # thread per process queues them in order instead. PostgreSQL writes run side by side in the pool.
     _writer: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     listener_work: ListenerWork = field(default_factory=ListenerWork, init=False, repr=False)
+    # Whether Slack accepts the bot token, shared by every gateway of this process.
+    token_health: TokenHealth = field(default_factory=TokenHealth, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if is_sqlite(self.engine):
@@ -86,7 +88,7 @@ class Runtime:
 
     @property
     def gateway(self) -> SlackGateway:
-        return SlackGateway(self.client, rehearsal=self.rehearsal)
+        return SlackGateway(self.client, rehearsal=self.rehearsal, token_health=self.token_health)
 
     @property
     def rehearsal(self) -> bool:

@@ -6,8 +6,10 @@ classified: "this person cannot be reached" is permanent and must be reported, n
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,16 @@ UNREACHABLE_ERRORS = frozenset(
         "users_not_found",
     }
 )
+
+
+# Slack says the app's own token is dead (the app was removed or reinstalled, the token revoked): nobody is at
+# fault, and nothing should be sent, counted or given up on until the operator puts in a working token.
+TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired"})
+# Slack answers account_inactive both for a deactivated person and when the token's own account or workspace
+# is gone ("Authentication token is for a deleted user or workspace"): auth.test tells the two apart.
+TOKEN_OR_PERSON_ERRORS = frozenset({"account_inactive"})
+# How long one auth.test answer stands (real time); each sweep starts afresh (`SlackGateway.recheck_token`).
+TOKEN_CHECK_SECONDS = 10.0
 
 
 class Unreachable(Exception):
@@ -65,6 +77,14 @@ class RateLimited(SlackUnavailable):
         self.retry_after = retry_after
 
 
+class TokenRefused(SlackUnavailable):
+    """Slack refuses the app's own bot token: hold every send (none is an attempt) until a token works."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(f"Slack refused the bot token ({error})")
+        self.error = error
+
+
 def _retry_after(error: SlackApiError) -> float:
     headers = error.response.headers if error.response is not None else {}
     try:
@@ -92,12 +112,77 @@ REHEARSAL_BLOCK: dict[str, Any] = {
 }
 
 
+class TokenHealth:
+    """Whether Slack accepts the app's own bot token, as last heard; one per process (the Runtime's), shared
+    by every gateway, so a sweep stops at the first refusal and the operator reads one log line, not one a
+    message."""
+
+    def __init__(self) -> None:
+        self.refused: str | None = None  # Slack's error while the token is refused, else None
+        self.checked_at: float | None = None  # time.monotonic() of the last answer about the token
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+    def lock(self) -> asyncio.Lock:
+        """Concurrent askers share one auth.test (a lock belongs to one event loop)."""
+        return self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+
+    def note_refused(self, error: str) -> None:
+        if self.refused is None:
+            # One line for the operator, when it starts (never the token itself).
+            log.error(
+                "Slack refused the bot token (%s): nothing is sent until it works again. If the app was removed "
+                "or reinstalled, put its new Bot User OAuth Token in SLACK_BOT_TOKEN and restart Shelfmate.",
+                error,
+            )
+        self.refused = error
+        self.checked_at = time.monotonic()
+
+    def note_works(self) -> None:
+        if self.refused is not None:
+            log.warning("Slack accepts the bot token again; held messages go out now")
+        self.refused = None
+
+
 class SlackGateway:
     """`rehearsal` labels every message the bot posts, so nobody mistakes a rehearsal for the real program."""
 
-    def __init__(self, client: AsyncWebClient, *, rehearsal: bool = False) -> None:
+    def __init__(
+        self, client: AsyncWebClient, *, rehearsal: bool = False, token_health: TokenHealth | None = None
+    ) -> None:
         self.client = client
         self.rehearsal = rehearsal
+        self.token_health = token_health if token_health is not None else TokenHealth()
+
+    # -- the app's own token ---------------------------------------------------------------------------------
+    @property
+    def token_refused(self) -> bool:
+        return self.token_health.refused is not None
+
+    def recheck_token(self) -> None:
+        """Forget the last answer about the token: a sweep asks again (at most once) if an error makes it matter."""
+        self.token_health.checked_at = None
+
+    async def _token_is_refused(self) -> bool:
+        """Ask Slack (auth.test) whether the bot token itself works, at most once per TOKEN_CHECK_SECONDS
+        and sweep."""
+        health = self.token_health
+        async with health.lock():
+            checked = health.checked_at
+            if checked is not None and time.monotonic() - checked < TOKEN_CHECK_SECONDS:
+                return health.refused is not None
+            try:
+                await self.client.api_call("auth.test")
+            except SlackApiError as error:
+                code = slack_error_code(error)
+                if code in TOKEN_ERRORS | TOKEN_OR_PERSON_ERRORS:
+                    health.note_refused(code)
+                    return True
+                raise SlackUnavailable(f"auth.test: {code}") from None
+            except Exception as error:  # a timeout, a connection or aiohttp error: no answer either way
+                raise SlackUnavailable(f"auth.test: {type(error).__name__}") from None
+            health.checked_at = time.monotonic()
+            health.note_works()
+            return False
 
     async def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -105,9 +190,13 @@ class SlackGateway:
                 response = await self.client.api_call(method, json=kwargs)
             else:
                 response = await self.client.api_call(method, data=kwargs)
-            return dict(response.data) if isinstance(response.data, dict) else {}
         except SlackApiError as error:
             code = slack_error_code(error)
+            if code in TOKEN_ERRORS:
+                self.token_health.note_refused(code)
+                raise TokenRefused(code) from None
+            if code in TOKEN_OR_PERSON_ERRORS and await self._token_is_refused():
+                raise TokenRefused(code) from None
             if code in UNREACHABLE_ERRORS:
                 raise Unreachable(code) from None
             status = error.response.status_code if error.response is not None else 0
@@ -123,6 +212,9 @@ class SlackGateway:
                 ambiguous = "Timeout" in type(error).__name__ or "Disconnected" in type(error).__name__
                 raise SlackUnavailable(f"{method}: {type(error).__name__}", ambiguous=ambiguous) from None
             raise
+        if self.token_health.refused is not None:
+            self.token_health.note_works()
+        return dict(response.data) if isinstance(response.data, dict) else {}
 
     # -- reading -------------------------------------------------------------------------------------------
     async def profile(self, user_id: str) -> SlackProfile:
@@ -142,6 +234,22 @@ class SlackGateway:
             if not cursor:
                 break
         return members
+
+    async def why_cannot_post_in(self, channel_id: str) -> str | None:
+        """Why the bot could not post in this channel ("not_in_channel", "is_archived", "channel_not_found"),
+        or None when it can (or Slack did not say)."""
+        try:
+            data = await self._call("conversations.info", channel=channel_id)
+        except Unreachable as error:
+            return error.error  # a private channel the bot is not in looks like no channel at all
+        except SlackUnavailable:
+            return None
+        channel = data.get("channel") or {}
+        if channel.get("is_archived"):
+            return "is_archived"
+        if channel.get("is_member") is False:
+            return "not_in_channel"
+        return None
 
     async def find_person(self, id_or_email: str) -> SlackProfile | None:
         """A person's profile by user id or email; None when Slack has no such user. users.lookupByEmail

@@ -18,6 +18,7 @@ WEB_API_METHODS = frozenset(
         "chat.update",
         "conversations.open",
         "conversations.history",
+        "conversations.info",
         "conversations.members",
         "users.info",
         "users.lookupByEmail",

@@ -235,6 +235,23 @@ def take_over_claim(session: Session, delivery_id: int, old_token: str | None, n
     return session.execute(statement, execution_options={"synchronize_session": False}).first() is not None
 
 
+def retarget_pending(session: Session, program_id: int | None, old_recipient: str, new_recipient: str) -> int:
+    """Point a program's rows still due for `old_recipient` at `new_recipient` (say, its admin channel moved).
+
+    Claimed rows are left alone: their send may be in flight. Returns how many rows moved."""
+    statement = (
+        update(Delivery)
+        .where(
+            Delivery.program_id == program_id,
+            Delivery.recipient == old_recipient,
+            Delivery.status == DeliveryStatus.DUE,
+        )
+        .values(recipient=new_recipient)
+        .returning(Delivery.id)
+    )
+    return len(session.execute(statement, execution_options={"synchronize_session": False}).all())
+
+
 def by_status(session: Session, status: str | None = None) -> list[Delivery]:
     statement = select(Delivery).order_by(Delivery.id)
     if status is not None:

@@ -17,7 +17,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy.engine import Engine
 
 from bot.app import create_runtime
@@ -111,7 +110,6 @@ async def _ticks(runtime: Runtime, clock: FixedClock, *moments: datetime) -> Non
 
 
 # -- the admin channel archived, or replaced ----------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 async def test_we_need_help_reaches_a_coordinator_when_the_admin_channel_is_archived(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -148,7 +146,6 @@ async def test_we_need_help_reaches_a_coordinator_when_the_admin_channel_is_arch
     )
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 async def test_an_alert_queued_before_the_admin_channel_changed_goes_to_the_new_channel(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -182,7 +179,6 @@ async def test_an_alert_queued_before_the_admin_channel_changed_goes_to_the_new_
     )
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_moving_the_program_to_a_channel_shelfmate_is_not_in_warns_the_coordinator(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
@@ -223,7 +219,6 @@ def test_moving_the_program_to_a_channel_shelfmate_is_not_in_warns_the_coordinat
 
 
 # -- the app removed, or its token replaced --------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 async def test_removing_the_app_for_a_day_does_not_mark_the_pair_unreachable_or_drop_their_intro(
     emulator: SlackEmulator, engine: Engine, settings: Settings, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -261,7 +256,6 @@ async def test_removing_the_app_for_a_day_does_not_mark_the_pair_unreachable_or_
     assert "Welcome to" in intro, "the pair approved before the app was removed was never introduced"
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 async def test_a_pair_approved_before_the_token_was_replaced_is_introduced_once_the_bot_has_the_new_token(
     emulator: SlackEmulator, engine: Engine, settings: Settings, runtime: Runtime, clock: FixedClock
 ) -> None:

@@ -223,10 +223,11 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         await ack()
         if saved is None:
             return  # a repeat of a saved submission: the first copy confirms it
+        channel = saved.admin_channel
+        moved = bool(channel) and (program is None or program.admin_channel != channel)
+        problem = await runtime.gateway.why_cannot_post_in(channel) if channel and moved else None
         try:
-            await runtime.gateway.post(
-                user_id, f"Saved *{saved.name}*. `/mentor-admin program list` shows every program."
-            )
+            await runtime.gateway.post(user_id, admin_views.program_saved_text(saved.name, channel, problem))
         except (SlackUnavailable, Unreachable):
             log.warning("could not confirm a saved program by DM")
 

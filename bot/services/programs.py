@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session
 
 from bot.services.catalog import CADENCES
-from storage import queries
+from storage import deliveries, queries
 from storage.models import AuditEvent, Program
 
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -299,9 +299,13 @@ def edit_program(session: Session, program: Program, values: dict[str, str], *, 
     if other is not None and other.id != program.id:
         raise ProgramInvalid({"name": f"a program named {columns['name']!r} already exists."})
     changed = {k: str(v) for k, v in columns.items() if getattr(program, k) != v}
+    old_channel = program.admin_channel
     for key, value in columns.items():
         setattr(program, key, value)
     session.add(program)
+    if old_channel and program.admin_channel and program.admin_channel != old_channel:
+        # Alerts and digests still queued for the old channel follow the coordinators to the new one.
+        deliveries.retarget_pending(session, program.id, old_channel, program.admin_channel)
     record_admin_action(session, actor, "program.edit", program.id, {"changed": sorted(changed)}, now)
     return program
 

@@ -240,6 +240,24 @@ def parse_program_modal(view: dict[str, Any]) -> tuple[int | None, dict[str, str
     return as_int(submitted.metadata.get("program_id")), values
 
 
+def program_saved_text(name: str, admin_channel: str | None = None, problem: str | None = None) -> str:
+    """The coordinator's confirmation; when Shelfmate cannot post in the admin channel, what to do about it."""
+    text = f"Saved *{name}*. `/mentor-admin program list` shows every program."
+    if admin_channel is None or problem is None:
+        return text
+    if problem == "is_archived":
+        advice = (
+            f"<#{admin_channel}> is archived, so summaries and alerts can't be posted there: choose another admin "
+            "channel with `/mentor-admin program edit`."
+        )
+    else:
+        advice = (
+            f"I'm not in <#{admin_channel}> yet, so summaries and alerts can't be posted there: please invite me "
+            f"with `/invite @Shelfmate` in <#{admin_channel}>. Until then they come to coordinators by DM."
+        )
+    return f"{text}\n:warning: {advice}"
+
+
 def program_list_blocks(programs: list[Program], counts: dict[int, dict[str, int]]) -> list[dict[str, Any]]:
     if not programs:
         return render(

@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.services.catalog import CADENCES, LIBRARY_TYPES
-from bot.views.common import clip, export_command, plural, render
+from bot.views.common import MAX_BLOCKS_PER_MESSAGE, clip, export_command, plural, render
 from bot.views.ids import ACTION_NEED_HELP, ACTION_NOT_YET, ACTION_OPEN_AGREEMENT, ACTION_SURVEY, ACTION_WE_MET
 
 Rendered = tuple[str, list[dict[str, Any]]]
@@ -198,6 +198,24 @@ def _digest(p: dict[str, Any]) -> Rendered:
     return "Weekly digest: " + summary_text(summary), summary_blocks(summary)
 
 
+def _coordinator_copy(p: dict[str, Any]) -> Rendered:
+    """A message the admin channel refused, sent to a coordinator with why and what to do."""
+    text, blocks = RENDERERS[p["kind"]](p["payload"])
+    channel = f"<#{p['channel']}>"
+    if p.get("error") == "is_archived":
+        advice = "choose another admin channel with `/mentor-admin program edit`"
+    else:
+        advice = (
+            f"invite me with `/invite @Shelfmate` in {channel}, or choose another with `/mentor-admin program edit`"
+        )
+    note = (
+        f":warning: I couldn't post this in {p['program']}'s admin channel {channel} (Slack says `{p['error']}`), "
+        f"so I'm sending it to you as a coordinator. To get these in the channel again, {advice}."
+    )
+    notice = render([_section(note)])
+    return f"{text} (the admin channel could not be used)", (notice + blocks)[:MAX_BLOCKS_PER_MESSAGE]
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], Rendered]] = {
     "digest": _digest,
     "intro": _intro,
@@ -211,6 +229,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Rendered]] = {
     "applications_closing": _applications_closing,
     "wrapup": _wrapup,
     "unreachable": _unreachable,
+    "coordinator_copy": _coordinator_copy,
     # A reply to one member's action, held for quiet hours: rendered when it was queued.
     "pair_notice": lambda p: (p["text"], p["blocks"]),
 }
