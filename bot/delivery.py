@@ -105,7 +105,8 @@ async def deliver_due(runtime: Runtime, *, max_batches: int | None = None) -> De
     in_flight: set[asyncio.Task[None]] = set()
     failure: BaseException | None = None
     batches = 0
-    runtime.gateway.recheck_token()
+    if not await _token_may_work(runtime):
+        return report
 
     async def send(delivery: Delivery) -> None:
         wait = 0.0
@@ -170,6 +171,19 @@ async def deliver_due(runtime: Runtime, *, max_batches: int | None = None) -> De
     if failure is not None:
         raise failure
     return report
+
+
+async def _token_may_work(runtime: Runtime) -> bool:
+    """Start a sweep afresh about the bot token: after a refusal, ask Slack once (auth.test) whether the
+    token works again; until it does, every row stays due, untried."""
+    gateway = runtime.gateway
+    gateway.recheck_token()
+    if not gateway.token_refused:
+        return True
+    try:
+        return not await gateway.token_is_refused()
+    except SlackUnavailable:
+        return False
 
 
 async def deliver_now(runtime: Runtime, key: DeliveryKey) -> datetime | None:

@@ -162,7 +162,7 @@ class SlackGateway:
         """Forget the last answer about the token: a sweep asks again (at most once) if an error makes it matter."""
         self.token_health.checked_at = None
 
-    async def _token_is_refused(self) -> bool:
+    async def token_is_refused(self) -> bool:
         """Ask Slack (auth.test) whether the bot token itself works, at most once per TOKEN_CHECK_SECONDS
         and sweep."""
         health = self.token_health
@@ -195,7 +195,7 @@ class SlackGateway:
             if code in TOKEN_ERRORS:
                 self.token_health.note_refused(code)
                 raise TokenRefused(code) from None
-            if code in TOKEN_OR_PERSON_ERRORS and await self._token_is_refused():
+            if code in TOKEN_OR_PERSON_ERRORS and await self.token_is_refused():
                 raise TokenRefused(code) from None
             if code in UNREACHABLE_ERRORS:
                 raise Unreachable(code) from None

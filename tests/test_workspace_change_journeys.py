@@ -359,3 +359,32 @@ async def test_an_export_shows_a_participants_current_name(
     exported = upload.content.decode("utf-8-sig")
     row = next((line for line in exported.splitlines() if line.startswith(MENTOR)), "")
     assert "Morgan Reyes" in row, f"the export still shows the name she had when she joined: {row}"
+
+
+async def test_sends_resume_in_the_same_process_once_slack_accepts_the_token_again(
+    emulator: SlackEmulator, engine: Engine, settings: Settings, runtime: Runtime, clock: FixedClock, caplog: Any
+) -> None:
+    """The workspace was suspended for an hour (every call, auth.test too, answers account_inactive): the
+    intro waits untried, the operator reads one error naming no token, and it goes out once Slack accepts the
+    same token again, without a restart."""
+    program = make_program(engine)
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID, emulator.bot_user_id])
+    _people(engine, emulator, program, NAMES)
+    suspended = datetime(2025, 2, 20, 18, tzinfo=UTC)
+    clock.set(suspended)
+    hand_pair(engine, program, MENTOR, MENTEE, suspended)
+    emulator.fail("*", error="account_inactive", times=None)
+    await _ticks(runtime, clock, *(suspended + timedelta(minutes=m) for m in (0, 1, 2, 30)))
+
+    [intro] = [d for d in deliveries(engine) if d.kind == "intro"]
+    assert (intro.status, intro.attempts) == ("due", 0), (intro.status, intro.attempts, intro.error)
+    assert not [d for d in deliveries(engine) if d.kind == "unreachable"]
+    refused = [r.getMessage() for r in caplog.records if "refused the bot token" in r.getMessage()]
+    assert len(refused) == 1 and settings.bot_token not in refused[0], refused
+
+    emulator.clear_faults()
+    await _ticks(runtime, clock, suspended + timedelta(hours=1))
+    conversation = emulator.im_id(MENTOR, MENTEE)
+    assert conversation and "Welcome to" in _shown(emulator.messages_in(conversation))
+    with session_scope(engine) as session:
+        assert all(session.get(Person, uid).unreachable_reason is None for uid in (MENTOR, MENTEE))

@@ -28,6 +28,8 @@ from storage.models import (
 )
 
 PROFILE_MAX_AGE = timedelta(hours=24)
+# Slack's errors for an account that was deactivated or removed: over once Slack says the account is active.
+ACCOUNT_GONE_ERRORS = frozenset({"account_inactive", "user_disabled", "user_not_found"})
 # A leave repeated within this long (a double click, Slack's retry) is answered like the first one.
 LEAVE_REPEAT_WINDOW = timedelta(minutes=5)
 LEFT_REASON = "A participant left the program."
@@ -116,8 +118,11 @@ def update_known_profile(session: Session, profile: SlackProfile, now: datetime)
     """Slack told us someone's profile changed (`user_change`): keep the name, time zone and account status
     of people Shelfmate knows current, so reminders, summaries and exports follow them. Slack sends this for
     everyone in the workspace; strangers are not stored. None when the person is unknown."""
-    if queries.person(session, profile.user_id) is None:
+    person = queries.person(session, profile.user_id)
+    if person is None:
         return None
+    if not profile.deactivated and person.unreachable_reason in ACCOUNT_GONE_ERRORS:
+        person.unreachable_reason = None  # the account is back: the bot may reach them again
     return save_profile(session, profile, now)
 
 
