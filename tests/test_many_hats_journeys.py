@@ -167,7 +167,6 @@ def test_a_rematch_request_reaches_only_the_coordinators_of_the_pairing_it_is_ab
 
 
 # -- a pair is never one person ---------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_a_coordinator_cannot_pair_a_librarian_with_themselves(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
@@ -235,7 +234,6 @@ def test_not_with_answer_still_holds_when_the_librarian_joins_in_a_second_role(
 
 
 # -- (2) a program's own coordinators ---------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_a_program_admin_can_manage_the_program_they_just_created(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:
@@ -277,7 +275,6 @@ def test_a_program_admin_can_manage_the_program_they_just_created(
 
 
 # -- (3) a coordinator who is also a participant -------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_a_coordinator_cannot_override_a_mentors_decline_to_pair_themselves(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:

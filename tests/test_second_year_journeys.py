@@ -234,7 +234,6 @@ async def test_the_summary_of_an_ended_program_does_not_report_june_as_this_mont
     assert "this month" not in seen and "days left" not in seen, seen
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 async def test_pairing_by_hand_in_a_program_that_ended_is_not_promised_an_intro(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -327,7 +326,6 @@ def test_a_returning_mentee_finds_last_years_answers_in_the_join_form(
     assert elements["not_with"].get("initial_users") == [boss], elements["not_with"]
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_a_programs_own_coordinator_can_run_the_next_program_she_creates(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:

@@ -97,7 +97,8 @@ def _choice(block_id: str, label: str, choices: dict[str, str], initial: str) ->
     )
 
 
-def program_modal(program: Program | None) -> dict[str, Any]:
+def program_modal(program: Program | None, creator: str | None = None) -> dict[str, Any]:
+    """The program form: empty to create (offering `creator` as a coordinator), or one program's to edit."""
     p = program
     blocks: list[Block] = [
         _text("name", "Program name", p.name if p else None, optional=False),
@@ -190,7 +191,9 @@ def program_modal(program: Program | None) -> dict[str, Any]:
             block_id="admins",
             label="Program coordinators",
             optional=True,
-            element=UserMultiSelectElement(action_id="admins", initial_users=(p.admins or None) if p else None),
+            element=UserMultiSelectElement(
+                action_id="admins", initial_users=(p.admins or None) if p else ([creator] if creator else None)
+            ),
         ),
         InputBlock(
             block_id="allow_guests",
