@@ -106,7 +106,6 @@ def mentions(text: str, uid: str) -> bool:
 
 
 # -- (1) a librarian who is both a mentor and a mentee -------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_agreement_command_lets_someone_with_two_partners_reach_either_agreement(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
@@ -137,7 +136,6 @@ def test_agreement_command_lets_someone_with_two_partners_reach_either_agreement
     )
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_a_rematch_request_reaches_only_the_coordinators_of_the_pairing_it_is_about(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
@@ -297,7 +295,6 @@ def test_a_coordinator_cannot_override_a_mentors_decline_to_pair_themselves(
     assert "asked not to be paired" not in shown(body), f"Cam was told who declined them: {shown(body)}"
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_a_rematch_about_a_coordinator_is_not_shown_to_that_coordinator(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:

@@ -162,7 +162,6 @@ async def test_a_meeting_on_the_last_day_can_be_logged_the_next_morning(
     assert date(2025, 6, 30) in days, days
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 async def test_asking_for_the_agreement_after_the_program_ended_says_the_pairing_ended(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:

@@ -505,6 +505,7 @@ class RematchRequest:
     program: Program
     requester_id: str
     partner_id: str
+    requester_is_mentor: bool = False
 
 
 def rematch_requests(session: Session, person_id: str) -> list[RematchRequest]:
@@ -520,5 +521,30 @@ def rematch_requests(session: Session, person_id: str) -> list[RematchRequest]:
         if program is None or mentor is None or mentee is None:
             continue
         partner = mentee.person_id if mentor.person_id == person_id else mentor.person_id
-        requests.append(RematchRequest(pairing=pairing, program=program, requester_id=person_id, partner_id=partner))
+        requests.append(
+            RematchRequest(
+                pairing=pairing,
+                program=program,
+                requester_id=person_id,
+                partner_id=partner,
+                requester_is_mentor=mentor.person_id == person_id,
+            )
+        )
     return requests
+
+
+@dataclass(frozen=True)
+class RematchRoute:
+    """Who may read a rematch reason. Normally the program's admin channel; when the partner it is about
+    coordinates the program (and so reads that channel), only the other coordinators, each by DM."""
+
+    recipients: list[str]
+    privately: bool  # the partner coordinates the program: recipients are people, not the admin channel
+
+
+def rematch_route(request: RematchRequest, super_admins: frozenset[str]) -> RematchRoute:
+    program = request.program
+    if not program_rules.is_program_admin(program, request.partner_id, super_admins):
+        return RematchRoute(recipients=[program.admin_channel] if program.admin_channel else [], privately=False)
+    others = (set(super_admins) | set(program.admins or [])) - {request.partner_id, request.requester_id}
+    return RematchRoute(recipients=sorted(others), privately=True)

@@ -474,15 +474,21 @@ def override_blocks(mentor_id: str, mentee_id: str, program_id: int, reason: str
 
 
 def rematch_admin_blocks(
-    pairing_id: int, requester: str, partner: str, program_name: str, reason: str
+    pairing_id: int, requester: str, partner: str, program_name: str, reason: str, *, privately: bool = False
 ) -> list[dict[str, Any]]:
+    """`privately`: sent by DM, because the partner it is about coordinates the program too."""
+    who_sees = (
+        f"Sent to you privately because <@{partner}> coordinates this program too and must not see it."
+        if privately
+        else "Only coordinators see this."
+    )
     return render(
         [
             SectionBlock(
                 text=MarkdownTextObject(
                     text=clip(
                         f":warning: <@{requester}> says their pairing with <@{partner}> in *{program_name}* is not "
-                        f"working.\n>{reason}\nOnly coordinators see this."
+                        f"working.\n>{reason}\n{who_sees}"
                     )
                 )
             ),
