@@ -112,10 +112,10 @@ MAX_AGREEMENT_CHOICES = 40  # a message holds at most 50 blocks
 def agreement_choice(pairs: list[PairView]) -> tuple[str, list[dict[str, Any]]]:
     """Someone with several partners (a mentor who is also a mentee, or a mentor of several) picks whose
     agreement to open: each pair's terms differ, so the choice comes before the form."""
-    text = "You have an agreement with each of these partners. Which one do you want to open?"
+    text = "You have more than one mentoring partner. Whose agreement do you want to open?"
     blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(text=text))]
     for pair in pairs[:MAX_AGREEMENT_CHOICES]:
-        role = "you mentor them" if pair.role == "mentor" else "your mentor"
+        role = "your mentee" if pair.role == "mentor" else "your mentor"
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(
