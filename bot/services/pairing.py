@@ -361,8 +361,8 @@ def check_hand_pair(
         raise PairingRefused("A pair needs two different people: nobody can be their own mentor. Nothing changed.")
     if actor in (mentor_id, mentee_id):
         raise PairingRefused(
-            "You can't pair yourself as a coordinator. Please ask another coordinator of "
-            f"{program.name} to decide your pairing. Nothing changed."
+            f"You're one of these two, so please ask another coordinator of {program.name} to decide your "
+            "own pairing. Nothing changed."
         )
     if program_rules.has_ended(program, now):
         raise PairingRefused(program_rules.ended_message(program))
