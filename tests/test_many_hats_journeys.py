@@ -106,7 +106,6 @@ def mentions(text: str, uid: str) -> bool:
 
 
 # -- (1) a librarian who is both a mentor and a mentee -------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_agreement_command_lets_someone_with_two_partners_reach_either_agreement(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
@@ -137,7 +136,6 @@ def test_agreement_command_lets_someone_with_two_partners_reach_either_agreement
     )
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_a_rematch_request_reaches_only_the_coordinators_of_the_pairing_it_is_about(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
@@ -167,7 +165,6 @@ def test_a_rematch_request_reaches_only_the_coordinators_of_the_pairing_it_is_ab
 
 
 # -- a pair is never one person ---------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_a_coordinator_cannot_pair_a_librarian_with_themselves(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
@@ -235,7 +232,6 @@ def test_not_with_answer_still_holds_when_the_librarian_joins_in_a_second_role(
 
 
 # -- (2) a program's own coordinators ---------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_a_program_admin_can_manage_the_program_they_just_created(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:
@@ -277,7 +273,6 @@ def test_a_program_admin_can_manage_the_program_they_just_created(
 
 
 # -- (3) a coordinator who is also a participant -------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_a_coordinator_cannot_override_a_mentors_decline_to_pair_themselves(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
@@ -300,7 +295,6 @@ def test_a_coordinator_cannot_override_a_mentors_decline_to_pair_themselves(
     assert "asked not to be paired" not in shown(body), f"Cam was told who declined them: {shown(body)}"
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_a_rematch_about_a_coordinator_is_not_shown_to_that_coordinator(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:

@@ -162,7 +162,6 @@ async def test_a_meeting_on_the_last_day_can_be_logged_the_next_morning(
     assert date(2025, 6, 30) in days, days
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 async def test_asking_for_the_agreement_after_the_program_ended_says_the_pairing_ended(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -234,7 +233,6 @@ async def test_the_summary_of_an_ended_program_does_not_report_june_as_this_mont
     assert "this month" not in seen and "days left" not in seen, seen
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 async def test_pairing_by_hand_in_a_program_that_ended_is_not_promised_an_intro(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -327,7 +325,6 @@ def test_a_returning_mentee_finds_last_years_answers_in_the_join_form(
     assert elements["not_with"].get("initial_users") == [boss], elements["not_with"]
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_a_programs_own_coordinator_can_run_the_next_program_she_creates(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Any
 
@@ -16,9 +18,11 @@ from bot.views.ids import (
     ACTION_LEAVE_CANCEL,
     ACTION_LEAVE_CONFIRM,
     ACTION_PAUSE,
+    ACTION_REMATCH_CHOICE,
     ACTION_RESUME,
 )
 from bot.views.state import as_int
+from storage import queries
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
@@ -72,3 +76,26 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     async def leave_cancelled(ack: AsyncAck, respond: AsyncRespond) -> None:
         await ack()
         await respond(text="Good: nothing changed, you're still in.", replace_original=True)
+
+    @app.action(ACTION_REMATCH_CHOICE)
+    async def rematch_chosen(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        try:
+            chosen = json.loads(str((body.get("actions") or [{}])[0].get("value") or "{}"))
+            pairing_id, reason = as_int(chosen.get("pairing_id")), str(chosen.get("reason") or "")
+        except (ValueError, AttributeError):
+            pairing_id, reason = None, ""
+        if pairing_id is None:
+            await respond(
+                text="That choice is out of date. Use `/mentor rematch REASON` again.", replace_original=False
+            )
+            return
+        # A double click or Slack's retry of this choice is sent once: keyed by the choice message and its content.
+        message_ts = str((body.get("container") or {}).get("message_ts") or "")
+        digest = hashlib.sha256(reason.encode()).hexdigest()[:16]
+        key = f"rematch:{user_of(body)}:{pairing_id}:{message_ts}:{digest}"
+        if message_ts and not await runtime.write(queries.remember_request, key, runtime.now()):
+            return
+        text, _ = await flows.request_rematch(runtime, user_of(body), reason, pairing_id)
+        # The choice (and the reason its buttons carry) is replaced by the outcome: one request, sent once.
+        await respond(text=text, replace_original=True)

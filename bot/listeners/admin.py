@@ -90,11 +90,18 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                     )
                     return
                 await ack()
-                await runtime.gateway.open_view(str(command.get("trigger_id", "")), admin_views.program_modal(program))
+                # A program's own coordinator who creates one coordinates it (a global admin needs no entry).
+                creator = user_id if program is None and user_id not in admins else None
+                await runtime.gateway.open_view(
+                    str(command.get("trigger_id", "")), admin_views.program_modal(program, creator)
+                )
             elif subcommand == "match" and action == "preview":
                 program = await program_named(" ".join(args[1:]))
                 if refusal := await authorized(user_id, program):
                     await ack(text=refusal, response_type="ephemeral")
+                    return
+                if program_service.has_ended(program, runtime.now()):
+                    await ack(text=program_service.ended_message(program), response_type="ephemeral")
                     return
                 await ack(text=f"Working out matches for {program.name}…", response_type="ephemeral")
                 await say(await _post_preview(runtime, program, user_id))
@@ -111,7 +118,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                     )
                     return
                 check = await runtime.read(
-                    pairing_service.check_hand_pair, program, mentor_id, mentee_id, runtime.now()
+                    pairing_service.check_hand_pair, program, mentor_id, mentee_id, runtime.now(), actor=user_id
                 )
                 already = f"<@{mentor_id}> and <@{mentee_id}> are already paired; nothing changed."
                 if check.already is not None:
@@ -207,6 +214,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                 values,
                 actor=user_id,
                 now=runtime.now(),
+                creator_coordinates=user_id not in admins,
             )
         except ProgramInvalid as invalid:
             present = SubmittedView(view).fields

@@ -75,7 +75,8 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         elif subcommand == "resume":
             await ack(text=await flows.resume(runtime, user_id), response_type="ephemeral")
         elif subcommand == "rematch":
-            await ack(text=await flows.request_rematch(runtime, user_id, " ".join(args)), response_type="ephemeral")
+            text, blocks = await flows.request_rematch(runtime, user_id, " ".join(args))
+            await ack(text=text, blocks=blocks, response_type="ephemeral")
         elif subcommand == "checkin":
             await ack()
             problem = await pairs.open_checkin(runtime, user_id, trigger_id)
@@ -85,7 +86,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await ack(text=await pairs.list_checkins(runtime, user_id), response_type="ephemeral")
         elif subcommand == "agreement":
             await ack()
-            problem = await pairs.open_agreement_for(runtime, user_id, trigger_id)
+            problem = await pairs.open_agreement_for(runtime, user_id, trigger_id, offer=offer)
             if problem:
                 await reply(problem)
         elif subcommand == "leave":

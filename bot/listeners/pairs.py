@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot import delivery
 from bot.listeners import user_of
+from bot.listeners.participant_flows import Offer
 from bot.runtime import Runtime
 from bot.services import agreements, checkins, pair_replies, schedule
 from bot.services.agreements import NotYourPairing, PairView
@@ -93,19 +94,32 @@ async def open_checkin(runtime: Runtime, user_id: str, trigger_id: str, chosen: 
     return None
 
 
+AGREEMENT_OVER = (
+    "Your mentoring pairing has ended, so there is no agreement to settle now. "
+    "`/mentor checkins` shows the meetings you logged."
+)
+
+
 async def open_agreement_for(
-    runtime: Runtime, user_id: str, trigger_id: str, pairing_id: int | None = None
+    runtime: Runtime, user_id: str, trigger_id: str, pairing_id: int | None = None, *, offer: Offer
 ) -> str | None:
-    """Open the agreement modal for a pairing (from a button) or the person's first one (from the command)."""
+    """Open the agreement modal for a pairing (from a button), or from the command the person's only one;
+    someone with several partners is offered a choice of them first."""
     try:
         if pairing_id is None:
             pairs = await runtime.read(checkins.loggable_pairings, user_id)
             if not pairs:
+                # Someone whose pairing is over had a partner: "not yet" would read as if they never did.
+                if await runtime.read(checkins.readable_pairings, user_id):
+                    return AGREEMENT_OVER
                 return "You don't have a mentoring partner yet. `/mentor status` shows where you are."
+            if len(pairs) > 1:
+                await offer(*views.agreement_choice(pairs))
+                return None
             pairing_id = pairs[0].pairing.id
         pair = await runtime.read(agreements.pair_for, pairing_id, user_id)
     except NotYourPairing:
-        return NOT_YOURS
+        return AGREEMENT_OVER if await runtime.read(agreements.ended_for_member, pairing_id, user_id) else NOT_YOURS
     terms = await runtime.read(agreements.current_terms, pair)
     try:
         await runtime.gateway.open_view(trigger_id, views.agreement_modal(pair, terms))
@@ -131,7 +145,11 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     async def open_agreement(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         trigger_id = str(body.get("trigger_id", ""))
-        problem = await open_agreement_for(runtime, user_of(body), trigger_id, _button_value(body))
+
+        async def offer(text: str, blocks: list[dict[str, Any]]) -> None:
+            await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
+        problem = await open_agreement_for(runtime, user_of(body), trigger_id, _button_value(body), offer=offer)
         if problem:
             await private(respond, problem)
 

@@ -225,32 +225,56 @@ async def leave(runtime: Runtime, user_id: str) -> str:
     return views.left_message(result)
 
 
-async def request_rematch(runtime: Runtime, user_id: str, reason: str) -> str:
-    """ "This pairing is not working": the reason goes only to the program's coordinators."""
+async def request_rematch(
+    runtime: Runtime, user_id: str, reason: str, pairing_id: int | None = None
+) -> tuple[str, list[dict[str, Any]] | None]:
+    """ "This pairing is not working": the reason goes only to the coordinators of the pairing it is about.
+
+    Someone with several partners is first asked which pairing (`pairing_id`, from their choice)."""
     requests = await runtime.read(pairing_service.rematch_requests, user_id)
+    if pairing_id is not None:
+        requests = [r for r in requests if r.pairing.id == pairing_id]
+        if not requests:
+            return "That pairing has ended (or isn't yours), so I didn't send anything.", None
     if not requests:
-        return "You don't have a mentoring partner right now, so there is nothing to rematch."
+        return "You don't have a mentoring partner right now, so there is nothing to rematch.", None
     reason = reason.strip()
     if not reason:
         return (
             "Tell me briefly what isn't working, e.g. `/mentor rematch our schedules never line up`. "
             "Only your program's coordinators will see it; your partner won't."
+        ), None
+    if len(requests) > 1:
+        return views.rematch_choice(requests, reason[:1000])
+    return await _send_rematch(runtime, requests[0], reason[:1000]), None
+
+
+async def _send_rematch(runtime: Runtime, request: pairing_service.RematchRequest, reason: str) -> str:
+    route = pairing_service.rematch_route(request, runtime.settings.admins)
+    if route.privately and not route.recipients:
+        return (
+            f"I haven't sent this: <@{request.partner_id}> is the only coordinator of {request.program.name}, "
+            "so anything I pass on would reach them. Please talk to someone you trust at your library or "
+            "system about it instead."
         )
     delivered = 0
-    for request in requests:
-        if not request.program.admin_channel:
-            continue
+    for recipient in route.recipients:
         try:
             await runtime.gateway.post(
-                request.program.admin_channel,
+                recipient,
                 "A participant asked for a rematch.",
                 admin_views.rematch_admin_blocks(
-                    request.pairing.id or 0, user_id, request.partner_id, request.program.name, reason[:1000]
+                    request.pairing.id or 0,
+                    request.requester_id,
+                    request.partner_id,
+                    request.program.name,
+                    reason,
+                    privately=route.privately,
                 ),
             )
             delivered += 1
         except (SlackUnavailable, Unreachable):
-            log.warning("could not deliver a rematch request to the admin channel")
+            log.warning("could not deliver a rematch request to a coordinator")
     if not delivered:
         return "I couldn't reach your coordinators just now. Please try again later or contact them directly."
     return "Thanks for telling us. Your coordinators will follow up with you privately."

@@ -125,6 +125,15 @@ def pair_for(session: Session, pairing_id: int | None, user_id: str) -> PairView
     return pair
 
 
+def ended_for_member(session: Session, pairing_id: int | None, user_id: str) -> bool:
+    """Whether this pairing is over (its program ended, or it was dissolved) and `user_id` was one of its two:
+    they are told it ended, not that it belongs to someone else."""
+    pairing = queries.pairing(session, pairing_id) if pairing_id is not None else None
+    if pairing is None or pairing.status not in (PairingStatus.ENDED, PairingStatus.DISSOLVED):
+        return False
+    return member_view(session, pairing, user_id) is not None
+
+
 def member_view(session: Session, pairing: Pairing, user_id: str) -> PairView | None:
     """The pairing as `user_id` sees it, whatever its status; None unless they are one of its two members.
 

@@ -345,13 +345,27 @@ class HandPairCheck:
     already: Pairing | None = None
 
 
-def check_hand_pair(session: Session, program: Program, mentor_id: str, mentee_id: str, now: datetime) -> HandPairCheck:
+def check_hand_pair(
+    session: Session, program: Program, mentor_id: str, mentee_id: str, now: datetime, *, actor: str
+) -> HandPairCheck:
     """Check a coordinator's own pair against the hard rules.
 
     A hand pair supersedes the machine's unapproved proposals: the mentor's load counts binding pairings
     only, because a coordinator pairing by hand has decided, while a proposal is a suggestion awaiting
     review. A proposal that no longer fits afterwards is refused at approval, with the reason.
+
+    Refused outright, never offered as an override: a pair of one person, a pair in a program that ended,
+    and a coordinator pairing themselves (a conflict of interest; the answer names nobody's not-with list).
     """
+    if mentor_id == mentee_id:
+        raise PairingRefused("A pair needs two different people: nobody can be their own mentor. Nothing changed.")
+    if actor in (mentor_id, mentee_id):
+        raise PairingRefused(
+            f"You're one of these two, so please ask another coordinator of {program.name} to decide your "
+            "own pairing. Nothing changed."
+        )
+    if program_rules.has_ended(program, now):
+        raise PairingRefused(program_rules.ended_message(program))
     mentor = queries.enrollment_for(session, program.id, mentor_id, Role.MENTOR)  # type: ignore[arg-type]
     mentee = queries.enrollment_for(session, program.id, mentee_id, Role.MENTEE)  # type: ignore[arg-type]
     if mentor is None or mentor.status == EnrollmentStatus.WITHDRAWN:
@@ -392,7 +406,7 @@ def pair_by_hand_once(
 
     None when these two are already paired (a double click, Slack's retry): nothing changes."""
     _decide_alone(session, program.id)  # type: ignore[arg-type]
-    check = check_hand_pair(session, program, mentor_id, mentee_id, now)
+    check = check_hand_pair(session, program, mentor_id, mentee_id, now, actor=actor)
     if check.already is not None:
         return None
     if isinstance(check.verdict, matching.Forbidden) and not override:
@@ -491,6 +505,7 @@ class RematchRequest:
     program: Program
     requester_id: str
     partner_id: str
+    requester_is_mentor: bool = False
 
 
 def rematch_requests(session: Session, person_id: str) -> list[RematchRequest]:
@@ -506,5 +521,30 @@ def rematch_requests(session: Session, person_id: str) -> list[RematchRequest]:
         if program is None or mentor is None or mentee is None:
             continue
         partner = mentee.person_id if mentor.person_id == person_id else mentor.person_id
-        requests.append(RematchRequest(pairing=pairing, program=program, requester_id=person_id, partner_id=partner))
+        requests.append(
+            RematchRequest(
+                pairing=pairing,
+                program=program,
+                requester_id=person_id,
+                partner_id=partner,
+                requester_is_mentor=mentor.person_id == person_id,
+            )
+        )
     return requests
+
+
+@dataclass(frozen=True)
+class RematchRoute:
+    """Who may read a rematch reason. Normally the program's admin channel; when the partner it is about
+    coordinates the program (and so reads that channel), only the other coordinators, each by DM."""
+
+    recipients: list[str]
+    privately: bool  # the partner coordinates the program: recipients are people, not the admin channel
+
+
+def rematch_route(request: RematchRequest, super_admins: frozenset[str]) -> RematchRoute:
+    program = request.program
+    if not program_rules.is_program_admin(program, request.partner_id, super_admins):
+        return RematchRoute(recipients=[program.admin_channel] if program.admin_channel else [], privately=False)
+    others = (set(super_admins) | set(program.admins or [])) - {request.partner_id, request.requester_id}
+    return RematchRoute(recipients=sorted(others), privately=True)

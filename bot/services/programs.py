@@ -282,8 +282,14 @@ def validate_program(values: dict[str, str], *, existing: Program | None = None)
     return out
 
 
-def create_program(session: Session, values: dict[str, str], *, actor: str, now: datetime) -> Program:
+def create_program(
+    session: Session, values: dict[str, str], *, actor: str, now: datetime, creator_coordinates: bool = False
+) -> Program:
+    """`creator_coordinates`: the creator is not a coordinator of every program, so they coordinate this one
+    (or they could not manage the program they just made)."""
     columns = validate_program(values)
+    if creator_coordinates and actor not in columns["admins"]:
+        columns["admins"] = [*columns["admins"], actor]
     if queries.program_by_name(session, columns["name"]) is not None:
         raise ProgramInvalid({"name": f"a program named {columns['name']!r} already exists."})
     program = Program(**columns, created_at=now)
@@ -311,7 +317,14 @@ def edit_program(session: Session, program: Program, values: dict[str, str], *, 
 
 
 def save_program_once(
-    session: Session, request_key: str, program_id: int | None, values: dict[str, str], *, actor: str, now: datetime
+    session: Session,
+    request_key: str,
+    program_id: int | None,
+    values: dict[str, str],
+    *,
+    actor: str,
+    now: datetime,
+    creator_coordinates: bool = False,
 ) -> Program | None:
     """Create (no `program_id`) or edit from one modal submission; None for Slack's retry or a double submit.
 
@@ -325,7 +338,7 @@ def save_program_once(
     if program_id is not None and program is None:
         raise ProgramInvalid({"name": "This program no longer exists."})
     if program is None:
-        return create_program(session, values, actor=actor, now=now)
+        return create_program(session, values, actor=actor, now=now, creator_coordinates=creator_coordinates)
     return edit_program(session, program, values, actor=actor, now=now)
 
 
@@ -354,6 +367,18 @@ def applications_open_at(program: Program) -> datetime | None:
 def accepting_applications(program: Program, now: datetime) -> bool:
     opens = applications_open_at(program)
     return (opens is None or now >= opens) and now < applications_deadline(program) and program.closed_at is None
+
+
+def has_ended(program: Program, now: datetime) -> bool:
+    """Closed by the sweep, or past its last day in its own time zone (the sweep may not have run yet)."""
+    return program.closed_at is not None or now.astimezone(program_zone(program)).date() > program.ends_on
+
+
+def ended_message(program: Program) -> str:
+    return (
+        f"{program.name} ended on {program.ends_on:%b %-d, %Y}, so nobody can be matched or paired in it now. "
+        "Use a program that is running (`/mentor-admin program list`)."
+    )
 
 
 def is_program_admin(program: Program | None, user_id: str, super_admins: frozenset[str]) -> bool:

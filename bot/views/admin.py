@@ -97,7 +97,8 @@ def _choice(block_id: str, label: str, choices: dict[str, str], initial: str) ->
     )
 
 
-def program_modal(program: Program | None) -> dict[str, Any]:
+def program_modal(program: Program | None, creator: str | None = None) -> dict[str, Any]:
+    """The program form: empty to create (offering `creator` as a coordinator), or one program's to edit."""
     p = program
     blocks: list[Block] = [
         _text("name", "Program name", p.name if p else None, optional=False),
@@ -190,7 +191,9 @@ def program_modal(program: Program | None) -> dict[str, Any]:
             block_id="admins",
             label="Program coordinators",
             optional=True,
-            element=UserMultiSelectElement(action_id="admins", initial_users=(p.admins or None) if p else None),
+            element=UserMultiSelectElement(
+                action_id="admins", initial_users=(p.admins or None) if p else ([creator] if creator else None)
+            ),
         ),
         InputBlock(
             block_id="allow_guests",
@@ -489,15 +492,21 @@ def override_blocks(mentor_id: str, mentee_id: str, program_id: int, reason: str
 
 
 def rematch_admin_blocks(
-    pairing_id: int, requester: str, partner: str, program_name: str, reason: str
+    pairing_id: int, requester: str, partner: str, program_name: str, reason: str, *, privately: bool = False
 ) -> list[dict[str, Any]]:
+    """`privately`: sent by DM, because the partner it is about coordinates the program too."""
+    who_sees = (
+        f"Sent to you privately because <@{partner}> coordinates this program too and must not see it."
+        if privately
+        else "Only coordinators see this."
+    )
     return render(
         [
             SectionBlock(
                 text=MarkdownTextObject(
                     text=clip(
                         f":warning: <@{requester}> says their pairing with <@{partner}> in *{program_name}* is not "
-                        f"working.\n>{reason}\nOnly coordinators see this."
+                        f"working.\n>{reason}\n{who_sees}"
                     )
                 )
             ),

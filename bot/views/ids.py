@@ -13,6 +13,7 @@ ACTION_RESUME = "shelfmate_resume"
 ACTION_CHECKIN = "shelfmate_checkin"
 ACTION_LEAVE_CONFIRM = "shelfmate_leave_confirm"
 ACTION_LEAVE_CANCEL = "shelfmate_leave_cancel"
+ACTION_REMATCH_CHOICE = "shelfmate_rematch_choice"  # which pairing a rematch request is about
 
 INTAKE_CALLBACK = "shelfmate_intake"
 PROGRAM_CALLBACK = "shelfmate_program"

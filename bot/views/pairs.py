@@ -30,6 +30,7 @@ from bot.views.common import clip, initial_option, options, render
 from bot.views.ids import (
     ACTION_ACCEPT_AGREEMENT,
     ACTION_CHANGE_AGREEMENT,
+    ACTION_OPEN_AGREEMENT,
     AGREEMENT_CALLBACK,
     CHECKIN_CALLBACK,
 )
@@ -103,6 +104,29 @@ def agreement_modal(pair: PairView, terms: Terms) -> dict[str, Any]:
             ),
         ],
     ).to_dict()
+
+
+MAX_AGREEMENT_CHOICES = 40  # a message holds at most 50 blocks
+
+
+def agreement_choice(pairs: list[PairView]) -> tuple[str, list[dict[str, Any]]]:
+    """Someone with several partners (a mentor who is also a mentee, or a mentor of several) picks whose
+    agreement to open: each pair's terms differ, so the choice comes before the form."""
+    text = "You have more than one mentoring partner. Whose agreement do you want to open?"
+    blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(text=text))]
+    for pair in pairs[:MAX_AGREEMENT_CHOICES]:
+        role = "your mentee" if pair.role == "mentor" else "your mentor"
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=clip(f"<@{pair.partner_id}> ({role}) in *{clip(pair.program.name, 120)}*")
+                ),
+                accessory=ButtonElement(
+                    text="Open agreement", action_id=ACTION_OPEN_AGREEMENT, value=str(pair.pairing.id)
+                ),
+            )
+        )
+    return text, render(blocks)
 
 
 def parse_agreement(view: dict[str, Any]) -> tuple[int | None, Terms, dict[str, str]]:

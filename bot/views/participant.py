@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -20,6 +21,7 @@ from slack_sdk.models.views import View
 from bot.services.catalog import LIBRARY_TYPES, MEETING_FORMATS, ROLES, specialization_label
 from bot.services.enrollment import LeaveResult, SubmitResult
 from bot.services.overview import EnrollmentCard, PersonOverview
+from bot.services.pairing import RematchRequest
 from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, render
 from bot.views.ids import (
     ACTION_CHECKIN,
@@ -28,6 +30,7 @@ from bot.views.ids import (
     ACTION_LEAVE_CANCEL,
     ACTION_LEAVE_CONFIRM,
     ACTION_PAUSE,
+    ACTION_REMATCH_CHOICE,
     ACTION_RESUME,
 )
 from storage.models import Enrollment, EnrollmentStatus, Program
@@ -129,6 +132,31 @@ def profile_choice(choices: list[tuple[Enrollment, Program]]) -> tuple[str, list
     ]
     text = "You have a profile in each of these. Which one do you want to edit?"
     return text, render([SectionBlock(text=MarkdownTextObject(text=text)), ActionsBlock(elements=buttons)])
+
+
+def rematch_choice(requests: list[RematchRequest], reason: str) -> tuple[str, list[dict[str, Any]]]:
+    """Someone with several partners says which pairing a rematch request is about, so only that program's
+    coordinators hear it. Each button carries the reason: it is never stored, only sent on."""
+    text = (
+        "Which pairing is this about? Only that program's coordinators will see what you wrote; "
+        "your partner won't. Nothing is sent until you choose."
+    )
+    blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(text=text))]
+    for request in requests[:MAX_PROFILE_CHOICES]:
+        role = "your mentee" if request.requester_is_mentor else "your mentor"
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=clip(f"<@{request.partner_id}> ({role}) in *{clip(request.program.name, 120)}*")
+                ),
+                accessory=ButtonElement(
+                    text="This pairing",
+                    action_id=ACTION_REMATCH_CHOICE,
+                    value=json.dumps({"pairing_id": request.pairing.id, "reason": reason}, ensure_ascii=False),
+                ),
+            )
+        )
+    return "Which pairing is this about?", render(blocks)
 
 
 def intake_confirmation(result: SubmitResult) -> tuple[str, list[dict[str, Any]]]:
