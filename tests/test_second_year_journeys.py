@@ -302,7 +302,6 @@ def test_last_years_rematched_pair_is_not_proposed_again(
     assert again == [], "the pair dissolved last year after a rematch request was proposed again"
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_a_returning_mentee_finds_last_years_answers_in_the_join_form(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
