@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from storage.models import (
@@ -18,6 +19,7 @@ from storage.models import (
     Enrollment,
     EnrollmentStatus,
     Pairing,
+    PairingStatus,
     Person,
     ProcessedRequest,
     Program,
@@ -168,6 +170,19 @@ def pairings_in_program(
     if ids is not None:
         statement = statement.where(Pairing.id.in_(ids))
     return list(session.exec(statement.order_by(Pairing.id)))
+
+
+def ended_early_pairs(session: Session) -> list[tuple[int, str, str]]:
+    """(program id, mentor's person id, mentee's person id) of every pairing approved and then dissolved, in any
+    program. A never-approved proposal (rejected, or dropped when its program ended) is not one of them."""
+    mentor, mentee = aliased(Enrollment), aliased(Enrollment)
+    statement = (
+        select(Pairing.program_id, mentor.person_id, mentee.person_id)
+        .join(mentor, mentor.id == Pairing.mentor_enrollment_id)
+        .join(mentee, mentee.id == Pairing.mentee_enrollment_id)
+        .where(Pairing.status == PairingStatus.DISSOLVED, Pairing.approved_at.is_not(None))
+    )
+    return [(program_id, mentor_id, mentee_id) for program_id, mentor_id, mentee_id in session.exec(statement)]
 
 
 def checkins_by(session: Session, person_id: str) -> list[CheckIn]:

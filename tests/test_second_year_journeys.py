@@ -264,7 +264,6 @@ async def test_pairing_by_hand_in_a_program_that_ended_is_not_promised_an_intro(
 
 
 # -- the next cohort ----------------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_last_years_rematched_pair_is_not_proposed_again(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
