@@ -129,7 +129,6 @@ def conversation_of(engine: Engine, pairing_id: int) -> str:
 
 
 # -- the last day and after -----------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 async def test_a_meeting_on_the_last_day_can_be_logged_the_next_morning(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
