@@ -261,6 +261,15 @@ def survey_response(session: Session, pairing_id: int, person_id: str) -> Survey
     return session.exec(statement).first()
 
 
+def survey_responses_in_program(session: Session, program_id: int) -> list[SurveyResponse]:
+    statement = (
+        select(SurveyResponse)
+        .join(Pairing, Pairing.id == SurveyResponse.pairing_id)
+        .where(Pairing.program_id == program_id)
+    )
+    return list(session.exec(statement.order_by(SurveyResponse.id)))
+
+
 def checkins_for_pairing(session: Session, pairing_id: int) -> list[CheckIn]:
     return list(session.exec(select(CheckIn).where(CheckIn.pairing_id == pairing_id).order_by(CheckIn.met_on)))
 

@@ -186,7 +186,6 @@ async def test_asking_for_the_agreement_after_the_program_ended_says_the_pairing
     assert "ended" in from_button and "ended" in from_command, (from_button, from_command)
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 async def test_coordinators_can_see_the_wrap_up_survey_answers(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -216,7 +215,6 @@ async def test_coordinators_can_see_the_wrap_up_survey_answers(
     assert "survey" in seen.lower(), f"two survey answers, none of it in the summary:\n{seen}"
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 async def test_the_summary_of_an_ended_program_does_not_report_june_as_this_month(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
