@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from storage.models import (
@@ -18,6 +19,7 @@ from storage.models import (
     Enrollment,
     EnrollmentStatus,
     Pairing,
+    PairingStatus,
     Person,
     ProcessedRequest,
     Program,
@@ -170,6 +172,19 @@ def pairings_in_program(
     return list(session.exec(statement.order_by(Pairing.id)))
 
 
+def ended_early_pairs(session: Session) -> list[tuple[int, str, str]]:
+    """(program id, mentor's person id, mentee's person id) of every pairing approved and then dissolved, in any
+    program. A never-approved proposal (rejected, or dropped when its program ended) is not one of them."""
+    mentor, mentee = aliased(Enrollment), aliased(Enrollment)
+    statement = (
+        select(Pairing.program_id, mentor.person_id, mentee.person_id)
+        .join(mentor, mentor.id == Pairing.mentor_enrollment_id)
+        .join(mentee, mentee.id == Pairing.mentee_enrollment_id)
+        .where(Pairing.status == PairingStatus.DISSOLVED, Pairing.approved_at.is_not(None))
+    )
+    return [(program_id, mentor_id, mentee_id) for program_id, mentor_id, mentee_id in session.exec(statement)]
+
+
 def checkins_by(session: Session, person_id: str) -> list[CheckIn]:
     return list(session.exec(select(CheckIn).where(CheckIn.logged_by == person_id)))
 
@@ -244,6 +259,15 @@ def survey_response(session: Session, pairing_id: int, person_id: str) -> Survey
         SurveyResponse.pairing_id == pairing_id, SurveyResponse.person_id == person_id
     )
     return session.exec(statement).first()
+
+
+def survey_responses_in_program(session: Session, program_id: int) -> list[SurveyResponse]:
+    statement = (
+        select(SurveyResponse)
+        .join(Pairing, Pairing.id == SurveyResponse.pairing_id)
+        .where(Pairing.program_id == program_id)
+    )
+    return list(session.exec(statement.order_by(SurveyResponse.id)))
 
 
 def checkins_for_pairing(session: Session, pairing_id: int) -> list[CheckIn]:

@@ -344,3 +344,29 @@ def test_audit_lines_read_as_words_and_name_the_program() -> None:
     assert "edited a program, *PLSEP 2025* (saved with no changes)" in shown
     assert "`ops@host` created a program (name New)" in shown
     assert "<@cli>" not in shown and "<@ops" not in shown
+
+
+def test_an_ended_programs_summary_gives_final_figures_and_survey_totals() -> None:
+    """After the end: no days left, no places to find for mentees nobody will match now, no agreements due,
+    and the wrap-up survey as totals (it told people it helps coordinators plan, not that answers are read)."""
+    from bot.services.reports import MonthRate, ProgramSummary, SurveyResults
+    from bot.views.summary import summary_blocks, summary_text
+
+    summary = ProgramSummary(program_id=1, program_name="PLSEP 2025", today=date(2026, 1, 20), days_left=0)
+    summary.ended_on = date(2025, 6, 30)
+    summary.participants = {"mentee": {"waitlisted": 2}}
+    summary.waitlist_by_specialization = [("cataloging", 2, 2)]
+    summary.months = [MonthRate("2025-05", 4, 3, 5), MonthRate("2025-06", 4, 2, 2)]
+    summary.survey = SurveyResults(
+        pairs_asked=4, pairs_answered=3, people_answered=5, average_satisfaction=4.2, would_continue=4,
+        still_in_libraries=5,
+    )  # fmt: skip
+    # A digest carries the summary as JSON: the ended date and the survey survive the trip.
+    summary = ProgramSummary.from_payload(summary.as_payload())
+    shown = block_texts(summary_blocks(summary)) + "\n" + summary_text(summary)
+    assert "Ended on Jun 30, 2025" in shown and "days left" not in shown and "this month" not in shown, shown
+    assert "2 mentees still waiting when the program ended" in shown and "mentor place" not in shown, shown
+    assert "Agreements" not in shown and "At risk" not in shown, shown
+    assert "06: 2 of 4 (50%)" in shown, shown
+    assert "5 answers from 3 of 4 pairs · average satisfaction 4.2/5" in shown, shown
+    assert "4 of 5 would like to keep meeting · 5 of 5 still work in libraries" in shown, shown

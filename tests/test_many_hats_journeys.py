@@ -189,7 +189,6 @@ def test_a_coordinator_cannot_pair_a_librarian_with_themselves(
     )
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_not_with_answer_still_holds_when_the_librarian_joins_in_a_second_role(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:

@@ -280,6 +280,8 @@ def test_concerns_are_marked_and_listed_after_the_strengths() -> None:
         ({"not_with": {"UE2"}}, {}, MatchRules(), "mentor_not_with", "asked not to be paired"),
         ({}, {"not_with": {"UM1"}}, MatchRules(), "mentee_not_with", "asked not to be paired"),
         ({}, {}, MatchRules(forbidden_pairs=frozenset({("UM1", "UE2")})), "repeat_pair", "paired before"),
+        ({}, {}, MatchRules(ended_early_pairs=frozenset({("UM1", "UE2")})), "ended_early_elsewhere", "ended early"),
+        ({}, {}, MatchRules(ended_early_pairs=frozenset({("UE2", "UM1")})), "ended_early_elsewhere", "ended early"),
         (
             {"organization": "Lakeside ISD "},
             {"organization": "LAKESIDE  isd"},

@@ -485,3 +485,57 @@ def test_a_meeting_saved_as_the_coordinator_dissolves_the_pair_is_refused_in_the
     assert answer["response_action"] == "errors" and "pairing has ended" in json.dumps(answer), answer
     with session_scope(engine) as session:
         assert session.exec(select(CheckIn)).all() == []
+
+
+def _end_with_program(engine: Engine, pairing_id: int, status: str = "ended") -> None:
+    """What the closing sweep (or a coordinator's dissolve) leaves: the pairing over, the program closed."""
+    with session_scope(engine, write=True) as session:
+        pairing = session.get(Pairing, pairing_id)
+        pairing.status, pairing.ended_at = status, datetime(2025, 7, 1, 17, tzinfo=UTC)
+        program = session.get(Program, pairing.program_id)
+        program.closed_at = datetime(2025, 7, 1, 17, tzinfo=UTC)
+        session.add_all([pairing, program])
+
+
+def test_a_pairing_that_ended_with_its_program_logs_a_late_meeting_only_within_the_program_and_the_grace_days(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, pairing_id: int, clock: FixedClock
+) -> None:
+    """Two weeks after Jun 30 the pair can still log a meeting dated within the program; a day after the end
+    is refused in the modal, and on Jul 15 the button says until when logging stayed open."""
+    _end_with_program(engine, pairing_id)
+    clock.set(datetime(2025, 7, 14, 18, tzinfo=UTC))  # Jul 14, 11 AM in Los Angeles: the last day
+    metadata = json.dumps({"pairing_id": pairing_id})
+    after = slack.view_submission(MENTEE, "shelfmate_checkin", checkin_state("2025-07-01"), private_metadata=metadata)
+    assert "ended on Jun 30, 2025" in json.dumps(after.json()), after.text
+    ok = slack.view_submission(MENTEE, "shelfmate_checkin", checkin_state("2025-06-27"), private_metadata=metadata)
+    assert ok.content in (b"", b"{}"), ok.text
+
+    clock.set(datetime(2025, 7, 15, 18, tzinfo=UTC))
+    slack.block_action(MENTEE, "shelfmate_we_met", str(pairing_id))
+    url = slack.last_response_url
+    told = wait_for(lambda: emulator.responses_to(url), what="an answer")[-1]["text"]
+    assert "Jul 14, 2025" in told and "14 days after the end" in told, told
+    late = slack.view_submission(MENTEE, "shelfmate_checkin", checkin_state("2025-06-30"), private_metadata=metadata)
+    assert "could be logged until Jul 14, 2025" in json.dumps(late.json()), late.text
+    with session_scope(engine) as session:
+        assert [c.met_on for c in session.exec(select(CheckIn))] == [date(2025, 6, 27)]
+
+
+def test_a_dissolved_pairing_cannot_log_a_meeting_after_the_program_ended(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, pairing_id: int, clock: FixedClock
+) -> None:
+    _end_with_program(engine, pairing_id, status="dissolved")
+    clock.set(datetime(2025, 7, 1, 18, tzinfo=UTC))
+    slack.block_action(MENTEE, "shelfmate_we_met", str(pairing_id))
+    url = slack.last_response_url
+    told = wait_for(lambda: emulator.responses_to(url), what="an answer")[-1]["text"]
+    assert "pairing has ended" in told, told
+    late = slack.view_submission(
+        MENTEE,
+        "shelfmate_checkin",
+        checkin_state("2025-06-30"),
+        private_metadata=json.dumps({"pairing_id": pairing_id}),
+    )
+    assert late.json()["response_action"] == "errors" and "pairing has ended" in late.text, late.text
+    with session_scope(engine) as session:
+        assert session.exec(select(CheckIn)).all() == []

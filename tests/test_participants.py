@@ -504,3 +504,43 @@ def test_a_dated_pause_ends_when_that_day_begins_where_the_librarian_is(
     [row] = enrollments(engine)
     assert len(lifted) == 1 and (row.status, row.paused_until) == ("applied", None)
     assert row.pause_history[-1][1] == "2025-02-09"  # excused through the last day of the pause, local time
+
+
+def test_a_new_application_starts_from_the_latest_answers_and_takes_capacity_only_from_a_mentor(engine: Engine) -> None:
+    """The join form copies the newest enrollment (any program, any role); capacity comes from a mentor one,
+    and an application erased by leaving offers nothing."""
+    last_year = make_program(engine)
+    this_year = make_program(engine, name="PLSEP Mentorship 2026", starts_on="2026-03-01", ends_on="2026-06-30")
+    with session_scope(engine, write=True) as session:
+        session.add(Person(slack_user_id="U0RETURN1", display_name="returning"))
+        session.add(Person(slack_user_id="U0LEFT001", display_name="left"))
+        session.flush()
+        session.add_all([
+            Enrollment(program_id=last_year.id, person_id="U0RETURN1", role="mentor", library_type="public",
+                       organization="County Library", specializations=["reference"], years_experience=8,
+                       capacity=3, updated_at=datetime(2025, 2, 1, tzinfo=UTC)),
+            Enrollment(program_id=last_year.id, person_id="U0RETURN1", role="mentee", library_type="school",
+                       organization="Hill USD", region="Valley", specializations=["school_instruction"],
+                       years_experience=9, grade_levels=["middle"], meeting_format="phone", goals="Lead a team",
+                       not_with=["U0BOSS001"], updated_at=datetime(2025, 2, 10, tzinfo=UTC)),
+            Enrollment(program_id=last_year.id, person_id="U0LEFT001", role="mentee", status="withdrawn"),
+        ])  # fmt: skip
+    with session_scope(engine) as session:
+        as_mentor = enrollment_service.join_prefill(session, "U0RETURN1", "mentor", this_year.id)
+        as_mentee = enrollment_service.join_prefill(session, "U0RETURN1", "mentee", this_year.id)
+        left = enrollment_service.join_prefill(session, "U0LEFT001", "mentee", this_year.id)
+    answers = as_mentor.answers
+    assert (answers.role, answers.program_id, answers.organization, answers.region) == (
+        "mentor", this_year.id, "Hill USD", "Valley"
+    )  # fmt: skip
+    assert (answers.library_type, answers.grade_levels, answers.meeting_format, answers.goals) == (
+        "school", ["middle"], "phone", "Lead a team"
+    )  # fmt: skip
+    assert (answers.years_experience, answers.specializations, answers.not_with) == (
+        "9",
+        ["school_instruction"],
+        ["U0BOSS001"],
+    )
+    assert answers.capacity == "3" and as_mentee.answers.capacity == ""
+    assert (as_mentor.source_role, as_mentor.source_program) == ("mentee", "PLSEP Mentorship 2025")
+    assert left.source_role is None and left.answers.organization == "" and left.answers.program_id == this_year.id

@@ -129,7 +129,6 @@ def conversation_of(engine: Engine, pairing_id: int) -> str:
 
 
 # -- the last day and after -----------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 async def test_a_meeting_on_the_last_day_can_be_logged_the_next_morning(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -186,7 +185,6 @@ async def test_asking_for_the_agreement_after_the_program_ended_says_the_pairing
     assert "ended" in from_button and "ended" in from_command, (from_button, from_command)
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 async def test_coordinators_can_see_the_wrap_up_survey_answers(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -216,7 +214,6 @@ async def test_coordinators_can_see_the_wrap_up_survey_answers(
     assert "survey" in seen.lower(), f"two survey answers, none of it in the summary:\n{seen}"
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 async def test_the_summary_of_an_ended_program_does_not_report_june_as_this_month(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -262,7 +259,6 @@ async def test_pairing_by_hand_in_a_program_that_ended_is_not_promised_an_intro(
 
 
 # -- the next cohort ----------------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_last_years_rematched_pair_is_not_proposed_again(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
@@ -300,7 +296,6 @@ def test_last_years_rematched_pair_is_not_proposed_again(
     assert again == [], "the pair dissolved last year after a rematch request was proposed again"
 
 
-@pytest.mark.xfail(strict=True, reason="open bug from the review; remove this mark with the fix")
 def test_a_returning_mentee_finds_last_years_answers_in_the_join_form(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:

@@ -29,6 +29,7 @@ from bot.views.ids import (
     CHECKIN_CALLBACK,
 )
 from bot.views.state import SubmittedView, as_int, submission_key
+from storage.models import PairingStatus
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +81,21 @@ async def tell_pair(runtime: Runtime, pair: PairView, request_key: str) -> None:
 
 async def open_checkin(runtime: Runtime, user_id: str, trigger_id: str, chosen: int | None = None) -> str | None:
     """Open the check-in modal; returns a message for the person when there is nothing to open."""
-    pairs = await runtime.read(checkins.loggable_pairings, user_id)
-    if not pairs:
+    now = runtime.now()
+    pairs = await runtime.read(checkins.checkin_pairings, user_id, now)
+    if not pairs or (chosen is not None and all(p.pairing.id != chosen for p in pairs)):
         # Someone whose pairing is over had a partner: "not yet" would read as if they never did.
-        return PAIRING_OVER if await runtime.read(checkins.readable_pairings, user_id) else NO_PAIRING
-    if chosen is not None and all(p.pairing.id != chosen for p in pairs):
-        return NOT_YOURS
-    today = await runtime.read(checkins.local_today, pairs[0], runtime.now())
+        over = await runtime.read(checkins.readable_pairings, user_id)
+        if chosen is not None:
+            over = [p for p in over if p.pairing.id == chosen]
+            if not over:
+                return NOT_YOURS
+        if not over:
+            return NO_PAIRING
+        if over[0].pairing.status == PairingStatus.ENDED:
+            return views.late_logging_closed_text(over[0], checkins.late_logging_until(over[0].program))
+        return PAIRING_OVER
+    today = await runtime.read(checkins.local_today, pairs[0], now)
     try:
         await runtime.gateway.open_view(trigger_id, views.checkin_modal(pairs, today, chosen))
     except (SlackUnavailable, Unreachable):
@@ -214,9 +223,10 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await ack(response_action="errors", errors=errors)
             return
         try:
-            pair = await runtime.read(agreements.pair_for, pairing_id, user_id)
-        except NotYourPairing:
-            await ack(response_action="errors", errors={anchor: NOT_YOURS})
+            pair = await runtime.read(checkins.pair_to_log, pairing_id, user_id)
+        except NotYourPairing:  # their own pairing, dissolved since the form opened, is over, not someone else's
+            own = any(p.pairing.id == pairing_id for p in await runtime.read(checkins.readable_pairings, user_id))
+            await ack(response_action="errors", errors={anchor: PAIRING_OVER if own else NOT_YOURS})
             return
         today = await runtime.read(checkins.local_today, pair, runtime.now())
         errors = checkins.validate(answers, pair, today)

@@ -104,12 +104,14 @@ async def open_join(
         if not programs:
             await reply(refusal or "No program is taking applications right now.")
             return
-        answers = IntakeAnswers(role=role, program_id=programs[0].id if len(programs) == 1 else None)
+        program_id = programs[0].id if len(programs) == 1 else None
+        prefill = await runtime.read(enrollment_service.join_prefill, user_id, role, program_id)
         view = intake_views.intake_modal(
             programs=programs,
-            answers=answers,
+            answers=prefill.answers,
             editing=False,
             from_home=from_home,
+            prefilled_from=intake_views.prefill_source(prefill),
         )
         await runtime.gateway.open_view(trigger_id, view)
     except (SlackUnavailable, Unreachable):

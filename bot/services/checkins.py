@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot.services.agreements import PairView, member_view, pair_for
+from bot.services.agreements import NotYourPairing, PairView, member_view
 from bot.services.catalog import MEETING_FORMATS, specializations
 from bot.services.enrollment import LEFT_REASON
 from bot.services.schedule import zone
 from storage import queries
-from storage.models import CheckIn, EnrollmentStatus, Pairing, PairingStatus
+from storage.models import CheckIn, EnrollmentStatus, Pairing, PairingStatus, Program
 
 MAX_DURATION_MINUTES = 8 * 60
 CHECKIN_STATUSES = (PairingStatus.INTRODUCED, PairingStatus.ACTIVE)
+# "Did you meet?" goes out near the end of the last period, and a pair that meets on the program's last day
+# answers the morning after, when the program has closed: a pairing that ended with its program can still log
+# its meetings (dated within the program) for this many days after the end.
+LATE_LOGGING_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,49 @@ class Logged:
     created: bool
 
 
+def late_logging_until(program: Program) -> date:
+    """The last day a pairing that ended with this program may still log the program's meetings."""
+    return program.ends_on + timedelta(days=LATE_LOGGING_DAYS)
+
+
+def _ended_with_program(session: Session, pairing: Pairing) -> bool:
+    """Ended by its program's close (not dissolved), and neither member has left since: leaving erases."""
+    if pairing.status != PairingStatus.ENDED:
+        return False
+    members = queries.enrollments_by_id(session, [pairing.mentor_enrollment_id, pairing.mentee_enrollment_id])
+    return len(members) == 2 and all(e.status != EnrollmentStatus.WITHDRAWN for e in members.values())
+
+
+def checkin_pairings(session: Session, user_id: str, now: datetime) -> list[PairView]:
+    """The pairings this person can log a meeting for now: live ones, and ones that ended with their program
+    no more than LATE_LOGGING_DAYS ago."""
+    out = loggable_pairings(session, user_id)
+    enrollments = [
+        e.id
+        for e in queries.enrollments_of_person(session, user_id)
+        if e.id is not None and e.status != EnrollmentStatus.WITHDRAWN
+    ]
+    for pairing in queries.pairings_of_enrollments(session, enrollments, live_only=False):
+        if not _ended_with_program(session, pairing):
+            continue
+        pair = member_view(session, pairing, user_id)
+        if pair is not None and local_today(session, pair, now) <= late_logging_until(pair.program):
+            out.append(pair)
+    return out
+
+
+def pair_to_log(session: Session, pairing_id: int | None, user_id: str) -> PairView:
+    """The pairing as `user_id` logs a meeting for it: live, or ended with its program (`validate` then checks
+    the late-logging window). Refuses anyone not in it, and dissolved pairings."""
+    pairing = queries.pairing(session, pairing_id) if pairing_id is not None else None
+    pair = member_view(session, pairing, user_id) if pairing is not None else None
+    if pair is None or pairing is None:
+        raise NotYourPairing
+    if pairing.status not in CHECKIN_STATUSES and not _ended_with_program(session, pairing):
+        raise NotYourPairing
+    return pair
+
+
 def loggable_pairings(session: Session, user_id: str) -> list[PairView]:
     """The pairings this person can log a meeting for (introduced or active)."""
     # Someone who left asked for their answers and notes to be erased; the partner's notes are not theirs to keep.
@@ -48,7 +95,9 @@ def loggable_pairings(session: Session, user_id: str) -> list[PairView]:
     out = []
     for pairing in queries.pairings_of_enrollments(session, enrollments):
         if pairing.status in CHECKIN_STATUSES:
-            out.append(pair_for(session, pairing.id, user_id))
+            pair = member_view(session, pairing, user_id)
+            if pair is not None:
+                out.append(pair)
     return out
 
 
@@ -56,14 +105,22 @@ def validate(answers: CheckInAnswers, pair: PairView, today: date) -> dict[str, 
     """Inline errors keyed by the modal's block ids; empty when the answers can be saved."""
     errors: dict[str, str] = {}
     program = pair.program
-    if pair.pairing.status not in CHECKIN_STATUSES:
+    ended = pair.pairing.status == PairingStatus.ENDED
+    if pair.pairing.status not in CHECKIN_STATUSES and not ended:
         errors["met_on"] = "You can log meetings once you've been introduced to your partner."
+    elif ended and today > late_logging_until(program):
+        errors["met_on"] = (
+            f"{program.name} ended on {program.ends_on:%b %-d, %Y}, and its meetings could be logged until "
+            f"{late_logging_until(program):%b %-d, %Y} ({LATE_LOGGING_DAYS} days after the end)."
+        )
     elif answers.met_on is None:
         errors["met_on"] = "Pick the day you met."
     elif answers.met_on > today:
         errors["met_on"] = "That day is still to come: log a meeting once it has happened."
     elif answers.met_on < program.starts_on:
         errors["met_on"] = f"The program starts on {program.starts_on:%b %-d, %Y}; pick a day from then on."
+    elif ended and answers.met_on > program.ends_on:
+        errors["met_on"] = f"{program.name} ended on {program.ends_on:%b %-d, %Y}; pick the day you met, up to then."
     if answers.duration_minutes is None or not 5 <= answers.duration_minutes <= MAX_DURATION_MINUTES:
         errors["duration"] = f"Enter the minutes you met, from 5 to {MAX_DURATION_MINUTES}."
     if answers.format not in MEETING_FORMATS or answers.format == "any":
@@ -84,7 +141,7 @@ def local_today(session: Session, pair: PairView, now: datetime) -> date:
 
 def log_meeting(session: Session, pairing_id: int, user_id: str, answers: CheckInAnswers, now: datetime) -> Logged:
     """Save a meeting once. The same day logged again (the partner, a double click) returns the first one."""
-    pair = pair_for(session, pairing_id, user_id)
+    pair = pair_to_log(session, pairing_id, user_id)
     assert answers.met_on is not None and answers.duration_minutes is not None
     key = _meeting_key(pairing_id, answers.met_on)
     existing = queries.checkin_by_key(session, key)

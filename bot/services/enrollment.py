@@ -337,6 +337,41 @@ def answers_from_enrollment(enrollment: Enrollment) -> IntakeAnswers:
     )
 
 
+@dataclass(frozen=True)
+class JoinPrefill:
+    """The join form's starting answers, and where they were copied from (None: a blank form)."""
+
+    answers: IntakeAnswers
+    source_role: str | None = None
+    source_program: str | None = None
+
+
+def join_prefill(session: Session, person_id: str, role: str, program_id: int | None) -> JoinPrefill:
+    """Start a new application from the person's latest answers (any program, any role).
+
+    A returning librarian should not retype everything, and above all must not lose, unnoticed, the people
+    they asked not to be paired with. An application already made for this program and role is what the form
+    will update, so it comes first. Capacity is a mentor's answer: it is copied only from a mentor enrollment.
+    """
+    blank = IntakeAnswers(role=role, program_id=program_id)
+    # Withdrawn enrollments were erased when the person left: there is nothing in them to offer.
+    enrollments = current_enrollments(session, person_id)
+    if not enrollments:
+        return JoinPrefill(blank)
+    same = [e for e in enrollments if e.program_id == program_id and e.role == role] if program_id and role else []
+    source = same[0] if same else max(enrollments, key=lambda e: (e.updated_at, e.id or 0))
+    answers = answers_from_enrollment(source)
+    answers.role = role
+    answers.program_id = program_id
+    mentor_answers = [e for e in enrollments if e.role == Role.MENTOR]
+    if role == Role.MENTEE or not mentor_answers:
+        answers.capacity = ""
+    elif source.role != Role.MENTOR:
+        answers.capacity = str(max(mentor_answers, key=lambda e: (e.updated_at, e.id or 0)).capacity)
+    program = queries.program_by_id(session, source.program_id)
+    return JoinPrefill(answers, source.role, program.name if program else None)
+
+
 def current_enrollments(session: Session, person_id: str) -> list[Enrollment]:
     return [e for e in queries.enrollments_of_person(session, person_id) if e.status != EnrollmentStatus.WITHDRAWN]
 

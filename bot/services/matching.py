@@ -91,6 +91,7 @@ RULE_MIN_YEARS = "min_mentor_years"
 RULE_MENTOR_DECLINED = "mentor_not_with"
 RULE_MENTEE_DECLINED = "mentee_not_with"
 RULE_REPEAT = "repeat_pair"
+RULE_ENDED_EARLY = "ended_early_elsewhere"
 RULE_SAME_ORG = "same_organization"
 RULE_CAPACITY = "capacity"
 
@@ -145,6 +146,8 @@ class MatchRules:
     cross_org: CrossOrgRule = "none"
     neighbor_orgs: frozenset[str] = frozenset()
     forbidden_pairs: frozenset[tuple[str, str]] = frozenset()
+    # Two people whose pairing in another program was ended early, in either role: never proposed again.
+    ended_early_pairs: frozenset[tuple[str, str]] = frozenset()
     weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_WEIGHTS, hash=False)
 
     def __post_init__(self) -> None:
@@ -160,6 +163,10 @@ class MatchRules:
         object.__setattr__(self, "weights", MappingProxyType(merged))
         object.__setattr__(self, "neighbor_orgs", _frozen(self.neighbor_orgs))
         object.__setattr__(self, "forbidden_pairs", frozenset(tuple(p) for p in self.forbidden_pairs))
+        object.__setattr__(self, "ended_early_pairs", frozenset(tuple(p) for p in self.ended_early_pairs))
+
+    def ended_early(self, a: str, b: str) -> bool:
+        return (a, b) in self.ended_early_pairs or (b, a) in self.ended_early_pairs
 
 
 @dataclass(frozen=True)
@@ -596,6 +603,16 @@ def _violations(mentor: Candidate, mentee: Candidate, rules: MatchRules, words: 
                 _cap(f"{words.mentor} and {words.mentee} were paired before; past pairings are not repeated"),
             )
         )
+    elif rules.ended_early(mentor.person_id, mentee.person_id):
+        out.append(
+            RuleViolation(
+                RULE_ENDED_EARLY,
+                _cap(
+                    f"{words.mentor} and {words.mentee} were paired in an earlier program and that pairing was "
+                    "ended early; they are not paired again"
+                ),
+            )
+        )
     if rules.cross_org == "require" and _same_org(mentor, mentee):
         org = " ".join(mentor.organization.split())
         out.append(
@@ -856,6 +873,10 @@ def _sparse_forbids(
     for mentor_p, mentee_p in rules.forbidden_pairs:
         for j in mentor_cols.get(mentor_p, ()):
             trip.extend((i, j, 3) for i in mentee_rows.get(mentee_p, ()))
+    for a, b in rules.ended_early_pairs:
+        for mentor_p, mentee_p in ((a, b), (b, a)):
+            for j in mentor_cols.get(mentor_p, ()):
+                trip.extend((i, j, 4) for i in mentee_rows.get(mentee_p, ()))
     if not trip:
         empty = np.zeros(0, np.int64)
         return empty, empty, empty
@@ -1239,6 +1260,7 @@ def _waitlist(
         1: "{k} asked not to mentor them",
         2: "they asked not to be paired with {k}",
         3: "{k} mentored them before",
+        4: "{k} had a pairing with them in an earlier program that was ended early",
     }
     out: list[Waitlisted] = []
     step = max(1, _BLOCK_CELLS // m)

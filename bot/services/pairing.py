@@ -92,11 +92,15 @@ def rules_for(session: Session, program: Program) -> matching.MatchRules:
         for p in past
         if p.mentor_enrollment_id in by_id and p.mentee_enrollment_id in by_id
     }
+    # A pair that was broken up elsewhere (a rematch request, a coordinator's dissolve, one of them leaving) is
+    # not proposed again in a later cohort; this program's own past pairings are covered above.
+    ended_early = {(mentor, mentee) for pid, mentor, mentee in queries.ended_early_pairs(session) if pid != program.id}
     return matching.MatchRules(
         min_mentor_years=program.min_mentor_years,
         cross_org=program.cross_org,  # type: ignore[arg-type]
         neighbor_orgs=frozenset(program.neighbor_orgs or []),
         forbidden_pairs=frozenset(forbidden),
+        ended_early_pairs=frozenset(ended_early),
         weights=dict(program.weights or {}),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -45,6 +45,19 @@ class MonthRate:
         return self.pairs_met / self.live_pairs if self.live_pairs else 0.0
 
 
+@dataclass(frozen=True)
+class SurveyResults:
+    """The wrap-up survey in totals. The survey told people their answers help coordinators plan the next
+    cycle, not that anyone reads one person's answers, so only totals are shown (it has no free-text question)."""
+
+    pairs_asked: int  # pairings that ended with the program, each sent the survey
+    pairs_answered: int
+    people_answered: int
+    average_satisfaction: float | None  # 1-5
+    would_continue: int  # people who would like to keep meeting
+    still_in_libraries: int
+
+
 @dataclass
 class ProgramSummary:
     program_id: int
@@ -63,6 +76,9 @@ class ProgramSummary:
     average_rating: float | None = None
     total_hours: float = 0.0
     checkins: int = 0
+    # Set once the program's run is over: its figures are final, and there is no "this month" or days left.
+    ended_on: date | None = None
+    survey: SurveyResults | None = None
 
     @property
     def this_month(self) -> MonthRate | None:
@@ -86,6 +102,8 @@ class ProgramSummary:
             "average_rating": self.average_rating,
             "total_hours": self.total_hours,
             "checkins": self.checkins,
+            "ended_on": self.ended_on.isoformat() if self.ended_on else None,
+            "survey": asdict(self.survey) if self.survey else None,
         }
 
     @classmethod
@@ -110,6 +128,9 @@ class ProgramSummary:
         summary.average_rating = data["average_rating"]
         summary.total_hours = data["total_hours"]
         summary.checkins = data["checkins"]
+        # Digests queued before these were added hold neither.
+        summary.ended_on = date.fromisoformat(data["ended_on"]) if data.get("ended_on") else None
+        summary.survey = SurveyResults(**data["survey"]) if data.get("survey") else None
         return summary
 
 
@@ -243,11 +264,31 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
             since = (today - max(met_days)).days if met_days else None
             summary.at_risk.append((mentor.person_id, mentee.person_id, since))
 
+    if today > program.ends_on or program.closed_at is not None:
+        summary.ended_on = program.ends_on
+    summary.survey = survey_results(session, program, pairings, ended=summary.ended_on is not None)
+
     people = queries.people(
         session, sorted({e.person_id for e in enrollments if e.status != EnrollmentStatus.WITHDRAWN})
     )
     summary.unreachable = sorted((pid, _unreachable(person)) for pid, person in people.items() if _unreachable(person))
     return summary
+
+
+def survey_results(session: Session, program: Program, pairings: list[Pairing], *, ended: bool) -> SurveyResults | None:
+    """Totals of the wrap-up survey; None while a program runs and nobody has answered (nothing to show)."""
+    responses = queries.survey_responses_in_program(session, program.id)  # type: ignore[arg-type]
+    if not responses and not ended:
+        return None
+    satisfaction = [r.satisfaction for r in responses]
+    return SurveyResults(
+        pairs_asked=sum(1 for p in pairings if p.status == PairingStatus.ENDED),
+        pairs_answered=len({r.pairing_id for r in responses}),
+        people_answered=len({(r.pairing_id, r.person_id) for r in responses}),
+        average_satisfaction=round(sum(satisfaction) / len(satisfaction), 2) if satisfaction else None,
+        would_continue=sum(1 for r in responses if r.would_continue),
+        still_in_libraries=sum(1 for r in responses if r.still_in_libraries),
+    )
 
 
 # -- exports -----------------------------------------------------------------------------------------------

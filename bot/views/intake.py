@@ -24,7 +24,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, ROLES, specializations
-from bot.services.enrollment import MAX_YEARS, TEXT_LIMITS, IntakeAnswers
+from bot.services.enrollment import MAX_YEARS, TEXT_LIMITS, IntakeAnswers, JoinPrefill
 from bot.services.programs import MAX_CAPACITY
 from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, initial_option, options
 from bot.views.ids import INTAKE_CALLBACK
@@ -51,10 +51,12 @@ def intake_modal(
     answers: IntakeAnswers,
     editing: bool,
     from_home: bool = False,
+    prefilled_from: str | None = None,
 ) -> dict[str, Any]:
     """`programs` are the ones the person may join; a program picker appears only when there are several.
 
-    `from_home`: opened from the Home tab, which the person is still looking at when they submit."""
+    `from_home`: opened from the Home tab, which the person is still looking at when they submit.
+    `prefilled_from`: where a join form's answers were copied from, so the person knows to check them."""
     blocks: list[Any] = []
     program_names = {str(p.id): p.name for p in programs}
     if editing:
@@ -103,6 +105,19 @@ def intake_modal(
                     ),
                 )
             )
+    if prefilled_from and not editing:
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=clip(
+                            f"Filled in from your answers {prefilled_from}. Check they still fit before you apply.",
+                            3000,
+                        )
+                    )
+                ]
+            )
+        )
     blocks += [
         InputBlock(
             block_id="library_type",
@@ -228,6 +243,14 @@ def intake_modal(
         blocks=blocks,
     )
     return view.to_dict()
+
+
+def prefill_source(prefill: JoinPrefill) -> str | None:
+    """ "as a mentee in *PLSEP 2025*": where a join form's answers came from, or None for a blank form."""
+    if prefill.source_role is None:
+        return None
+    role = ROLES.get(prefill.source_role, prefill.source_role).lower()
+    return f"as a {role}" + (f" in *{prefill.source_program}*" if prefill.source_program else "")
 
 
 def _capacity_hint(programs: list[Program]) -> str:

@@ -25,7 +25,7 @@ from slack_sdk.models.views import View
 
 from bot.services.agreements import BOUNDARIES, AgreementState, PairView, Terms
 from bot.services.catalog import CADENCES, MEETING_FORMATS, specializations
-from bot.services.checkins import CHECKIN_STATUSES, CheckInAnswers, Logged
+from bot.services.checkins import CHECKIN_STATUSES, LATE_LOGGING_DAYS, CheckInAnswers, Logged, late_logging_until
 from bot.views.common import clip, initial_option, options, render
 from bot.views.ids import (
     ACTION_ACCEPT_AGREEMENT,
@@ -207,8 +207,17 @@ def checkin_modal(pairs: list[PairView], today: date, chosen: int | None = None)
                 ),
             )
         )
-    else:
+    elif pairs[0].pairing.status in CHECKIN_STATUSES:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"A meeting with <@{pairs[0].partner_id}>.")))
+    else:  # ended with its program, and still within the days a late meeting can be logged
+        program = pairs[0].program
+        today = min(today, program.ends_on)
+        text = (
+            f"A meeting with <@{pairs[0].partner_id}> in *{clip(program.name, 120)}*, which ended on "
+            f"{program.ends_on:%b %-d, %Y}. Meetings up to then can be logged until "
+            f"{late_logging_until(program):%b %-d, %Y}."
+        )
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
     blocks += [
         InputBlock(
             block_id="met_on",
@@ -308,6 +317,17 @@ def checkin_message(logged: Logged) -> tuple[str, list[dict[str, Any]]]:
         ContextBlock(elements=[MarkdownTextObject(text="See your meetings and notes with `/mentor checkins`.")]),
     ]
     return "Meeting logged", render(blocks)
+
+
+def late_logging_closed_text(pair: PairView, until: date) -> str:
+    """A pair whose program ended too long ago to log its meetings: say when it ended and how long logging stayed open."""
+    program = pair.program
+    return (
+        f"Your mentoring pairing with <@{pair.partner_id}> ended with *{clip(program.name, 120)}* on "
+        f"{program.ends_on:%b %-d, %Y}. Meetings from the program could be logged until {until:%b %-d, %Y} "
+        f"({LATE_LOGGING_DAYS} days after the end), so there is no meeting to log now. "
+        "`/mentor checkins` shows the meetings you logged."
+    )
 
 
 def checkins_list_text(pair: PairView, checkins: list[Any]) -> str:

@@ -33,11 +33,12 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
     if rehearsal:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=":test_tube: *REHEARSAL*: simulated clock")]))
     blocks.append(HeaderBlock(text=clip(f"{summary.program_name}: summary", 150)))
-    blocks.append(
-        ContextBlock(
-            elements=[MarkdownTextObject(text=f"As of {summary.today:%b %-d, %Y} · {summary.days_left} days left")]
-        )
+    when = (
+        f"Ended on {summary.ended_on:%b %-d, %Y} · final figures"
+        if summary.ended_on
+        else f"As of {summary.today:%b %-d, %Y} · {summary.days_left} days left"
     )
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=when)]))
     mentors = summary.participants.get("mentor", {})
     mentees = summary.participants.get("mentee", {})
     blocks.append(
@@ -50,8 +51,12 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
     )
     shortages = summary.waitlist_by_specialization
     waitlist = [
-        f"• {specialization_label(spec)}: {n} waiting, "
-        + (f"{plural(needed, 'more mentor place')} needed" if needed else "mentors have room")
+        f"• {specialization_label(spec)}: {n} waiting"
+        + (
+            ""  # nobody will be matched in an ended program: no places to find, only what was sought
+            if summary.ended_on
+            else ", " + (f"{plural(needed, 'more mentor place')} needed" if needed else "mentors have room")
+        )
         for spec, n, needed in shortages[:WAITLIST_SHOWN]
     ]
     waitlist += _more(
@@ -63,17 +68,25 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
     waiting = mentees.get("waitlisted", 0)
     heading = f"*Waitlist*: {plural(waiting, 'mentee')} waiting, by specialization" if waiting else "*Waitlist*"
     empty = "None of them named a specialization." if waiting else "Nobody is waiting."
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(heading + "\n" + ("\n".join(waitlist) or empty)))))
-    blocks.append(
-        SectionBlock(
-            text=MarkdownTextObject(
-                text=f"*Pairings*: {_counts(summary.pairings, PAIRING_ORDER)}\n"
-                f"*Agreements*: {summary.agreements_pending} pending, {summary.agreements_overdue} overdue"
-            )
+    if summary.ended_on:
+        heading = (
+            f"*Never matched*: {plural(waiting, 'mentee')} still waiting when the program ended, by specialization"
+            if waiting
+            else "*Waitlist*"
         )
-    )
+        empty = "None of them named a specialization." if waiting else "Nobody was left waiting."
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(heading + "\n" + ("\n".join(waitlist) or empty)))))
+    pairings = f"*Pairings*: {_counts(summary.pairings, PAIRING_ORDER)}"
+    if not summary.ended_on:
+        pairings += f"\n*Agreements*: {summary.agreements_pending} pending, {summary.agreements_overdue} overdue"
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=pairings)))
     current = summary.this_month
-    if current is not None:
+    if current is not None and summary.ended_on:
+        trend = " → ".join(
+            f"{m.month[5:]}: {m.pairs_met} of {m.live_pairs} ({m.rate:.0%})" for m in summary.months[-12:]
+        )
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(f"*Pairs that met, by month*: {trend}"))))
+    elif current is not None:
         trend = " → ".join(f"{m.month[5:]}: {m.rate:.0%}" for m in summary.months[-6:])
         blocks.append(
             SectionBlock(
@@ -91,6 +104,8 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
             )
         )
     )
+    if summary.survey is not None:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_survey_text(summary))))
     blocks.append(DividerBlock())
     # Each cut list says its total and how many it left out, so nobody follows up 15 and believes that is all.
     if summary.at_risk:
@@ -106,7 +121,7 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
         quiet = len(summary.at_risk)
         heading = f":warning: *At risk*: {plural(quiet, 'pair')} {'has' if quiet == 1 else 'have'} gone quiet"
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(heading + "\n" + "\n".join(lines)))))
-    else:
+    elif not summary.ended_on:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*At risk*: no pair has gone quiet.")))
     if summary.unreachable:
         lines = [f"• <@{pid}> ({reason})" for pid, reason in summary.unreachable[:UNREACHABLE_SHOWN]]
@@ -120,7 +135,28 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
     return render(blocks)
 
 
+def _survey_text(summary: ProgramSummary) -> str:
+    """Totals only: the survey told people it helps coordinators plan, not that their own answers are read."""
+    survey = summary.survey
+    assert survey is not None
+    if not survey.people_answered:
+        return f"*Wrap-up survey*: no answers yet (sent to {plural(survey.pairs_asked, 'pair')})."
+    people = survey.people_answered
+    satisfaction = f"{survey.average_satisfaction:.1f}/5" if survey.average_satisfaction is not None else "none"
+    return (
+        f"*Wrap-up survey*: {plural(people, 'answer')} from {survey.pairs_answered} of "
+        f"{plural(survey.pairs_asked, 'pair')} · average satisfaction {satisfaction}\n"
+        f"{survey.would_continue} of {people} would like to keep meeting · "
+        f"{survey.still_in_libraries} of {people} still work in libraries"
+    )
+
+
 def summary_text(summary: ProgramSummary) -> str:
+    if summary.ended_on:
+        return (
+            f"{summary.program_name} ended on {summary.ended_on:%b %-d, %Y}: {plural(summary.checkins, 'check-in')}, "
+            f"{summary.total_hours:g} mentoring hours."
+        )
     current = summary.this_month
     rate = f"{current.rate:.0%} of pairs met this month" if current else "the program has not started"
     return f"{summary.program_name}: {rate}, {len(summary.at_risk)} at risk, {summary.days_left} days left."
