@@ -8,7 +8,6 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
