@@ -25,15 +25,11 @@ from tests.test_many_hats_journeys import (
     ADMIN_CHANNEL,
     BOTH,
     COORD,
-    MAR_5,
     OTHER_ADMIN_CHANNEL,
-    OTHER_PROGRAM,
     RUTH,
     YARA,
-    ZED,
-    add_people,
-    enroll,
-    introduce,
+    bea_with_two_partners,
+    coordinator_mentors_ruth,
     shown,
 )
 
@@ -50,15 +46,7 @@ def choices(message: dict[str, Any], action_id: str) -> dict[str, str]:
 def test_the_agreement_choice_opens_the_agreement_with_the_chosen_partner(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
-    program = make_program(engine, admin_channel=ADMIN_CHANNEL)
-    add_people(engine, emulator, BOTH, ZED, YARA)
-    enroll(engine, program.id, BOTH, "mentor")
-    enroll(engine, program.id, BOTH, "mentee")
-    enroll(engine, program.id, ZED, "mentee")
-    enroll(engine, program.id, YARA, "mentor", years_experience=15)
-    introduce(engine, program.id, BOTH, ZED)
-    with_yara = introduce(engine, program.id, YARA, BOTH)
-    clock.set(MAR_5)
+    _, with_yara = bea_with_two_partners(engine, emulator, clock, one_program=True)
 
     slack.mentor(BOTH, "agreement")
     [offer] = wait_for(lambda: emulator.responses_to(slack.last_response_url), what="the choice")
@@ -73,18 +61,7 @@ def test_the_agreement_choice_opens_the_agreement_with_the_chosen_partner(
 def test_a_rematch_choice_tells_only_the_chosen_programs_coordinators_once(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
-    plsep = make_program(engine, admin_channel=ADMIN_CHANNEL)
-    other = make_program(engine, name=OTHER_PROGRAM, admin_channel=OTHER_ADMIN_CHANNEL)
-    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID])
-    emulator.add_channel(OTHER_ADMIN_CHANNEL, "alc-admins", members=[ADMIN_ID])
-    add_people(engine, emulator, BOTH, ZED, YARA)
-    enroll(engine, plsep.id, BOTH, "mentor")
-    enroll(engine, plsep.id, ZED, "mentee")
-    enroll(engine, other.id, BOTH, "mentee")
-    enroll(engine, other.id, YARA, "mentor", years_experience=15)
-    with_zed = introduce(engine, plsep.id, BOTH, ZED)
-    introduce(engine, other.id, YARA, BOTH)
-    clock.set(MAR_5)
+    with_zed, _ = bea_with_two_partners(engine, emulator, clock, one_program=False)
 
     reason = "my mentor cancels every meeting at the last minute"
     offer = slack.mentor(BOTH, f"rematch {reason}").json()
@@ -111,13 +88,7 @@ def test_a_rematch_choice_tells_only_the_chosen_programs_coordinators_once(
 def test_a_rematch_about_a_coordinator_goes_to_the_other_coordinators_by_dm(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
-    program = make_program(engine, admin_channel=ADMIN_CHANNEL, admins=COORD)
-    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID, COORD])
-    add_people(engine, emulator, COORD, RUTH)
-    enroll(engine, program.id, COORD, "mentor")
-    enroll(engine, program.id, RUTH, "mentee")
-    introduce(engine, program.id, COORD, RUTH)
-    clock.set(MAR_5)
+    coordinator_mentors_ruth(engine, emulator, clock)
 
     reason = "Cam talks over me in every meeting"
     answer = slack.mentor(RUTH, f"rematch {reason}").json()["text"]

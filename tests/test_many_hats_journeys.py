@@ -83,6 +83,38 @@ def introduce(engine: Engine, program_id: int, mentor: str, mentee: str) -> int:
         return pairing.id  # type: ignore[return-value]
 
 
+def bea_with_two_partners(
+    engine: Engine, emulator: SlackEmulator, clock: FixedClock, *, one_program: bool
+) -> tuple[int, int]:
+    """Bea mentors Zed (in PLSEP) and is Yara's mentee (in PLSEP too, or in another program); both pairs
+    introduced, Mar 5. Returns the two pairings' ids (with Zed, with Yara)."""
+    plsep = make_program(engine, admin_channel=ADMIN_CHANNEL)
+    other = plsep if one_program else make_program(engine, name=OTHER_PROGRAM, admin_channel=OTHER_ADMIN_CHANNEL)
+    if not one_program:
+        emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID])
+        emulator.add_channel(OTHER_ADMIN_CHANNEL, "alc-admins", members=[ADMIN_ID])
+    add_people(engine, emulator, BOTH, ZED, YARA)
+    enroll(engine, plsep.id, BOTH, "mentor")
+    enroll(engine, plsep.id, ZED, "mentee")
+    enroll(engine, other.id, BOTH, "mentee")
+    enroll(engine, other.id, YARA, "mentor", years_experience=15)
+    with_zed = introduce(engine, plsep.id, BOTH, ZED)
+    with_yara = introduce(engine, other.id, YARA, BOTH)
+    clock.set(MAR_5)
+    return with_zed, with_yara
+
+
+def coordinator_mentors_ruth(engine: Engine, emulator: SlackEmulator, clock: FixedClock) -> None:
+    """Cam is PLSEP's own coordinator and Ruth's mentor in it; the pair introduced, Mar 5."""
+    program = make_program(engine, admin_channel=ADMIN_CHANNEL, admins=COORD)
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID, COORD])
+    add_people(engine, emulator, COORD, RUTH)
+    enroll(engine, program.id, COORD, "mentor")
+    enroll(engine, program.id, RUTH, "mentee")
+    introduce(engine, program.id, COORD, RUTH)
+    clock.set(MAR_5)
+
+
 def live_pairings_between(engine: Engine, mentor: str, mentee: str) -> list[Pairing]:
     with session_scope(engine) as session:
         by_id = {e.id: e for e in session.exec(select(Enrollment))}
@@ -110,15 +142,7 @@ def test_agreement_command_lets_someone_with_two_partners_reach_either_agreement
 ) -> None:
     """Bea mentors Zed and is mentored by Yara: `/mentor agreement` silently opened her agreement with Zed
     only; she should be offered both partners (as `/mentor checkin` does)."""
-    program = make_program(engine, admin_channel=ADMIN_CHANNEL)
-    add_people(engine, emulator, BOTH, ZED, YARA)
-    enroll(engine, program.id, BOTH, "mentor")
-    enroll(engine, program.id, BOTH, "mentee")
-    enroll(engine, program.id, ZED, "mentee")
-    enroll(engine, program.id, YARA, "mentor", years_experience=15)
-    introduce(engine, program.id, BOTH, ZED)
-    introduce(engine, program.id, YARA, BOTH)
-    clock.set(MAR_5)
+    bea_with_two_partners(engine, emulator, clock, one_program=True)
 
     emulator.reset_calls()
     response = slack.mentor(BOTH, "agreement")
@@ -140,18 +164,7 @@ def test_a_rematch_request_reaches_only_the_coordinators_of_the_pairing_it_is_ab
 ) -> None:
     """Bea mentors Zed in PLSEP and is a mentee of Yara in another program: her `/mentor rematch` about her
     mentor was posted to PLSEP's coordinators too, saying her pairing with Zed is not working."""
-    plsep = make_program(engine, admin_channel=ADMIN_CHANNEL)
-    other = make_program(engine, name=OTHER_PROGRAM, admin_channel=OTHER_ADMIN_CHANNEL)
-    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID])
-    emulator.add_channel(OTHER_ADMIN_CHANNEL, "alc-admins", members=[ADMIN_ID])
-    add_people(engine, emulator, BOTH, ZED, YARA)
-    enroll(engine, plsep.id, BOTH, "mentor")
-    enroll(engine, plsep.id, ZED, "mentee")
-    enroll(engine, other.id, BOTH, "mentee")
-    enroll(engine, other.id, YARA, "mentor", years_experience=15)
-    introduce(engine, plsep.id, BOTH, ZED)
-    introduce(engine, other.id, YARA, BOTH)
-    clock.set(MAR_5)
+    bea_with_two_partners(engine, emulator, clock, one_program=False)
 
     reason = "my mentor cancels every meeting at the last minute"
     assert slack.mentor(BOTH, f"rematch {reason}").status_code == 200
@@ -298,13 +311,7 @@ def test_a_rematch_about_a_coordinator_is_not_shown_to_that_coordinator(
 ) -> None:
     """Ruth's mentor Cam is also PLSEP's coordinator: her `/mentor rematch` reason ("your partner won't see
     it") was posted in the admin channel Cam reads, with a button for Cam to dissolve the pair."""
-    program = make_program(engine, admin_channel=ADMIN_CHANNEL, admins=COORD)
-    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID, COORD])
-    add_people(engine, emulator, COORD, RUTH)
-    enroll(engine, program.id, COORD, "mentor")
-    enroll(engine, program.id, RUTH, "mentee")
-    introduce(engine, program.id, COORD, RUTH)
-    clock.set(MAR_5)
+    coordinator_mentors_ruth(engine, emulator, clock)
 
     prompt = slack.mentor(RUTH, "rematch").json()["text"]
     assert "your partner won't" in prompt  # the promise Ruth was given
