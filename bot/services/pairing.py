@@ -35,6 +35,10 @@ class PairingRefused(Exception):
     """A coordinator's request cannot be carried out; the message says why in plain words."""
 
 
+class OwnPairing(PairingRefused):
+    """The coordinator is one of the two: another coordinator of the program has to decide it."""
+
+
 @dataclass(frozen=True)
 class PreviewPair:
     pairing: Pairing
@@ -265,13 +269,16 @@ class _Approver:
         return None
 
     def approve(self, pairing: Pairing, actor: str) -> bool:
-        """False when already decided (a double click changes nothing); PairingRefused when it no longer fits."""
+        """False when already decided (a double click changes nothing); PairingRefused when it no longer fits,
+        or when it is the coordinator's own pairing (a conflict of interest, as in `check_hand_pair`)."""
         if pairing.status != PairingStatus.PROPOSED or pairing.approved_at is not None:
             return False
         mentor = queries.enrollment(self.session, pairing.mentor_enrollment_id)
         mentee = queries.enrollment(self.session, pairing.mentee_enrollment_id)
         if mentor is None or mentee is None:
             return False
+        if actor in (mentor.person_id, mentee.person_id):
+            raise OwnPairing(own_pairing_message(self.program))
         if problem := self.problem(mentor, mentee):
             raise PairingRefused(problem)
         pairing.approved_at = self.now
@@ -320,7 +327,12 @@ def approve_all(session: Session, program: Program, actor: str, now: datetime) -
         except PairingRefused as problem:
             mentor = queries.enrollment(session, pairing.mentor_enrollment_id)
             mentee = queries.enrollment(session, pairing.mentee_enrollment_id)
-            refused.append((mentor.person_id if mentor else "", mentee.person_id if mentee else "", str(problem)))
+            why = (
+                f"your own pairing, left for another coordinator of {program.name} to approve"
+                if isinstance(problem, OwnPairing)
+                else str(problem)
+            )
+            refused.append((mentor.person_id if mentor else "", mentee.person_id if mentee else "", why))
     return ApprovalResult(approved=approved, refused=refused)
 
 
@@ -338,6 +350,14 @@ def reject(session: Session, pairing: Pairing, actor: str, now: datetime) -> boo
         session, actor, "pairing.reject", pairing.program_id, {"pairing_id": pairing.id}, now
     )
     return True
+
+
+def own_pairing_message(program: Program) -> str:
+    """A coordinator never decides a pairing they are in: by hand, by Approve or by Approve all."""
+    return (
+        f"You're one of these two, so please ask another coordinator of {program.name} to decide your "
+        "own pairing. Nothing changed."
+    )
 
 
 @dataclass(frozen=True)
@@ -364,10 +384,7 @@ def check_hand_pair(
     if mentor_id == mentee_id:
         raise PairingRefused("A pair needs two different people: nobody can be their own mentor. Nothing changed.")
     if actor in (mentor_id, mentee_id):
-        raise PairingRefused(
-            f"You're one of these two, so please ask another coordinator of {program.name} to decide your "
-            "own pairing. Nothing changed."
-        )
+        raise PairingRefused(own_pairing_message(program))
     if program_rules.has_ended(program, now):
         raise PairingRefused(program_rules.ended_message(program))
     mentor = queries.enrollment_for(session, program.id, mentor_id, Role.MENTOR)  # type: ignore[arg-type]
