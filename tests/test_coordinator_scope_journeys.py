@@ -100,7 +100,6 @@ def test_approve_all_leaves_the_coordinators_own_pairing_for_another_coordinator
 
 
 # -- (2) a waitlisted coordinator ---------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="not fixed yet")
 def test_the_preview_does_not_tell_a_waitlisted_coordinator_who_declined_them(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
@@ -121,7 +120,6 @@ def test_the_preview_does_not_tell_a_waitlisted_coordinator_who_declined_them(
 
 
 # -- (3) a program admin's program list ---------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="not fixed yet")
 def test_program_list_shows_a_program_admin_only_the_programs_they_coordinate(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:
@@ -138,7 +136,6 @@ def test_program_list_shows_a_program_admin_only_the_programs_they_coordinate(
 
 
 # -- (4) pause and resume say what they changed --------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="not fixed yet")
 def test_pause_and_resume_say_which_programs_and_roles(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:

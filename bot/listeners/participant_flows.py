@@ -201,12 +201,16 @@ async def pause(runtime: Runtime, user_id: str, until: date | None) -> str:
         paused = await runtime.write(enrollment_service.pause, user_id, until, now)
     except ValueError as problem:
         return str(problem)
-    return views.paused_message(paused)
+    return views.paused_message(paused, await _program_names(runtime))
 
 
 async def resume(runtime: Runtime, user_id: str) -> str:
     resumed = await runtime.write(enrollment_service.resume, user_id, runtime.now())
-    return views.resumed_message(resumed)
+    return views.resumed_message(resumed, await _program_names(runtime))
+
+
+async def _program_names(runtime: Runtime) -> dict[int, str]:
+    return {p.id: p.name for p in await runtime.read(queries.all_programs) if p.id is not None}
 
 
 async def leave(runtime: Runtime, user_id: str) -> str:

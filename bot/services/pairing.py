@@ -113,8 +113,17 @@ def _names(session: Session, person_ids: list[str]) -> dict[str, str]:
     return {pid: p.display_name for pid, p in queries.people(session, person_ids).items() if p.display_name}
 
 
-def preview(session: Session, program: Program, now: datetime) -> MatchPreview:
-    """Propose pairs for everyone still waiting; earlier unapproved proposals are replaced."""
+# A waitlisted mentee who coordinates the program reads the preview in its admin channel: the real reason
+# could tell them which mentor declined them, so they (and the channel) get this instead.
+COORDINATOR_WAITLIST_REASON = "No compatible mentor in this preview"
+
+
+def preview(
+    session: Session, program: Program, now: datetime, super_admins: frozenset[str] = frozenset()
+) -> MatchPreview:
+    """Propose pairs for everyone still waiting; earlier unapproved proposals are replaced.
+
+    `super_admins` (SHELFMATE_ADMINS) coordinate every program: a waitlisted one gets a neutral reason too."""
     for stale in queries.pairings_in_program(session, program.id, [PairingStatus.PROPOSED]):  # type: ignore[arg-type]
         if stale.approved_at is None:
             session.delete(stale)
@@ -187,10 +196,15 @@ def preview(session: Session, program: Program, now: datetime) -> MatchPreview:
     waitlist = []
     for waiting in result.waitlist:
         mentee = by_id[waiting.mentee_enrollment_id]
+        reason = (
+            COORDINATOR_WAITLIST_REASON
+            if program_rules.is_program_admin(program, mentee.person_id, super_admins)
+            else waiting.reason
+        )
         mentee.status = EnrollmentStatus.WAITLISTED
-        mentee.waitlist_reason = waiting.reason[:500]
+        mentee.waitlist_reason = reason[:500]
         session.add(mentee)
-        waitlist.append((mentee.person_id, waiting.reason))
+        waitlist.append((mentee.person_id, reason))
     session.flush()
     return MatchPreview(
         program=program,

@@ -205,20 +205,29 @@ def intake_not_saved(problems: list[str]) -> tuple[str, list[dict[str, Any]]]:
     return "Your application was not saved", render([SectionBlock(text=MarkdownTextObject(text=text))])
 
 
-def paused_message(enrollments: list[Enrollment]) -> str:
+def _enrollments_named(enrollments: list[Enrollment], program_names: dict[int, str]) -> str:
+    """ "PLSEP (as a mentor) and ALC (as a mentee)": pause and resume act on every enrollment, so say which."""
+    parts = [f"*{program_names.get(e.program_id, 'a program')}* (as a {e.role})" for e in enrollments]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def paused_message(enrollments: list[Enrollment], program_names: dict[int, str]) -> str:
     if not enrollments:
         return "You have nothing to pause: you're not in a program. `/mentor join` to apply."
     until = enrollments[0].paused_until
     when = f" until {until.strftime('%b %-d, %Y')}" if until else ""
-    return f"Paused{when}. You won't be matched or reminded" + (
+    return f"Paused{when} in {_enrollments_named(enrollments, program_names)}. You won't be matched or reminded" + (
         " until then; the pause ends by itself." if until else ". Type `/mentor resume` when you're ready."
     )
 
 
-def resumed_message(enrollments: list[Enrollment]) -> str:
+def resumed_message(enrollments: list[Enrollment], program_names: dict[int, str]) -> str:
     if not enrollments:
         return "You weren't paused, so nothing changed."
-    return "Welcome back! You're active again: matching and reminders are back on."
+    return (
+        f"Welcome back! You're active again in {_enrollments_named(enrollments, program_names)}: matching and "
+        "reminders are back on."
+    )
 
 
 def leave_confirmation_blocks() -> list[dict[str, Any]]:
