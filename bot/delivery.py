@@ -16,7 +16,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlmodel import Session
 
@@ -200,6 +200,30 @@ async def deliver_now(runtime: Runtime, key: DeliveryKey) -> datetime | None:
         return await runtime.read(deliveries.due_later, key, now)
     await _send_one(runtime, claimed, token, DeliveryReport())  # the client sleeps out a 429 here
     return None
+
+
+Reach = Literal["reached", "waiting", "lost"]
+
+
+async def deliver_now_or_copy(runtime: Runtime, key: DeliveryKey) -> Reach:
+    """`deliver_now` for a message to coordinators, and, when the admin channel refused it for good, its
+    copies to each coordinator by DM at once too. Says honestly where it stands: "reached" (sent, or copied to
+    coordinators), "waiting" (Slack did not answer; the ledger sends it later, once), "lost" (nobody can get it).
+    """
+    await deliver_now(runtime, key)
+    row = await runtime.read(deliveries.find, key)
+    if row is None:
+        return "lost"
+    if row.status == DeliveryStatus.SENT:
+        return "reached"
+    if row.status in (DeliveryStatus.DUE, DeliveryStatus.CLAIMED):  # a retry later, or a send in flight
+        return "waiting"
+    if row.status != DeliveryStatus.UNDELIVERABLE:
+        return "lost"
+    copies = await runtime.read(deliveries.keys_about, COORDINATOR_COPY, f"delivery:{row.id}")
+    for copy in copies:
+        await deliver_now(runtime, copy)
+    return "reached" if copies else "lost"
 
 
 def _first_failure(done: set[asyncio.Task[None]]) -> BaseException | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -176,7 +175,6 @@ def dms_to(emulator: SlackEmulator, user_id: str, words: str) -> list[dict[str, 
     return [m for m in emulator.messages_in(user_id) if words in shown(m)]
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed yet")
 async def test_a_dissolved_pairing_reaches_the_coordinators_when_the_admin_channel_is_archived(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -192,7 +190,6 @@ async def test_a_dissolved_pairing_reaches_the_coordinators_when_the_admin_chann
     assert len(told) == 1 and f"<@{MORGAN}>" in shown(told[0]), [shown(m) for m in emulator.messages_in(ADMIN_ID)]
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed yet")
 async def test_a_rematch_request_reaches_the_coordinators_when_the_admin_channel_is_archived(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:

@@ -6,6 +6,7 @@ its answer.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +18,8 @@ from bot.services import matching
 from bot.services import programs as program_rules
 from bot.services.catalog import specializations
 from bot.services.schedule import zone
-from storage import queries
+from storage import deliveries, queries
+from storage.deliveries import DeliveryKey
 from storage.models import (
     LIVE_PAIRING_STATUSES,
     Enrollment,
@@ -583,3 +585,38 @@ def rematch_route(request: RematchRequest, super_admins: frozenset[str]) -> Rema
         return RematchRoute(recipients=[program.admin_channel] if program.admin_channel else [], privately=False)
     others = (set(super_admins) | set(program.admins or [])) - {request.partner_id, request.requester_id}
     return RematchRoute(recipients=sorted(others), privately=True)
+
+
+REMATCH_REQUEST = "rematch_request"
+
+
+def queue_rematch(
+    session: Session, request: RematchRequest, route: RematchRoute, reason: str, now: datetime
+) -> list[DeliveryKey]:
+    """The rematch reason, one Delivery row per recipient: sent once (a retried command, or the same reason
+    typed again that day, finds its row), and a post the admin channel refuses is copied to the coordinators
+    by DM. A private route's rows name no program, so a failure is never reported in the admin channel that
+    the partner it is about reads."""
+    said = hashlib.sha256(f"{request.requester_id}:{reason}".encode()).hexdigest()[:24]
+    payload = {
+        "pairing_id": request.pairing.id or 0,
+        "requester": request.requester_id,
+        "partner": request.partner_id,
+        "program": request.program.name,
+        "reason": reason,
+        "privately": route.privately,
+    }
+    keys = []
+    for recipient in route.recipients:
+        key = DeliveryKey(REMATCH_REQUEST, f"pairing:{request.pairing.id}", f"{recipient}:{now:%Y-%m-%d}:{said}")
+        deliveries.enqueue(
+            session,
+            key,
+            recipient=recipient,
+            due_at=now,
+            payload=payload,
+            program_id=None if route.privately else request.program.id,
+            now=now,
+        )
+        keys.append(key)
+    return keys
