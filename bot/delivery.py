@@ -54,6 +54,10 @@ MAX_PARKS = 10  # waits for one row's conversation within one sweep
 # A program's admin channel that refuses our posts for good: its messages go to the coordinators by DM.
 ADMIN_CHANNEL_ERRORS = frozenset({"is_archived", "not_in_channel", "channel_not_found"})
 COORDINATOR_COPY = "coordinator_copy"
+# Payload fields only their readers may see (a rematch reason): blanked once the row is sent or given up, so
+# the ledger does not keep what a participant told the coordinators in confidence.
+PRIVATE_FIELDS = {"rematch_request": "reason"}
+FORGOTTEN = "(removed once delivered)"
 
 
 @dataclass
@@ -424,6 +428,7 @@ def _sent(session: Session, delivery_id: int, token: str, channel: str, ts: str,
         return False
     delivery = session.get(Delivery, delivery_id)
     if delivery is not None:
+        _forget_private_words(session, delivery)
         schedule.on_sent(session, delivery.kind, delivery.pairing_id, channel, now)
         # It reached them, so whatever made them unreachable is over.
         for person in queries.people(session, _audience(session, delivery.recipient, delivery.pairing_id)).values():
@@ -463,6 +468,7 @@ def _undeliverable(
     program = queries.program_by_id(session, delivery.program_id) if delivery.program_id else None
     if program is not None and _admin_channel_refused(session, delivery, error):
         _copy_to_coordinators(session, delivery, program, error, coordinators, now)
+    _forget_private_words(session, delivery)  # the copies, if any, carry it until they are sent
     if delivery.kind == "unreachable" or program is None or not program.admin_channel:
         log.warning("delivery %s (%s) is undeliverable: %s", delivery_id, delivery.kind, error)
         return
@@ -489,6 +495,19 @@ def _undeliverable(
         program_id=program.id,
         now=now,
     )
+
+
+def _forget_private_words(session: Session, delivery: Delivery) -> None:
+    """Blank a finished row's private field (PRIVATE_FIELDS), in its own payload or in the copied one."""
+    copy = delivery.kind == COORDINATOR_COPY
+    payload = dict(delivery.payload or {})
+    inner = dict(payload.get("payload") or {}) if copy else payload
+    field_name = PRIVATE_FIELDS.get(str(payload.get("kind")) if copy else delivery.kind)
+    if field_name is None or field_name not in inner:
+        return
+    inner[field_name] = FORGOTTEN
+    delivery.payload = payload | {"payload": inner} if copy else inner
+    session.add(delivery)
 
 
 def _admin_channel_refused(session: Session, delivery: Delivery, error: str) -> bool:

@@ -5,6 +5,7 @@ way to reach coordinators when the channel refused them."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from bot.runtime import Runtime
 from bot.scheduler import tick
 from bot.views import ids
 from storage.engine import session_scope
-from storage.models import Enrollment, Pairing
+from storage.models import Delivery, Enrollment, Pairing
 from tests.conftest import ADMIN_ID
 from tests.factories import PLSEP, make_program
 from tests.polling import wait_for
@@ -206,3 +207,6 @@ async def test_a_rematch_request_reaches_the_coordinators_when_the_admin_channel
     await sweeps(runtime, clock)
     assert len(dms_to(emulator, ADMIN_ID, reason)) == 1, [shown(m) for m in emulator.messages_in(ADMIN_ID)]
     assert "couldn't reach" not in answer and "coordinators" in answer, answer
+    with session_scope(engine) as session:  # what Ruth told the coordinators is not kept once it reached them
+        kept = [(d.kind, d.status) for d in session.exec(select(Delivery)) if reason in json.dumps(d.payload)]
+    assert kept == [], kept

@@ -546,7 +546,7 @@ class RematchRequest:
 
 
 def rematch_requests(session: Session, person_id: str) -> list[RematchRequest]:
-    """Live pairings a participant can ask to end; the reason itself is never stored, only sent to admins."""
+    """Live pairings a participant can ask to end; the reason is kept only until it is sent to admins."""
     requests = []
     mine = [e for e in queries.enrollments_of_person(session, person_id) if e.status != EnrollmentStatus.WITHDRAWN]
     for pairing in queries.pairings_of_enrollments(session, [e.id for e in mine]):  # type: ignore[misc]

@@ -136,7 +136,7 @@ def profile_choice(choices: list[tuple[Enrollment, Program]]) -> tuple[str, list
 
 def rematch_choice(requests: list[RematchRequest], reason: str) -> tuple[str, list[dict[str, Any]]]:
     """Someone with several partners says which pairing a rematch request is about, so only that program's
-    coordinators hear it. Each button carries the reason: it is never stored, only sent on."""
+    coordinators hear it. Each button carries the reason: it is stored only once chosen, until it is sent."""
     text = (
         "Which pairing is this about? Only that program's coordinators will see what you wrote; "
         "your partner won't. Nothing is sent until you choose."
