@@ -16,7 +16,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlmodel import Session
 
@@ -54,6 +54,10 @@ MAX_PARKS = 10  # waits for one row's conversation within one sweep
 # A program's admin channel that refuses our posts for good: its messages go to the coordinators by DM.
 ADMIN_CHANNEL_ERRORS = frozenset({"is_archived", "not_in_channel", "channel_not_found"})
 COORDINATOR_COPY = "coordinator_copy"
+# Payload fields only their readers may see (a rematch reason): blanked once the row is sent or given up, so
+# the ledger does not keep what a participant told the coordinators in confidence.
+PRIVATE_FIELDS = {"rematch_request": "reason"}
+FORGOTTEN = "(removed once delivered)"
 
 
 @dataclass
@@ -200,6 +204,30 @@ async def deliver_now(runtime: Runtime, key: DeliveryKey) -> datetime | None:
         return await runtime.read(deliveries.due_later, key, now)
     await _send_one(runtime, claimed, token, DeliveryReport())  # the client sleeps out a 429 here
     return None
+
+
+Reach = Literal["reached", "waiting", "lost"]
+
+
+async def deliver_now_or_copy(runtime: Runtime, key: DeliveryKey) -> Reach:
+    """`deliver_now` for a message to coordinators, and, when the admin channel refused it for good, its
+    copies to each coordinator by DM at once too. Says honestly where it stands: "reached" (sent, or copied to
+    coordinators), "waiting" (Slack did not answer; the ledger sends it later, once), "lost" (nobody can get it).
+    """
+    await deliver_now(runtime, key)
+    row = await runtime.read(deliveries.find, key)
+    if row is None:
+        return "lost"
+    if row.status == DeliveryStatus.SENT:
+        return "reached"
+    if row.status in (DeliveryStatus.DUE, DeliveryStatus.CLAIMED):  # a retry later, or a send in flight
+        return "waiting"
+    if row.status != DeliveryStatus.UNDELIVERABLE:
+        return "lost"
+    copies = await runtime.read(deliveries.keys_about, COORDINATOR_COPY, f"delivery:{row.id}")
+    for copy in copies:
+        await deliver_now(runtime, copy)
+    return "reached" if copies else "lost"
 
 
 def _first_failure(done: set[asyncio.Task[None]]) -> BaseException | None:
@@ -400,6 +428,7 @@ def _sent(session: Session, delivery_id: int, token: str, channel: str, ts: str,
         return False
     delivery = session.get(Delivery, delivery_id)
     if delivery is not None:
+        _forget_private_words(session, delivery)
         schedule.on_sent(session, delivery.kind, delivery.pairing_id, channel, now)
         # It reached them, so whatever made them unreachable is over.
         for person in queries.people(session, _audience(session, delivery.recipient, delivery.pairing_id)).values():
@@ -439,6 +468,7 @@ def _undeliverable(
     program = queries.program_by_id(session, delivery.program_id) if delivery.program_id else None
     if program is not None and _admin_channel_refused(session, delivery, error):
         _copy_to_coordinators(session, delivery, program, error, coordinators, now)
+    _forget_private_words(session, delivery)  # the copies, if any, carry it until they are sent
     if delivery.kind == "unreachable" or program is None or not program.admin_channel:
         log.warning("delivery %s (%s) is undeliverable: %s", delivery_id, delivery.kind, error)
         return
@@ -465,6 +495,19 @@ def _undeliverable(
         program_id=program.id,
         now=now,
     )
+
+
+def _forget_private_words(session: Session, delivery: Delivery) -> None:
+    """Blank a finished row's private field (PRIVATE_FIELDS), in its own payload or in the copied one."""
+    copy = delivery.kind == COORDINATOR_COPY
+    payload = dict(delivery.payload or {})
+    inner = dict(payload.get("payload") or {}) if copy else payload
+    field_name = PRIVATE_FIELDS.get(str(payload.get("kind")) if copy else delivery.kind)
+    if field_name is None or field_name not in inner:
+        return
+    inner[field_name] = FORGOTTEN
+    delivery.payload = payload | {"payload": inner} if copy else inner
+    session.add(delivery)
 
 
 def _admin_channel_refused(session: Session, delivery: Delivery, error: str) -> bool:

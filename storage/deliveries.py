@@ -75,6 +75,16 @@ def exists(session: Session, key: DeliveryKey) -> bool:
     return session.execute(select(Delivery.id).where(_has_key(key))).first() is not None
 
 
+def find(session: Session, key: DeliveryKey) -> Delivery | None:
+    return session.execute(select(Delivery).where(_has_key(key))).scalar_one_or_none()
+
+
+def keys_about(session: Session, kind: str, subject: str) -> list[DeliveryKey]:
+    """The keys of every row of this kind and subject (say, each coordinator's copy of one message)."""
+    statement = select(Delivery.period).where(Delivery.kind == kind, Delivery.subject == subject).order_by(Delivery.id)
+    return [DeliveryKey(kind, subject, period) for period in session.scalars(statement)]
+
+
 def claim_due(session: Session, now: datetime, token: str, limit: int, *, claimed_at: datetime) -> list[Delivery]:
     """Claim up to `limit` rows due by `now` (schedule time) for this worker, stamped `claimed_at` (real time).
 

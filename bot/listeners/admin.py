@@ -82,7 +82,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                     await ack(text=refusal, response_type="ephemeral")
                     return
                 if action == "list":
-                    programs, counts = await runtime.read(_programs_and_counts)
+                    programs, counts = await runtime.read(_programs_and_counts, user_id, admins)
                     await ack(
                         blocks=admin_views.program_list_blocks(programs, counts),
                         text="Programs",
@@ -338,8 +338,10 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         await respond(text=f"Paired <@{mentor_id}> with <@{mentee_id}> (rule overridden).", replace_original=True)
 
 
-def _programs_and_counts(session: Session) -> tuple[list[Program], dict[int, dict[str, int]]]:
-    return queries.all_programs(session), queries.enrollment_counts(session)
+def _programs_and_counts(
+    session: Session, user_id: str, super_admins: frozenset[str]
+) -> tuple[list[Program], dict[int, dict[str, int]]]:
+    return program_service.visible_programs(session, user_id, super_admins), queries.enrollment_counts(session)
 
 
 def _approve(session: Session, pairing_id: int, actor: str, now: Any) -> bool:
@@ -365,10 +367,12 @@ def _approve_all(session: Session, program_id: int, actor: str, now: Any) -> pai
     return pairing_service.approve_all(session, program, actor, now)
 
 
-def _preview(session: Session, program_id: int, actor: str, now: Any) -> pairing_service.MatchPreview:
+def _preview(
+    session: Session, program_id: int, actor: str, now: Any, super_admins: frozenset[str]
+) -> pairing_service.MatchPreview:
     program = queries.program_by_id(session, program_id)
     assert program is not None
-    preview = pairing_service.preview(session, program, now)
+    preview = pairing_service.preview(session, program, now, super_admins)
     program_service.record_admin_action(
         session,
         actor,
@@ -382,7 +386,7 @@ def _preview(session: Session, program_id: int, actor: str, now: Any) -> pairing
 
 async def _post_preview(runtime: Runtime, program: Program, actor: str) -> str:
     """Run matching, post the proposal to the admin channel (CSV for the full list), return a short answer."""
-    preview = await runtime.write(_preview, program.id, actor, runtime.now())
+    preview = await runtime.write(_preview, program.id, actor, runtime.now(), runtime.settings.admins)
     channel = program.admin_channel
     summary = (
         f"{len(preview.pairs)} pairs proposed, {len(preview.waitlist)} waitlisted, "

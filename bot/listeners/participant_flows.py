@@ -11,13 +11,13 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
+from bot import delivery
 from bot.runtime import Runtime
 from bot.services import enrollment as enrollment_service
 from bot.services import overview as overview_service
 from bot.services import pairing as pairing_service
 from bot.services.enrollment import Application, IntakeAnswers, JoinRefused
 from bot.slack_gateway import SlackUnavailable, Unreachable
-from bot.views import admin as admin_views
 from bot.views import intake as intake_views
 from bot.views import participant as views
 from bot.views.common import SLACK_TROUBLE
@@ -201,27 +201,27 @@ async def pause(runtime: Runtime, user_id: str, until: date | None) -> str:
         paused = await runtime.write(enrollment_service.pause, user_id, until, now)
     except ValueError as problem:
         return str(problem)
-    return views.paused_message(paused)
+    return views.paused_message(paused, await _program_names(runtime))
 
 
 async def resume(runtime: Runtime, user_id: str) -> str:
     resumed = await runtime.write(enrollment_service.resume, user_id, runtime.now())
-    return views.resumed_message(resumed)
+    return views.resumed_message(resumed, await _program_names(runtime))
+
+
+async def _program_names(runtime: Runtime) -> dict[int, str]:
+    return {p.id: p.name for p in await runtime.read(queries.all_programs) if p.id is not None}
 
 
 async def leave(runtime: Runtime, user_id: str) -> str:
     result = await runtime.write(enrollment_service.leave, user_id, runtime.now())
     for notice in result.partners:
-        for channel, text in (
-            (notice.partner_id, views.partner_left_message(notice.program_name)),
-            (notice.admin_channel, views.admin_pairing_dissolved_message(notice.program_name, notice.partner_id)),
-        ):
-            if not channel:
-                continue
-            try:
-                await runtime.gateway.post(channel, text)
-            except (SlackUnavailable, Unreachable):
-                log.warning("could not tell %s that a pairing ended", channel)
+        try:
+            await runtime.gateway.post(notice.partner_id, views.partner_left_message(notice.program_name))
+        except (SlackUnavailable, Unreachable):
+            log.warning("could not tell %s that a pairing ended", notice.partner_id)
+        if notice.admin_notice is not None:  # in the ledger: sent once, to coordinators by DM if need be
+            await delivery.deliver_now_or_copy(runtime, notice.admin_notice)
     if result.withdrawn:
         await refresh_home(runtime, user_id)
     return views.left_message(result)
@@ -259,24 +259,14 @@ async def _send_rematch(runtime: Runtime, request: pairing_service.RematchReques
             "so anything I pass on would reach them. Please talk to someone you trust at your library or "
             "system about it instead."
         )
-    delivered = 0
-    for recipient in route.recipients:
-        try:
-            await runtime.gateway.post(
-                recipient,
-                "A participant asked for a rematch.",
-                admin_views.rematch_admin_blocks(
-                    request.pairing.id or 0,
-                    request.requester_id,
-                    request.partner_id,
-                    request.program.name,
-                    reason,
-                    privately=route.privately,
-                ),
-            )
-            delivered += 1
-        except (SlackUnavailable, Unreachable):
-            log.warning("could not deliver a rematch request to a coordinator")
-    if not delivered:
-        return "I couldn't reach your coordinators just now. Please try again later or contact them directly."
-    return "Thanks for telling us. Your coordinators will follow up with you privately."
+    keys = await runtime.write(pairing_service.queue_rematch, request, route, reason, runtime.now())
+    reached = {await delivery.deliver_now_or_copy(runtime, key) for key in keys}
+    if "reached" in reached:
+        return "Thanks for telling us. Your coordinators will follow up with you privately."
+    if "waiting" in reached:  # Slack did not answer: the ledger sends it as soon as it does
+        return (
+            "Thanks for telling us. Slack is slow right now, so it will reach your coordinators in a few "
+            "minutes; they'll follow up with you privately."
+        )
+    log.warning("a rematch request reached no coordinator")
+    return "I couldn't reach your coordinators, so please contact them directly."

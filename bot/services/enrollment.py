@@ -15,7 +15,8 @@ from sqlmodel import Session
 from bot.services import programs as program_rules
 from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, ROLES, specializations
 from bot.services.schedule import zone
-from storage import queries
+from storage import deliveries, queries
+from storage.deliveries import DeliveryKey
 from storage.models import (
     LIVE_PAIRING_STATUSES,
     Enrollment,
@@ -74,6 +75,10 @@ class SubmitResult:
     created: bool
 
 
+# The Delivery kind of the coordinators' notice that a pairing ended because a member left.
+PAIRING_DISSOLVED = "pairing_dissolved"
+
+
 @dataclass(frozen=True)
 class PartnerNotice:
     """Someone whose pairing ended because their partner left; told kindly, and admins are told too."""
@@ -83,6 +88,8 @@ class PartnerNotice:
     program_name: str
     admin_channel: str | None
     pairing_id: int
+    # The coordinators' notice, in the Delivery ledger (sent once; by DM if the admin channel refuses it).
+    admin_notice: DeliveryKey | None = None
 
 
 @dataclass(frozen=True)
@@ -502,12 +509,25 @@ def _dissolve(session: Session, pairing: Pairing, leaver_id: str, now: datetime,
     if partner.status == EnrollmentStatus.MATCHED and not _has_other_live_pairing(session, partner, pairing.id):
         partner.status = EnrollmentStatus.APPLIED
         session.add(partner)
+    admin_notice = None
+    if program.admin_channel:
+        admin_notice = DeliveryKey(PAIRING_DISSOLVED, f"pairing:{pairing.id}", "left")
+        deliveries.enqueue(
+            session,
+            admin_notice,
+            recipient=program.admin_channel,
+            due_at=now,
+            payload={"program": program.name, "partner": partner.person_id},
+            program_id=program.id,
+            now=now,
+        )
     return PartnerNotice(
         partner_id=partner.person_id,
         program_id=program.id,  # type: ignore[arg-type]
         program_name=program.name,
         admin_channel=program.admin_channel,
         pairing_id=pairing.id,  # type: ignore[arg-type]
+        admin_notice=admin_notice,
     )
 
 

@@ -6,6 +6,7 @@ its answer.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +18,8 @@ from bot.services import matching
 from bot.services import programs as program_rules
 from bot.services.catalog import specializations
 from bot.services.schedule import zone
-from storage import queries
+from storage import deliveries, queries
+from storage.deliveries import DeliveryKey
 from storage.models import (
     LIVE_PAIRING_STATUSES,
     Enrollment,
@@ -33,6 +35,10 @@ POOL_STATUSES = (EnrollmentStatus.APPLIED, EnrollmentStatus.WAITLISTED, Enrollme
 
 class PairingRefused(Exception):
     """A coordinator's request cannot be carried out; the message says why in plain words."""
+
+
+class OwnPairing(PairingRefused):
+    """The coordinator is one of the two: another coordinator of the program has to decide it."""
 
 
 @dataclass(frozen=True)
@@ -109,8 +115,17 @@ def _names(session: Session, person_ids: list[str]) -> dict[str, str]:
     return {pid: p.display_name for pid, p in queries.people(session, person_ids).items() if p.display_name}
 
 
-def preview(session: Session, program: Program, now: datetime) -> MatchPreview:
-    """Propose pairs for everyone still waiting; earlier unapproved proposals are replaced."""
+# A waitlisted mentee who coordinates the program reads the preview in its admin channel: the real reason
+# could tell them which mentor declined them, so they (and the channel) get this instead.
+COORDINATOR_WAITLIST_REASON = "No compatible mentor in this preview"
+
+
+def preview(
+    session: Session, program: Program, now: datetime, super_admins: frozenset[str] = frozenset()
+) -> MatchPreview:
+    """Propose pairs for everyone still waiting; earlier unapproved proposals are replaced.
+
+    `super_admins` (SHELFMATE_ADMINS) coordinate every program: a waitlisted one gets a neutral reason too."""
     for stale in queries.pairings_in_program(session, program.id, [PairingStatus.PROPOSED]):  # type: ignore[arg-type]
         if stale.approved_at is None:
             session.delete(stale)
@@ -183,10 +198,15 @@ def preview(session: Session, program: Program, now: datetime) -> MatchPreview:
     waitlist = []
     for waiting in result.waitlist:
         mentee = by_id[waiting.mentee_enrollment_id]
+        reason = (
+            COORDINATOR_WAITLIST_REASON
+            if program_rules.is_program_admin(program, mentee.person_id, super_admins)
+            else waiting.reason
+        )
         mentee.status = EnrollmentStatus.WAITLISTED
-        mentee.waitlist_reason = waiting.reason[:500]
+        mentee.waitlist_reason = reason[:500]
         session.add(mentee)
-        waitlist.append((mentee.person_id, waiting.reason))
+        waitlist.append((mentee.person_id, reason))
     session.flush()
     return MatchPreview(
         program=program,
@@ -265,13 +285,16 @@ class _Approver:
         return None
 
     def approve(self, pairing: Pairing, actor: str) -> bool:
-        """False when already decided (a double click changes nothing); PairingRefused when it no longer fits."""
+        """False when already decided (a double click changes nothing); PairingRefused when it no longer fits,
+        or when it is the coordinator's own pairing (a conflict of interest, as in `check_hand_pair`)."""
         if pairing.status != PairingStatus.PROPOSED or pairing.approved_at is not None:
             return False
         mentor = queries.enrollment(self.session, pairing.mentor_enrollment_id)
         mentee = queries.enrollment(self.session, pairing.mentee_enrollment_id)
         if mentor is None or mentee is None:
             return False
+        if actor in (mentor.person_id, mentee.person_id):
+            raise OwnPairing(own_pairing_message(self.program))
         if problem := self.problem(mentor, mentee):
             raise PairingRefused(problem)
         pairing.approved_at = self.now
@@ -320,7 +343,12 @@ def approve_all(session: Session, program: Program, actor: str, now: datetime) -
         except PairingRefused as problem:
             mentor = queries.enrollment(session, pairing.mentor_enrollment_id)
             mentee = queries.enrollment(session, pairing.mentee_enrollment_id)
-            refused.append((mentor.person_id if mentor else "", mentee.person_id if mentee else "", str(problem)))
+            why = (
+                f"your own pairing, left for another coordinator of {program.name} to approve"
+                if isinstance(problem, OwnPairing)
+                else str(problem)
+            )
+            refused.append((mentor.person_id if mentor else "", mentee.person_id if mentee else "", why))
     return ApprovalResult(approved=approved, refused=refused)
 
 
@@ -338,6 +366,14 @@ def reject(session: Session, pairing: Pairing, actor: str, now: datetime) -> boo
         session, actor, "pairing.reject", pairing.program_id, {"pairing_id": pairing.id}, now
     )
     return True
+
+
+def own_pairing_message(program: Program) -> str:
+    """A coordinator never decides a pairing they are in: by hand, by Approve or by Approve all."""
+    return (
+        f"You're one of these two, so please ask another coordinator of {program.name} to decide your "
+        "own pairing. Nothing changed."
+    )
 
 
 @dataclass(frozen=True)
@@ -364,10 +400,7 @@ def check_hand_pair(
     if mentor_id == mentee_id:
         raise PairingRefused("A pair needs two different people: nobody can be their own mentor. Nothing changed.")
     if actor in (mentor_id, mentee_id):
-        raise PairingRefused(
-            f"You're one of these two, so please ask another coordinator of {program.name} to decide your "
-            "own pairing. Nothing changed."
-        )
+        raise PairingRefused(own_pairing_message(program))
     if program_rules.has_ended(program, now):
         raise PairingRefused(program_rules.ended_message(program))
     mentor = queries.enrollment_for(session, program.id, mentor_id, Role.MENTOR)  # type: ignore[arg-type]
@@ -513,7 +546,7 @@ class RematchRequest:
 
 
 def rematch_requests(session: Session, person_id: str) -> list[RematchRequest]:
-    """Live pairings a participant can ask to end; the reason itself is never stored, only sent to admins."""
+    """Live pairings a participant can ask to end; the reason is kept only until it is sent to admins."""
     requests = []
     mine = [e for e in queries.enrollments_of_person(session, person_id) if e.status != EnrollmentStatus.WITHDRAWN]
     for pairing in queries.pairings_of_enrollments(session, [e.id for e in mine]):  # type: ignore[misc]
@@ -552,3 +585,38 @@ def rematch_route(request: RematchRequest, super_admins: frozenset[str]) -> Rema
         return RematchRoute(recipients=[program.admin_channel] if program.admin_channel else [], privately=False)
     others = (set(super_admins) | set(program.admins or [])) - {request.partner_id, request.requester_id}
     return RematchRoute(recipients=sorted(others), privately=True)
+
+
+REMATCH_REQUEST = "rematch_request"
+
+
+def queue_rematch(
+    session: Session, request: RematchRequest, route: RematchRoute, reason: str, now: datetime
+) -> list[DeliveryKey]:
+    """The rematch reason, one Delivery row per recipient: sent once (a retried command, or the same reason
+    typed again that day, finds its row), and a post the admin channel refuses is copied to the coordinators
+    by DM. A private route's rows name no program, so a failure is never reported in the admin channel that
+    the partner it is about reads."""
+    said = hashlib.sha256(f"{request.requester_id}:{reason}".encode()).hexdigest()[:24]
+    payload = {
+        "pairing_id": request.pairing.id or 0,
+        "requester": request.requester_id,
+        "partner": request.partner_id,
+        "program": request.program.name,
+        "reason": reason,
+        "privately": route.privately,
+    }
+    keys = []
+    for recipient in route.recipients:
+        key = DeliveryKey(REMATCH_REQUEST, f"pairing:{request.pairing.id}", f"{recipient}:{now:%Y-%m-%d}:{said}")
+        deliveries.enqueue(
+            session,
+            key,
+            recipient=recipient,
+            due_at=now,
+            payload=payload,
+            program_id=None if route.privately else request.program.id,
+            now=now,
+        )
+        keys.append(key)
+    return keys

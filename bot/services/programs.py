@@ -409,6 +409,15 @@ def require_admin(session: Session, program: Program | None, user_id: str, super
     raise NotAllowed(REFUSAL)
 
 
+def visible_programs(session: Session, user_id: str, super_admins: frozenset[str]) -> list[Program]:
+    """The programs this person coordinates: all of them for super admins (SHELFMATE_ADMINS), otherwise
+    those they are a program admin of. Another program's enrollment and admin channel are not theirs to see."""
+    programs = queries.all_programs(session)
+    if user_id in super_admins:
+        return programs
+    return [p for p in programs if user_id in (p.admins or [])]
+
+
 def visible_audit_events(session: Session, user_id: str, super_admins: frozenset[str], limit: int) -> list[AuditEvent]:
     """The newest `limit` admin actions this person may read.
 

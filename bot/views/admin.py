@@ -245,7 +245,7 @@ def parse_program_modal(view: dict[str, Any]) -> tuple[int | None, dict[str, str
 
 def program_saved_text(name: str, admin_channel: str | None = None, problem: str | None = None) -> str:
     """The coordinator's confirmation; when Shelfmate cannot post in the admin channel, what to do about it."""
-    text = f"Saved *{name}*. `/mentor-admin program list` shows every program."
+    text = f"Saved *{name}*. `/mentor-admin program list` shows the programs you coordinate."
     if admin_channel is None or problem is None:
         return text
     if problem == "is_archived":

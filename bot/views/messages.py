@@ -198,6 +198,22 @@ def _digest(p: dict[str, Any]) -> Rendered:
     return "Weekly digest: " + summary_text(summary), summary_blocks(summary)
 
 
+def _pairing_dissolved(p: dict[str, Any]) -> Rendered:
+    from bot.views.participant import admin_pairing_dissolved_message
+
+    text = admin_pairing_dissolved_message(p["program"], p["partner"])
+    return text, render([_section(text)])
+
+
+def _rematch_request(p: dict[str, Any]) -> Rendered:
+    from bot.views.admin import rematch_admin_blocks
+
+    blocks = rematch_admin_blocks(
+        p["pairing_id"], p["requester"], p["partner"], p["program"], p["reason"], privately=p["privately"]
+    )
+    return "A participant asked for a rematch.", blocks
+
+
 def _coordinator_copy(p: dict[str, Any]) -> Rendered:
     """A message the admin channel refused, sent to a coordinator with why and what to do."""
     text, blocks = RENDERERS[p["kind"]](p["payload"])
@@ -230,6 +246,8 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Rendered]] = {
     "wrapup": _wrapup,
     "unreachable": _unreachable,
     "coordinator_copy": _coordinator_copy,
+    "pairing_dissolved": _pairing_dissolved,
+    "rematch_request": _rematch_request,
     # A reply to one member's action, held for quiet hours: rendered when it was queued.
     "pair_notice": lambda p: (p["text"], p["blocks"]),
 }

@@ -136,7 +136,7 @@ def profile_choice(choices: list[tuple[Enrollment, Program]]) -> tuple[str, list
 
 def rematch_choice(requests: list[RematchRequest], reason: str) -> tuple[str, list[dict[str, Any]]]:
     """Someone with several partners says which pairing a rematch request is about, so only that program's
-    coordinators hear it. Each button carries the reason: it is never stored, only sent on."""
+    coordinators hear it. Each button carries the reason: it is stored only once chosen, until it is sent."""
     text = (
         "Which pairing is this about? Only that program's coordinators will see what you wrote; "
         "your partner won't. Nothing is sent until you choose."
@@ -205,20 +205,29 @@ def intake_not_saved(problems: list[str]) -> tuple[str, list[dict[str, Any]]]:
     return "Your application was not saved", render([SectionBlock(text=MarkdownTextObject(text=text))])
 
 
-def paused_message(enrollments: list[Enrollment]) -> str:
+def _enrollments_named(enrollments: list[Enrollment], program_names: dict[int, str]) -> str:
+    """ "PLSEP (as a mentor) and ALC (as a mentee)": pause and resume act on every enrollment, so say which."""
+    parts = [f"*{program_names.get(e.program_id, 'a program')}* (as a {e.role})" for e in enrollments]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def paused_message(enrollments: list[Enrollment], program_names: dict[int, str]) -> str:
     if not enrollments:
         return "You have nothing to pause: you're not in a program. `/mentor join` to apply."
     until = enrollments[0].paused_until
     when = f" until {until.strftime('%b %-d, %Y')}" if until else ""
-    return f"Paused{when}. You won't be matched or reminded" + (
+    return f"Paused{when} in {_enrollments_named(enrollments, program_names)}. You won't be matched or reminded" + (
         " until then; the pause ends by itself." if until else ". Type `/mentor resume` when you're ready."
     )
 
 
-def resumed_message(enrollments: list[Enrollment]) -> str:
+def resumed_message(enrollments: list[Enrollment], program_names: dict[int, str]) -> str:
     if not enrollments:
         return "You weren't paused, so nothing changed."
-    return "Welcome back! You're active again: matching and reminders are back on."
+    return (
+        f"Welcome back! You're active again in {_enrollments_named(enrollments, program_names)}: matching and "
+        "reminders are back on."
+    )
 
 
 def leave_confirmation_blocks() -> list[dict[str, Any]]:
