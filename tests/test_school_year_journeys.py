@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy.engine import Engine
 
 from bot.clock import FixedClock
@@ -26,7 +25,6 @@ from tests.test_scheduler import deliveries, enroll, hand_pair, log_meeting, per
 
 ADMIN_CHANNEL = "C0ADMINS01"
 LA = "America/Los_Angeles"
-OPEN_BUG = "open bug from the review; remove this mark with the fix"
 WINTER_BREAK = (date(2025, 12, 22), date(2026, 1, 2))
 SCHOOL_YEAR = {
     "name": "Hillcrest USD Library Mentors 2025-26",
@@ -140,7 +138,6 @@ async def test_a_pair_is_asked_did_you_meet_in_december_before_winter_break(
     assert asked, f"December was counted for the pair but 'Did you meet?' never came; December's messages: {december}"
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN_BUG)
 def test_a_solo_librarian_who_wants_to_meet_in_person_is_matched_with_the_mentor_nearby(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
