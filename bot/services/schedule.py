@@ -176,10 +176,11 @@ class Period:
         A day in a break would wait past it, often past the period too, and the pair would never be asked.
         None when the period has no working day outside the breaks: the pair cannot be asked in it.
         """
-        if not blackouts:
+        breaks = [[a, b] for a, b in blackouts if a <= self.end.isoformat() and b >= self.start.isoformat()]
+        if not breaks:
             return self.ask_day
         candidate = self.end - timedelta(days=3 if self.days > 14 else 1)
-        return self.last_working_day(candidate, blackouts) or self.last_working_day(self.end, blackouts)
+        return self.last_working_day(candidate, breaks) or self.last_working_day(self.end, breaks)
 
     def overlap_days(self, first: date, last: date) -> int:
         return max(0, (min(self.end, last) - max(self.start, first)).days + 1)
@@ -272,7 +273,9 @@ def agreement_due_on(program: Program, pairing: Pairing) -> date:
 
     The one rule for the intro, the reminder, the coordinators' overdue alert and the summary."""
     started_on = pairing_started_on(pairing, program)
-    late = max(started_on + timedelta(days=AGREEMENT_GRACE_DAYS), _working_days_after(started_on, program))
+    late = started_on + timedelta(days=AGREEMENT_GRACE_DAYS)
+    if program.blackouts:  # without a break, a week always holds its working days
+        late = max(late, _working_days_after(started_on, program))
     return min(max(program.agreement_due, late), program.ends_on)
 
 

@@ -101,7 +101,7 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=f"*Meetings this month*: {summary.today:%B} is a break, so no meetings are expected.\n"
+                    text=f"*Meetings this month*: {summary.today:%B} is mostly a break, so it is not counted.\n"
                     f"Trend before the break: {trend}"
                 )
             )
