@@ -102,7 +102,7 @@ class ProgramSummary:
 
     @property
     def in_break(self) -> bool:
-        """The program runs, but this month is a blackout: no meetings are expected of anyone."""
+        """The program runs, but this month is mostly a blackout, which the meeting rates do not count."""
         return bool(self.months) and self.ended_on is None and self.this_month is None
 
     def as_payload(self) -> dict[str, Any]:

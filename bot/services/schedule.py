@@ -768,6 +768,8 @@ def reminder_not_owed(ctx: PairContext, period: Period, today: date) -> str | No
 
 @dataclass(frozen=True)
 class MeetingRecord:
+    """A pair's meeting history as the schedule judges it: what it missed, and whether it has gone quiet."""
+
     missed: list[str]  # keys of the completed periods the pair missed, oldest first
     missed_in_a_row: int  # missed periods since the pair last met (0 once it meets again, this period too)
     last_missed: str
