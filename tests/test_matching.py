@@ -428,6 +428,7 @@ def test_empty_inputs() -> None:
 PEOPLE = [f"U{k}" for k in range(10)]
 ORGS = ["North", "north ", "South", "East", ""]
 SPECS = ["reference", "cataloging", "youth_services", "management"]
+REGIONS = ["", "Inland Empire", "inland  empire", "Far North"]
 
 
 @st.composite
@@ -438,6 +439,7 @@ def candidate(draw: st.DrawFn, eid: int, is_mentor: bool) -> Candidate:
         person_id=draw(st.sampled_from(PEOPLE)),
         library_type=lib,
         organization=draw(st.sampled_from(ORGS)),
+        region=draw(st.sampled_from(REGIONS)),
         specializations=frozenset(draw(st.sets(st.sampled_from(SPECS), max_size=3))),
         years_experience=draw(st.integers(0, 9)),
         grade_levels=frozenset(draw(st.sets(st.sampled_from(["elementary", "middle", "high"]), max_size=2))),
@@ -608,3 +610,39 @@ def test_pruned_finds_larger_matchings_hidden_by_pruning() -> None:
     mentees = [mentee(10 + i) for i in range(5)]
     result = match([star, *others], mentees, MatchRules(), strategy="pruned", top_k=1, top_mentees=0)
     assert result.stats.matched == 5 and result.stats.rounds >= 2
+
+
+def test_in_person_pairs_score_their_region() -> None:
+    """The form asks for a region so that people who want to meet in person meet someone near."""
+    near = scored(
+        explain_pair(
+            mentor(1, meeting_format="any", region="Inland Empire"),
+            mentee(2, meeting_format="in_person", region="inland  empire"),
+            MatchRules(),
+        )
+    )
+    far = scored(
+        explain_pair(
+            mentor(1, meeting_format="in_person", region="Far North"),
+            mentee(2, meeting_format="in_person", region="Inland Empire"),
+            MatchRules(),
+        )
+    )
+    unknown = scored(
+        explain_pair(mentor(1, meeting_format="in_person"), mentee(2, meeting_format="in_person"), MatchRules())
+    )
+    assert component(near, "meeting_format").value == 1.0 and "both in inland  empire" not in near.reasons[0]
+    assert near.reasons[0].endswith("both in inland empire")
+    assert component(far, "meeting_format").value == 0.0
+    assert far.reasons[-1] == (
+        CONCERN_MARK + "Both prefer in-person meetings, but the mentor is in Far North and the mentee in Inland Empire"
+    )
+    assert component(unknown, "meeting_format").value == 1.0 and near.score == unknown.score > far.score
+    video = scored(
+        explain_pair(
+            mentor(1, meeting_format="video", region="Far North"),
+            mentee(2, meeting_format="video", region="Inland Empire"),
+            MatchRules(),
+        )
+    )
+    assert component(video, "meeting_format").value == 1.0  # distance does not matter on a video call

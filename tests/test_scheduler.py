@@ -710,6 +710,30 @@ def test_did_you_meet_is_asked_on_a_working_day_within_the_period(engine: Engine
     assert weekend.last_working_day(weekend.end) is None
 
 
+def test_a_school_break_moves_the_ask_day_before_it_and_stretches_a_late_pairs_agreement_week(engine: Engine) -> None:
+    """A break is no time to ask or to settle: the ask comes on the last school day before it, and a pair
+    matched just before it gets a week's school days (five) to settle, never less than seven days."""
+    program = make_program(
+        engine, name="Hillcrest 2025-26", applications_open="2025-08-01", applications_close="2025-09-05",
+        agreement_due="2025-09-19", starts_on="2025-09-08", ends_on="2026-06-12",
+        blackouts="2025-12-22..2026-01-02",
+    )  # fmt: skip
+    december = period_containing(program, "monthly", date(2025, 12, 10))
+    assert december.ask_day == date(2025, 12, 26)  # a day in the break
+    assert december.ask_day_outside(program.blackouts) == date(2025, 12, 19)  # the Friday before it
+    november = period_containing(program, "monthly", date(2025, 11, 10))
+    assert november.ask_day_outside(program.blackouts) == november.ask_day == date(2025, 11, 27)  # no break in it
+    inside = schedule.Period("weekly-z", date(2025, 12, 22), date(2025, 12, 28))
+    assert inside.ask_day_outside(program.blackouts) is None and not schedule.askable(inside, program.blackouts)
+
+    def matched(day: datetime) -> Pairing:
+        return Pairing(program_id=program.id, mentor_enrollment_id=0, mentee_enrollment_id=0, approved_at=day)
+
+    assert schedule.agreement_due_on(program, matched(datetime(2025, 12, 17, 18, tzinfo=UTC))) == date(2026, 1, 7)
+    assert schedule.agreement_due_on(program, matched(datetime(2025, 11, 5, 18, tzinfo=UTC))) == date(2025, 11, 12)
+    assert schedule.agreement_due_on(program, matched(datetime(2025, 11, 8, 18, tzinfo=UTC))) == date(2025, 11, 15)
+
+
 def test_not_yet_asks_again_by_the_last_working_day_of_the_period_or_not_at_all(engine: Engine) -> None:
     """ "Not yet" on Fri Mar 28: asked again on Mon Mar 31, March's last day. On Mar 31 itself: not again (it would
     come at once). In a Monday-to-Sunday week, "Not yet" on Thursday is asked again on Friday, not Sunday."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy.engine import Engine
 
 from bot.clock import FixedClock
@@ -26,7 +25,6 @@ from tests.test_scheduler import deliveries, enroll, hand_pair, log_meeting, per
 
 ADMIN_CHANNEL = "C0ADMINS01"
 LA = "America/Los_Angeles"
-OPEN_BUG = "open bug from the review; remove this mark with the fix"
 WINTER_BREAK = (date(2025, 12, 22), date(2026, 1, 2))
 SCHOOL_YEAR = {
     "name": "Hillcrest USD Library Mentors 2025-26",
@@ -74,7 +72,6 @@ async def _each_working_hour(runtime: Runtime, clock: FixedClock, first: date, l
         day += timedelta(days=1)
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN_BUG)
 async def test_a_pair_matched_before_winter_break_is_not_reminded_during_the_break(
     engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -97,7 +94,6 @@ async def test_a_pair_matched_before_winter_break_is_not_reminded_during_the_bre
     assert in_break == [], f"reminders sent to the pair during winter break: {in_break}"
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN_BUG)
 async def test_a_mid_year_pairs_agreement_week_does_not_run_out_over_winter_break(
     engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -117,7 +113,6 @@ async def test_a_mid_year_pairs_agreement_week_does_not_run_out_over_winter_brea
     assert overdue == [], f"coordinators told the pair's agreement was overdue on {overdue}, over winter break"
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN_BUG)
 async def test_a_pair_is_asked_did_you_meet_in_december_before_winter_break(
     engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -143,7 +138,6 @@ async def test_a_pair_is_asked_did_you_meet_in_december_before_winter_break(
     assert asked, f"December was counted for the pair but 'Did you meet?' never came; December's messages: {december}"
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN_BUG)
 def test_a_solo_librarian_who_wants_to_meet_in_person_is_matched_with_the_mentor_nearby(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
@@ -169,7 +163,6 @@ def test_a_solo_librarian_who_wants_to_meet_in_person_is_matched_with_the_mentor
     assert "Inland Empire" in text and f"<@{near}> mentors <@{mentee}>" in text, text
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN_BUG)
 async def test_the_digest_over_the_summer_break_does_not_report_mays_meetings_as_this_month(
     engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -195,7 +188,6 @@ async def test_the_digest_over_the_summer_break_does_not_report_mays_meetings_as
     assert "Meetings this month*: 1 of 1" not in text, text
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN_BUG)
 async def test_a_quiet_pair_that_met_again_before_the_break_is_no_longer_listed_as_gone_quiet(
     engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
 ) -> None:

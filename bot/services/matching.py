@@ -84,6 +84,7 @@ _BLOCK_CELLS = 4_000_000  # cells of one scoring block (float32: 16 MB)
 _FORBIDDEN = np.float32(-1.0)
 _GRADE_ORDER = {"elementary": 0, "middle": 1, "high": 2}
 _FORMAT_WORDS = {"in_person": "in-person", "video": "video", "phone": "phone"}
+IN_PERSON = "in_person"
 
 # Hard-rule codes (also the order in which they are reported).
 RULE_SELF = "self_pair"
@@ -178,6 +179,9 @@ class ComponentScore:
     value: float
     points: float
     sentence: str
+    # A strength that decides whether the pair can work at all (in person, in one region): listed first, so
+    # that a surface showing the first few strengths shows it.
+    leads: bool = False
 
     @property
     def concern(self) -> bool:
@@ -207,7 +211,7 @@ class PairScore:
         Concerns are marked (:data:`CONCERN_MARK`) and kept at the end rather than sorted by points, so a
         surface that shows the first few strengths can still find and show every weakness.
         """
-        strengths = sorted((c for c in self.components if not c.concern), key=lambda c: -c.points)
+        strengths = sorted((c for c in self.components if not c.concern), key=lambda c: (not c.leads, -c.points))
         concerns = sorted((c for c in self.components if c.concern), key=lambda c: -c.weight * (1 - c.value))
         return [c.reason for c in strengths + concerns]
 
@@ -370,6 +374,21 @@ def _formats_compatible(a: str, b: str) -> bool:
     return a == b or a == "any" or b == "any"
 
 
+def _in_person_wanted(a: str, b: str) -> bool:
+    """A compatible pair that will meet in person (one of them asked for it), where distance matters."""
+    return _formats_compatible(a, b) and IN_PERSON in (a, b)
+
+
+def _format_points(full: int, a: str, b: str, region_a: str, region_b: str) -> int:
+    """Full credit for compatible formats, none for an in-person pair known to be in different regions: the
+    intake form asks for a region so that people who want to meet in person are matched with someone near."""
+    if not _formats_compatible(a, b):
+        return 0
+    if _in_person_wanted(a, b) and region_a and region_b and region_a != region_b:
+        return 0
+    return full
+
+
 def _grade_key(level: str) -> tuple[int, str]:
     return (_GRADE_ORDER.get(level, len(_GRADE_ORDER)), level)
 
@@ -437,8 +456,8 @@ def _component_scores(
     """The breakdown of one pair; its points must equal the vectorized encoding's exactly."""
     out: list[ComponentScore] = []
 
-    def add(name: str, value: float, milli: int, sentence: str) -> None:
-        out.append(ComponentScore(name, rules.weights[name], value, milli / 1000, _cap(sentence)))
+    def add(name: str, value: float, milli: int, sentence: str, *, leads: bool = False) -> None:
+        out.append(ComponentScore(name, rules.weights[name], value, milli / 1000, _cap(sentence), leads))
 
     if "specialization" in alloc:
         full = alloc["specialization"]
@@ -526,7 +545,6 @@ def _component_scores(
     if "meeting_format" in alloc:
         full = alloc["meeting_format"]
         a, b = _norm(mentor.meeting_format), _norm(mentee.meeting_format)
-        ok = _formats_compatible(a, b)
         if a == b == "any":
             text = "both are open to any meeting format"
         elif a == b:
@@ -540,7 +558,18 @@ def _component_scores(
                 f"meeting formats differ: {words.mentor} prefers {_FORMAT_WORDS.get(a, a)}, "
                 f"{words.mentee} prefers {_FORMAT_WORDS.get(b, b)}"
             )
-        add("meeting_format", 1.0 if ok else 0.0, full if ok else 0, text)
+        region_a, region_b = _norm(mentor.region), _norm(mentee.region)
+        milli = _format_points(full, a, b, region_a, region_b)
+        nearby = _in_person_wanted(a, b) and bool(region_a) and region_a == region_b
+        if _in_person_wanted(a, b) and region_a and region_b:
+            if nearby:
+                text += f", both in {' '.join(mentee.region.split())}"
+            else:
+                text += (
+                    f", but {words.mentor} is in {' '.join(mentor.region.split())} and {words.mentee} in "
+                    f"{' '.join(mentee.region.split())}"
+                )
+        add("meeting_format", milli / full if full else 0.0, milli, text, leads=nearby)
 
     if "cross_org" in alloc:
         # Under "none" only a neighbour earns more than the neutral half; the same organization is no concern.
@@ -768,7 +797,14 @@ def _encode(
     if full:
         f_b = [_norm(c.meeting_format) for c in mentors]
         f_a = [_norm(c.meeting_format) for c in mentees]
-        cols.categorical(f_a, {f: np.array([full if _formats_compatible(f, g) else 0 for g in f_b]) for f in set(f_a)})
+
+        # Compatible formats earn `full`, except in-person pairs, which earn it below only when they are in the
+        # same region or either region is unknown (see _format_points).
+        def base(f: str, g: str) -> int:
+            return full if _formats_compatible(f, g) and not _in_person_wanted(f, g) else 0
+
+        cols.categorical(f_a, {f: np.array([base(f, g) for g in f_b]) for f in set(f_a)})
+        _encode_in_person_regions(cols, mentors, mentees, f_a, f_b, full)
 
     full = alloc.get("cross_org", 0)
     if full:
@@ -779,6 +815,50 @@ def _encode(
         nb_b = np.array([bool(k) and k in nb for k in (_org_key(c.organization) for c in mentors)], np.float32)
         cols.add(np.ones((n, 1), np.float32), (half + (full - half) * nb_b)[:, None])
     return cols.build()
+
+
+def _encode_in_person_regions(
+    cols: _Columns,
+    mentors: Sequence[Candidate],
+    mentees: Sequence[Candidate],
+    f_a: Sequence[str],
+    f_b: Sequence[str],
+    points: int,
+) -> None:
+    """`points` for each compatible in-person pair in the same region, or with a region unknown.
+
+    Same or unknown is one of three exclusive terms: both regions known and equal (one column per region
+    both sides name), the mentee's unknown, or only the mentor's unknown. Two groups of columns: an in-person
+    mentee with an in-person or open mentor, and an open mentee with an in-person mentor.
+    """
+    if not points:
+        return
+    r_a = [_norm(c.region) for c in mentees]
+    r_b = [_norm(c.region) for c in mentors]
+    shared = sorted({r for r in r_a if r} & {r for r in r_b if r})
+    idx = {r: k for k, r in enumerate(shared)}
+    known_a = np.array([bool(r) for r in r_a], np.float32)
+    unknown_b = np.array([not r for r in r_b], np.float32)
+    onehot_a = np.zeros((len(mentees), len(shared)), np.float32)
+    for i, r in enumerate(r_a):
+        if r in idx:
+            onehot_a[i, idx[r]] = 1
+    onehot_b = np.zeros((len(mentors), len(shared)), np.float32)
+    for j, r in enumerate(r_b):
+        if r in idx:
+            onehot_b[j, idx[r]] = 1
+    groups = (
+        (np.array([f == IN_PERSON for f in f_a], np.float32), np.array([g in (IN_PERSON, "any") for g in f_b])),
+        (np.array([f == "any" for f in f_a], np.float32), np.array([g == IN_PERSON for g in f_b])),
+    )
+    for mentee_mask, mentor_mask in groups:
+        if not mentee_mask.any() or not mentor_mask.any():
+            continue
+        a_side = points * mentee_mask[:, None]
+        b_side = mentor_mask.astype(np.float32)[:, None]
+        cols.add(a_side * onehot_a, b_side * onehot_b)
+        cols.add(a_side * (1 - known_a)[:, None], b_side)
+        cols.add(a_side * known_a[:, None], b_side * unknown_b[:, None])
 
 
 @dataclass

@@ -11,8 +11,17 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.services.agreements import settled_cadence
 from bot.services.catalog import specialization_label
-from bot.services.schedule import agreement_due_on, excused, pair_excusals, period_containing, zone
+from bot.services.schedule import (
+    agreement_due_on,
+    askable,
+    excused,
+    met_this_period,
+    pair_excusals,
+    period_containing,
+    zone,
+)
 from storage import queries
 from storage.models import (
     LIVE_PAIRING_STATUSES,
@@ -82,7 +91,19 @@ class ProgramSummary:
 
     @property
     def this_month(self) -> MonthRate | None:
-        return self.months[-1] if self.months else None
+        """The current month's figures (the last month's once the program ended); None before the start and
+        in a school break, which has no figures: the month before the break is not this month."""
+        if not self.months:
+            return None
+        latest = self.months[-1]
+        if self.ended_on is None and latest.month != f"{self.today:%Y-%m}":
+            return None
+        return latest
+
+    @property
+    def in_break(self) -> bool:
+        """The program runs, but this month is mostly a blackout, which the meeting rates do not count."""
+        return bool(self.months) and self.ended_on is None and self.this_month is None
 
     def as_payload(self) -> dict[str, Any]:
         """A JSON-safe copy, stored in a digest Delivery and rendered when it is sent."""
@@ -228,6 +249,7 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
     summary.average_rating = round(sum(ratings) / len(ratings), 2) if ratings else None
 
     last = min(today, program.ends_on)
+    blackouts = program.blackouts or []
     if today >= program.starts_on:
         # The schedule's own excusals, so a month it neither nudges nor counts as missed is no 0% here either.
         excusals = {
@@ -236,7 +258,7 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
         }
         for month in _months_between(program.starts_on, last):
             period = period_containing(program, "monthly", month)
-            if excused(period, program.blackouts or []):
+            if excused(period, blackouts):
                 continue  # a blackout month expects no meetings: it is no 0% in the trend
             key = f"{month:%Y-%m}"
             met = {c.pairing_id for c in all_checkins if f"{c.met_on:%Y-%m}" == key}
@@ -244,7 +266,7 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
                 p.id
                 for p in pairings
                 if _live_during(p, program, month, _month_end(month))
-                and (p.id in met or not excused(period, excusals[p.id]))
+                and (p.id in met or not (excused(period, excusals[p.id]) or not askable(period, blackouts)))
             }
             summary.months.append(
                 MonthRate(
@@ -255,12 +277,16 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
                 )
             )
 
-    for p in pairings:
-        if p.at_risk and p.status == PairingStatus.ACTIVE:
-            mentor, mentee = by_id.get(p.mentor_enrollment_id), by_id.get(p.mentee_enrollment_id)
-            if mentor is None or mentee is None:
-                continue
-            met_days = [c.met_on for c in checkins.get(p.id or 0, [])]
+    flagged = [p for p in pairings if p.at_risk and p.status == PairingStatus.ACTIVE]
+    agreements = queries.agreements_for_pairings(session, [p.id for p in flagged if p.id is not None])
+    for p in flagged:
+        mentor, mentee = by_id.get(p.mentor_enrollment_id), by_id.get(p.mentee_enrollment_id)
+        if mentor is None or mentee is None:
+            continue
+        met_days = [c.met_on for c in checkins.get(p.id or 0, [])]
+        # The flag is the last sweep's: a pair that has met since is not listed as quiet.
+        cadence = settled_cadence(agreements.get(p.id or 0), program.default_cadence)
+        if not met_this_period(program, cadence, met_days, last):
             since = (today - max(met_days)).days if met_days else None
             summary.at_risk.append((mentor.person_id, mentee.person_id, since))
 

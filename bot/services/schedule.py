@@ -42,6 +42,8 @@ WORK_END = time(17, 0)
 AGREEMENT_REMINDER_DAYS = 3
 # A pair introduced late (a rematch, a late approval) gets at least this long to settle its agreement.
 AGREEMENT_GRACE_DAYS = 7
+# ... and at least the working days a week holds: a week that runs into a school break is extended by it.
+AGREEMENT_GRACE_WORKING_DAYS = 5
 APPLICATION_REMINDER_DAYS = 3
 ASK_AGAIN_DAYS = 3
 AT_RISK_MISSED = 2
@@ -159,14 +161,26 @@ class Period:
         candidate = self.end - timedelta(days=3 if self.days > 14 else 1)
         return self.last_working_day(candidate) or self.last_working_day(self.end) or candidate
 
-    def last_working_day(self, by: date) -> date | None:
-        """The last Monday-to-Friday day of the period up to `by`; None if there is none."""
+    def last_working_day(self, by: date, blackouts: list[list[str]] | None = None) -> date | None:
+        """The last Monday-to-Friday day of the period up to `by`, outside `blackouts`; None if there is none."""
         day = min(by, self.end)
         while day >= self.start:
-            if day.weekday() < 5:
+            if day.weekday() < 5 and not _in_blackout(day, blackouts or []):
                 return day
             day -= timedelta(days=1)
         return None
+
+    def ask_day_outside(self, blackouts: list[list[str]]) -> date | None:
+        """The ask day moved out of a school break: the last working day before the break, within the period.
+
+        A day in a break would wait past it, often past the period too, and the pair would never be asked.
+        None when the period has no working day outside the breaks: the pair cannot be asked in it.
+        """
+        breaks = [[a, b] for a, b in blackouts if a <= self.end.isoformat() and b >= self.start.isoformat()]
+        if not breaks:
+            return self.ask_day
+        candidate = self.end - timedelta(days=3 if self.days > 14 else 1)
+        return self.last_working_day(candidate, breaks) or self.last_working_day(self.end, breaks)
 
     def overlap_days(self, first: date, last: date) -> int:
         return max(0, (min(self.end, last) - max(self.start, first)).days + 1)
@@ -254,11 +268,26 @@ def pair_excusals(
 def agreement_due_on(program: Program, pairing: Pairing) -> date:
     """The day this pair's agreement is due: the program's date, or a week after the pair was introduced if
     that is later (a pair matched after the program's date must not be told a day already past, nor count
-    as overdue at once), never after the program ends.
+    as overdue at once), never after the program ends. A week that runs into a school break is extended by
+    it: the pair gets as many working days as a week holds, none of them in a blackout.
 
     The one rule for the intro, the reminder, the coordinators' overdue alert and the summary."""
-    late = pairing_started_on(pairing, program) + timedelta(days=AGREEMENT_GRACE_DAYS)
+    started_on = pairing_started_on(pairing, program)
+    late = started_on + timedelta(days=AGREEMENT_GRACE_DAYS)
+    if program.blackouts:  # without a break, a week always holds its working days
+        late = max(late, _working_days_after(started_on, program))
     return min(max(program.agreement_due, late), program.ends_on)
+
+
+def _working_days_after(day: date, program: Program) -> date:
+    """The day on which a week's worth of working days (Monday to Friday, outside blackouts) after `day` is
+    complete; the program's end if it comes first (a break that runs to the end leaves no more days)."""
+    left = AGREEMENT_GRACE_WORKING_DAYS
+    while left > 0 and day < program.ends_on:
+        day += timedelta(days=1)
+        if day.weekday() < 5 and not _in_blackout(day, program.blackouts or []):
+            left -= 1
+    return day
 
 
 # -- plan --------------------------------------------------------------------------------------------------
@@ -584,20 +613,9 @@ class Planner:
             return
         met_days = list(ctx.met_days)
         periods = periods_until(program, ctx.cadence, today)
-        excusals = ctx.excusals()
-
-        # Completed periods: missed ones, and two in a row put the pair at risk.
-        streak = 0
-        last_missed = ""
-        for period in periods[:-1]:
-            if excused(period, excusals):
-                continue
-            if any(period.start <= d <= period.end for d in met_days):
-                streak = 0
-            else:
-                streak += 1
-                last_missed = period.key
-                self.report.missed.append((ctx.pairing.id or 0, period.key))
+        record = meeting_record(program, ctx.cadence, met_days, ctx.excusals(), today)
+        self.report.missed.extend((ctx.pairing.id or 0, key) for key in record.missed)
+        streak, last_missed = record.missed_in_a_row, record.last_missed
         at_risk = streak >= AT_RISK_MISSED
         if at_risk != ctx.pairing.at_risk:
             if self.survey:
@@ -635,9 +653,10 @@ class Planner:
             "mentor": ctx.mentor.person_id,
             "mentee": ctx.mentee.person_id,
         }
-        if today >= current.ask_day:
+        ask_day = current.ask_day_outside(program.blackouts or [])
+        if ask_day is not None and today >= ask_day:
             kind = "did_you_meet"
-            day = current.ask_day
+            day = ask_day
         elif today >= current.middle:
             kind = "nudge"
             day = current.middle
@@ -747,6 +766,51 @@ def reminder_not_owed(ctx: PairContext, period: Period, today: date) -> str | No
     return None
 
 
+@dataclass(frozen=True)
+class MeetingRecord:
+    """A pair's meeting history as the schedule judges it: what it missed, and whether it has gone quiet."""
+
+    missed: list[str]  # keys of the completed periods the pair missed, oldest first
+    missed_in_a_row: int  # missed periods since the pair last met (0 once it meets again, this period too)
+    last_missed: str
+
+
+def meeting_record(
+    program: Program, cadence: str, met_days: list[date], excusals: list[list[str]], today: date
+) -> MeetingRecord:
+    """Which completed periods a pair missed, and how many in a row it has gone quiet for.
+
+    A period counts only if it is not excused and the pair could be asked "Did you meet?" in it (a working day
+    outside the breaks). A meeting in the current period ends the quiet streak at once: a pair that met again
+    is not quiet, even before its period is over. One rule for the schedule's at-risk flag and the summary.
+    """
+    periods = periods_until(program, cadence, today)
+    missed: list[str] = []
+    streak = 0
+    for period in periods[:-1]:
+        if excused(period, excusals) or not askable(period, program.blackouts or []):
+            continue
+        if any(period.start <= d <= period.end for d in met_days):
+            streak = 0
+        else:
+            streak += 1
+            missed.append(period.key)
+    if met_this_period(program, cadence, met_days, today):
+        streak = 0
+    return MeetingRecord(missed, streak, missed[-1] if streak and missed else "")
+
+
+def met_this_period(program: Program, cadence: str, met_days: list[date], today: date) -> bool:
+    """Whether the pair met in the period `today` is in: a pair flagged quiet that did is quiet no more."""
+    current = period_containing(program, cadence, min(max(today, program.starts_on), program.ends_on))
+    return any(d >= current.start for d in met_days)
+
+
+def askable(period: Period, blackouts: list[list[str]]) -> bool:
+    """Whether the pair could be asked "Did you meet?" in `period`: one it could not is never counted missed."""
+    return period.ask_day_outside(blackouts) is not None
+
+
 def agreement_reminder_not_owed(ctx: PairContext, today: date) -> str | None:
     """Why a reminder to settle the agreement is not owed to this pair today; None when it is.
 
@@ -759,6 +823,8 @@ def agreement_reminder_not_owed(ctx: PairContext, today: date) -> str | None:
         return "the agreement date has passed"
     if ctx.paused:
         return MEMBER_PAUSED
+    if _in_blackout(today, ctx.program.blackouts):
+        return IN_BLACKOUT
     return None
 
 

@@ -143,6 +143,7 @@ def intake_modal(
             block_id="region",
             label="Region",
             optional=True,
+            hint="If you want to meet in person, matching looks for someone in the same region.",
             element=PlainTextInputElement(
                 action_id="region",
                 placeholder="e.g. Inland Empire, Central Valley",

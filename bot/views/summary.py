@@ -96,6 +96,16 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
                 )
             )
         )
+    elif summary.in_break:
+        trend = " → ".join(f"{m.month[5:]}: {m.rate:.0%}" for m in summary.months[-6:])
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f"*Meetings this month*: {summary.today:%B} is mostly a break, so it is not counted.\n"
+                    f"Trend before the break: {trend}"
+                )
+            )
+        )
     rating = f"{summary.average_rating:.1f}/5" if summary.average_rating is not None else "no ratings yet"
     blocks.append(
         SectionBlock(
@@ -122,7 +132,11 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
         heading = f":warning: *At risk*: {plural(quiet, 'pair')} {'has' if quiet == 1 else 'have'} gone quiet"
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(heading + "\n" + "\n".join(lines)))))
     elif not summary.ended_on:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text="*At risk*: no pair has gone quiet.")))
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text="*At risk*: none; no pair has missed two meeting periods in a row.")
+            )
+        )
     if summary.unreachable:
         lines = [f"• <@{pid}> ({reason})" for pid, reason in summary.unreachable[:UNREACHABLE_SHOWN]]
         lines += _more(
@@ -158,5 +172,8 @@ def summary_text(summary: ProgramSummary) -> str:
             f"{summary.total_hours:g} mentoring hours."
         )
     current = summary.this_month
-    rate = f"{current.rate:.0%} of pairs met this month" if current else "the program has not started"
+    if current is not None:
+        rate = f"{current.rate:.0%} of pairs met this month"
+    else:
+        rate = "this month is a break" if summary.in_break else "the program has not started"
     return f"{summary.program_name}: {rate}, {len(summary.at_risk)} at risk, {summary.days_left} days left."
