@@ -411,11 +411,12 @@ class Planner:
             if ctx.pairing.status == PairingStatus.PROPOSED and ctx.pairing.approved_at is not None:
                 with self.about(ctx):
                     self.intro(ctx)
+        running = today <= program.ends_on  # once it has ended, nobody is asked for an agreement any more
         for ctx in contexts:
-            if ctx.pairing.status == PairingStatus.INTRODUCED:
+            if running and ctx.pairing.status == PairingStatus.INTRODUCED:
                 with self.about(ctx):
                     self.agreement_reminder(ctx, today)
-        if whole:
+        if whole and running:
             self.agreements_overdue(program, today, contexts)
         for ctx in contexts:
             if ctx.pairing.status == PairingStatus.ACTIVE:
@@ -755,6 +756,8 @@ def agreement_reminder_not_owed(ctx: PairContext, today: date) -> str | None:
     """
     if ctx.pairing.status != PairingStatus.INTRODUCED:
         return "the agreement is settled" if ctx.pairing.status == PairingStatus.ACTIVE else "the pair is not waiting"
+    if today > ctx.program.ends_on:
+        return "the program has ended"
     if today > ctx.agreement_due:
         return "the agreement date has passed"
     if ctx.paused:
