@@ -19,17 +19,22 @@ from bot.services import reports
 from storage.engine import session_scope
 from storage.models import Delivery, Enrollment, Pairing, Program
 from tests.conftest import ADMIN_ID
+from tests.factories import make_program
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
-from tests.test_participants import opened_view
+from tests.test_participants import join, opened_view
 from tests.test_programs_and_matching import program_modal_state
 from tests.test_second_year_journeys import (
     ADMIN_CHANNEL,
     DAY_AFTER_THE_END,
     LA,
     LAST_YEAR,
+    MENTEE,
     MENTOR,
+    NEXT_JANUARY,
+    NEXT_PROGRAM,
+    THIS_YEAR,
     end_of_program,
     introduce_and_run,
     last_years_pair,
@@ -92,6 +97,65 @@ async def test_extending_a_closed_programs_end_date_reopens_it(
 
 
 # -- 2. pause, resume, Home tab and profile ---------------------------------------------------------------------
+async def back_for_the_next_cohort(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Last year's pair ended with PLSEP 2025; in January the mentee applies to PLSEP 2026."""
+    _, pairing_id = last_years_pair(engine, emulator, clock)
+    await introduce_and_run(engine, runtime, pairing_id)
+    await end_of_program(engine, runtime, clock, pairing_id)
+    clock.set(NEXT_JANUARY)
+    make_program(engine, **NEXT_PROGRAM)
+    response = join(slack, emulator, MENTEE, "join mentee")
+    assert response.status_code == 200 and response.content in (b"", b"{}"), response.text
+    assert enrollment_statuses(engine, MENTEE) == {LAST_YEAR: "matched", THIS_YEAR: "applied"}
+
+
+async def test_pause_and_resume_leave_an_ended_programs_enrollment_alone(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Back for the new cohort, the mentee types `/mentor pause` then `/mentor resume`: last year's ended
+    enrollment is paused and resumed too; only this year's should change."""
+    await back_for_the_next_cohort(slack, emulator, engine, runtime, clock)
+    slack.mentor(MENTEE, "pause")
+    assert enrollment_statuses(engine, MENTEE) == {LAST_YEAR: "matched", THIS_YEAR: "paused"}
+    slack.mentor(MENTEE, "resume")
+    assert enrollment_statuses(engine, MENTEE) == {LAST_YEAR: "matched", THIS_YEAR: "applied"}
+
+
+async def test_the_home_tab_offers_no_pause_or_profile_when_the_only_program_ended(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """The mentor's only program ended: her Home tab still offers *Pause* and *Edit profile*, which would
+    change last year's enrollment; they should not be offered (`/mentor pause` says there is nothing to pause)."""
+    _, pairing_id = last_years_pair(engine, emulator, clock)
+    await introduce_and_run(engine, runtime, pairing_id)
+    await end_of_program(engine, runtime, clock, pairing_id)
+    clock.set(NEXT_JANUARY)
+
+    emulator.reset_calls()
+    assert slack.app_home_opened(MENTOR).status_code == 200
+    home = wait_for(lambda: emulator.calls_to("views.publish"), what="the Home tab")[-1].arg("view")
+    offered = [e["text"]["text"] for b in home["blocks"] if b.get("type") == "actions" for e in b["elements"]]
+    assert "Pause" not in offered and "Edit profile" not in offered, offered
+    said = slack.mentor(MENTOR, "pause").json().get("text", "")
+    assert enrollment_statuses(engine, MENTOR) == {LAST_YEAR: "matched"}, said
+    assert "ended" in said, said
+
+
+async def test_mentor_profile_does_not_offer_last_years_ended_profile(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Back for the new cohort, the mentee types `/mentor profile` and is asked to choose between last year's
+    ended profile and this year's; the form for this year's should open."""
+    await back_for_the_next_cohort(slack, emulator, engine, runtime, clock)
+    emulator.reset_calls()
+    answer = slack.mentor(MENTEE, "profile")
+    assert answer.content in (b"", b"{}") or LAST_YEAR not in answer.text, answer.text
+    view = opened_view(emulator)
+    assert THIS_YEAR in str(view) and LAST_YEAR not in str(view), view
+
+
 # -- 3. no agreement alerts once the program has ended ----------------------------------------------------------
 async def test_a_pair_introduced_in_the_last_week_is_not_reported_overdue_after_the_end(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
@@ -159,9 +223,6 @@ async def test_the_command_line_program_list_says_which_programs_are_closed(
     _, pairing_id = last_years_pair(engine, emulator, clock)
     await introduce_and_run(engine, runtime, pairing_id)
     await end_of_program(engine, runtime, clock, pairing_id)
-    from tests.factories import make_program
-    from tests.test_second_year_journeys import NEXT_PROGRAM, THIS_YEAR
-
     make_program(engine, **NEXT_PROGRAM)
     capsys.readouterr()
     assert main(["program", "list"]) == 0
