@@ -25,6 +25,7 @@ from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_participants import join, opened_view
 from tests.test_programs_and_matching import program_modal_state
+from tests.test_scheduler import enroll, hand_pair, person
 from tests.test_second_year_journeys import (
     ADMIN_CHANNEL,
     DAY_AFTER_THE_END,
@@ -40,6 +41,7 @@ from tests.test_second_year_journeys import (
     last_years_pair,
 )
 
+LATE_MENTEE = "U0YRLATE2"
 EDIT_FORM = {
     "name": LAST_YEAR,
     "applications_open": "2025-01-06",
@@ -67,6 +69,21 @@ def enrollment_statuses(engine: Engine, person_id: str) -> dict[str, str]:
         names = {p.id: p.name for p in session.exec(select(Program))}
         rows = session.exec(select(Enrollment).where(Enrollment.person_id == person_id))
         return {names[e.program_id]: e.status for e in rows}
+
+
+def paired_late(engine: Engine, emulator: SlackEmulator, clock: FixedClock, at: datetime) -> int:
+    """PLSEP 2025 with a late mentee whom the coordinator pairs by hand `at` (the February pair is dissolved,
+    so only this pair is planned)."""
+    _, pairing_id = last_years_pair(engine, emulator, clock)
+    with session_scope(engine, write=True) as session:
+        session.get(Pairing, pairing_id).status = "dissolved"
+    emulator.add_user(LATE_MENTEE, name="late", tz=LA)
+    program = program_named(engine, LAST_YEAR)
+    with session_scope(engine, write=True) as session:
+        person(session, LATE_MENTEE, LA)
+        enroll(session, session.get(Program, program.id), LATE_MENTEE, "mentee")
+    clock.set(at)
+    return hand_pair(engine, program, MENTOR, LATE_MENTEE, at)
 
 
 # -- 1. editing a closed program ------------------------------------------------------------------------------
@@ -162,20 +179,8 @@ async def test_a_pair_introduced_in_the_last_week_is_not_reported_overdue_after_
 ) -> None:
     """A pair introduced on Jun 24 has not settled its agreement by Jun 30: on Jul 1 the coordinators get an
     "agreement overdue" alert next to the wrap-up; after the end there should be no agreement alerts."""
-    _, pairing_id = last_years_pair(engine, emulator, clock)
-    with session_scope(engine, write=True) as session:
-        session.get(Pairing, pairing_id).status = "dissolved"  # the February pair is not the subject here
-    late_mentee = "U0YRLATE2"
-    emulator.add_user(late_mentee, name="late", tz=LA)
-    from tests.test_scheduler import enroll, hand_pair, person
-
-    with session_scope(engine, write=True) as session:
-        program = program_named(engine, LAST_YEAR)
-        person(session, late_mentee, LA)
-        enroll(session, session.get(Program, program.id), late_mentee, "mentee")
     introduced = datetime(2025, 6, 24, 17, 5, tzinfo=UTC)  # Tuesday Jun 24, 10:05 AM in Los Angeles
-    clock.set(introduced)
-    late_pair = hand_pair(engine, program, MENTOR, late_mentee, introduced)
+    late_pair = paired_late(engine, emulator, clock, introduced)
     await tick(runtime)
     with session_scope(engine) as session:
         assert session.get(Pairing, late_pair).status == "introduced"
@@ -229,3 +234,26 @@ async def test_the_command_line_program_list_says_which_programs_are_closed(
     lines = {line.split("\t")[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "closed" in lines[LAST_YEAR], lines[LAST_YEAR]
     assert "closed" not in lines[THIS_YEAR], lines[THIS_YEAR]
+
+
+# -- 6. an intro held for quiet hours past the end ----------------------------------------------------------
+async def test_an_intro_held_past_the_end_is_dropped_and_the_pairing_ends_with_the_program(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Paired at 6 PM on the program's last day, the pair's intro waits for working hours and goes out on Jul 1,
+    after the end, while the wrap-up says the program "ended before this proposal was approved"; the intro
+    should be dropped, and the pairing end with the program like the others."""
+    late_evening = datetime(2025, 7, 1, 1, 0, tzinfo=UTC)  # Monday Jun 30, 6 PM in Los Angeles
+    late_pair = paired_late(engine, emulator, clock, late_evening)
+    await tick(runtime)
+    with session_scope(engine) as session:
+        [intro] = [d for d in session.exec(select(Delivery)) if d.kind == "intro"]
+        assert intro.status == "due" and session.get(Pairing, late_pair).status == "proposed"
+
+    clock.set(DAY_AFTER_THE_END)
+    await tick(runtime)
+    with session_scope(engine) as session:
+        intro = session.get(Delivery, intro.id)
+        pairing = session.get(Pairing, late_pair)
+        assert intro.status == "skipped", f"the intro went out after the end: {intro.status}"
+        assert (pairing.status, pairing.end_reason) == ("ended", "The program ended."), pairing.end_reason
