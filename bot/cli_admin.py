@@ -329,7 +329,8 @@ def cmd_program_list(args: argparse.Namespace) -> int:
             for p in programs:
                 c = counts.get(p.id or 0, {})
                 print(
-                    f"{p.name}\t{'closed' if p.closed_at else 'open'}\tapplications close {p.applications_close}\tagreement due {p.agreement_due}\t"
+                    f"{p.name}\t{'closed' if p.closed_at else 'open'}\t"
+                    f"applications close {p.applications_close}\tagreement due {p.agreement_due}\t"
                     f"runs {p.starts_on}..{p.ends_on}\t{c.get('mentor', 0)} mentors\t{c.get('mentee', 0)} mentees\t"
                     f"admin channel {p.admin_channel or '-'}"
                 )

@@ -777,8 +777,8 @@ def lapsed_reminders(session: Session, owed: list[Delivery], now: datetime) -> d
 
     Between planning and sending, the pair may log the meeting or settle the agreement, a member may pause,
     the period may end, or the pairing may end: a "did you meet?" then would be wrong. An intro is in the
-    answer once its program has ended; other kinds of message never are. A handful of queries per program, not per reminder: this runs under the write
-    lock of a claimed batch.
+    answer once its program has ended; other kinds of message never are. A handful of queries per program,
+    not per reminder: this runs under the write lock of a claimed batch.
     """
     by_program: dict[int, list[Delivery]] = {}
     lapsed: dict[int, str] = {}
