@@ -304,10 +304,13 @@ def cmd_program_edit(args: argparse.Namespace) -> int:
             program = queries.program_by_name(session, args.program)
             if program is None:
                 raise CommandFailed(f"there is no program called {args.program!r}")
+            was_closed = program.closed_at is not None
             program_service.edit_program(
                 session, program, _program_values(args), actor=program_service.CLI_ACTOR, now=_now()
             )
             print(f"Updated program {program.name!r}.")
+            if was_closed and program.closed_at is None:
+                print(program_service.reopened_note(program).replace("`/mentor-admin pair`", "/mentor-admin pair"))
     except program_service.ProgramInvalid as invalid:
         raise CommandFailed(_invalid_lines(invalid)) from None
     finally:
@@ -326,7 +329,8 @@ def cmd_program_list(args: argparse.Namespace) -> int:
             for p in programs:
                 c = counts.get(p.id or 0, {})
                 print(
-                    f"{p.name}\tapplications close {p.applications_close}\tagreement due {p.agreement_due}\t"
+                    f"{p.name}\t{'closed' if p.closed_at else 'open'}\t"
+                    f"applications close {p.applications_close}\tagreement due {p.agreement_due}\t"
                     f"runs {p.starts_on}..{p.ends_on}\t{c.get('mentor', 0)} mentors\t{c.get('mentee', 0)} mentees\t"
                     f"admin channel {p.admin_channel or '-'}"
                 )

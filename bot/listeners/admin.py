@@ -235,7 +235,10 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         moved = bool(channel) and (program is None or program.admin_channel != channel)
         problem = await runtime.gateway.why_cannot_post_in(channel) if channel and moved else None
         try:
-            await runtime.gateway.post(user_id, admin_views.program_saved_text(saved.name, channel, problem))
+            text = admin_views.program_saved_text(saved.name, channel, problem)
+            if program is not None and program.closed_at is not None and saved.closed_at is None:
+                text += "\n" + program_service.reopened_note(saved)
+            await runtime.gateway.post(user_id, text)
         except (SlackUnavailable, Unreachable):
             log.warning("could not confirm a saved program by DM")
 

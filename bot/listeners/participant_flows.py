@@ -132,14 +132,22 @@ async def open_profile(
 ) -> None:
     """Open one enrollment's profile form: the one asked for, the only one, or else a choice of them all (a
     librarian in two programs, or both mentor and mentee, edits each one separately)."""
-    enrollments = await runtime.read(enrollment_service.current_enrollments, user_id)
+    current = await runtime.read(enrollment_service.current_enrollments, user_id)
+    enrollments = await runtime.read(enrollment_service.running_enrollments, user_id, runtime.now())
     if enrollment_id is not None:  # only ever one of this person's own
+        if any(e.id == enrollment_id for e in current) and not any(e.id == enrollment_id for e in enrollments):
+            await reply("That program has ended, so its profile stays as it was. `/mentor profile` edits the others.")
+            return
         enrollments = [e for e in enrollments if e.id == enrollment_id]
         if not enrollments:  # an old choice: they left that program since
             await reply("You've left that program, so its profile is gone. `/mentor profile` edits the ones you have.")
             return
     elif role:
+        current = [e for e in current if e.role == role]
         enrollments = [e for e in enrollments if e.role == role]
+    if not enrollments and current:
+        await reply("Your program has ended, so there is no profile to edit. `/mentor join` to apply to the next one.")
+        return
     if not enrollments:
         await reply(
             "You haven't joined a program yet" + (f" as a {role}" if role else "") + ". `/mentor join` to apply."

@@ -383,6 +383,17 @@ def current_enrollments(session: Session, person_id: str) -> list[Enrollment]:
     return [e for e in queries.enrollments_of_person(session, person_id) if e.status != EnrollmentStatus.WITHDRAWN]
 
 
+def running_enrollments(session: Session, person_id: str, now: datetime) -> list[Enrollment]:
+    """The current enrollments whose program has not ended: an ended program's are a record, left alone by
+    pause, resume and profile edits (leaving still erases them)."""
+    running = []
+    for enrollment in current_enrollments(session, person_id):
+        program = queries.program_by_id(session, enrollment.program_id)
+        if program is not None and not program_rules.has_ended(program, now):
+            running.append(enrollment)
+    return running
+
+
 # -- pause, resume, leave ------------------------------------------------------------------------------
 def person_today(session: Session, person_id: str, now: datetime) -> date:
     """'Today' where the person is: at 5:30 PM in Los Angeles it is already tomorrow in UTC."""
@@ -396,7 +407,7 @@ def pause(session: Session, person_id: str, until: date | None, now: datetime) -
     if until is not None and until <= today:
         raise ValueError(f"The pause end date must be after today ({_day(today)}).")
     paused = []
-    for enrollment in current_enrollments(session, person_id):
+    for enrollment in running_enrollments(session, person_id, now):
         if enrollment.status != EnrollmentStatus.PAUSED:
             enrollment.status_before_pause = enrollment.status
             enrollment.status = EnrollmentStatus.PAUSED
@@ -411,7 +422,7 @@ def pause(session: Session, person_id: str, until: date | None, now: datetime) -
 def resume(session: Session, person_id: str, now: datetime) -> list[Enrollment]:
     resumed = []
     today = person_today(session, person_id, now)
-    for enrollment in current_enrollments(session, person_id):
+    for enrollment in running_enrollments(session, person_id, now):
         if enrollment.status == EnrollmentStatus.PAUSED:
             _unpause(enrollment, today, now)
             session.add(enrollment)

@@ -46,6 +46,7 @@ class EnrollmentCard:
     next_step: str
     # Every pairing shown for this enrollment: a mentor with capacity 2 may have two mentees.
     partnerships: tuple[Partnership, ...] = ()
+    program_ended: bool = False
 
     @property
     def paused(self) -> bool:
@@ -70,8 +71,13 @@ class PersonOverview:
     can_join: bool
 
     @property
+    def running_cards(self) -> list[EnrollmentCard]:
+        """Cards whose program has not ended: only these can be paused, resumed or edited."""
+        return [c for c in self.cards if not c.program_ended]
+
+    @property
     def paused(self) -> bool:
-        return any(card.paused for card in self.cards)
+        return any(card.paused for card in self.running_cards)
 
     @property
     def live_pairings(self) -> list[EnrollmentCard]:
@@ -93,6 +99,7 @@ def person_overview(session: Session, user_id: str, now: datetime) -> PersonOver
                 program=program,
                 next_step=next_step(enrollment, program, partnerships, now),
                 partnerships=partnerships,
+                program_ended=program_rules.has_ended(program, now),
             )
         )
     open_ids = {p.id for p in queries.unclosed_programs(session) if program_rules.accepting_applications(p, now)}

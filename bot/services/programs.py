@@ -300,6 +300,8 @@ def create_program(
 
 
 def edit_program(session: Session, program: Program, values: dict[str, str], *, actor: str, now: datetime) -> Program:
+    """A closed program whose end date moves to today or later runs again (the scheduler skips closed ones);
+    its pairings that ended with it stay ended: their wrap-up went out, and the coordinator pairs again."""
     columns = validate_program(values, existing=program)
     other = queries.program_by_name(session, columns["name"])
     if other is not None and other.id != program.id:
@@ -308,11 +310,15 @@ def edit_program(session: Session, program: Program, values: dict[str, str], *, 
     old_channel = program.admin_channel
     for key, value in columns.items():
         setattr(program, key, value)
+    reopened = program.closed_at is not None and now.astimezone(program_zone(program)).date() <= program.ends_on
+    if reopened:
+        program.closed_at = None
     session.add(program)
     if old_channel and program.admin_channel and program.admin_channel != old_channel:
         # Alerts and digests still queued for the old channel follow the coordinators to the new one.
         deliveries.retarget_pending(session, program.id, old_channel, program.admin_channel)
-    record_admin_action(session, actor, "program.edit", program.id, {"changed": sorted(changed)}, now)
+    detail: dict[str, Any] = {"changed": sorted(changed)} | ({"status": "reopened"} if reopened else {})
+    record_admin_action(session, actor, "program.edit", program.id, detail, now)
     return program
 
 
@@ -372,6 +378,14 @@ def accepting_applications(program: Program, now: datetime) -> bool:
 def has_ended(program: Program, now: datetime) -> bool:
     """Closed by the sweep, or past its last day in its own time zone (the sweep may not have run yet)."""
     return program.closed_at is not None or now.astimezone(program_zone(program)).date() > program.ends_on
+
+
+def reopened_note(program: Program) -> str:
+    """Said to the coordinator whose edit reopened a closed program: what runs again and what does not."""
+    return (
+        f"{program.name} was closed and is reopened: it now runs until {program.ends_on:%b %-d, %Y}. Pairs that "
+        "ended with it stay ended; pair them again with `/mentor-admin pair` if they carry on."
+    )
 
 
 def ended_message(program: Program) -> str:

@@ -345,11 +345,12 @@ def export_csv(session: Session, program: Program, kind: str) -> bytes:
         writer.writerow(
             ["pairing_id", "mentor", "mentee", "status", "score", "at_risk", "approved_at", "ended_at", "reasons"]
         )
+        # The flag is left as the last sweep set it; only a running pairing can be at risk (as in the summary).
         for p in pairings:
             mentor, mentee = by_id.get(p.mentor_enrollment_id), by_id.get(p.mentee_enrollment_id)
             writer.writerow(
                 [p.id, mentor.person_id if mentor else "", mentee.person_id if mentee else "", p.status,
-                 f"{p.score:.1f}", "yes" if p.at_risk else "no",
+                 f"{p.score:.1f}", "yes" if p.at_risk and p.status == PairingStatus.ACTIVE else "no",
                  p.approved_at.isoformat() if p.approved_at else "", p.ended_at.isoformat() if p.ended_at else "",
                  " | ".join(p.reasons)]
             )  # fmt: skip

@@ -440,11 +440,12 @@ class Planner:
             if ctx.pairing.status == PairingStatus.PROPOSED and ctx.pairing.approved_at is not None:
                 with self.about(ctx):
                     self.intro(ctx)
+        running = today <= program.ends_on  # once it has ended, nobody is asked for an agreement any more
         for ctx in contexts:
-            if ctx.pairing.status == PairingStatus.INTRODUCED:
+            if running and ctx.pairing.status == PairingStatus.INTRODUCED:
                 with self.about(ctx):
                     self.agreement_reminder(ctx, today)
-        if whole:
+        if whole and running:
             self.agreements_overdue(program, today, contexts)
         for ctx in contexts:
             if ctx.pairing.status == PairingStatus.ACTIVE:
@@ -723,6 +724,13 @@ class Planner:
                 ctx.pairing.ended_at = self.now
                 ctx.pairing.end_reason = "The program ended."
                 self.session.add(ctx.pairing)
+            elif ctx.pairing.status == PairingStatus.PROPOSED and ctx.pairing.approved_at is not None:
+                # Approved, its intro still waiting for quiet hours (and dropped now): it ends like the others,
+                # without a wrap-up, since the two were never introduced.
+                ctx.pairing.status = PairingStatus.ENDED
+                ctx.pairing.ended_at = self.now
+                ctx.pairing.end_reason = "The program ended."
+                self.session.add(ctx.pairing)
             elif ctx.pairing.status == PairingStatus.PROPOSED:
                 ctx.pairing.status = PairingStatus.DISSOLVED
                 ctx.pairing.ended_at = self.now
@@ -819,6 +827,8 @@ def agreement_reminder_not_owed(ctx: PairContext, today: date) -> str | None:
     """
     if ctx.pairing.status != PairingStatus.INTRODUCED:
         return "the agreement is settled" if ctx.pairing.status == PairingStatus.ACTIVE else "the pair is not waiting"
+    if today > ctx.program.ends_on:
+        return "the program has ended"
     if today > ctx.agreement_due:
         return "the agreement date has passed"
     if ctx.paused:
@@ -832,14 +842,14 @@ def lapsed_reminders(session: Session, owed: list[Delivery], now: datetime) -> d
     """The reminders in `owed` that no longer apply as they are about to go out, by delivery id, with why.
 
     Between planning and sending, the pair may log the meeting or settle the agreement, a member may pause,
-    the period may end, or the pairing may end: a "did you meet?" then would be wrong. Other kinds of message
-    are never in the answer. A handful of queries per program, not per reminder: this runs under the write
-    lock of a claimed batch.
+    the period may end, or the pairing may end: a "did you meet?" then would be wrong. An intro is in the
+    answer once its program has ended; other kinds of message never are. A handful of queries per program,
+    not per reminder: this runs under the write lock of a claimed batch.
     """
     by_program: dict[int, list[Delivery]] = {}
     lapsed: dict[int, str] = {}
     for delivery in owed:
-        rechecked = delivery.kind in REMINDER_KINDS or delivery.kind == AGREEMENT_REMINDER
+        rechecked = delivery.kind in REMINDER_KINDS or delivery.kind in (AGREEMENT_REMINDER, "intro")
         if not rechecked or delivery.pairing_id is None or delivery.id is None:
             continue
         pairing = queries.pairing(session, delivery.pairing_id)
@@ -855,8 +865,14 @@ def lapsed_reminders(session: Session, owed: list[Delivery], now: datetime) -> d
         planner = Planner(session, now)
         today = planner.today(program)
         live = {c.pairing.id: c for c in planner.pair_contexts(program, {d.pairing_id or 0 for d in reminders})}
+        ended = today > program.ends_on or program.closed_at is not None
         for delivery in reminders:
             assert delivery.id is not None and delivery.pairing_id is not None
+            if delivery.kind == "intro":
+                # Held for quiet hours past the program's last day: nothing is left to start.
+                if ended:
+                    lapsed[delivery.id] = "the program has ended"
+                continue
             ctx = live.get(delivery.pairing_id)
             if ctx is None:  # ended, dissolved, or an enrollment is gone
                 lapsed[delivery.id] = "the pairing is no longer live"

@@ -95,7 +95,7 @@ def home_view(overview: PersonOverview, *, rehearsal: bool = False) -> dict[str,
     buttons = []
     if overview.can_join:
         buttons.append(ButtonElement(text="Join a program", action_id=ACTION_JOIN, style="primary", value="join"))
-    if overview.cards:
+    if overview.running_cards:
         buttons.append(ButtonElement(text="Edit profile", action_id=ACTION_EDIT_PROFILE, value="edit"))
         if overview.paused:
             buttons.append(ButtonElement(text="Resume", action_id=ACTION_RESUME, value="resume"))
@@ -213,7 +213,10 @@ def _enrollments_named(enrollments: list[Enrollment], program_names: dict[int, s
 
 def paused_message(enrollments: list[Enrollment], program_names: dict[int, str]) -> str:
     if not enrollments:
-        return "You have nothing to pause: you're not in a program. `/mentor join` to apply."
+        return (
+            "You have nothing to pause: you're not in a program that is running (an ended one needs no pause). "
+            "`/mentor join` to apply."
+        )
     until = enrollments[0].paused_until
     when = f" until {until.strftime('%b %-d, %Y')}" if until else ""
     return f"Paused{when} in {_enrollments_named(enrollments, program_names)}. You won't be matched or reminded" + (
