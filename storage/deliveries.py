@@ -26,11 +26,24 @@ from storage.models import Delivery, DeliveryStatus
 UNCLEAR = "unclear: "
 
 
+_KEY_LIMITS: dict[str, int] = {
+    name: next(m.max_length for m in Delivery.model_fields[name].metadata if hasattr(m, "max_length"))
+    for name in ("kind", "subject", "period")
+}
+
+
 @dataclass(frozen=True)
 class DeliveryKey:
     kind: str
     subject: str
     period: str
+
+    def __post_init__(self) -> None:
+        # PostgreSQL refuses a key longer than its column while SQLite stores it whole: checking here makes a
+        # key that would only fail in production fail on either database, the moment it is made.
+        for name, limit in _KEY_LIMITS.items():
+            if len(getattr(self, name)) > limit:
+                raise ValueError(f"delivery key {name} is longer than {limit} characters: {getattr(self, name)!r}")
 
 
 def enqueue(

@@ -626,3 +626,11 @@ async def test_connection_errors_are_retried_only_when_nothing_can_happen_twice(
     assert not await retried("chat.postMessage", ClientOSError(104, "Connection reset by peer"))
     assert await retried("conversations.history", ServerDisconnectedError())  # a read: safe to repeat
     assert await retried("conversations.open", ClientOSError(104, "Connection reset by peer"))
+
+
+def test_a_delivery_key_longer_than_its_column_is_refused_on_every_database() -> None:
+    """PostgreSQL refused a rematch request's key (a 47-character period in a 32-character column) while SQLite
+    stored it, so the request reached nobody in production only; the key is now checked where it is made."""
+    with pytest.raises(ValueError, match="period is longer than 32"):
+        DeliveryKey("rematch_request", "pairing:1", "C0ADMINS01:2025-03-05:" + "a" * 24)
+    assert DeliveryKey("rematch_request", "pairing:1:C0ADMINS01", "2025-03-05:" + "a" * 20).period

@@ -597,7 +597,7 @@ def queue_rematch(
     typed again that day, finds its row), and a post the admin channel refuses is copied to the coordinators
     by DM. A private route's rows name no program, so a failure is never reported in the admin channel that
     the partner it is about reads."""
-    said = hashlib.sha256(f"{request.requester_id}:{reason}".encode()).hexdigest()[:24]
+    said = hashlib.sha256(f"{request.requester_id}:{reason}".encode()).hexdigest()[:20]
     payload = {
         "pairing_id": request.pairing.id or 0,
         "requester": request.requester_id,
@@ -608,7 +608,8 @@ def queue_rematch(
     }
     keys = []
     for recipient in route.recipients:
-        key = DeliveryKey(REMATCH_REQUEST, f"pairing:{request.pairing.id}", f"{recipient}:{now:%Y-%m-%d}:{said}")
+        # The key's period is 32 characters at most: the recipient goes in the subject, the day and words after.
+        key = DeliveryKey(REMATCH_REQUEST, f"pairing:{request.pairing.id}:{recipient}", f"{now:%Y-%m-%d}:{said}")
         deliveries.enqueue(
             session,
             key,
