@@ -87,7 +87,7 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
         )
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(f"*Pairs that met, by month*: {trend}"))))
     elif current is not None:
-        trend = " → ".join(f"{m.month[5:]}: {m.rate:.0%}" for m in summary.months[-6:])
+        trend = _recent_rates(summary)
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(
@@ -97,7 +97,7 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
             )
         )
     elif summary.in_break:
-        trend = " → ".join(f"{m.month[5:]}: {m.rate:.0%}" for m in summary.months[-6:])
+        trend = _recent_rates(summary)
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(
@@ -177,3 +177,8 @@ def summary_text(summary: ProgramSummary) -> str:
     else:
         rate = "this month is a break" if summary.in_break else "the program has not started"
     return f"{summary.program_name}: {rate}, {len(summary.at_risk)} at risk, {summary.days_left} days left."
+
+
+def _recent_rates(summary: ProgramSummary) -> str:
+    """The last six months' meeting rates, oldest first, for the running program's trend line."""
+    return " → ".join(f"{m.month[5:]}: {m.rate:.0%}" for m in summary.months[-6:])
