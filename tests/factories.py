@@ -23,10 +23,44 @@ PLSEP = {
 }
 
 
+# The program form's other fields as a coordinator leaves them (PLSEP above holds the dates and channel).
+FORM_DEFAULTS = {
+    "default_cadence": "monthly",
+    "min_mentor_years": "3",
+    "default_capacity": "2",
+    "eligibility": "open",
+    "cross_org": "prefer",
+    "admins": "",
+}
+
+
 def make_program(engine: Engine, **overrides: str) -> Program:
     values = PLSEP | overrides
     with session_scope(engine, write=True) as session:
         return program_service.create_program(session, values, actor="U0ADMIN01", now=datetime(2025, 1, 1, tzinfo=UTC))
+
+
+def program_modal_state(**values: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """`view.state.values` as Slack sends it for the program modal, holding exactly the given fields."""
+    state: dict[str, dict[str, dict[str, Any]]] = {}
+    for key, value in values.items():
+        if key in ("applications_open", "applications_close", "agreement_due", "starts_on", "ends_on"):
+            action = {"type": "datepicker", "selected_date": value or None}
+        elif key in ("default_cadence", "eligibility", "cross_org"):
+            action = {"type": "static_select", "selected_option": {"value": value}}
+        elif key in ("admin_channel", "eligibility_channel"):
+            action = {"type": "channels_select", "selected_channel": value or None}
+        elif key in ("admins", "eligibility_allowlist"):
+            action = {"type": "multi_users_select", "selected_users": [v for v in value.split(",") if v]}
+        else:
+            action = {"type": "plain_text_input", "value": value}
+        state[key] = {key: action}
+    return state
+
+
+def program_form(**overrides: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """The whole program form filled in: PLSEP's calendar and the usual choices, with `overrides` typed over."""
+    return program_modal_state(**(PLSEP | FORM_DEFAULTS | overrides))
 
 
 def _select(value: str) -> dict[str, Any]:

@@ -19,11 +19,10 @@ from bot.clock import FixedClock
 from storage.engine import session_scope
 from storage.models import Enrollment, Pairing, Person
 from tests.conftest import ADMIN_ID
-from tests.factories import block_texts, make_program
+from tests.factories import block_texts, make_program, program_modal_state
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_participants import join, wait_for
-from tests.test_programs_and_matching import program_modal_state
 
 ADMIN_CHANNEL = "C0ADMINS01"
 PROGRAM = "PLSEP Mentorship 2025"

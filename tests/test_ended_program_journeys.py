@@ -19,15 +19,13 @@ from bot.services import reports
 from storage.engine import session_scope
 from storage.models import Delivery, Enrollment, Pairing, Program
 from tests.conftest import ADMIN_ID
-from tests.factories import make_program
+from tests.factories import make_program, program_form
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_participants import join, opened_view
-from tests.test_programs_and_matching import program_modal_state
 from tests.test_scheduler import enroll, hand_pair, person
 from tests.test_second_year_journeys import (
-    ADMIN_CHANNEL,
     DAY_AFTER_THE_END,
     LA,
     LAST_YEAR,
@@ -43,21 +41,6 @@ from tests.test_second_year_journeys import (
 )
 
 LATE_MENTEE = "U0YRLATE2"
-EDIT_FORM = {
-    "name": LAST_YEAR,
-    "applications_open": "2025-01-06",
-    "applications_close": "2025-02-17",
-    "agreement_due": "2025-03-01",
-    "starts_on": "2025-03-01",
-    "default_cadence": "monthly",
-    "min_mentor_years": "3",
-    "default_capacity": "2",
-    "eligibility": "open",
-    "admin_channel": ADMIN_CHANNEL,
-    "timezone": LA,
-    "cross_org": "prefer",
-    "admins": "",
-}
 
 
 def program_named(engine: Engine, name: str) -> Program:
@@ -101,7 +84,7 @@ async def test_extending_a_closed_programs_end_date_reopens_it(
     emulator.reset_calls()
     slack.admin(ADMIN_ID, f"program edit {LAST_YEAR}")
     view = opened_view(emulator)
-    form = program_modal_state(**EDIT_FORM, ends_on="2025-08-31")
+    form = program_form(name=LAST_YEAR, ends_on="2025-08-31")
     response = slack.view_submission(ADMIN_ID, view["callback_id"], form, private_metadata=view["private_metadata"])
     assert response.status_code == 200 and response.content in (b"", b"{}"), response.text
     [saved] = wait_for(lambda: [m for m in emulator.messages_in(ADMIN_ID) if "Saved" in m.get("text", "")])

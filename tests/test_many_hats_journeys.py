@@ -18,12 +18,11 @@ from bot.views import ids
 from storage.engine import session_scope
 from storage.models import LIVE_PAIRING_STATUSES, Enrollment, Pairing, Person, Program
 from tests.conftest import ADMIN_ID
-from tests.factories import block_texts, intake_state, make_program
+from tests.factories import block_texts, intake_state, make_program, program_form
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_fuzz import settle
-from tests.test_programs_and_matching import program_modal_state
 
 LA = "America/Los_Angeles"
 ADMIN_CHANNEL = "C0ADMINS01"
@@ -254,25 +253,19 @@ def test_a_program_admin_can_manage_the_program_they_just_created(
     view = wait_for(lambda: emulator.calls_to("views.open"), what="the program form")[-1].arg("view")
     [admins_block] = [b for b in view["blocks"] if b.get("block_id") == "admins"]
     admins = admins_block["element"].get("initial_users") or []  # the field as the form offers it, untouched
-    values = {
-        "name": "PLSEP 2026",
-        "applications_open": "2026-01-05",
-        "applications_close": "2026-02-17",
-        "agreement_due": "2026-03-01",
-        "starts_on": "2026-03-01",
-        "ends_on": "2026-06-30",
-        "default_cadence": "monthly",
-        "min_mentor_years": "3",
-        "default_capacity": "2",
-        "eligibility": "open",
-        "admin_channel": "C0ADMINS26",
-        "timezone": LA,
-        "cross_org": "none",
-        "admins": ",".join(admins),
-    }
-    response = slack.view_submission(
-        COORD, view["callback_id"], program_modal_state(**values), private_metadata=view["private_metadata"]
+    form = program_form(
+        name="PLSEP 2026",
+        applications_open="2026-01-05",
+        applications_close="2026-02-17",
+        agreement_due="2026-03-01",
+        starts_on="2026-03-01",
+        ends_on="2026-06-30",
+        admin_channel="C0ADMINS26",
+        timezone=LA,
+        cross_org="none",
+        admins=",".join(admins),
     )
+    response = slack.view_submission(COORD, view["callback_id"], form, private_metadata=view["private_metadata"])
     assert response.status_code == 200 and response.content in (b"", b"{}"), response.text
     wait_for(lambda: [m for m in emulator.messages_in(COORD) if "Saved" in m.get("text", "")], what="Saved")
 

@@ -19,7 +19,7 @@ from bot.views import admin as admin_views
 from storage.engine import session_scope
 from storage.models import AuditEvent, Enrollment, Pairing, Program
 from tests.conftest import ADMIN_ID
-from tests.factories import block_texts, intake_state, make_program
+from tests.factories import block_texts, intake_state, make_program, program_modal_state
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_participants import join, wait_for
@@ -32,23 +32,6 @@ STRANGER = "U0STRANGER"
 def rows(engine: Engine, model: Any) -> list[Any]:
     with session_scope(engine) as session:
         return list(session.exec(select(model).order_by(model.id)))
-
-
-def program_modal_state(**values: str) -> dict[str, dict[str, dict[str, Any]]]:
-    state: dict[str, dict[str, dict[str, Any]]] = {}
-    for key, value in values.items():
-        if key in ("applications_open", "applications_close", "agreement_due", "starts_on", "ends_on"):
-            action = {"type": "datepicker", "selected_date": value or None}
-        elif key in ("default_cadence", "eligibility", "cross_org"):
-            action = {"type": "static_select", "selected_option": {"value": value}}
-        elif key in ("admin_channel", "eligibility_channel"):
-            action = {"type": "channels_select", "selected_channel": value or None}
-        elif key in ("admins", "eligibility_allowlist"):
-            action = {"type": "multi_users_select", "selected_users": [v for v in value.split(",") if v]}
-        else:
-            action = {"type": "plain_text_input", "value": value}
-        state[key] = {key: action}
-    return state
 
 
 GOOD_PROGRAM = {

@@ -43,13 +43,13 @@ from storage.models import (
 )
 from tests.app_server import AppServer
 from tests.conftest import ADMIN_ID
-from tests.factories import block_texts, intake_state, make_program
+from tests.factories import block_texts, intake_state, make_program, program_modal_state
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver, interactive_envelope, view_submission_payload
 from tests.slack_emulator import SlackEmulator
 from tests.test_pairs import agreement_state, checkin_state
 from tests.test_participants import opened_view
-from tests.test_programs_and_matching import GOOD_PROGRAM, program_modal_state
+from tests.test_programs_and_matching import GOOD_PROGRAM
 
 RETRY_NUMS = (None, 1, 2, 3)  # the first delivery, then Slack's retries of it
 MENTOR, MENTEE, LIB = "U0MENTOR1", "U0MENTEE1", "U0LIB0001"

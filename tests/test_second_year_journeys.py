@@ -17,12 +17,11 @@ from bot.scheduler import tick
 from storage.engine import session_scope
 from storage.models import CheckIn, Delivery, Enrollment, Pairing, Program
 from tests.conftest import ADMIN_ID
-from tests.factories import block_texts, make_program
+from tests.factories import block_texts, make_program, program_form
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_participants import join, opened_view
-from tests.test_programs_and_matching import program_modal_state
 from tests.test_scheduler import enroll, hand_pair, log_meeting, person, settle_agreement
 
 ADMIN_CHANNEL = "C0ADMINS01"
@@ -333,25 +332,8 @@ def test_a_programs_own_coordinator_can_run_the_next_program_she_creates(
 
     slack.admin(coordinator, "program create")
     view = opened_view(emulator)
-    form = {
-        "name": "School Librarians 2026",
-        "applications_open": "2026-01-05",
-        "applications_close": "2026-02-17",
-        "agreement_due": "2026-03-01",
-        "starts_on": "2026-03-01",
-        "ends_on": "2026-06-30",
-        "default_cadence": "monthly",
-        "min_mentor_years": "3",
-        "default_capacity": "2",
-        "eligibility": "open",
-        "admin_channel": ADMIN_CHANNEL,
-        "timezone": LA,
-        "cross_org": "prefer",
-        "admins": "",
-    }
-    response = slack.view_submission(
-        coordinator, view["callback_id"], program_modal_state(**form), private_metadata=view["private_metadata"]
-    )
+    form = program_form(**(NEXT_PROGRAM | {"name": "School Librarians 2026", "admin_channel": ADMIN_CHANNEL}))
+    response = slack.view_submission(coordinator, view["callback_id"], form, private_metadata=view["private_metadata"])
     assert response.status_code == 200 and response.content in (b"", b"{}"), response.text
     wait_for(lambda: [m for m in emulator.messages_in(coordinator) if "Saved" in m.get("text", "")])
 

@@ -27,11 +27,10 @@ from bot.scheduler import tick
 from storage.engine import session_scope
 from storage.models import Pairing, Person, Program
 from tests.conftest import ADMIN_ID
-from tests.factories import PLSEP, block_texts, make_program
+from tests.factories import PLSEP, block_texts, make_program, program_modal_state
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
-from tests.test_programs_and_matching import program_modal_state
 from tests.test_scheduler import deliveries, enroll, hand_pair, settle_agreement
 
 ADMIN_CHANNEL = "C0ADMINS01"
