@@ -80,7 +80,8 @@ The CSV file has a header row; column order does not matter. Required columns ar
   library_type *      school, public, academic or special
   organization *      district or library system
   specializations *   ids or labels from the shared list, separated by ";"
-  years_experience *  whole years as a librarian
+  years_experience *  whole years in the kind of library given in library_type (a school librarian
+                      counts years in school libraries only); mentors need the program minimum
   region              free text
   grade_levels        school librarians: elementary;middle;high
   goals               free text
@@ -177,7 +178,7 @@ def program_option_help(*, creating: bool) -> dict[str, str]:
         "starts_on": "the first day of mentoring",
         "ends_on": "the last day of mentoring, after the start date",
         "default_cadence": rule("default_cadence", "how often pairs meet until they agree otherwise"),
-        "min_mentor_years": rule("min_mentor_years", "years as a librarian a mentor needs"),
+        "min_mentor_years": rule("min_mentor_years", "years a mentor needs in their kind of library"),
         "default_capacity": rule("default_capacity", "mentees per mentor, unless the mentor says otherwise"),
         "eligibility": rule(
             "eligibility", "who may join: anyone, the people in --allowlist, or members of --eligibility-channel"

@@ -79,7 +79,7 @@ def test_perfect_pair_scores_100_and_explains_every_component() -> None:
     ]
     assert "Offers the specialization the mentee seeks: reference" in score.reasons
     assert "Both work in public libraries" in score.reasons
-    assert "The mentor has 10 years of experience, 9 more than the mentee" in score.reasons
+    assert "The mentor has 10 years in public libraries, 9 more than the mentee" in score.reasons
     assert "Same time zone" in score.reasons
     assert "Both prefer video meetings" in score.reasons
 
@@ -118,6 +118,51 @@ def test_experience_gap_partial_credit() -> None:
     assert values == {1: 1.0, 2: 1.0, 3: pytest.approx(2 / 3, abs=1e-4), 4: pytest.approx(1 / 3, abs=1e-4), 5: 0.0}
     s = scored(explain_pair(mentor(1, years_experience=5), mentee(2, years_experience=4), rules))
     assert "only 1 more than the mentee (3 or more is ideal)" in component(s, "experience").sentence
+
+
+def test_experience_counts_years_in_each_ones_kind_of_library() -> None:
+    """Years are asked per kind of library: the sentence names it, and where the mentee's years were when the
+    two work in different kinds."""
+    names = {"UDANA": "Dana", "UELI": "Eli"}
+    school = scored(
+        explain_pair(
+            mentor(1, person="UDANA", library_type="school", years_experience=6),
+            mentee(2, person="UELI", library_type="school", years_experience=1),
+            MatchRules(),
+            names=names,
+        )
+    )
+    assert component(school, "experience").sentence == "Dana has 6 years in school libraries, 5 more than Eli"
+    mixed = scored(
+        explain_pair(
+            mentor(1, person="UDANA", library_type="public", years_experience=3),
+            mentee(2, person="UELI", library_type=" School ", years_experience=3),
+            MatchRules(),
+            names=names,
+        )
+    )
+    assert component(mixed, "experience").sentence == (
+        "Dana has 3 years in public libraries, the same as Eli has in school libraries"
+    )
+    unlisted = scored(explain_pair(mentor(1, library_type="", years_experience=5), mentee(2), MatchRules()))
+    assert component(unlisted, "experience").sentence == (
+        "The mentor has 5 years in an unlisted type of library, 4 more than the mentee has in public libraries"
+    )
+    refused = explain_pair(mentor(1, library_type="school", years_experience=1), mentee(2), MatchRules())
+    assert isinstance(refused, Forbidden)
+    assert refused.reason == "The mentor has 1 year in school libraries; mentors in this program need at least 3"
+
+
+def test_waitlist_counts_mentors_under_the_minimum_by_kind_of_library() -> None:
+    mentors = [
+        mentor(1, library_type="school", years_experience=1),
+        mentor(2, library_type="public", years_experience=2),
+        mentor(3, library_type="school", years_experience=2),
+    ]
+    [waiting] = match(mentors, [mentee(9)], MatchRules(min_mentor_years=3)).waitlist
+    assert waiting.reason == (
+        "No compatible mentor: 2 have under 3 years in school libraries; 1 has under 3 years in public libraries"
+    )
 
 
 def test_time_zone_distance() -> None:
@@ -252,7 +297,10 @@ def test_concerns_are_marked_and_listed_after_the_strengths() -> None:
     """Sorting by points alone put every zero-point mismatch last, where a short list cut it off."""
     a = mentor(1, specializations={"cataloging"}, library_type="academic", meeting_format="in_person")
     score = scored(explain_pair(a, mentee(2), MatchRules()))
-    strengths = ["The mentor has 10 years of experience, 9 more than the mentee", "Same time zone"]
+    strengths = [
+        "The mentor has 10 years in academic libraries, 9 more than the mentee has in public libraries",
+        "Same time zone",
+    ]
     concerns = [  # most points missed first: specialization (weight 4), library type (2), format (1)
         CONCERN_MARK + "Offers none of the specializations the mentee seeks (reference)",
         CONCERN_MARK + "The mentor works in an academic library; the mentee in a public library",
@@ -265,7 +313,7 @@ def test_concerns_are_marked_and_listed_after_the_strengths() -> None:
     half = scored(explain_pair(mentor(1), mentee(2, specializations={"reference", "cataloging"}), MatchRules()))
     assert not component(half, "specialization").concern
     close = scored(explain_pair(mentor(1, years_experience=4), mentee(2, years_experience=3), MatchRules()))
-    assert close.reasons[-1].startswith(CONCERN_MARK + "The mentor has 4 years of experience, only 1 more")
+    assert close.reasons[-1].startswith(CONCERN_MARK + "The mentor has 4 years in public libraries, only 1 more")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -312,7 +360,7 @@ def test_forbidden_lists_every_broken_rule_with_names() -> None:
     assert isinstance(result, Forbidden)
     assert [v.rule for v in result.violations] == ["min_mentor_years", "mentor_not_with"]
     assert result.reason == (
-        "Ann has 1 year of experience; mentors in this program need at least 3; Ann asked not to be paired with Bo"
+        "Ann has 1 year in public libraries; mentors in this program need at least 3; Ann asked not to be paired with Bo"
     )
 
 
@@ -374,11 +422,11 @@ def test_waitlist_reasons_and_shortages() -> None:
     reasons = {w.mentee_enrollment_id: w.reason for w in result.waitlist}
     assert reasons[11] == "Every compatible mentor is at capacity; no compatible mentor offers Cataloging"
     assert reasons[12] == (
-        "No compatible mentor: 1 has under 3 years of experience; "
+        "No compatible mentor: 1 has under 3 years in public libraries; "
         "1 is in the same organization (cross-organization pairs are required)"
     )
     assert reasons[13] == (
-        "No compatible mentor: 1 has under 3 years of experience; they asked not to be paired with 1"
+        "No compatible mentor: 1 has under 3 years in public libraries; they asked not to be paired with 1"
     )
     assert result.shortages == {"reference": 2, "cataloging": 1, "management": 1}
     assert list(result.shortages) == ["reference", "cataloging", "management"]
@@ -409,7 +457,7 @@ def test_waitlist_names_the_mentors_left_out_of_the_pool() -> None:
     assert reason([full], paused_mentors=1) == "Every compatible mentor is at capacity; 1 other mentor is paused"
     junior = mentor(1, years_experience=1)
     assert reason([junior], deactivated_mentors=1) == (
-        "No compatible mentor: 1 has under 3 years of experience; 1 other mentor has a deactivated Slack account"
+        "No compatible mentor: 1 has under 3 years in public libraries; 1 other mentor has a deactivated Slack account"
     )
 
 
@@ -506,6 +554,8 @@ def check_result(
         explained = explain_pair(by_mentor[p.mentor_enrollment_id], by_mentee[p.mentee_enrollment_id], rules)
         assert isinstance(explained, PairScore), explained
         assert explained.milli_points == p.milli_points and 0 <= p.score <= 100
+        # Pruned, certified and full solves alike explain a pair in the same words as explain_pair.
+        assert explained.reasons == p.reasons
     assert result.stats.total_milli_points == sum(p.milli_points for p in result.pairs)
 
 

@@ -204,6 +204,15 @@ def check_can_join(
 
 
 # -- intake --------------------------------------------------------------------------------------------
+def years_in_kind(years: int, library_type: str) -> str:
+    """ "3 years in school libraries": the intake asks for years in the kind of library the person works in (the
+    seed's ideal school mentor has years in a school library, not years anywhere), so every sentence about those
+    years names the kind, or says "their kind of library" when it is not known."""
+    unit = "year" if years == 1 else "years"
+    where = f"{library_type} libraries" if library_type in LIBRARY_TYPES else "their kind of library"
+    return f"{years} {unit} in {where}"
+
+
 def validate_intake(answers: IntakeAnswers, program: Program, person_id: str) -> dict[str, str]:
     """Field -> problem, for inline modal errors. Empty when the answers can be saved."""
     errors: dict[str, str] = {}
@@ -232,8 +241,8 @@ def validate_intake(answers: IntakeAnswers, program: Program, person_id: str) ->
         errors["years_experience"] = f"Enter a whole number of years from 0 to {MAX_YEARS}."
     elif answers.role == Role.MENTOR and years < program.min_mentor_years:
         errors["years_experience"] = (
-            f"Mentors in {program.name} need at least {program.min_mentor_years} years of experience. "
-            "You're welcome to join as a mentee."
+            f"Mentors in {program.name} need at least {years_in_kind(program.min_mentor_years, answers.library_type)}"
+            ". You're welcome to join as a mentee."
         )
     if any(g not in GRADE_LEVELS for g in answers.grade_levels):
         errors["grade_levels"] = "Choose from the list."

@@ -450,6 +450,18 @@ def _a_library(library_type: str) -> str:
     return f"{article} {t} library"
 
 
+def _in_libraries(library_type: str) -> str:
+    """Where a person's years were spent: the intake form asks for years in the kind of library they chose, so a
+    public librarian of ten years who moved to a school library a year ago has "1 year in school libraries"."""
+    t = _norm(library_type)
+    return f"in {t} libraries" if t else f"in {_a_library(t)}"
+
+
+def _years_in(years: int, library_type: str) -> str:
+    """ "6 years in school libraries"."""
+    return f"{_years(years)} {_in_libraries(library_type)}"
+
+
 def _component_scores(
     mentor: Candidate, mentee: Candidate, rules: MatchRules, alloc: Mapping[str, int], words: _Words
 ) -> list[ComponentScore]:
@@ -499,17 +511,18 @@ def _component_scores(
         full = alloc["experience"]
         ym, ye = mentor.years_experience, mentee.years_experience
         gap = ym - ye
+        # Each counts years in their own kind of library; when the kinds differ, say where the mentee's were.
+        same_kind = bool(_norm(mentor.library_type)) and _norm(mentor.library_type) == _norm(mentee.library_type)
+        than = words.mentee if same_kind else f"{words.mentee} has {_in_libraries(mentee.library_type)}"
+        has = f"{words.mentor} has {_years_in(ym, mentor.library_type)}"
         if gap >= IDEAL_GAP_YEARS:
-            text = f"{words.mentor} has {_years(ym)} of experience, {gap} more than {words.mentee}"
+            text = f"{has}, {gap} more than {than}"
         elif gap > 0:
-            text = (
-                f"{words.mentor} has {_years(ym)} of experience, only {gap} more than {words.mentee}"
-                f" ({IDEAL_GAP_YEARS} or more is ideal)"
-            )
+            text = f"{has}, only {gap} more than {than} ({IDEAL_GAP_YEARS} or more is ideal)"
         elif gap == 0:
-            text = f"{words.mentor} has {_years(ym)} of experience, the same as {words.mentee}"
+            text = f"{has}, the same as {than}"
         else:
-            text = f"{words.mentor} has {_years(ym)} of experience, {-gap} fewer than {words.mentee}"
+            text = f"{has}, {-gap} fewer than {than}"
         add("experience", min(max(gap, 0), IDEAL_GAP_YEARS) / IDEAL_GAP_YEARS, _experience_points(full, gap), text)
 
     if "grade_levels" in alloc:  # present only when grade levels apply (see _allocate_points)
@@ -612,8 +625,8 @@ def _violations(mentor: Candidate, mentee: Candidate, rules: MatchRules, words: 
             RuleViolation(
                 RULE_MIN_YEARS,
                 _cap(
-                    f"{words.mentor} has {_years(mentor.years_experience)} of experience; mentors in this program "
-                    f"need at least {rules.min_mentor_years}"
+                    f"{words.mentor} has {_years_in(mentor.years_experience, mentor.library_type)}; mentors in this "
+                    f"program need at least {rules.min_mentor_years}"
                 ),
             )
         )
@@ -1286,6 +1299,22 @@ def _away_words(paused: int, deactivated: int, adjective: str) -> str:
     return " and ".join(words)
 
 
+def _too_few_years_words(mentors: Sequence[Candidate], years_ok: np.ndarray, min_years: int) -> list[str]:
+    """Mentors under the program's minimum, counted by kind of library: "2 have under 3 years in school libraries".
+
+    Years are counted in each mentor's own kind of library, so the sentence names it; the most common comes first.
+    """
+    kinds: dict[str, int] = {}
+    for c, ok in zip(mentors, years_ok.tolist(), strict=True):
+        if not ok:
+            kind = _norm(c.library_type)
+            kinds[kind] = kinds.get(kind, 0) + 1
+    return [
+        f"{count} {'has' if count == 1 else 'have'} under {_years_in(min_years, kind)}"
+        for kind, count in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
 def _waitlist(
     waiting: list[Candidate],
     all_mentors: list[Candidate],
@@ -1320,7 +1349,7 @@ def _waitlist(
     m = len(all_mentors)
     offered_anywhere = {s for c in all_mentors for s in c.specializations}
     years_ok = np.array([c.years_experience >= rules.min_mentor_years for c in all_mentors], bool)
-    few_years = int((~years_ok).sum())
+    too_few_years = _too_few_years_words(all_mentors, years_ok, rules.min_mentor_years)
     org_codes: dict[str, int] = {}
     org_b = np.array([org_codes.setdefault(_org_key(c.organization), len(org_codes)) for c in all_mentors])
     org_b[[not _org_key(c.organization) for c in all_mentors]] = -1  # unlisted: never the same
@@ -1366,9 +1395,7 @@ def _waitlist(
                 out.append(Waitlisted(c.enrollment_id, reason + also))
                 continue
             parts: list[str] = []
-            if few_years:
-                verb = "has" if few_years == 1 else "have"
-                parts.append(f"{few_years} {verb} under {_years(rules.min_mentor_years)} of experience")
+            parts.extend(too_few_years)
             code = int(org_a[start + r])
             if require and code >= 0 and same_org_ok[code]:
                 k = int(same_org_ok[code])

@@ -333,7 +333,7 @@ def export_csv(session: Session, program: Program, kind: str) -> bytes:
     if kind == "participants":
         writer.writerow(
             ["slack_user_id", "display_name", "role", "status", "library_type", "organization", "region",
-             "specializations", "years_experience", "capacity", "waitlist_reason", "unreachable"]
+             "specializations", "years_in_library_type", "capacity", "waitlist_reason", "unreachable"]
         )  # fmt: skip
         for e in enrollments:
             writer.writerow(

@@ -110,7 +110,9 @@ def program_modal(program: Program | None, creator: str | None = None) -> dict[s
         _choice("default_cadence", "Default meeting cadence", CADENCES, p.default_cadence if p else "monthly"),
         InputBlock(
             block_id="min_mentor_years",
-            label="Minimum mentor experience (years)",
+            label="Minimum mentor years in their kind of library",
+            hint="The join form asks for years in the kind of library a person works in: a school librarian counts "
+            "years in school libraries only.",
             element=NumberInputElement(
                 action_id="min_mentor_years", is_decimal_allowed=False, initial_value=p.min_mentor_years if p else 3
             ),

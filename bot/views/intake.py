@@ -43,6 +43,12 @@ INTAKE_BLOCKS_IN_ORDER = (
     "grade_levels", "goals", "meeting_format", "capacity", "not_with",
 )  # fmt: skip
 INTAKE_BLOCKS = frozenset(INTAKE_BLOCKS_IN_ORDER)
+# Years count in the kind of library chosen above (a school program's mentors need years in school libraries, not
+# years anywhere); matching, its explanations and the exports read the answer the same way.
+YEARS_LABEL = "Years working in this kind of library"
+YEARS_HINT = (
+    "Count years in the kind of library you chose above: for a school library, count years in school libraries only."
+)
 
 
 def intake_modal(
@@ -163,7 +169,8 @@ def intake_modal(
         ),
         InputBlock(
             block_id="years_experience",
-            label="Years of library experience",
+            label=YEARS_LABEL,
+            hint=YEARS_HINT,
             element=NumberInputElement(
                 action_id="years_experience",
                 is_decimal_allowed=False,

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.services.catalog import LIBRARY_TYPES, MEETING_FORMATS, ROLES, specialization_label
-from bot.services.enrollment import LeaveResult, SubmitResult
+from bot.services.enrollment import LeaveResult, SubmitResult, years_in_kind
 from bot.services.overview import EnrollmentCard, PersonOverview
 from bot.services.pairing import RematchRequest
 from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, render
@@ -168,7 +168,7 @@ def intake_confirmation(result: SubmitResult) -> tuple[str, list[dict[str, Any]]
         f"{verb}: you're a *{role}* in *{result.program.name}*.",
         f"• Library: {LIBRARY_TYPES.get(enrollment.library_type, enrollment.library_type)}, {enrollment.organization}",
         f"• Specializations: {', '.join(specialization_label(s) for s in enrollment.specializations)}",
-        f"• Experience: {enrollment.years_experience} years",
+        f"• Experience: {years_in_kind(enrollment.years_experience, enrollment.library_type)}",
         f"• Meeting format: {MEETING_FORMATS.get(enrollment.meeting_format, enrollment.meeting_format)}",
     ]
     if enrollment.role == "mentor":
