@@ -577,3 +577,19 @@ def test_a_program_name_with_an_ampersand_is_found_as_slack_sends_it(
     view = wait_for(lambda: emulator.calls_to("views.open"))[-1].arg("view")
     [name] = [b["element"]["initial_value"] for b in view["blocks"] if b.get("block_id") == "name"]
     assert name == "Teens & Tweens 2026"
+
+
+def test_preview_head_counts_read_as_words_for_one_of_each() -> None:
+    """One mentee, one mentor with one open slot: the head said "1 mentors with 1 open slots"."""
+    preview = MatchPreview(
+        program=Program(id=1, name="Hillcrest USD School Librarians 2025"),
+        pairs=[PreviewPair(pairing=Pairing(id=1, score=80.0, reasons=[]), mentor_id="U0A", mentee_id="U0B")],
+        waitlist=[],
+        shortages={},
+        mentors=1,
+        mentees=1,
+        open_slots=1,
+        seconds=0.1,
+    )
+    shown = block_texts(admin_views.match_preview_blocks(preview, rehearsal=False))
+    assert "*1* of 1 waiting mentee matched · 1 mentor with 1 open slot ·" in shown, shown

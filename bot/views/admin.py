@@ -310,8 +310,8 @@ def _preview_head(preview: MatchPreview, rehearsal: bool) -> list[Block]:
     blocks.append(
         SectionBlock(
             text=MarkdownTextObject(
-                text=f"*{len(preview.pairs)}* of {preview.mentees} waiting mentees matched · {preview.mentors} mentors "
-                f"with {preview.open_slots} open slots · average score {mean:.1f}/100 · "
+                text=f"*{len(preview.pairs)}* of {plural(preview.mentees, 'waiting mentee')} matched · "
+                f"{plural(preview.mentors, 'mentor')} with {plural(preview.open_slots, 'open slot')} · average score {mean:.1f}/100 · "
                 f"*{len(preview.waitlist)}* waitlisted"
             )
         )
