@@ -128,9 +128,6 @@ def test_approving_a_proposed_pair_says_who_was_approved_not_a_pairing_number(
 
 
 # -- 3. "Experience: 1 years" ----------------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True, reason="the application confirmation says 'Experience: 1 years' to a first-year librarian"
-)
 def test_a_first_year_librarians_confirmation_says_1_year(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:
