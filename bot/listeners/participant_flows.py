@@ -65,7 +65,7 @@ async def refresh_person(runtime: Runtime, user_id: str) -> str | None:
     person = await runtime.read(queries.person, user_id)
     if enrollment_service.needs_refresh(person, now):
         profile = await runtime.gateway.profile(user_id)
-        person = await runtime.write(enrollment_service.save_profile, profile, now)
+        person = await runtime.write(enrollment_service.save_profile, profile, now, runtime.settings.admins)
     assert person is not None
     return enrollment_service.refusal_for_person(person)
 
