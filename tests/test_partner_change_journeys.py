@@ -21,9 +21,10 @@ from bot.clock import FixedClock
 from bot.runtime import Runtime
 from bot.scheduler import tick
 from storage.engine import session_scope
-from storage.models import Person, Program
+from storage.models import Pairing, Person, Program
 from tests.conftest import ADMIN_ID
-from tests.factories import block_texts, make_program
+from tests.factories import block_texts, intake_state, make_program
+from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_scheduler import enroll, hand_pair, settle_agreement
@@ -315,3 +316,109 @@ async def test_coordinators_hear_of_a_deactivated_partner_by_dm_when_the_admin_c
 
     by_dm = _about_the_pair(_each(emulator.messages_in(ADMIN_ID)))
     assert len(by_dm) == 1, ("the coordinator never heard that the pair can no longer meet", by_dm)
+
+
+# -- 2. a profile edit while paired --------------------------------------------------------------------------
+def _edit_profile(
+    slack: SlackDriver, emulator: SlackEmulator, user_id: str, edit: int, *, retries: int = 0, **changes: Any
+) -> None:
+    """`/mentor profile`, then submit the form with `changes` to the intake answers (a distinct modal per
+    `edit`); `retries` more copies of the same submission, as Slack resends one it thinks timed out."""
+    opened = len(emulator.calls_to("views.open"))
+    slack.mentor(user_id, "profile")
+    wait_for(lambda: len(emulator.calls_to("views.open")) > opened)
+    view = emulator.calls_to("views.open")[-1].arg("view")
+    given = ANSWERS | changes
+    state = intake_state(
+        role=None,
+        library_type=given["library_type"],
+        organization=given["organization"],
+        region=given["region"],
+        specializations=list(given["specializations"]),
+        years_experience="10" if user_id == MENTOR else "1",
+        grade_levels=list(given["grade_levels"]),
+        goals=given["goals"],
+        meeting_format=given["meeting_format"],
+        capacity="2" if user_id == MENTOR else None,
+    )
+    confirmed = len([m for m in emulator.messages_in(user_id) if "profile is updated" in (m.get("text") or "")])
+    for attempt in range(retries + 1):
+        response = slack.view_submission(
+            user_id,
+            view["callback_id"],
+            state,
+            private_metadata=view["private_metadata"],
+            view_id=f"V0EDIT{edit:04d}",
+            view_hash=f"1700000000.edit{edit:04d}",
+            retry_num=attempt or None,
+        )
+        assert response.status_code == 200 and response.content in (b"", b"{}"), response.text
+    wait_for(
+        lambda: (
+            len([m for m in emulator.messages_in(user_id) if "profile is updated" in (m.get("text") or "")]) > confirmed
+        ),
+        what="the edit's confirmation",
+    )
+
+
+async def _settle_down(runtime: Runtime, emulator: SlackEmulator, clock: FixedClock) -> None:
+    await asyncio.sleep(0.2)
+    await runtime.listener_work.finished(within=5)
+    await tick(runtime)
+    clock.set(clock.now() + timedelta(minutes=1))
+    await tick(runtime)
+    emulator.wait_idle()
+
+
+async def test_a_paired_mentees_new_region_is_told_to_the_coordinators_once(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Ana and Bo were matched to meet in person, both in the Inland Empire. Ana moves to the Bay Area and
+    edits her region: the coordinators should hear once (Slack resends the submission) that the answer their
+    match was based on changed, and a goals-only edit before it is nobody's business."""
+    program = make_program(engine)
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID, emulator.bot_user_id])
+    pairing_id = _pair_in_program(engine, emulator, program, meeting_format="in_person")
+    with session_scope(engine, write=True) as session:
+        pairing = session.get(Pairing, pairing_id)
+        assert any("Inland Empire" in reason for reason in pairing.reasons), pairing.reasons
+        pairing.status = "introduced"
+    settle_agreement(engine, pairing_id, SETTLED)
+    clock.set(datetime(2025, 4, 10, 17, tzinfo=UTC))  # Thursday 10 AM in Los Angeles
+
+    new_goals = "Start a graphic novel club, and pitch it to my principal."
+    _edit_profile(slack, emulator, MENTEE, 1, meeting_format="in_person", goals=new_goals)
+    _edit_profile(slack, emulator, MENTEE, 2, retries=2, meeting_format="in_person", goals=new_goals, region="Bay Area")
+    await _settle_down(runtime, emulator, clock)
+
+    told = [t for t in _each(emulator.messages_in(ADMIN_CHANNEL)) if f"<@{MENTEE}>" in t]
+    assert len(told) == 1, ("the coordinators should hear of the region change once", told)
+    assert "Inland Empire" in told[0] and "Bay Area" in told[0], told[0]
+    assert f"<@{MENTOR}>" in told[0] and PROGRAM in told[0], told[0]
+    assert new_goals not in told[0] and GOALS not in told[0], "a participant's goals reached the admin channel"
+
+
+async def test_only_the_answers_the_match_used_are_told_to_the_coordinators(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Bo and Ana meet by video, so the match never looked at their regions. Bo moves region (nobody need
+    know), then changes the specializations he coaches in, which the match was built on: the coordinators
+    should hear of that, and only of that."""
+    program = make_program(engine)
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID, emulator.bot_user_id])
+    pairing_id = _pair_in_program(engine, emulator, program)
+    with session_scope(engine, write=True) as session:
+        session.get(Pairing, pairing_id).status = "introduced"
+    settle_agreement(engine, pairing_id, SETTLED)
+    clock.set(datetime(2025, 4, 10, 17, tzinfo=UTC))
+
+    _edit_profile(slack, emulator, MENTOR, 1, region="Bay Area")
+    await _settle_down(runtime, emulator, clock)
+    assert [t for t in _each(emulator.messages_in(ADMIN_CHANNEL)) if f"<@{MENTOR}>" in t] == []
+
+    _edit_profile(slack, emulator, MENTOR, 2, region="Bay Area", specializations=["school_instruction", "management"])
+    await _settle_down(runtime, emulator, clock)
+    told = [t for t in _each(emulator.messages_in(ADMIN_CHANNEL)) if f"<@{MENTOR}>" in t]
+    assert len(told) == 1, told
+    assert "Management and administration" in told[0] and f"<@{MENTEE}>" in told[0], told[0]
+    assert "Bay Area" not in told[0], ("a region the match did not use was reported", told[0])

@@ -56,7 +56,15 @@ async def apply(
         runtime.now(),
         joining=joining,
         channel_members=channel_members,
+        coordinators=runtime.settings.admins,
     )
+
+
+async def tell_coordinators(runtime: Runtime, application: Application) -> None:
+    """What a saved submission owes the coordinators (a paired person's changed answers), sent now; a failure
+    is the ledger's to retry."""
+    for key in application.notices:
+        await delivery.deliver_now_or_copy(runtime, key)
 
 
 async def refresh_person(runtime: Runtime, user_id: str) -> str | None:

@@ -303,6 +303,8 @@ class Application:
     errors: dict[str, str]
     result: SubmitResult | None = None
     first_time: bool = False
+    # The coordinators' notice of a paired person's changed answers (profile_changes), in the ledger.
+    notices: tuple[DeliveryKey, ...] = ()
 
 
 def apply(
@@ -314,12 +316,14 @@ def apply(
     *,
     joining: bool,
     channel_members: set[str] | None,
+    coordinators: frozenset[str] = frozenset(),
 ) -> Application:
     """Check the answers and, for a new application, whether the person may join; then save them.
 
     A double submit or a Slack retry carries the same `request_key` (view id and hash): it saves once and
     is confirmed once. Editing a profile (`joining=False`) skips the join checks: the person is already in,
-    unless they left meanwhile.
+    unless they left meanwhile. A paired person's changed answers that their match used are told to the
+    program's coordinators (`coordinators`: those of every program), once per submission.
     """
     # Read again here, not taken from the caller: the program may have closed while Slack was asked who
     # may join, and the checks must see the row this transaction writes against.
@@ -340,7 +344,16 @@ def apply(
     if errors:
         return Application(errors)
     first_time = queries.remember_request(session, request_key, now)
-    return Application({}, submit_intake(session, person_id, program, answers, now), first_time)
+    existing = queries.enrollment_for(session, program.id, person_id, answers.role)  # type: ignore[arg-type]
+    if existing is None or existing.status == EnrollmentStatus.WITHDRAWN:
+        return Application({}, submit_intake(session, person_id, program, answers, now), first_time)
+    # Imported here: the comparison scores pairs (numpy, OR-Tools), which only an edit of answers needs.
+    from bot.services import profile_changes
+
+    before = profile_changes.match_answers(existing)
+    result = submit_intake(session, person_id, program, answers, now)
+    notices = profile_changes.queue_edit_notice(session, result.enrollment, before, request_key, now, coordinators)
+    return Application({}, result, first_time, tuple(notices))
 
 
 def answers_from_enrollment(enrollment: Enrollment) -> IntakeAnswers:

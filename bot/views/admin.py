@@ -557,3 +557,29 @@ def account_gone_admin_blocks(
             _dissolve_actions(f"account_gone_{pairing_id}", pairing_id),
         ]
     )
+
+
+def profile_changed_admin_text(payload: dict[str, Any]) -> str:
+    """A paired person changed answers their match used: which, from what to what, and how the match reads now.
+
+    Payload (bot/services/profile_changes.py): program, person, role, changes [[answer, old, new], ...], pairs
+    [{mentor, mentee, was, now, new_concern}, ...]."""
+    person = payload["person"]
+    changes = "; ".join(f"{what} changed from *{old}* to *{new}*" for what, old, new in payload["changes"])
+    partners = [pair["mentee"] if pair["mentor"] == person else pair["mentor"] for pair in payload["pairs"]]
+    paired = " and ".join(f"<@{p}>" for p in partners)
+    used = "this answer" if len(payload["changes"]) == 1 else "these answers"
+    lines = [f":pencil2: <@{person}>'s {changes}. They are paired with {paired} in *{payload['program']}*, "
+             f"a match that used {used}."]  # fmt: skip
+    for pair, partner in zip(payload["pairs"], partners, strict=True):
+        with_whom = f" with <@{partner}>" if len(partners) > 1 else ""
+        lines.append(f"How the match{with_whom} reads now:")
+        lines += [f"• {now}" for now in pair["now"]]
+        if pair["was"]:
+            lines.append("Before the change it read: " + "; ".join(pair["was"]))
+    if any(pair["new_concern"] for pair in payload["pairs"]):
+        lines.append(
+            "If the pairing no longer fits, talk to them, or end it with `/mentor-admin unpair @mentor @mentee`."
+        )
+    lines.append("_The pairing's recorded reasons stay as they were when it was approved._")
+    return "\n".join(lines)

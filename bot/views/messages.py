@@ -228,6 +228,13 @@ def _account_gone_alert(p: dict[str, Any]) -> Rendered:
     return account_gone_admin_text(*who), account_gone_admin_blocks(p["pairing_id"], *who)
 
 
+def _profile_changed(p: dict[str, Any]) -> Rendered:
+    from bot.views.admin import profile_changed_admin_text
+
+    text = profile_changed_admin_text(p)
+    return f"{p['program']}: a paired participant changed answers their match used", render([_section(text)])
+
+
 def _coordinator_copy(p: dict[str, Any]) -> Rendered:
     """A message the admin channel refused, sent to a coordinator with why and what to do."""
     text, blocks = RENDERERS[p["kind"]](p["payload"])
@@ -264,6 +271,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Rendered]] = {
     "rematch_request": _rematch_request,
     "partner_account_gone": _partner_account_gone,
     "account_gone_alert": _account_gone_alert,
+    "profile_changed": _profile_changed,
     # A reply to one member's action, held for quiet hours: rendered when it was queued.
     "pair_notice": lambda p: (p["text"], p["blocks"]),
 }
