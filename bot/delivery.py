@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from bot.conversation_pacer import ConversationPacer
 from bot.runtime import Runtime
-from bot.services import schedule
+from bot.services import accounts, schedule
 from bot.services.schedule import next_allowed_time
 from bot.slack_client import caller_waits_out_rate_limits
 from bot.slack_gateway import PostedMessage, RateLimited, SlackUnavailable, TokenRefused, Unreachable
@@ -451,9 +451,10 @@ def _undeliverable(
     (once a day per program for the same people).
 
     `concerned` empty or None flags no one (a group DM whose culprit is unknown, or Slack never answering);
-    the report then names everyone the message was for. A message the program's admin channel could not
-    take (archived, or Shelfmate not in it) goes to the coordinators (`coordinators`, every program's, and
-    the program's own admins) by DM instead.
+    the report then names everyone the message was for. Someone whose account Slack says is gone
+    (`accounts.ACCOUNT_GONE_ERRORS`) is marked deactivated, with all that sets off. A message the program's
+    admin channel could not take (archived, or Shelfmate not in it) goes to the coordinators (`coordinators`,
+    every program's, and the program's own admins) by DM instead.
     """
     deliveries.mark_final(session, delivery_id, token, DeliveryStatus.UNDELIVERABLE, error)
     delivery = session.get(Delivery, delivery_id)
@@ -465,6 +466,10 @@ def _undeliverable(
         if person is not None:
             person.unreachable_reason = error[:64]
             session.add(person)
+            if error in accounts.ACCOUNT_GONE_ERRORS:
+                # Slack says the account itself is gone: the same as being told it was deactivated (the
+                # partner and the coordinators are told through the ledger, due now; reminders wait).
+                accounts.account_gone(session, person, now, coordinators)
     program = queries.program_by_id(session, delivery.program_id) if delivery.program_id else None
     if program is not None and _admin_channel_refused(session, delivery, error):
         _copy_to_coordinators(session, delivery, program, error, coordinators, now)

@@ -115,6 +115,10 @@ class Person(SQLModel, table=True):
     is_bot: bool = False
     is_guest: bool = False
     deactivated: bool = False
+    # The first day (where the person is) of the account's current deactivation, and past ones as
+    # [[first day, last day], ...]: a pair's periods inside them are not counted as missed.
+    deactivated_on: date | None = None
+    deactivation_history: list[list[str]] = json_column()
     dm_channel_id: str | None = Field(default=None, max_length=32)
     unreachable_reason: str | None = Field(default=None, max_length=64)
     refreshed_at: datetime | None = None

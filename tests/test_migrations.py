@@ -242,6 +242,8 @@ def test_upgrading_from_the_first_migration_keeps_every_row_and_value(
             assert session.get(Pairing, 31).score == 87.125  # type: ignore[union-attr]
             assert session.get(Delivery, 61).payload == {"text": "Time to meet?", "n": 2}  # type: ignore[union-attr]
             assert session.get(Person, MENTEE).is_guest is True  # type: ignore[union-attr]
+            gone = session.get(Person, MENTOR)
+            assert gone is not None and gone.deactivated_on is None and gone.deactivation_history == []
     finally:
         engine.dispose()
 

@@ -359,7 +359,8 @@ def _reject(session: Session, pairing_id: int, actor: str, now: Any) -> bool:
 
 def _dissolve(session: Session, pairing_id: int, actor: str, now: Any) -> bool:
     pairing = queries.pairing(session, pairing_id)
-    reason = "Dissolved by a coordinator after a rematch request."
+    # The button is under a rematch request or under the alert that a member's account was deactivated.
+    reason = "Dissolved by a coordinator."
     return pairing is not None and pairing_service.dissolve(session, pairing, actor, now, reason)
 
 

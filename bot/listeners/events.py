@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot import delivery
 from bot.listeners import participant_flows as flows
 from bot.runtime import Runtime
 from bot.services import enrollment as enrollment_service
@@ -25,4 +26,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if not isinstance(user, dict) or not user.get("id"):
             return
         profile = profile_from_user(user)
-        await runtime.write(enrollment_service.update_known_profile, profile, runtime.now())
+        update = await runtime.write(
+            enrollment_service.update_known_profile, profile, runtime.now(), runtime.settings.admins
+        )
+        # An account deactivated: the partners and coordinators are told now, once (the ledger's rows).
+        for key in update.notices if update is not None else []:
+            await delivery.deliver_now_or_copy(runtime, key)

@@ -56,7 +56,15 @@ async def apply(
         runtime.now(),
         joining=joining,
         channel_members=channel_members,
+        coordinators=runtime.settings.admins,
     )
+
+
+async def tell_coordinators(runtime: Runtime, application: Application) -> None:
+    """What a saved submission owes the coordinators (a paired person's changed answers), sent now; a failure
+    is the ledger's to retry."""
+    for key in application.notices:
+        await delivery.deliver_now_or_copy(runtime, key)
 
 
 async def refresh_person(runtime: Runtime, user_id: str) -> str | None:
@@ -65,7 +73,7 @@ async def refresh_person(runtime: Runtime, user_id: str) -> str | None:
     person = await runtime.read(queries.person, user_id)
     if enrollment_service.needs_refresh(person, now):
         profile = await runtime.gateway.profile(user_id)
-        person = await runtime.write(enrollment_service.save_profile, profile, now)
+        person = await runtime.write(enrollment_service.save_profile, profile, now, runtime.settings.admins)
     assert person is not None
     return enrollment_service.refusal_for_person(person)
 

@@ -63,6 +63,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await _tell(runtime, user_id, *participant_views.intake_confirmation(application.result))
             if intake_views.opened_from_home(view):  # they are still looking at it; a later visit rebuilds it
                 await flows.refresh_home(runtime, user_id)
+        await flows.tell_coordinators(runtime, application)
 
 
 async def _tell(runtime: Runtime, user_id: str, text: str, blocks: list[dict[str, Any]]) -> None:

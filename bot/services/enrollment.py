@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
 
+from bot.services import accounts
 from bot.services import programs as program_rules
 from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, ROLES, specializations
 from bot.services.schedule import zone
@@ -29,8 +30,6 @@ from storage.models import (
 )
 
 PROFILE_MAX_AGE = timedelta(hours=24)
-# Slack's errors for an account that was deactivated or removed: over once Slack says the account is active.
-ACCOUNT_GONE_ERRORS = frozenset({"account_inactive", "user_disabled", "user_not_found"})
 # A leave repeated within this long (a double click, Slack's retry) is answered like the first one.
 LEAVE_REPEAT_WINDOW = timedelta(minutes=5)
 LEFT_REASON = "A participant left the program."
@@ -109,28 +108,46 @@ def needs_refresh(person: Person | None, now: datetime) -> bool:
     return person is None or person.refreshed_at is None or now - person.refreshed_at > PROFILE_MAX_AGE
 
 
-def save_profile(session: Session, profile: SlackProfile, now: datetime) -> Person:
+def save_profile(
+    session: Session, profile: SlackProfile, now: datetime, coordinators: frozenset[str] = frozenset()
+) -> Person:
+    """Keep what Slack says about a person (`users.info`)."""
+    return _store_profile(session, profile, now, coordinators).person
+
+
+@dataclass(frozen=True)
+class ProfileUpdate:
+    person: Person
+    notices: list[DeliveryKey]  # what the change owes partners and coordinators (an account deactivated)
+
+
+def update_known_profile(
+    session: Session, profile: SlackProfile, now: datetime, coordinators: frozenset[str] = frozenset()
+) -> ProfileUpdate | None:
+    """Slack told us someone's profile changed (`user_change`): keep the name, time zone and account status
+    of people Shelfmate knows current, so reminders, summaries and exports follow them. Slack sends this for
+    everyone in the workspace; strangers are not stored. None when the person is unknown."""
+    if queries.person(session, profile.user_id) is None:
+        return None
+    return _store_profile(session, profile, now, coordinators)
+
+
+def _store_profile(
+    session: Session, profile: SlackProfile, now: datetime, coordinators: frozenset[str]
+) -> ProfileUpdate:
+    """An account found deactivated (or active again) here is handled like any other way of finding out
+    (`accounts.record_account_status`): what it owes people goes in the ledger in this transaction."""
     person = queries.ensure_person(session, profile.user_id)
     person.display_name = profile.display_name[:200]
     person.timezone = profile.timezone or "UTC"
     person.is_bot = profile.is_bot
     person.is_guest = profile.is_guest
-    person.deactivated = profile.deactivated
     person.refreshed_at = now
     session.add(person)
-    return person
-
-
-def update_known_profile(session: Session, profile: SlackProfile, now: datetime) -> Person | None:
-    """Slack told us someone's profile changed (`user_change`): keep the name, time zone and account status
-    of people Shelfmate knows current, so reminders, summaries and exports follow them. Slack sends this for
-    everyone in the workspace; strangers are not stored. None when the person is unknown."""
-    person = queries.person(session, profile.user_id)
-    if person is None:
-        return None
-    if not profile.deactivated and person.unreachable_reason in ACCOUNT_GONE_ERRORS:
-        person.unreachable_reason = None  # the account is back: the bot may reach them again
-    return save_profile(session, profile, now)
+    notices = accounts.record_account_status(
+        session, person, deactivated=profile.deactivated, now=now, coordinators=coordinators
+    )
+    return ProfileUpdate(person, notices)
 
 
 def refusal_for_person(person: Person, program: Program | None = None) -> str | None:
@@ -295,6 +312,8 @@ class Application:
     errors: dict[str, str]
     result: SubmitResult | None = None
     first_time: bool = False
+    # The coordinators' notice of a paired person's changed answers (profile_changes), in the ledger.
+    notices: tuple[DeliveryKey, ...] = ()
 
 
 def apply(
@@ -306,12 +325,14 @@ def apply(
     *,
     joining: bool,
     channel_members: set[str] | None,
+    coordinators: frozenset[str] = frozenset(),
 ) -> Application:
     """Check the answers and, for a new application, whether the person may join; then save them.
 
     A double submit or a Slack retry carries the same `request_key` (view id and hash): it saves once and
     is confirmed once. Editing a profile (`joining=False`) skips the join checks: the person is already in,
-    unless they left meanwhile.
+    unless they left meanwhile. A paired person's changed answers that their match used are told to the
+    program's coordinators (`coordinators`: those of every program), once per submission.
     """
     # Read again here, not taken from the caller: the program may have closed while Slack was asked who
     # may join, and the checks must see the row this transaction writes against.
@@ -332,7 +353,16 @@ def apply(
     if errors:
         return Application(errors)
     first_time = queries.remember_request(session, request_key, now)
-    return Application({}, submit_intake(session, person_id, program, answers, now), first_time)
+    existing = queries.enrollment_for(session, program.id, person_id, answers.role)  # type: ignore[arg-type]
+    if existing is None or existing.status == EnrollmentStatus.WITHDRAWN:
+        return Application({}, submit_intake(session, person_id, program, answers, now), first_time)
+    # Imported here: the comparison scores pairs (numpy, OR-Tools), which only an edit of answers needs.
+    from bot.services import profile_changes
+
+    before = profile_changes.match_answers(existing)
+    result = submit_intake(session, person_id, program, answers, now)
+    notices = profile_changes.queue_edit_notice(session, result.enrollment, before, request_key, now, coordinators)
+    return Application({}, result, first_time, tuple(notices))
 
 
 def answers_from_enrollment(enrollment: Enrollment) -> IntakeAnswers:

@@ -50,6 +50,7 @@ __all__ = [
     "explain_pair",
     "match",
     "score_blocks",
+    "score_pair",
     "split_reasons",
 ]
 
@@ -690,6 +691,19 @@ def explain_pair(
     if broken:
         return Forbidden(mentor.enrollment_id, mentee.enrollment_id, tuple(broken))
     return _pair_score(mentor, mentee, rules, _allocations(rules), words)
+
+
+def score_pair(
+    mentor: Candidate,
+    mentee: Candidate,
+    rules: MatchRules,
+    *,
+    names: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> PairScore:
+    """The score breakdown of one pair whatever the hard rules say: for a pair that exists already (paired by
+    hand over a rule, say) and whose answers changed, to see which parts of its match read differently."""
+    return _pair_score(mentor, mentee, rules, _allocations(rules), _Words(mentor, mentee, names, labels))
 
 
 def _pair_score(

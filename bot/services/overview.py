@@ -149,6 +149,14 @@ def next_step(enrollment: Enrollment, program: Program, partnerships: tuple[Part
             if len(proposed) == 1
             else f"You have {len(proposed)} proposed matches waiting for your coordinator's approval."
         )
+    # A partner whose Slack account was deactivated cannot meet: no agreement or meeting is asked of this pair.
+    gone = [p for p in live if p.pairing.status != PairingStatus.PROPOSED and p.partner and p.partner.deactivated]
+    live = [p for p in live if p not in gone]
+    steps += [
+        f"<@{p.partner_id}>'s Slack account is no longer active, so reminders for your pairing are stopped. "
+        "Your coordinators can find you a new match: `/mentor rematch` to ask them."
+        for p in gone
+    ]
     introduced = [p for p in live if p.pairing.status == PairingStatus.INTRODUCED]
     for due in sorted({agreement_due_on(program, p.pairing) for p in introduced}):  # a late match has a later date
         with_them = [p for p in introduced if agreement_due_on(program, p.pairing) == due]

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from bot.services.catalog import CADENCES
 from storage import deliveries, queries
+from storage.deliveries import DeliveryKey
 from storage.models import AuditEvent, Program
 
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -356,6 +357,41 @@ def record_admin_action(
 
 def program_zone(program: Program) -> ZoneInfo:
     return ZoneInfo(program.timezone)
+
+
+def queue_coordinator_notice(
+    session: Session,
+    program: Program,
+    key: DeliveryKey,
+    payload: dict[str, Any],
+    *,
+    due_at: datetime,
+    now: datetime,
+    coordinators: frozenset[str] = frozenset(),
+    leave_out: frozenset[str] = frozenset(),
+    pairing_id: int | None = None,
+) -> list[DeliveryKey]:
+    """A message for a program's coordinators, in the Delivery ledger (sent once): to its admin channel, which
+    the delivery copies to each coordinator by DM if the channel refuses it; without an admin channel, to each
+    coordinator (`coordinators`, who coordinate every program, and the program's own admins) by DM, except
+    `leave_out` (the people it is about). The keys of the rows written."""
+    if program.admin_channel:
+        targets = [(key, program.admin_channel)]
+    else:
+        people = sorted((set(coordinators) | set(program.admins or [])) - set(leave_out))
+        targets = [(DeliveryKey(key.kind, f"{key.subject}:{person}", key.period), person) for person in people]
+    for target_key, recipient in targets:
+        deliveries.enqueue(
+            session,
+            target_key,
+            recipient=recipient,
+            due_at=due_at,
+            payload=payload,
+            program_id=program.id,
+            pairing_id=pairing_id,
+            now=now,
+        )
+    return [target_key for target_key, _ in targets]
 
 
 def applications_deadline(program: Program) -> datetime:

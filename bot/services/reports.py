@@ -252,10 +252,14 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
     blackouts = program.blackouts or []
     if today >= program.starts_on:
         # The schedule's own excusals, so a month it neither nudges nor counts as missed is no 0% here either.
-        excusals = {
-            p.id: pair_excusals(program, p, by_id.get(p.mentor_enrollment_id), by_id.get(p.mentee_enrollment_id))
-            for p in pairings
-        }
+        members = queries.people(session, sorted({e.person_id for e in enrollments}))
+
+        def excusals_of(p: Pairing) -> list[list[str]]:
+            mentor, mentee = by_id.get(p.mentor_enrollment_id), by_id.get(p.mentee_enrollment_id)
+            people = tuple(members.get(e.person_id) if e is not None else None for e in (mentor, mentee))
+            return pair_excusals(program, p, mentor, mentee, people)
+
+        excusals = {p.id: excusals_of(p) for p in pairings}
         for month in _months_between(program.starts_on, last):
             period = period_containing(program, "monthly", month)
             if excused(period, blackouts):

@@ -237,6 +237,17 @@ def running_pause(enrollment: Enrollment, program_end: date) -> list[str] | None
     return [enrollment.paused_on.isoformat(), max(enrollment.paused_on, last).isoformat()]
 
 
+def deactivation_spans(person: Person | None, program_end: date) -> list[list[str]]:
+    """The spans a person's Slack account was deactivated, as [first day, last day]; one still running lasts
+    to the program's end (like a pause without an end date). The pair could not meet then."""
+    if person is None:
+        return []
+    spans = list(person.deactivation_history or [])
+    if person.deactivated and person.deactivated_on is not None:
+        spans.append([person.deactivated_on.isoformat(), max(person.deactivated_on, program_end).isoformat()])
+    return spans
+
+
 def pairing_started_on(pairing: Pairing, program: Program) -> date:
     """The pairing's first day in the program's time zone: when it was approved, else created."""
     moment = pairing.approved_at or pairing.created_at
@@ -245,10 +256,15 @@ def pairing_started_on(pairing: Pairing, program: Program) -> date:
 
 
 def pair_excusals(
-    program: Program, pairing: Pairing, mentor: Enrollment | None, mentee: Enrollment | None
+    program: Program,
+    pairing: Pairing,
+    mentor: Enrollment | None,
+    mentee: Enrollment | None,
+    people: tuple[Person | None, ...] = (),
 ) -> list[list[str]]:
-    """Spans that count as nothing for a pair: blackouts, each member's pauses (lifted or still running), and
-    the days before the pairing existed (a pair matched in May has not missed March).
+    """Spans that count as nothing for a pair: blackouts, each member's pauses (lifted or still running), the
+    days a member's Slack account was deactivated (`people`: the two Person rows), and the days before the
+    pairing existed (a pair matched in May has not missed March).
 
     One rule for the schedule (nudges, missed periods) and the coordinators' meeting rate."""
     spans = list(program.blackouts or [])
@@ -259,6 +275,8 @@ def pair_excusals(
         running = running_pause(enrollment, program.ends_on)
         if running is not None:
             spans.append(running)
+    for person in people:
+        spans += deactivation_spans(person, program.ends_on)
     started_on = pairing_started_on(pairing, program)
     if started_on > program.starts_on:
         spans.append([program.starts_on.isoformat(), (started_on - timedelta(days=1)).isoformat()])
@@ -335,6 +353,11 @@ class PairContext:
         return EnrollmentStatus.PAUSED in (self.mentor.status, self.mentee.status)
 
     @property
+    def member_deactivated(self) -> bool:
+        """A member's Slack account is deactivated: the pair cannot meet until it is back."""
+        return any(p is not None and p.deactivated for p in (self.mentor_person, self.mentee_person))
+
+    @property
     def started_on(self) -> date:
         return pairing_started_on(self.pairing, self.program)
 
@@ -343,7 +366,9 @@ class PairContext:
         return agreement_due_on(self.program, self.pairing)
 
     def excusals(self) -> list[list[str]]:
-        return pair_excusals(self.program, self.pairing, self.mentor, self.mentee)
+        return pair_excusals(
+            self.program, self.pairing, self.mentor, self.mentee, (self.mentor_person, self.mentee_person)
+        )
 
 
 @dataclass
@@ -745,11 +770,13 @@ def _in_blackout(day: date, blackouts: list[list[str]]) -> bool:
     return any(date.fromisoformat(a) <= day <= date.fromisoformat(b) for a, b in blackouts or [])
 
 
-# Why a reminder waits rather than lapses: a pause or a school break ends, and the reminder is owed again then
-# (if its period or agreement date has not passed meanwhile: the check at each send drops it for good then).
+# Why a reminder waits rather than lapses: a pause or a school break ends, a deactivated account comes back, and
+# the reminder is owed again then (if its period or agreement date has not passed meanwhile: the check at each
+# send drops it for good then).
 MEMBER_PAUSED = "a member is paused"
+MEMBER_DEACTIVATED = "a member's Slack account is deactivated"
 IN_BLACKOUT = "today is in a blackout"
-WAIT_REASONS = frozenset({MEMBER_PAUSED, IN_BLACKOUT})
+WAIT_REASONS = frozenset({MEMBER_PAUSED, MEMBER_DEACTIVATED, IN_BLACKOUT})
 
 
 def reminder_not_owed(ctx: PairContext, period: Period, today: date) -> str | None:
@@ -769,6 +796,8 @@ def reminder_not_owed(ctx: PairContext, period: Period, today: date) -> str | No
         return "the pair met in the period"
     if ctx.paused:
         return MEMBER_PAUSED
+    if ctx.member_deactivated:
+        return MEMBER_DEACTIVATED
     if _in_blackout(today, ctx.program.blackouts):
         return IN_BLACKOUT
     return None
@@ -833,6 +862,8 @@ def agreement_reminder_not_owed(ctx: PairContext, today: date) -> str | None:
         return "the agreement date has passed"
     if ctx.paused:
         return MEMBER_PAUSED
+    if ctx.member_deactivated:
+        return MEMBER_DEACTIVATED
     if _in_blackout(today, ctx.program.blackouts):
         return IN_BLACKOUT
     return None

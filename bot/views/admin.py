@@ -512,22 +512,76 @@ def rematch_admin_blocks(
                     )
                 )
             ),
-            ActionsBlock(
-                block_id=f"rematch_{pairing_id}",
-                elements=[
-                    ButtonElement(
-                        text="Dissolve so both can be re-matched",
-                        action_id=ACTION_DISSOLVE_PAIR,
-                        value=str(pairing_id),
-                        style="danger",
-                        confirm=ConfirmObject(
-                            title="Dissolve this pairing?",
-                            text="Both people go back to the pool for the next preview.",
-                            confirm="Dissolve",
-                            deny="Cancel",
-                        ),
-                    )
-                ],
-            ),
+            _dissolve_actions(f"rematch_{pairing_id}", pairing_id),
         ]
     )
+
+
+def _dissolve_actions(block_id: str, pairing_id: int) -> ActionsBlock:
+    """The coordinator's *Dissolve* button (confirmed first) under an alert about one pairing."""
+    return ActionsBlock(
+        block_id=block_id,
+        elements=[
+            ButtonElement(
+                text="Dissolve so both can be re-matched",
+                action_id=ACTION_DISSOLVE_PAIR,
+                value=str(pairing_id),
+                style="danger",
+                confirm=ConfirmObject(
+                    title="Dissolve this pairing?",
+                    text="Both people go back to the pool for the next preview.",
+                    confirm="Dissolve",
+                    deny="Cancel",
+                ),
+            )
+        ],
+    )
+
+
+def account_gone_admin_text(program_name: str, gone: str, mentor: str, mentee: str, partner: str) -> str:
+    return (
+        f":no_entry: <@{gone}>'s Slack account is no longer active, so their pairing in *{program_name}* "
+        f"(<@{mentor}> mentoring <@{mentee}>) can't meet. I've stopped the pair's reminders and told <@{partner}> "
+        "that you can find them a new match. The pairing stays as it is until you decide: if the account won't "
+        f"come back, dissolve it so <@{partner}> can be matched again (the button below, or "
+        "`/mentor-admin unpair @mentor @mentee`). If the account comes back, the reminders resume by themselves."
+    )
+
+
+def account_gone_admin_blocks(
+    pairing_id: int, program_name: str, gone: str, mentor: str, mentee: str, partner: str
+) -> list[dict[str, Any]]:
+    """A member's Slack account was deactivated: the coordinators decide what happens to the pairing."""
+    text = account_gone_admin_text(program_name, gone, mentor, mentee, partner)
+    return render(
+        [
+            SectionBlock(text=MarkdownTextObject(text=clip(text))),
+            _dissolve_actions(f"account_gone_{pairing_id}", pairing_id),
+        ]
+    )
+
+
+def profile_changed_admin_text(payload: dict[str, Any]) -> str:
+    """A paired person changed answers their match used: which, from what to what, and how the match reads now.
+
+    Payload (bot/services/profile_changes.py): program, person, role, changes [[answer, old, new], ...], pairs
+    [{mentor, mentee, was, now, new_concern}, ...]."""
+    person = payload["person"]
+    changes = "; ".join(f"{what} changed from *{old}* to *{new}*" for what, old, new in payload["changes"])
+    partners = [pair["mentee"] if pair["mentor"] == person else pair["mentor"] for pair in payload["pairs"]]
+    paired = " and ".join(f"<@{p}>" for p in partners)
+    used = "this answer" if len(payload["changes"]) == 1 else "these answers"
+    lines = [f":pencil2: <@{person}>'s {changes}. They are paired with {paired} in *{payload['program']}*, "
+             f"a match that used {used}."]  # fmt: skip
+    for pair, partner in zip(payload["pairs"], partners, strict=True):
+        with_whom = f" with <@{partner}>" if len(partners) > 1 else ""
+        lines.append(f"How the match{with_whom} reads now:")
+        lines += [f"• {now}" for now in pair["now"]]
+        if pair["was"]:
+            lines.append("Before the change it read: " + "; ".join(pair["was"]))
+    if any(pair["new_concern"] for pair in payload["pairs"]):
+        lines.append(
+            "If the pairing no longer fits, talk to them, or end it with `/mentor-admin unpair @mentor @mentee`."
+        )
+    lines.append("_The pairing's recorded reasons stay as they were when it was approved._")
+    return "\n".join(lines)

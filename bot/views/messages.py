@@ -214,6 +214,27 @@ def _rematch_request(p: dict[str, Any]) -> Rendered:
     return "A participant asked for a rematch.", blocks
 
 
+def _partner_account_gone(p: dict[str, Any]) -> Rendered:
+    from bot.views.participant import partner_account_gone_message
+
+    text = partner_account_gone_message(p["program"], p["gone"])
+    return text, render([_section(text)])
+
+
+def _account_gone_alert(p: dict[str, Any]) -> Rendered:
+    from bot.views.admin import account_gone_admin_blocks, account_gone_admin_text
+
+    who = (p["program"], p["gone"], p["mentor"], p["mentee"], p["partner"])
+    return account_gone_admin_text(*who), account_gone_admin_blocks(p["pairing_id"], *who)
+
+
+def _profile_changed(p: dict[str, Any]) -> Rendered:
+    from bot.views.admin import profile_changed_admin_text
+
+    text = profile_changed_admin_text(p)
+    return f"{p['program']}: a paired participant changed answers their match used", render([_section(text)])
+
+
 def _coordinator_copy(p: dict[str, Any]) -> Rendered:
     """A message the admin channel refused, sent to a coordinator with why and what to do."""
     text, blocks = RENDERERS[p["kind"]](p["payload"])
@@ -248,6 +269,9 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Rendered]] = {
     "coordinator_copy": _coordinator_copy,
     "pairing_dissolved": _pairing_dissolved,
     "rematch_request": _rematch_request,
+    "partner_account_gone": _partner_account_gone,
+    "account_gone_alert": _account_gone_alert,
+    "profile_changed": _profile_changed,
     # A reply to one member's action, held for quiet hours: rendered when it was queued.
     "pair_notice": lambda p: (p["text"], p["blocks"]),
 }

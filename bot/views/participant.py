@@ -275,6 +275,15 @@ def partner_left_message(program_name: str) -> str:
     )
 
 
+def partner_account_gone_message(program_name: str, gone: str) -> str:
+    return (
+        f"<@{gone}>'s Slack account is no longer active, so I've stopped the reminders for your pairing in "
+        f"*{program_name}*. This isn't about you. Your program's coordinators have been told and can find you a "
+        "new match; to ask them yourself, type `/mentor rematch` and a few words about what you'd like (only "
+        "coordinators see it). If their account comes back, your reminders pick up again."
+    )
+
+
 def admin_pairing_dissolved_message(program_name: str, partner_id: str) -> str:
     return (
         f"A pairing in *{program_name}* was dissolved because a participant left the program. "

@@ -1,0 +1,189 @@
+"""A paired person edits an answer their match was based on: the program's coordinators are told what changed.
+
+Only answers that the pair's match actually used count, judged pair by pair: both breakdowns (before and after
+the edit, `matching.score_pair`) are compared part by part, and a changed answer is told when a part of the
+match that reads it now reads differently. A region is used only when someone wants to meet in person; goals,
+capacity and the people someone asked not to be paired with are no part of a pair's score (and the last is
+private), so they are never told. The message names the answers, their old and new values, the partner, and how
+the changed parts of the match read now.
+
+The pairing's stored score and reasons are left as they were: they are the record of what the coordinator
+approved (and, for a pair made by hand over a rule, of that decision), and the coordinators' message says what
+reads differently now.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.services import matching
+from bot.services import pairing as pairing_service
+from bot.services import programs as program_rules
+from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, specialization_label, specializations
+from storage import queries
+from storage.deliveries import DeliveryKey
+from storage.models import Enrollment, Pairing, PairingStatus, Program, Role
+
+PROFILE_CHANGED = "profile_changed"
+
+
+def _listed(labels: dict[str, str]) -> Callable[[Any], str]:
+    return lambda values: ", ".join(labels.get(v, v) for v in values) or "none"
+
+
+def _text(value: Any) -> str:
+    return " ".join(str(value).split()) or "not given"
+
+
+def _years(value: Any) -> str:
+    return f"{value} year" if value == 1 else f"{value} years"
+
+
+@dataclass(frozen=True)
+class MatchAnswer:
+    """An intake answer that matching reads: its words for coordinators, and the parts of the score reading it."""
+
+    label: str
+    components: frozenset[str]
+    shown: Callable[[Any], str]
+
+
+MATCH_ANSWERS: dict[str, MatchAnswer] = {
+    "library_type": MatchAnswer(
+        "library type", frozenset({"library_type", "grade_levels"}), lambda v: LIBRARY_TYPES.get(v, _text(v))
+    ),
+    "organization": MatchAnswer("organization", frozenset({"cross_org"}), _text),
+    "region": MatchAnswer("region", frozenset({"meeting_format"}), _text),
+    "specializations": MatchAnswer(
+        "specializations", frozenset({"specialization"}), lambda v: ", ".join(map(specialization_label, v)) or "none"
+    ),
+    "years_experience": MatchAnswer("years of experience", frozenset({"experience"}), _years),
+    "grade_levels": MatchAnswer("grade levels", frozenset({"grade_levels"}), _listed(GRADE_LEVELS)),
+    "meeting_format": MatchAnswer(
+        "meeting format", frozenset({"meeting_format"}), lambda v: MEETING_FORMATS.get(v, _text(v))
+    ),
+}
+
+
+def match_answers(enrollment: Enrollment) -> dict[str, Any]:
+    """The answers matching reads, as they are now (taken before an edit, to compare after it)."""
+    return {name: _comparable(getattr(enrollment, name)) for name in MATCH_ANSWERS}
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(sorted(value))
+    if isinstance(value, str):
+        return " ".join(value.split())
+    return value
+
+
+def queue_edit_notice(
+    session: Session,
+    enrollment: Enrollment,
+    before: dict[str, Any],
+    request_key: str,
+    now: datetime,
+    coordinators: frozenset[str] = frozenset(),
+) -> list[DeliveryKey]:
+    """Tell the program's coordinators, once per edit (`request_key`: a resent submission finds its row), which
+    answers a running pairing's match used have changed. The keys of the rows written (none when nothing the
+    match used changed, or the person is not paired)."""
+    after = match_answers(enrollment)
+    changed = {name for name in MATCH_ANSWERS if before.get(name) != after[name]}
+    program = queries.program_by_id(session, enrollment.program_id)
+    if not changed or program is None or enrollment.id is None:
+        return []
+    pairs = []
+    told: set[str] = set()
+    for pairing in queries.pairings_of_enrollments(session, [enrollment.id]):
+        if pairing.approved_at is None and pairing.status == PairingStatus.PROPOSED:
+            continue  # a draft the coordinators have not approved: the next preview scores it afresh
+        found = _pair_change(session, program, pairing, enrollment, before, changed)
+        if found is not None:
+            answers, pair = found
+            told |= answers
+            pairs.append(pair)
+    if not pairs:
+        return []
+    payload = {
+        "program": program.name,
+        "person": enrollment.person_id,
+        "role": enrollment.role,
+        "changes": [
+            [MATCH_ANSWERS[name].label, MATCH_ANSWERS[name].shown(before[name]), MATCH_ANSWERS[name].shown(after[name])]
+            for name in MATCH_ANSWERS
+            if name in told
+        ],
+        "pairs": pairs,
+    }
+    edit = hashlib.sha256(request_key.encode()).hexdigest()[:32]
+    return program_rules.queue_coordinator_notice(
+        session,
+        program,
+        DeliveryKey(PROFILE_CHANGED, f"enrollment:{enrollment.id}", edit),
+        payload,
+        due_at=now,
+        now=now,
+        coordinators=coordinators,
+        leave_out=frozenset({enrollment.person_id}),
+    )
+
+
+def _pair_change(
+    session: Session,
+    program: Program,
+    pairing: Pairing,
+    enrollment: Enrollment,
+    before: dict[str, Any],
+    changed: set[str],
+) -> tuple[set[str], dict[str, Any]] | None:
+    """(the changed answers this pairing's match used, how its match reads then and now); None when no part of
+    it reads differently."""
+    mentor = queries.enrollment(session, pairing.mentor_enrollment_id)
+    mentee = queries.enrollment(session, pairing.mentee_enrollment_id)
+    if mentor is None or mentee is None:
+        return None
+    people = queries.people(session, [mentor.person_id, mentee.person_id])
+    names = {pid: p.display_name for pid, p in people.items() if p.display_name}
+
+    def candidate(e: Enrollment, answers: dict[str, Any] | None = None) -> matching.Candidate:
+        person = people.get(e.person_id)
+        plain = pairing_service.to_candidate(e, person.timezone if person else program.timezone, pairing.created_at)
+        if answers is None:
+            return plain
+        return dataclasses.replace(plain, **answers)  # lists as tuples: Candidate keeps them as sets
+
+    rules = pairing_service.rules_for(session, program)
+    mine = enrollment.role == Role.MENTOR
+    old_pair = (
+        (candidate(mentor, before), candidate(mentee)) if mine else (candidate(mentor), candidate(mentee, before))
+    )
+    new_pair = (candidate(mentor), candidate(mentee))
+    old = _by_component(matching.score_pair(*old_pair, rules, names=names, labels=specializations()))
+    new = _by_component(matching.score_pair(*new_pair, rules, names=names, labels=specializations()))
+    moved = {name for name in set(old) | set(new) if old.get(name) != new.get(name)}
+    answers = {name for name in changed if MATCH_ANSWERS[name].components & moved}
+    if not answers:
+        return None
+    order = [name for name in matching.COMPONENTS if name in moved]
+    return answers, {
+        "mentor": mentor.person_id,
+        "mentee": mentee.person_id,
+        "was": [old[name][0] for name in order if name in old],
+        "now": [new[name][0] for name in order if name in new],
+        # A part of the match that was fine and is now a concern: the pairing may no longer fit.
+        "new_concern": any(new[n][1] and not old.get(n, ("", False))[1] for n in order if n in new),
+    }
+
+
+def _by_component(score: matching.PairScore) -> dict[str, tuple[str, bool]]:
+    """Each part of a match: (its reason as shown to people, whether it is a concern)."""
+    return {part.name: (part.reason, part.concern) for part in score.components}
