@@ -291,10 +291,13 @@ def cmd_program_create(args: argparse.Namespace) -> int:
                 session, _program_values(args), actor=program_service.CLI_ACTOR, now=_now()
             )
             print(f"Created program {program.name!r} (id {program.id}).")
+            name, channel = program.name, program.admin_channel
     except program_service.ProgramInvalid as invalid:
         raise CommandFailed(_invalid_lines(invalid)) from None
     finally:
         engine.dispose()
+    if channel:  # saved first, as the Slack form does: the warning says what to do, it does not refuse
+        _print_admin_channel_note(name, channel)
     return 0
 
 
@@ -306,17 +309,70 @@ def cmd_program_edit(args: argparse.Namespace) -> int:
             if program is None:
                 raise CommandFailed(f"there is no program called {args.program!r}")
             was_closed = program.closed_at is not None
+            old_channel = program.admin_channel
             program_service.edit_program(
                 session, program, _program_values(args), actor=program_service.CLI_ACTOR, now=_now()
             )
             print(f"Updated program {program.name!r}.")
             if was_closed and program.closed_at is None:
                 print(program_service.reopened_note(program).replace("`/mentor-admin pair`", "/mentor-admin pair"))
+            name, channel = program.name, program.admin_channel
     except program_service.ProgramInvalid as invalid:
         raise CommandFailed(_invalid_lines(invalid)) from None
     finally:
         engine.dispose()
+    if channel and channel != old_channel:  # as the Slack form: only a new channel is checked
+        _print_admin_channel_note(name, channel)
     return 0
+
+
+def _print_admin_channel_note(program_name: str, channel: str) -> None:
+    """The Slack program form's check that Shelfmate can post in the admin channel, for the command line:
+    a warning when it cannot, or a note that Slack could not be asked. Never a failure: the program is saved."""
+    settings = load_settings(require_slack=False)
+    unchecked = f"Note: could not check that Shelfmate can post in the admin channel {channel}"
+    invite = (
+        "If Shelfmate is not in that channel, invite it with /invite @Shelfmate there, or summaries and alerts "
+        "can't be posted in it."
+    )
+    if not settings.bot_token:
+        print(f"{unchecked}: SLACK_BOT_TOKEN is not set here. {invite}")
+        return
+    try:
+        problem = asyncio.run(_admin_channel_problem(settings, channel))
+    except SlackUnavailable as error:
+        print(f"{unchecked}: Slack did not answer ({error}). {invite}")
+        return
+    if problem is not None:
+        print(admin_channel_warning(program_name, channel, problem))
+
+
+async def _admin_channel_problem(settings: Settings, channel: str) -> str | None:
+    """Why Shelfmate cannot post in `channel` (the gateway's check the Slack form uses); None when it can."""
+    from bot.slack_client import connection_pool, make_slack_client
+
+    async with connection_pool() as pool:
+        return await SlackGateway(make_slack_client(settings, pool=pool)).channel_post_problem(channel)
+
+
+def admin_channel_warning(program_name: str, channel: str, problem: str) -> str:
+    """What the Slack form says about an admin channel Shelfmate cannot post in, in words for a terminal."""
+    edit = f"shelfmate program edit {program_name!r} --admin-channel CHANNEL_ID"
+    if problem == "is_archived":
+        return (
+            f"Warning: the admin channel {channel} is archived, so summaries and alerts can't be posted there: "
+            f"choose another with {edit}."
+        )
+    if problem == "channel_not_found":
+        return (
+            f"Warning: Shelfmate can't see a channel {channel}: check the id (or choose another with {edit}). "
+            "If it is a private channel, invite Shelfmate with /invite @Shelfmate there. Until then summaries "
+            "and alerts come to coordinators by DM."
+        )
+    return (
+        f"Warning: Shelfmate is not in the admin channel {channel} yet, so summaries and alerts can't be posted "
+        "there: please invite it with /invite @Shelfmate in that channel. Until then they come to coordinators by DM."
+    )
 
 
 def cmd_program_list(args: argparse.Namespace) -> int:

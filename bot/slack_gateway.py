@@ -239,11 +239,17 @@ class SlackGateway:
         """Why the bot could not post in this channel ("not_in_channel", "is_archived", "channel_not_found"),
         or None when it can (or Slack did not say)."""
         try:
+            return await self.channel_post_problem(channel_id)
+        except SlackUnavailable:
+            return None
+
+    async def channel_post_problem(self, channel_id: str) -> str | None:
+        """`why_cannot_post_in`, but SlackUnavailable when Slack did not answer: for a caller that must say the
+        channel could not be checked (the command line) rather than let silence read as "all is well"."""
+        try:
             data = await self._call("conversations.info", channel=channel_id)
         except Unreachable as error:
             return error.error  # a private channel the bot is not in looks like no channel at all
-        except SlackUnavailable:
-            return None
         channel = data.get("channel") or {}
         if channel.get("is_archived"):
             return "is_archived"

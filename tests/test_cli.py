@@ -397,3 +397,69 @@ def test_import_reads_excels_csv_utf8_with_its_byte_order_mark(
     with session_scope(engine) as session:
         [enrollment] = session.exec(select(Enrollment))
         assert enrollment.organization == "Bibliothèque de Québec"
+
+
+# -- shelfmate program create/edit --admin-channel: can Shelfmate post there? ----------------------------------
+PROGRAM_DATES = [
+    *("--applications-close", "2026-02-17", "--agreement-due", "2026-03-01"),
+    *("--starts", "2026-03-01", "--ends", "2026-06-30"),
+]
+
+
+def _admin_channel(engine: Engine, name: str) -> str | None:
+    from storage.models import Program
+
+    with session_scope(engine) as session:
+        return session.exec(select(Program).where(Program.name == name)).one().admin_channel
+
+
+def test_program_create_and_edit_warn_when_shelfmate_cannot_post_in_the_admin_channel(
+    operator_shell: Path, engine: Engine, emulator: SlackEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Slack form warns "I'm not in #plsep-admins yet: please invite me" when the admin channel is one
+    Shelfmate is not a member of; `shelfmate program create --admin-channel` saved it without a word, and
+    summaries and alerts never reached the channel. It should save the program and say the same."""
+    emulator.add_channel("C0NOTINVTD", "plsep-admins", is_member=False)
+    emulator.add_channel("C0ARCHIVED", "old-admins", is_archived=True)
+    emulator.add_channel("C0JOINED01", "plsep-coordinators")
+
+    assert main(["program", "create", "--name", "PLSEP 2026", *PROGRAM_DATES, "--admin-channel", "C0NOTINVTD"]) == 0
+    out = capsys.readouterr().out
+    assert "Created program 'PLSEP 2026'" in out, out
+    assert "C0NOTINVTD" in out and "/invite @Shelfmate" in out, f"no word that Shelfmate is not in the channel:\n{out}"
+    assert _admin_channel(engine, "PLSEP 2026") == "C0NOTINVTD"  # saved all the same, as the Slack form does
+
+    assert main(["program", "edit", "PLSEP 2026", "--admin-channel", "C0ARCHIVED"]) == 0
+    out = capsys.readouterr().out
+    assert "C0ARCHIVED" in out and "archived" in out and "--admin-channel" in out, out
+    assert _admin_channel(engine, "PLSEP 2026") == "C0ARCHIVED"
+
+    assert main(["program", "edit", "PLSEP 2026", "--admin-channel", "C0JOINED01"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == "Updated program 'PLSEP 2026'.", out  # Shelfmate is in it: nothing to warn about
+    emulator.reset_calls()
+    assert main(["program", "edit", "PLSEP 2026", "--ends", "2026-06-26"]) == 0  # the channel did not change
+    assert emulator.calls_to("conversations.info") == [], "asked Slack about a channel that did not change"
+
+
+def test_program_create_says_the_admin_channel_could_not_be_checked_when_slack_is_out_of_reach(
+    operator_shell: Path,
+    engine: Engine,
+    emulator: SlackEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Slack down, or no bot token in this shell: the program is saved, and the operator is told the admin
+    channel could not be checked (not a traceback, not silence)."""
+    emulator.fail("conversations.info", status=503, times=None)
+    assert main(["program", "create", "--name", "PLSEP 2026", *PROGRAM_DATES, "--admin-channel", "C0NOTINVTD"]) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err, captured.err
+    assert "could not check" in captured.out and "C0NOTINVTD" in captured.out, captured.out
+    assert _admin_channel(engine, "PLSEP 2026") == "C0NOTINVTD"
+
+    monkeypatch.delenv("SLACK_BOT_TOKEN")
+    assert main(["program", "edit", "PLSEP 2026", "--admin-channel", "C0OTHER001"]) == 0
+    out = capsys.readouterr().out
+    assert "could not check" in out and "SLACK_BOT_TOKEN" in out, out
+    assert _admin_channel(engine, "PLSEP 2026") == "C0OTHER001"

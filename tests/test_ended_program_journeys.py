@@ -243,4 +243,5 @@ async def test_an_intro_held_past_the_end_is_dropped_and_the_pairing_ends_with_t
         intro = session.get(Delivery, intro.id)
         pairing = session.get(Pairing, late_pair)
         assert intro.status == "skipped", f"the intro went out after the end: {intro.status}"
-        assert (pairing.status, pairing.end_reason) == ("ended", "The program ended."), pairing.end_reason
+        ended = (pairing.status, pairing.end_reason)
+        assert ended == ("ended", "The program ended before the two were introduced."), pairing.end_reason

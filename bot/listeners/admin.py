@@ -275,7 +275,11 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if refusal:
             await respond(text=refusal, replace_original=False)
             return
-        changed = await runtime.write(_reject, pairing.id, user_id, runtime.now())
+        try:
+            changed = await runtime.write(_reject, pairing.id, user_id, runtime.now())
+        except PairingRefused as problem:  # their own pairing: another coordinator decides
+            await respond(text=str(problem), replace_original=False)
+            return
         decision = "rejected" if changed else "was already decided; nothing changed"
         await respond(text=admin_views.decision_text(pairing.id, decision, user_id), replace_original=False)
 
@@ -286,7 +290,12 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if refusal:
             await respond(text=refusal, replace_original=False)
             return
-        if not await runtime.write(_dissolve, pairing.id, user_id, runtime.now()):
+        try:
+            dissolved = await runtime.write(_dissolve, pairing.id, user_id, runtime.now())
+        except PairingRefused as problem:  # their own pairing: another coordinator decides
+            await respond(text=str(problem), replace_original=False)
+            return
+        if not dissolved:
             await respond(text=f"Pairing #{pairing.id} had already ended; nothing changed.", replace_original=False)
             return
         await respond(

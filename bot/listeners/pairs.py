@@ -88,10 +88,12 @@ async def open_checkin(runtime: Runtime, user_id: str, trigger_id: str, chosen: 
         over = await runtime.read(checkins.readable_pairings, user_id)
         if chosen is not None:
             over = [p for p in over if p.pairing.id == chosen]
-            if not over:
-                return NOT_YOURS
         if not over:
-            return NO_PAIRING
+            # Paired on the program's last evening, its intro dropped at the end: say so, not "not yours" or "yet".
+            never_met = await runtime.read(checkins.never_introduced, user_id, chosen)
+            if never_met:
+                return views.never_introduced_text(never_met[0])
+            return NOT_YOURS if chosen is not None else NO_PAIRING
         if over[0].pairing.status == PairingStatus.ENDED:
             return views.late_logging_closed_text(over[0], checkins.late_logging_until(over[0].program))
         return PAIRING_OVER
@@ -226,7 +228,12 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             pair = await runtime.read(checkins.pair_to_log, pairing_id, user_id)
         except NotYourPairing:  # their own pairing, dissolved since the form opened, is over, not someone else's
             own = any(p.pairing.id == pairing_id for p in await runtime.read(checkins.readable_pairings, user_id))
-            await ack(response_action="errors", errors={anchor: PAIRING_OVER if own else NOT_YOURS})
+            problem = PAIRING_OVER if own else NOT_YOURS
+            if not own and pairing_id is not None:
+                # Theirs, but the program ended before the two were introduced: say that, not "another pair".
+                never_met = await runtime.read(checkins.never_introduced, user_id, pairing_id)
+                problem = views.never_introduced_text(never_met[0]) if never_met else problem
+            await ack(response_action="errors", errors={anchor: problem})
             return
         today = await runtime.read(checkins.local_today, pair, runtime.now())
         errors = checkins.validate(answers, pair, today)

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from bot.services.agreements import NotYourPairing, PairView, member_view
 from bot.services.catalog import MEETING_FORMATS, specializations
 from bot.services.enrollment import LEFT_REASON
-from bot.services.schedule import zone
+from bot.services.schedule import ENDED_BEFORE_INTRO_REASON, zone
 from storage import queries
 from storage.models import CheckIn, EnrollmentStatus, Pairing, PairingStatus, Program
 
@@ -47,8 +47,9 @@ def late_logging_until(program: Program) -> date:
 
 
 def _ended_with_program(session: Session, pairing: Pairing) -> bool:
-    """Ended by its program's close (not dissolved), and neither member has left since: leaving erases."""
-    if pairing.status != PairingStatus.ENDED:
+    """Ended by its program's close (not dissolved) after the two were introduced, and neither member has left
+    since: leaving erases. A pair never introduced cannot have met through the program."""
+    if pairing.status != PairingStatus.ENDED or _ended_before_intro(pairing):
         return False
     members = queries.enrollments_by_id(session, [pairing.mentor_enrollment_id, pairing.mentee_enrollment_id])
     return len(members) == 2 and all(e.status != EnrollmentStatus.WITHDRAWN for e in members.values())
@@ -58,11 +59,7 @@ def checkin_pairings(session: Session, user_id: str, now: datetime) -> list[Pair
     """The pairings this person can log a meeting for now: live ones, and ones that ended with their program
     no more than LATE_LOGGING_DAYS ago."""
     out = loggable_pairings(session, user_id)
-    enrollments = [
-        e.id
-        for e in queries.enrollments_of_person(session, user_id)
-        if e.id is not None and e.status != EnrollmentStatus.WITHDRAWN
-    ]
+    enrollments = _own_enrollment_ids(session, user_id)
     for pairing in queries.pairings_of_enrollments(session, enrollments, live_only=False):
         if not _ended_with_program(session, pairing):
             continue
@@ -86,12 +83,7 @@ def pair_to_log(session: Session, pairing_id: int | None, user_id: str) -> PairV
 
 def loggable_pairings(session: Session, user_id: str) -> list[PairView]:
     """The pairings this person can log a meeting for (introduced or active)."""
-    # Someone who left asked for their answers and notes to be erased; the partner's notes are not theirs to keep.
-    enrollments = [
-        e.id
-        for e in queries.enrollments_of_person(session, user_id)
-        if e.id is not None and e.status != EnrollmentStatus.WITHDRAWN
-    ]
+    enrollments = _own_enrollment_ids(session, user_id)
     out = []
     for pairing in queries.pairings_of_enrollments(session, enrollments):
         if pairing.status in CHECKIN_STATUSES:
@@ -99,6 +91,16 @@ def loggable_pairings(session: Session, user_id: str) -> list[PairView]:
             if pair is not None:
                 out.append(pair)
     return out
+
+
+def _own_enrollment_ids(session: Session, user_id: str) -> list[int]:
+    """The person's enrollments whose pairings are still theirs: someone who left asked for their answers and
+    notes to be erased, and the partner's notes are not theirs to keep."""
+    return [
+        e.id
+        for e in queries.enrollments_of_person(session, user_id)
+        if e.id is not None and e.status != EnrollmentStatus.WITHDRAWN
+    ]
 
 
 def validate(answers: CheckInAnswers, pair: PairView, today: date) -> dict[str, str]:
@@ -231,12 +233,7 @@ class PairHistory:
 def readable_pairings(session: Session, user_id: str) -> list[PairView]:
     """Every pairing this person was introduced in, live or over: the pair's record stays the pair's to read
     after the program ends or the pairing is dissolved. Only ever pairings the person is one of the two in."""
-    # Someone who left asked for their answers and notes to be erased; the partner's notes are not theirs to keep.
-    enrollments = [
-        e.id
-        for e in queries.enrollments_of_person(session, user_id)
-        if e.id is not None and e.status != EnrollmentStatus.WITHDRAWN
-    ]
+    enrollments = _own_enrollment_ids(session, user_id)
     live, past = [], []
     for pairing in queries.pairings_of_enrollments(session, enrollments, live_only=False):
         if not _was_introduced(pairing) or _left_by(pairing, user_id):
@@ -263,7 +260,30 @@ def _left_by(pairing: Pairing, user_id: str) -> bool:
 
 
 def _was_introduced(pairing: Pairing) -> bool:
-    """A proposal never approved (rejected, or dropped at the end) was never the pair's: nothing to read."""
-    if pairing.status in (*CHECKIN_STATUSES, PairingStatus.ENDED):
+    """A proposal never approved (rejected, or dropped at the end) was never the pair's: nothing to read; nor was
+    one approved whose intro the program's end dropped."""
+    if pairing.status == PairingStatus.ENDED:
+        return not _ended_before_intro(pairing)
+    if pairing.status in CHECKIN_STATUSES:
         return True
     return pairing.status == PairingStatus.DISSOLVED and pairing.approved_at is not None
+
+
+def _ended_before_intro(pairing: Pairing) -> bool:
+    """Approved, but the program ended while its intro waited for working hours: the two never heard of each
+    other through the program (the closing sweep says so in the pairing's end reason)."""
+    return pairing.status == PairingStatus.ENDED and pairing.end_reason == ENDED_BEFORE_INTRO_REASON
+
+
+def never_introduced(session: Session, user_id: str, pairing_id: int | None = None) -> list[PairView]:
+    """This person's pairings that ended with their program before the two were introduced (only `pairing_id`,
+    if given): they are told why there is nothing to log, not that they have no partner or that it is not theirs."""
+    enrollments = _own_enrollment_ids(session, user_id)
+    out = []
+    for pairing in queries.pairings_of_enrollments(session, enrollments, live_only=False):
+        if not _ended_before_intro(pairing) or (pairing_id is not None and pairing.id != pairing_id):
+            continue
+        pair = member_view(session, pairing, user_id)
+        if pair is not None:
+            out.append(pair)
+    return out

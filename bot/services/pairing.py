@@ -353,10 +353,13 @@ def approve_all(session: Session, program: Program, actor: str, now: datetime) -
 
 
 def reject(session: Session, pairing: Pairing, actor: str, now: datetime) -> bool:
-    """A rejected proposal is dissolved, so matching never proposes the same two people again."""
+    """A rejected proposal is dissolved, so matching never proposes the same two people again.
+
+    OwnPairing when the coordinator is one of the two: like approving it, that is another coordinator's call."""
     _decide_alone_on(session, pairing)
     if pairing.status != PairingStatus.PROPOSED or pairing.approved_at is not None:
         return False
+    _refuse_own(session, pairing, actor)
     pairing.status = PairingStatus.DISSOLVED
     pairing.ended_at = now
     pairing.end_reason = "Rejected by a coordinator."
@@ -368,12 +371,24 @@ def reject(session: Session, pairing: Pairing, actor: str, now: datetime) -> boo
     return True
 
 
-def own_pairing_message(program: Program) -> str:
-    """A coordinator never decides a pairing they are in: by hand, by Approve or by Approve all."""
+def own_pairing_message(program: Program, *, approved: bool = False) -> str:
+    """A coordinator never decides a pairing they are in: by hand, by Approve, Approve all, Reject, Dissolve or
+    unpair. Once it is approved they can ask for a change as any participant does (`approved`)."""
+    ask = " If your pairing isn't working, `/mentor rematch <reason>` tells the coordinators why." if approved else ""
     return (
         f"You're one of these two, so please ask another coordinator of {program.name} to decide your "
-        "own pairing. Nothing changed."
+        f"own pairing.{ask} Nothing changed."
     )
+
+
+def _refuse_own(session: Session, pairing: Pairing, actor: str) -> None:
+    """OwnPairing when `actor` is the mentor or the mentee of this pairing, a global admin too (as for Approve)."""
+    members = queries.pair_members(session, pairing)
+    if members is None or actor not in members:
+        return
+    program = queries.program_by_id(session, pairing.program_id)
+    assert program is not None  # a pairing's program is a foreign key
+    raise OwnPairing(own_pairing_message(program, approved=pairing.approved_at is not None))
 
 
 @dataclass(frozen=True)
@@ -489,10 +504,14 @@ def pair_by_hand_once(
 
 
 def dissolve(session: Session, pairing: Pairing, actor: str, now: datetime, reason: str) -> bool:
-    """End a live pairing; False when it had already ended (a double click, Slack's retry): nothing changes."""
+    """End a live pairing; False when it had already ended (a double click, Slack's retry): nothing changes.
+
+    OwnPairing when the coordinator is one of the two: another coordinator decides (they can ask with
+    `/mentor rematch`)."""
     _decide_alone_on(session, pairing)
     if pairing.status not in LIVE_PAIRING_STATUSES:
         return False
+    _refuse_own(session, pairing, actor)
     pairing.status = PairingStatus.DISSOLVED
     pairing.ended_at = now
     pairing.end_reason = reason[:500]

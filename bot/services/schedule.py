@@ -52,6 +52,10 @@ AT_RISK_MISSED = 2
 REMINDER_KINDS = frozenset({"nudge", "did_you_meet", "did_you_meet_again"})
 # The reminder to settle an agreement can wait in the ledger too, and is likewise decided again at send time.
 AGREEMENT_REMINDER = "agreement_reminder"
+# Why the closing sweep ended a pairing. An approved pairing whose intro was still held (quiet hours) ends with
+# the program too, but its two were never introduced: the reason is what tells the two cases apart afterwards.
+PROGRAM_ENDED_REASON = "The program ended."
+ENDED_BEFORE_INTRO_REASON = "The program ended before the two were introduced."
 
 
 # -- time ------------------------------------------------------------------------------------------------
@@ -747,14 +751,14 @@ class Planner:
                 )
                 ctx.pairing.status = PairingStatus.ENDED
                 ctx.pairing.ended_at = self.now
-                ctx.pairing.end_reason = "The program ended."
+                ctx.pairing.end_reason = PROGRAM_ENDED_REASON
                 self.session.add(ctx.pairing)
             elif ctx.pairing.status == PairingStatus.PROPOSED and ctx.pairing.approved_at is not None:
                 # Approved, its intro still waiting for quiet hours (and dropped now): it ends like the others,
-                # without a wrap-up, since the two were never introduced.
+                # without a wrap-up, since the two were never introduced (and so cannot log meetings late).
                 ctx.pairing.status = PairingStatus.ENDED
                 ctx.pairing.ended_at = self.now
-                ctx.pairing.end_reason = "The program ended."
+                ctx.pairing.end_reason = ENDED_BEFORE_INTRO_REASON
                 self.session.add(ctx.pairing)
             elif ctx.pairing.status == PairingStatus.PROPOSED:
                 ctx.pairing.status = PairingStatus.DISSOLVED

@@ -330,6 +330,16 @@ def late_logging_closed_text(pair: PairView, until: date) -> str:
     )
 
 
+def never_introduced_text(pair: PairView) -> str:
+    """A pairing the program's end overtook before its intro went out: the two never met through the program."""
+    program = pair.program
+    return (
+        f"You and <@{pair.partner_id}> were never introduced: *{clip(program.name, 120)}* ended on "
+        f"{program.ends_on:%b %-d, %Y} before your introduction went out, so there are no meetings to log "
+        "for that pairing. `/mentor status` shows where you are."
+    )
+
+
 def checkins_list_text(pair: PairView, checkins: list[Any]) -> str:
     """The pair's own record, private notes included: sent only ephemerally to one of the two."""
     live = pair.pairing.status in CHECKIN_STATUSES
