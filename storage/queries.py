@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, or_
+from sqlalchemy import case, func, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -63,7 +63,10 @@ def lock_program(session: Session, program_id: int) -> None:
 
 
 def all_programs(session: Session) -> list[Program]:
-    return list(session.exec(select(Program).order_by(Program.starts_on, Program.id)))
+    """Open programs first, then closed ones; newest first within each: what a coordinator looks for is this
+    year's program, not the oldest on record."""
+    still_open = case((Program.closed_at.is_(None), 0), else_=1)
+    return list(session.exec(select(Program).order_by(still_open, Program.starts_on.desc(), Program.id.desc())))
 
 
 def unclosed_programs(session: Session) -> list[Program]:
@@ -208,6 +211,11 @@ def request_seen(session: Session, key: str) -> bool:
 
 
 # -- audit ---------------------------------------------------------------------------------------------
+def latest_audit_event(session: Session, program_id: int, action: str) -> AuditEvent | None:
+    statement = select(AuditEvent).where(AuditEvent.program_id == program_id, AuditEvent.action == action)
+    return session.exec(statement.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(1)).first()
+
+
 def audit_events(session: Session, limit: int, program_ids: set[int] | None = None) -> list[AuditEvent]:
     """Newest first; `program_ids` limits them to those programs."""
     statement = select(AuditEvent)

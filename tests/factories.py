@@ -130,3 +130,18 @@ def block_texts(blocks: list[dict[str, Any]]) -> str:
 
     walk(blocks)
     return "\n".join(out)
+
+
+def approve_all_value(messages: list[dict[str, Any]]) -> str:
+    """The value of the Approve all button on the latest match preview among `messages` (a channel's), as a
+    coordinator pressing it sends it: it names the preview, so an older preview's button is refused."""
+    values = [
+        element["value"]
+        for message in messages
+        for block in message.get("blocks") or []
+        if block.get("type") == "actions"
+        for element in block.get("elements") or []
+        if element.get("action_id") == "shelfmate_approve_all"
+    ]
+    assert values, "no match preview with an Approve all button was posted"
+    return values[-1]

@@ -143,9 +143,29 @@ def csv_rows(content: bytes) -> list[dict[str, str]]:
     ("kind", "columns", "count"),
     [
         ("participants", ["slack_user_id", "display_name", "role", "status", "library_type", "organization"], 8),
-        ("pairings", ["pairing_id", "mentor", "mentee", "status", "score", "at_risk"], 3),
-        ("checkins", ["pairing_id", "met_on", "duration_minutes", "format", "topics", "rating", "logged_by"], 3),
-        ("hours", ["slack_user_id", "display_name", "role", "meetings", "hours"], 4),
+        (
+            "pairings",
+            [
+                "pairing_id",
+                "mentor",
+                "mentor_name",
+                "mentor_organization",
+                "mentee",
+                "mentee_name",
+                "mentee_organization",
+                "status",
+                "score",
+                "at_risk",
+            ],
+            3,
+        ),
+        (
+            "checkins",
+            ["pairing_id", "met_on", "duration_minutes", "format", "topics", "rating", "logged_by", "logged_by_name"],
+            3,
+        ),
+        # Everyone paired, with or without meetings: U0E3 of the introduced pair is there with 0 hours.
+        ("hours", ["slack_user_id", "display_name", "role", "meetings", "hours", "organization"], 5),
     ],
 )
 def test_exports_upload_csv_without_private_notes(
@@ -162,6 +182,13 @@ def test_exports_upload_csv_without_private_notes(
         by_person = {(r["slack_user_id"], r["role"]): (r["meetings"], r["hours"]) for r in rows}
         assert by_person[("U0M1", "mentor")] == ("2", "1.5")
         assert by_person[("U0E2", "mentee")] == ("1", "1.5")
+        assert by_person[("U0E3", "mentee")] == ("0", "0.0")
+    if kind == "pairings":
+        assert {(r["mentor_name"], r["mentee_name"], r["mentee_organization"]) for r in rows} == {
+            ("u0m1", "u0e1", "X"), ("u0m2", "u0e2", "X"), ("u0m2", "u0e3", "X")
+        }  # fmt: skip
+    if kind == "checkins":
+        assert {r["logged_by_name"] for r in rows} == {"u0e1"}
 
 
 def test_non_admins_cannot_summarize_or_export(
@@ -178,7 +205,7 @@ def test_cli_export_writes_the_same_csv(database_url: str, tmp_path: Any, known:
     out = tmp_path / "hours.csv"
     result = run_cli(["export", "hours", "--out", str(out)], database_url, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert len(csv_rows(out.read_bytes())) == 4
+    assert len(csv_rows(out.read_bytes())) == 5
     assert out.read_bytes().startswith("\ufeff".encode())  # the byte-order mark Excel needs to read UTF-8
     assert NOTE not in out.read_text()
 

@@ -19,7 +19,7 @@ from bot.views import ids
 from storage.engine import session_scope
 from storage.models import Delivery, Enrollment, Pairing
 from tests.conftest import ADMIN_ID
-from tests.factories import PLSEP, make_program
+from tests.factories import PLSEP, approve_all_value, make_program
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
@@ -88,9 +88,9 @@ def test_approve_all_leaves_the_coordinators_own_pairing_for_another_coordinator
     """Cam pressed *Approve all* and approved Cam's own pairing with the rest; the rest should be approved and
     the answer say that Cam's own was left for another coordinator."""
     cam_and_ruth_proposed(slack, emulator, engine, clock)
-    program_id = proposals(engine)[COORD].program_id
-
-    slack.block_action(COORD, ids.ACTION_APPROVE_ALL, str(program_id), channel_id=ADMIN_CHANNEL)
+    slack.block_action(
+        COORD, ids.ACTION_APPROVE_ALL, approve_all_value(emulator.messages_in(ADMIN_CHANNEL)), channel_id=ADMIN_CHANNEL
+    )
     said = wait_for(lambda: emulator.responses_to(slack.last_response_url), what="the answer")[-1]["text"]
     settle(emulator)
     now = proposals(engine)

@@ -19,7 +19,7 @@ from bot.views import admin as admin_views
 from storage.engine import session_scope
 from storage.models import AuditEvent, Enrollment, Pairing, Program
 from tests.conftest import ADMIN_ID
-from tests.factories import block_texts, intake_state, make_program, program_modal_state
+from tests.factories import approve_all_value, block_texts, intake_state, make_program, program_modal_state
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_participants import join, wait_for
@@ -179,8 +179,12 @@ def test_match_preview_approve_reject_and_waitlist_end_to_end(
     assert "already decided" in wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
     slack.block_action(ADMIN_ID, "shelfmate_reject_pair", str(second.id), channel_id=ADMIN_CHANNEL)
     wait_for(lambda: emulator.responses_to(slack.last_response_url))
-    program_id = rows(engine, Program)[0].id
-    slack.block_action(ADMIN_ID, "shelfmate_approve_all", str(program_id), channel_id=ADMIN_CHANNEL)
+    slack.block_action(
+        ADMIN_ID,
+        "shelfmate_approve_all",
+        approve_all_value(emulator.messages_in(ADMIN_CHANNEL)),
+        channel_id=ADMIN_CHANNEL,
+    )
     assert "approved 1 pair in" in wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
     by_id = {p.id: p for p in rows(engine, Pairing)}
     assert by_id[first.id].approved_at and by_id[third.id].approved_at
@@ -198,7 +202,9 @@ def test_match_preview_approve_reject_and_waitlist_end_to_end(
     ] == []
     assert {p.id for p in again if p.approved_at} == {first.id, third.id}
     actions = [e.action for e in rows(engine, AuditEvent)]
-    assert actions.count("match.preview") == 2 and "pairing.reject" in actions and actions.count("pairing.approve") == 2
+    # The one Approve and the one Approve all (which approved the third): one line each.
+    assert actions.count("match.preview") == 2 and "pairing.reject" in actions
+    assert actions.count("pairing.approve") == 1 and actions.count("pairing.approve_all") == 1
 
 
 def test_hand_pairing_checks_rules_and_needs_a_confirmed_override(
@@ -391,8 +397,12 @@ def test_preview_of_a_large_program_fits_one_message_and_the_rest_is_in_the_csv(
     proposed = {p.id for p in rows(engine, Pairing) if p.status == "proposed"}
     assert len(proposed) == 42 and set(in_csv) == proposed and set(listed) < proposed
 
-    program_id = rows(engine, Program)[0].id
-    slack.block_action(ADMIN_ID, "shelfmate_approve_all", str(program_id), channel_id=ADMIN_CHANNEL)
+    slack.block_action(
+        ADMIN_ID,
+        "shelfmate_approve_all",
+        approve_all_value(emulator.messages_in(ADMIN_CHANNEL)),
+        channel_id=ADMIN_CHANNEL,
+    )
     assert "approved 42 pairs" in wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
     assert all(p.approved_at for p in rows(engine, Pairing))
 
@@ -449,8 +459,12 @@ def test_approving_a_stale_proposal_never_overfills_a_mentor(
     slack.block_action(ADMIN_ID, "shelfmate_approve_pair", str(proposal.id), channel_id=ADMIN_CHANNEL)
     refused = wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
     assert "no open mentee slots (1 of 1 taken)" in refused and f"find <@{proposed_mentee}> a mentor" in refused
-    program_id = rows(engine, Program)[0].id
-    slack.block_action(ADMIN_ID, "shelfmate_approve_all", str(program_id), channel_id=ADMIN_CHANNEL)
+    slack.block_action(
+        ADMIN_ID,
+        "shelfmate_approve_all",
+        approve_all_value(emulator.messages_in(ADMIN_CHANNEL)),
+        channel_id=ADMIN_CHANNEL,
+    )
     answer = wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
     assert "approved 0 pairs" in answer and "1 not approved" in answer
     assert f"<@U0MENTORA> and <@{proposed_mentee}>: Not approved: <@U0MENTORA> has no open mentee slots" in answer
@@ -460,6 +474,50 @@ def test_approving_a_stale_proposal_never_overfills_a_mentor(
     statuses = {e.person_id: e.status for e in rows(engine, Enrollment)}
     assert statuses[proposed_mentee] != "matched"
     assert [e.action for e in rows(engine, AuditEvent)].count("pairing.approve") == 0
+
+
+def _two_previews_of_the_same_pool(slack: SlackDriver, emulator: SlackEmulator, engine: Engine) -> list[str]:
+    """Two mentors, two mentees, previewed twice with nothing changed between: the Approve all values."""
+    make_program(engine)
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID])
+    for user in ("U0MENTORA", "U0MENTORB", "U0MENTEE1", "U0MENTEE2"):
+        emulator.add_user(user, name=user.lower())
+    join(slack, emulator, "U0MENTORA", "join mentor", role="mentor", years_experience="10", capacity="1")
+    join(slack, emulator, "U0MENTORB", "join mentor", role="mentor", years_experience="10", capacity="1")
+    join(slack, emulator, "U0MENTEE1", "join mentee")
+    join(slack, emulator, "U0MENTEE2", "join mentee")
+    values = []
+    for _ in range(2):
+        posts = len(emulator.messages_in(ADMIN_CHANNEL))
+        slack.admin(ADMIN_ID, "match preview")
+        wait_for(lambda posts=posts: len(emulator.messages_in(ADMIN_CHANNEL)) > posts, what="the preview")
+        values.append(approve_all_value(emulator.messages_in(ADMIN_CHANNEL)[posts:]))
+    return values
+
+
+def test_approve_all_on_an_earlier_preview_of_the_very_same_pairs_approves_them(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    """A repeat preview that proposes the same pairs has not changed what the earlier message showed: its
+    Approve all still approves them (only a preview of different pairs makes the earlier button stale)."""
+    first, second = _two_previews_of_the_same_pool(slack, emulator, engine)
+    assert first == second
+    slack.block_action(ADMIN_ID, "shelfmate_approve_all", first, channel_id=ADMIN_CHANNEL)
+    assert "approved 2 pairs" in wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
+    assert all(p.approved_at for p in rows(engine, Pairing) if p.status == "proposed")
+
+
+def test_an_approve_all_button_from_before_previews_were_fingerprinted_approves_nothing_after_a_new_one(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    """A preview posted before this version carried the program id alone: pressed once a newer preview has
+    been posted, it is necessarily that older message's, and is refused like any replaced preview's."""
+    _two_previews_of_the_same_pool(slack, emulator, engine)
+    program_id = rows(engine, Program)[0].id
+    slack.block_action(ADMIN_ID, "shelfmate_approve_all", str(program_id), channel_id=ADMIN_CHANNEL)
+    answer = wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
+    assert "newer preview" in answer and "latest preview" in answer, answer
+    assert not any(p.approved_at for p in rows(engine, Pairing))
 
 
 def test_approval_rechecks_hard_rules_changed_since_the_preview(
@@ -563,7 +621,8 @@ def test_program_from_the_cli_to_approved_matches_through_slack(
     assert len(pairings) == 3 and all(p.approved_at and p.decided_by == ADMIN_ID for p in pairings)
     assert {e.status for e in rows(engine, Enrollment)} == {"matched"}
     actions = [(e.actor, e.action) for e in rows(engine, AuditEvent)]
-    assert actions[0] == ("cli", "program.create") and actions.count((ADMIN_ID, "pairing.approve")) == 3
+    # One audit line for the three approvals: who approved each, and when, is on the pairings themselves.
+    assert actions == [("cli", "program.create"), (ADMIN_ID, "match.preview"), (ADMIN_ID, "pairing.approve_all")]
 
 
 def test_a_program_name_with_an_ampersand_is_found_as_slack_sends_it(

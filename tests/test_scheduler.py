@@ -287,9 +287,10 @@ async def test_a_whole_program_in_seconds(
         ("agreement_overdue", program_key, "2025-03-01"),
         # P1 meets early every counted month: never nudged. P2 misses March and May (April is a blackout,
         # so those are two in a row): nudged and asked each time, flagged at risk on June 2, then meets.
+        # The at-risk alert is the program's (one a sweep lists every quiet pair), keyed by May's last day.
         ("nudge", p2, "2025-03"), ("did_you_meet", p2, "2025-03"),
         ("nudge", p2, "2025-05"), ("did_you_meet", p2, "2025-05"),
-        ("at_risk", p2, "2025-05"),
+        ("at_risk", program_key, "2025-05-31"),
         # P3 met in March; May is paused (counts as nothing); June unmet.
         ("nudge", p3, "2025-06"), ("did_you_meet", p3, "2025-06"),
         ("wrapup", p1, "2025-06-30"), ("wrapup", p2, "2025-06-30"), ("wrapup", p3, "2025-06-30"),
@@ -312,7 +313,8 @@ async def test_a_whole_program_in_seconds(
     assert not any(k[1] == p2 and k[2] == "2025-06" for k in keys), "P2 met in June before the nudge"
     at_risk_alert = [m for m in emulator.messages_in(ADMIN_CHANNEL) if m.get("text") == "A pair is at risk"]
     assert len(at_risk_alert) == 1 and "missed 2 periods in a row" in str(at_risk_alert[0]["blocks"])
-    assert sent_at[("at_risk", p2, "2025-05")].date() == date(2025, 6, 2)  # June 1 is a Sunday
+    assert "<@U0MENT2> and <@U0MTEE2>" in str(at_risk_alert[0]["blocks"])
+    assert sent_at[("at_risk", program_key, "2025-05-31")].date() == date(2025, 6, 2)  # June 1 is a Sunday
     with session_scope(engine) as session:
         assert session.get(Pairing, pairs["P2"]).status == "ended"
         assert session.get(Program, program.id).closed_at is not None

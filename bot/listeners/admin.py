@@ -308,7 +308,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         await ack()
         user_id = user_of(body)
         value = str(((body.get("actions") or [{}])[0]).get("value") or "")
-        program_id = as_int(value)
+        program_id, fingerprint = admin_views.parse_approve_all_value(value)
         program = await runtime.read(queries.program_by_id, program_id) if program_id is not None else None
         if program is None:
             await respond(text="That program no longer exists.", replace_original=False)
@@ -316,7 +316,11 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if refusal := await authorized(user_id, program):
             await respond(text=refusal, replace_original=False)
             return
-        result = await runtime.write(_approve_all, program.id, user_id, runtime.now())
+        try:
+            result = await runtime.write(_approve_all, program.id, user_id, runtime.now(), fingerprint)
+        except PairingRefused as problem:
+            await respond(text=str(problem), replace_original=False)
+            return
         await respond(text=admin_views.approve_all_text(user_id, program.name, result), replace_original=False)
 
     @app.action(ACTION_OVERRIDE_PAIR)
@@ -373,11 +377,13 @@ def _dissolve(session: Session, pairing_id: int, actor: str, now: Any) -> bool:
     return pairing is not None and pairing_service.dissolve(session, pairing, actor, now, reason)
 
 
-def _approve_all(session: Session, program_id: int, actor: str, now: Any) -> pairing_service.ApprovalResult:
+def _approve_all(
+    session: Session, program_id: int, actor: str, now: Any, fingerprint: str | None
+) -> pairing_service.ApprovalResult:
     program = queries.program_by_id(session, program_id)
     if program is None:
         return pairing_service.ApprovalResult(approved=0, refused=[])
-    return pairing_service.approve_all(session, program, actor, now)
+    return pairing_service.approve_all(session, program, actor, now, preview_fingerprint=fingerprint)
 
 
 def _preview(
@@ -389,9 +395,10 @@ def _preview(
     program_service.record_admin_action(
         session,
         actor,
-        "match.preview",
+        pairing_service.PREVIEW_ACTION,
         program_id,
-        {"pairs": len(preview.pairs), "waitlist": len(preview.waitlist)},
+        # The fingerprint tells Approve all on an older, replaced preview from the latest one's.
+        {"pairs": len(preview.pairs), "waitlist": len(preview.waitlist), "fingerprint": preview.fingerprint},
         now,
     )
     return preview

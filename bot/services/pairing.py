@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +18,7 @@ from sqlmodel import Session
 from bot.services import matching
 from bot.services import programs as program_rules
 from bot.services.catalog import specializations
+from bot.services.reasons import split_reasons
 from bot.services.schedule import zone
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
@@ -26,6 +28,7 @@ from storage.models import (
     EnrollmentStatus,
     Pairing,
     PairingStatus,
+    Person,
     Program,
     Role,
 )
@@ -42,26 +45,66 @@ class OwnPairing(PairingRefused):
 
 
 @dataclass(frozen=True)
+class Who:
+    """A participant as a coordinator's spreadsheet names them: Slack display name and organization."""
+
+    name: str = ""
+    organization: str = ""
+
+
+@dataclass(frozen=True)
 class PreviewPair:
     pairing: Pairing
     mentor_id: str
     mentee_id: str
+    mentor: Who = Who()
+    mentee: Who = Who()
+
+    @property
+    def concerns(self) -> list[str]:
+        return split_reasons(self.pairing.reasons)[1]
 
 
 @dataclass(frozen=True)
 class MatchPreview:
     program: Program
-    pairs: list[PreviewPair]
+    pairs: list[PreviewPair]  # in review order (see `review_order`)
     waitlist: list[tuple[str, str]]  # (person id, reason)
     shortages: dict[str, int]
     mentors: int
     mentees: int
     open_slots: int
     seconds: float
+    waitlisted: dict[str, Who] = field(default_factory=dict)  # person id -> who, for each waitlisted mentee
 
     @property
     def total_score(self) -> float:
         return round(sum(p.pairing.score for p in self.pairs), 1)
+
+    @property
+    def with_concerns(self) -> int:
+        return sum(1 for p in self.pairs if p.concerns)
+
+    @property
+    def fingerprint(self) -> str:
+        """Which pairs this preview proposed, in 16 characters: its Approve all button carries it, so a press
+        on a preview that a newer one replaced is refused rather than approving pairs it never showed."""
+        return proposal_fingerprint(
+            (p.pairing.mentor_enrollment_id, p.pairing.mentee_enrollment_id) for p in self.pairs
+        )
+
+
+def proposal_fingerprint(pairs: Iterable[tuple[int, int]]) -> str:
+    """A short hash of a set of (mentor enrollment, mentee enrollment) pairs: Slack's button values hold 2,000
+    characters, a list of 310 pairs does not fit, and the same pairs proposed again give the same hash."""
+    text = ",".join(f"{mentor}:{mentee}" for mentor, mentee in sorted(pairs))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def review_order(pairs: list[PreviewPair]) -> list[PreviewPair]:
+    """The order a coordinator reviews proposals in: those with concerns first, then the lowest scores, so
+    the channel message (which lists only the first few of a big preview) shows what most needs weighing."""
+    return sorted(pairs, key=lambda p: (not p.concerns, p.pairing.score))
 
 
 def utc_offset_hours(timezone: str, now: datetime) -> float:
@@ -126,6 +169,7 @@ def preview(
     """Propose pairs for everyone still waiting; earlier unapproved proposals are replaced.
 
     `super_admins` (SHELFMATE_ADMINS) coordinate every program: a waitlisted one gets a neutral reason too."""
+    _decide_alone(session, program.id)  # type: ignore[arg-type]  # not while an Approve all reads the proposals
     for stale in queries.pairings_in_program(session, program.id, [PairingStatus.PROPOSED]):  # type: ignore[arg-type]
         if stale.approved_at is None:
             session.delete(stale)
@@ -184,20 +228,24 @@ def preview(
             created_at=now,
         )
         session.add(pairing)
-        mentee = by_id[proposed.mentee_enrollment_id]
+        mentor, mentee = by_id[proposed.mentor_enrollment_id], by_id[proposed.mentee_enrollment_id]
         mentee.status = EnrollmentStatus.APPLIED
         mentee.waitlist_reason = None
         session.add(mentee)
         pairs.append(
             PreviewPair(
                 pairing=pairing,
-                mentor_id=by_id[proposed.mentor_enrollment_id].person_id,
+                mentor_id=mentor.person_id,
                 mentee_id=mentee.person_id,
+                mentor=_who(mentor, people),
+                mentee=_who(mentee, people),
             )
         )
     waitlist = []
+    waitlisted: dict[str, Who] = {}
     for waiting in result.waitlist:
         mentee = by_id[waiting.mentee_enrollment_id]
+        waitlisted[mentee.person_id] = _who(mentee, people)
         reason = (
             COORDINATOR_WAITLIST_REASON
             if program_rules.is_program_admin(program, mentee.person_id, super_admins)
@@ -210,14 +258,20 @@ def preview(
     session.flush()
     return MatchPreview(
         program=program,
-        pairs=pairs,
+        pairs=review_order(pairs),
         waitlist=waitlist,
         shortages=dict(result.shortages),
         mentors=len(mentors),
         mentees=len(mentees),
         open_slots=result.stats.open_slots,
         seconds=result.stats.seconds,
+        waitlisted=waitlisted,
     )
+
+
+def _who(enrollment: Enrollment, people: dict[str, Person]) -> Who:
+    person = people.get(enrollment.person_id)
+    return Who(name=person.display_name if person is not None else "", organization=enrollment.organization)
 
 
 def _unavailable(person: object) -> bool:
@@ -284,9 +338,12 @@ class _Approver:
             return f"Not approved: {verdict.reason}.{again}"
         return None
 
-    def approve(self, pairing: Pairing, actor: str) -> bool:
+    def approve(self, pairing: Pairing, actor: str, *, audit: bool = True) -> bool:
         """False when already decided (a double click changes nothing); PairingRefused when it no longer fits,
-        or when it is the coordinator's own pairing (a conflict of interest, as in `check_hand_pair`)."""
+        or when it is the coordinator's own pairing (a conflict of interest, as in `check_hand_pair`).
+
+        `audit=False` when the caller records one event for many approvals (Approve all): the pairing keeps
+        who approved it and when (`decided_by`, `approved_at`) either way."""
         if pairing.status != PairingStatus.PROPOSED or pairing.approved_at is not None:
             return False
         mentor = queries.enrollment(self.session, pairing.mentor_enrollment_id)
@@ -306,9 +363,10 @@ class _Approver:
             self.session.add(enrollment)
         self.load[mentor.id] += 1  # type: ignore[index]
         self.taken.add(mentee.id)  # type: ignore[arg-type]
-        program_rules.record_admin_action(
-            self.session, actor, "pairing.approve", pairing.program_id, {"pairing_id": pairing.id}, self.now
-        )
+        if audit:
+            program_rules.record_admin_action(
+                self.session, actor, "pairing.approve", pairing.program_id, {"pairing_id": pairing.id}, self.now
+            )
         return True
 
 
@@ -327,19 +385,46 @@ class ApprovalResult:
     refused: list[tuple[str, str, str]]  # (mentor id, mentee id, why it was not approved)
 
 
-def approve_all(session: Session, program: Program, actor: str, now: datetime) -> ApprovalResult:
-    """Approve every open proposal that still fits, best scores first; the rest are reported, not dropped.
+class PreviewReplaced(PairingRefused):
+    """Approve all was pressed on a preview that a newer one has replaced: its proposals are gone."""
+
+
+PREVIEW_ACTION = "match.preview"
+
+
+def latest_preview_fingerprint(session: Session, program_id: int) -> str | None:
+    """The fingerprint of the program's latest match preview, as recorded with it (None: none recorded)."""
+    event = queries.latest_audit_event(session, program_id, PREVIEW_ACTION)
+    fingerprint = (event.detail or {}).get("fingerprint") if event is not None else None
+    return str(fingerprint) if fingerprint else None
+
+
+def approve_all(
+    session: Session, program: Program, actor: str, now: datetime, *, preview_fingerprint: str | None = None
+) -> ApprovalResult:
+    """Approve every open proposal of the preview the coordinator saw that still fits, best scores first; the
+    rest are reported, not dropped. One audit event records the whole action.
+
+    `preview_fingerprint` is the pressed button's (None from a button that carried none): unless it is the
+    latest preview's, a newer preview replaced the one pressed and nothing is approved (PreviewReplaced).
+    Proposals decided one by one since the preview do not change it: Approve all then approves the others,
+    which is what the coordinator who rejected a few and pressed it expects.
 
     Best first so that when a later change leaves room for only some of a mentor's proposals, the
     strongest ones are kept.
     """
     _decide_alone(session, program.id)  # type: ignore[arg-type]
+    if preview_fingerprint != latest_preview_fingerprint(session, program.id):  # type: ignore[arg-type]
+        raise PreviewReplaced(
+            f"A newer preview of {program.name} replaced this one, so nothing was approved: "
+            "use the buttons on the latest preview."
+        )
     approver = _Approver(session, program, now)
     proposals = queries.pairings_in_program(session, program.id, [PairingStatus.PROPOSED])  # type: ignore[arg-type]
     approved, refused = 0, []
     for pairing in sorted(proposals, key=lambda p: (-p.score, p.id or 0)):
         try:
-            approved += approver.approve(pairing, actor)
+            approved += approver.approve(pairing, actor, audit=False)
         except PairingRefused as problem:
             mentor = queries.enrollment(session, pairing.mentor_enrollment_id)
             mentee = queries.enrollment(session, pairing.mentee_enrollment_id)
@@ -349,6 +434,10 @@ def approve_all(session: Session, program: Program, actor: str, now: datetime) -
                 else str(problem)
             )
             refused.append((mentor.person_id if mentor else "", mentee.person_id if mentee else "", why))
+    if approved:  # a second press that found nothing left changed nothing, and is not an action to audit
+        program_rules.record_admin_action(
+            session, actor, "pairing.approve_all", program.id, {"approved": approved, "not_approved": len(refused)}, now
+        )
     return ApprovalResult(approved=approved, refused=refused)
 
 

@@ -346,40 +346,76 @@ def export_csv(session: Session, program: Program, kind: str) -> bytes:
                  e.capacity if e.role == "mentor" else "", e.waitlist_reason or "", _unreachable(people.get(e.person_id))]
             )  # fmt: skip
     elif kind == "pairings":
+        # Who is who next to each Slack id: the coordinator phoning the quiet pairs reads names, not U0... ids.
         writer.writerow(
-            ["pairing_id", "mentor", "mentee", "status", "score", "at_risk", "approved_at", "ended_at", "reasons"]
-        )
+            ["pairing_id", "mentor", "mentor_name", "mentor_organization", "mentee", "mentee_name",
+             "mentee_organization", "status", "score", "at_risk", "approved_at", "ended_at", "reasons"]
+        )  # fmt: skip
         # The flag is left as the last sweep set it; only a running pairing can be at risk (as in the summary).
         for p in pairings:
             mentor, mentee = by_id.get(p.mentor_enrollment_id), by_id.get(p.mentee_enrollment_id)
             writer.writerow(
-                [p.id, mentor.person_id if mentor else "", mentee.person_id if mentee else "", p.status,
+                [p.id, *_who(mentor, name), *_who(mentee, name), p.status,
                  f"{p.score:.1f}", "yes" if p.at_risk and p.status == PairingStatus.ACTIVE else "no",
                  p.approved_at.isoformat() if p.approved_at else "", p.ended_at.isoformat() if p.ended_at else "",
                  " | ".join(p.reasons)]
             )  # fmt: skip
     elif kind == "checkins":
-        writer.writerow(["pairing_id", "met_on", "duration_minutes", "format", "topics", "rating", "logged_by"])
+        writer.writerow(
+            ["pairing_id", "met_on", "duration_minutes", "format", "topics", "rating", "logged_by", "logged_by_name"]
+        )
         for p in pairings:
             for c in queries.checkins_for_pairing(session, p.id):  # type: ignore[arg-type]
                 writer.writerow(
                     [p.id, c.met_on.isoformat(), c.duration_minutes, c.format, "; ".join(c.topics), c.rating or "",
-                     c.logged_by]
+                     c.logged_by, name.get(c.logged_by, "")]
                 )  # fmt: skip
     else:  # hours: professional-development evidence per person
-        meetings: Counter[str] = Counter()
-        minutes: Counter[str] = Counter()
+        # Everyone who was paired is listed, with 0 meetings if need be: a missing row reads as "left out".
+        participants: dict[tuple[str, str], Enrollment] = {}
+        meetings: Counter[tuple[str, str]] = Counter()
+        minutes: Counter[tuple[str, str]] = Counter()
         for p in pairings:
-            members = [by_id.get(p.mentor_enrollment_id), by_id.get(p.mentee_enrollment_id)]
-            for c in queries.checkins_for_pairing(session, p.id):  # type: ignore[arg-type]
+            members = [e for e in (by_id.get(p.mentor_enrollment_id), by_id.get(p.mentee_enrollment_id)) if e]
+            checkins = queries.checkins_for_pairing(session, p.id)  # type: ignore[arg-type]
+            if not (_was_paired(p) or checkins):
+                continue
+            for e in members:
+                participants[(e.person_id, e.role)] = e
+            for c in checkins:
                 for e in members:
-                    if e is not None:
-                        meetings[(e.person_id, e.role)] += 1  # type: ignore[index]
-                        minutes[(e.person_id, e.role)] += c.duration_minutes  # type: ignore[index]
-        writer.writerow(["slack_user_id", "display_name", "role", "meetings", "hours"])
-        for (pid, role), count in sorted(meetings.items()):  # type: ignore[misc]
-            writer.writerow([pid, name.get(pid, ""), role, count, f"{minutes[(pid, role)] / 60:.1f}"])  # type: ignore[index]
+                    meetings[(e.person_id, e.role)] += 1
+                    minutes[(e.person_id, e.role)] += c.duration_minutes
+        writer.writerow(["slack_user_id", "display_name", "role", "meetings", "hours", "organization"])
+        for (pid, role), e in sorted(participants.items()):
+            writer.writerow(
+                [
+                    pid,
+                    name.get(pid, ""),
+                    role,
+                    meetings[(pid, role)],
+                    f"{minutes[(pid, role)] / 60:.1f}",
+                    e.organization,
+                ]
+            )
     return csv_bytes(out.getvalue())
+
+
+def _who(enrollment: Enrollment | None, names: dict[str, str]) -> list[str]:
+    """A pairing member as three CSV cells: Slack id, display name, organization."""
+    if enrollment is None:
+        return ["", "", ""]
+    return [enrollment.person_id, names.get(enrollment.person_id, ""), enrollment.organization]
+
+
+def _was_paired(pairing: Pairing) -> bool:
+    """Whether the two were really paired (approved, introduced, running or ended with the program, or
+    dissolved after approval), as opposed to a proposal still open or turned down: their hours count, 0 too."""
+    return pairing.approved_at is not None or pairing.status in (
+        PairingStatus.INTRODUCED,
+        PairingStatus.ACTIVE,
+        PairingStatus.ENDED,
+    )
 
 
 def csv_bytes(text: str) -> bytes:

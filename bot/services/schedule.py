@@ -476,11 +476,14 @@ class Planner:
                     self.agreement_reminder(ctx, today)
         if whole and running:
             self.agreements_overdue(program, today, contexts)
+        quiet: list[QuietPair] = []
         for ctx in contexts:
             if ctx.pairing.status == PairingStatus.ACTIVE:
                 with self.about(ctx):
-                    self.meetings(ctx, today)
+                    if (flagged := self.meetings(ctx, today)) is not None:
+                        quiet.append(flagged)
         if whole:
+            self.at_risk_alert(program, today, quiet)
             self.digest(program)
             if today > program.ends_on:
                 self.wrap_up(program, contexts)
@@ -637,44 +640,38 @@ class Planner:
         )
 
     # -- meetings ------------------------------------------------------------------------------------
-    def meetings(self, ctx: PairContext, today: date) -> None:
+    def meetings(self, ctx: PairContext, today: date) -> QuietPair | None:
+        """Flag the pair at risk (or no longer) and plan its reminder; the pair when it has gone quiet, for
+        the program's one at-risk alert (`at_risk_alert`)."""
         program = ctx.program
         if not program.starts_on <= today <= program.ends_on:
-            return
+            return None
         met_days = list(ctx.met_days)
         periods = periods_until(program, ctx.cadence, today)
         record = meeting_record(program, ctx.cadence, met_days, ctx.excusals(), today)
         self.report.missed.extend((ctx.pairing.id or 0, key) for key in record.missed)
-        streak, last_missed = record.missed_in_a_row, record.last_missed
-        at_risk = streak >= AT_RISK_MISSED
+        at_risk = record.missed_in_a_row >= AT_RISK_MISSED
         if at_risk != ctx.pairing.at_risk:
             if self.survey:
                 self.note_work(program)
             else:
                 ctx.pairing.at_risk = at_risk
                 self.session.add(ctx.pairing)
-        if at_risk:
+        quiet = None
+        if at_risk and record.last_missed_end is not None:
             self.report.at_risk.append(ctx.pairing.id or 0)
-            last_met = max(met_days) if met_days else None
-            if program.admin_channel:
-                self.enqueue(
-                    DeliveryKey("at_risk", f"pairing:{ctx.pairing.id}", last_missed),
-                    program.admin_channel,
-                    local_moment(today, program.timezone),
-                    {
-                        "program": program.name,
-                        "mentor": ctx.mentor.person_id,
-                        "mentee": ctx.mentee.person_id,
-                        "missed": streak,
-                        "last_met": last_met.isoformat() if last_met else None,
-                    },
-                    program=program,
-                )
+            quiet = QuietPair(
+                ctx.mentor.person_id,
+                ctx.mentee.person_id,
+                record.missed_in_a_row,
+                max(met_days) if met_days else None,
+                record.last_missed_end,
+            )
 
         # The current period: a nudge at its middle, "Did you meet?" near its end.
         current = periods[-1]
         if reminder_not_owed(ctx, current, today) is not None:
-            return
+            return quiet
         common = {
             "program": program.name,
             "pairing_id": ctx.pairing.id,
@@ -691,7 +688,7 @@ class Planner:
             kind = "nudge"
             day = current.middle
         else:
-            return
+            return quiet
         self.enqueue(
             DeliveryKey(kind, f"pairing:{ctx.pairing.id}", current.key),
             ctx.recipient,
@@ -701,6 +698,33 @@ class Planner:
             pairing=ctx.pairing,
             zones=ctx.zones,
             after_hours_ok=ctx.after_hours_ok,
+        )
+        return quiet
+
+    def at_risk_alert(self, program: Program, today: date, quiet: list[QuietPair]) -> None:
+        """One admin-channel alert listing every pair then at risk, each time a pair misses another period.
+
+        Keyed by the latest end of the periods they missed (a date: pairs on weekly and monthly cadences
+        compare), as the overdue-agreement alert is: 70 pairs quiet since April are one post, not 70, and
+        the next is owed when one of them (or a newly quiet pair) misses another period. An admin channel that
+        refuses it passes it to the coordinators by DM, as every admin alert does (the delivery ledger's
+        copy to coordinators)."""
+        if not quiet or not program.admin_channel:
+            return
+        latest = max(q.last_missed_end for q in quiet)
+        # The quietest first: those that missed the most periods, then those who have not met for longest.
+        ordered = sorted(quiet, key=lambda q: (-q.missed, q.last_met or date.min, q.mentor, q.mentee))
+        self.enqueue(
+            DeliveryKey("at_risk", f"program:{program.id}", latest.isoformat()),
+            program.admin_channel,
+            local_moment(today, program.timezone),
+            {
+                "program": program.name,
+                "pairs": [
+                    [q.mentor, q.mentee, q.missed, q.last_met.isoformat() if q.last_met else None] for q in ordered
+                ],
+            },
+            program=program,
         )
 
     def digest(self, program: Program) -> None:
@@ -808,12 +832,23 @@ def reminder_not_owed(ctx: PairContext, period: Period, today: date) -> str | No
 
 
 @dataclass(frozen=True)
+class QuietPair:
+    """A pair the sweep found at risk, as the coordinators' alert lists it."""
+
+    mentor: str
+    mentee: str
+    missed: int  # periods missed in a row
+    last_met: date | None
+    last_missed_end: date
+
+
+@dataclass(frozen=True)
 class MeetingRecord:
     """A pair's meeting history as the schedule judges it: what it missed, and whether it has gone quiet."""
 
     missed: list[str]  # keys of the completed periods the pair missed, oldest first
     missed_in_a_row: int  # missed periods since the pair last met (0 once it meets again, this period too)
-    last_missed: str
+    last_missed_end: date | None  # the last day of the last period missed, while the streak lasts
 
 
 def meeting_record(
@@ -826,7 +861,7 @@ def meeting_record(
     is not quiet, even before its period is over. One rule for the schedule's at-risk flag and the summary.
     """
     periods = periods_until(program, cadence, today)
-    missed: list[str] = []
+    missed: list[Period] = []
     streak = 0
     for period in periods[:-1]:
         if excused(period, excusals) or not askable(period, program.blackouts or []):
@@ -835,10 +870,11 @@ def meeting_record(
             streak = 0
         else:
             streak += 1
-            missed.append(period.key)
+            missed.append(period)
     if met_this_period(program, cadence, met_days, today):
         streak = 0
-    return MeetingRecord(missed, streak, missed[-1] if streak and missed else "")
+    last = missed[-1] if streak and missed else None
+    return MeetingRecord([p.key for p in missed], streak, last.end if last else None)
 
 
 def met_this_period(program: Program, cadence: str, met_days: list[date], today: date) -> bool:

@@ -31,7 +31,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.services.catalog import CADENCES, specialization_label
-from bot.services.pairing import ApprovalResult, MatchPreview
+from bot.services.pairing import ApprovalResult, MatchPreview, Who
 from bot.services.programs import LIST_TEXT_LIMIT, MAX_CAPACITY, blackouts_text
 from bot.services.reasons import split_reasons
 from bot.services.reports import csv_bytes
@@ -56,6 +56,7 @@ SPECIALIZATIONS_SHOWN = 10
 # exactly the mismatches a coordinator must weigh before approving. One line per score component at most.
 STRENGTHS_SHOWN = 4
 REASON_LINE_LIMIT = 300  # 7 components x 300 characters stay inside a section's 3,000
+PROGRAMS_SHOWN = 40  # the header, 40 programs and the "… and N more" line stay inside 50 blocks
 
 
 # -- program modal ---------------------------------------------------------------------------------------
@@ -264,6 +265,7 @@ def program_saved_text(name: str, admin_channel: str | None = None, problem: str
 
 
 def program_list_blocks(programs: list[Program], counts: dict[int, dict[str, int]]) -> list[dict[str, Any]]:
+    """`programs` in the order to show them (open first, newest first); those past PROGRAMS_SHOWN are counted."""
     if not programs:
         return render(
             [
@@ -273,7 +275,7 @@ def program_list_blocks(programs: list[Program], counts: dict[int, dict[str, int
             ]
         )
     blocks: list[Block] = [HeaderBlock(text="Mentoring programs")]
-    for program in programs[:40]:
+    for program in programs[:PROGRAMS_SHOWN]:
         c = counts.get(program.id or 0, {})
         status = "closed" if program.closed_at else "open"
         blocks.append(
@@ -289,6 +291,10 @@ def program_list_blocks(programs: list[Program], counts: dict[int, dict[str, int
                 )
             )
         )
+    hidden = programs[PROGRAMS_SHOWN:]
+    if hidden:
+        older = "older programs, all closed" if all(p.closed_at for p in hidden) else "programs"
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"… and {len(hidden)} more {older}.")]))
     return render(blocks[:MAX_BLOCKS_PER_MESSAGE])
 
 
@@ -325,7 +331,7 @@ def _preview_head(preview: MatchPreview, rehearsal: bool) -> list[Block]:
                         text=f"Approve all {len(preview.pairs)}",
                         action_id=ACTION_APPROVE_ALL,
                         style="primary",
-                        value=str(preview.program.id),
+                        value=approve_all_value(preview),
                         confirm=ConfirmObject(
                             title="Approve all?",
                             text=f"{len(preview.pairs)} pairs will be introduced to each other.",
@@ -339,13 +345,45 @@ def _preview_head(preview: MatchPreview, rehearsal: bool) -> list[Block]:
     return blocks
 
 
+def approve_all_value(preview: MatchPreview) -> str:
+    """The Approve all button's value: the program and a fingerprint of the pairs this preview proposed (a
+    hash, since Slack's 2,000 characters hold no list of 310 pairs)."""
+    return f"{preview.program.id}:{preview.fingerprint}"
+
+
+def parse_approve_all_value(value: str) -> tuple[int | None, str | None]:
+    """(program id, preview fingerprint) from an Approve all button; a button posted before fingerprints
+    were added carries the program id alone (fingerprint None)."""
+    program_part, _, fingerprint = value.partition(":")
+    return as_int(program_part), fingerprint or None
+
+
+def _concerns_note(preview: MatchPreview, shown: int) -> Block | None:
+    """How many proposals carry a concern and how many of those only the CSV lists: Approve all approves
+    them too, so none may go unseen. They are listed first, so only a big preview leaves some out."""
+    concerned = preview.with_concerns
+    if not concerned:
+        return None
+    unseen = sum(1 for pair in preview.pairs[shown:] if pair.concerns)
+    where = f"{unseen} of them only in the CSV" if unseen else "all listed first below"
+    return ContextBlock(
+        elements=[
+            MarkdownTextObject(
+                text=f":warning: {concerned} {'proposal has a concern' if concerned == 1 else 'proposals have concerns'}"
+                f" (marked ⚠), {where}. `Approve all` approves them too."
+            )
+        ]
+    )
+
+
 def pairs_that_fit(preview: MatchPreview, *, rehearsal: bool = False) -> int:
     """How many pairs the channel message lists one by one, so that it never exceeds 50 blocks.
 
-    The head (label, header, totals, Approve all), the waitlist (divider + section) and, when some
-    pairs are left out, the line pointing to the CSV all take blocks; each pair takes BLOCKS_PER_PAIR.
+    The head (label, header, totals, Approve all), the note on concerns (when any), the waitlist (divider +
+    section) and, when some pairs are left out, the line pointing to the CSV all take blocks; each pair takes
+    BLOCKS_PER_PAIR.
     """
-    fixed = len(_preview_head(preview, rehearsal)) + 2
+    fixed = len(_preview_head(preview, rehearsal)) + 2 + (1 if preview.with_concerns else 0)
     if fixed + len(preview.pairs) * BLOCKS_PER_PAIR <= MAX_BLOCKS_PER_MESSAGE:
         return len(preview.pairs)
     return max(0, (MAX_BLOCKS_PER_MESSAGE - fixed - 1) // BLOCKS_PER_PAIR)
@@ -359,6 +397,8 @@ def preview_needs_file(preview: MatchPreview, *, rehearsal: bool = False) -> boo
 def match_preview_blocks(preview: MatchPreview, *, rehearsal: bool = False) -> list[dict[str, Any]]:
     blocks = _preview_head(preview, rehearsal)
     shown = pairs_that_fit(preview, rehearsal=rehearsal)
+    if concerns := _concerns_note(preview, shown):
+        blocks.append(concerns)
     for pair in preview.pairs[:shown]:
         reasons = _reason_lines(pair.pairing.reasons)
         blocks.append(DividerBlock())
@@ -427,23 +467,34 @@ def waitlist_text(preview: MatchPreview) -> str:
 
 
 def preview_csv(preview: MatchPreview) -> bytes:
+    """Every proposal in review order (concerns first, as in the message), then the waitlist; each person by
+    Slack id, display name and organization, so the file can be read without looking anyone up."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["pairing_id", "mentor", "mentee", "score", "reasons"])
+    writer.writerow(
+        ["pairing_id", "mentor", "mentor_name", "mentor_organization", "mentee", "mentee_name",
+         "mentee_organization", "score", "concerns", "reasons"]
+    )  # fmt: skip
     for pair in preview.pairs:
         writer.writerow(
             [
                 pair.pairing.id,
                 pair.mentor_id,
+                pair.mentor.name,
+                pair.mentor.organization,
                 pair.mentee_id,
+                pair.mentee.name,
+                pair.mentee.organization,
                 f"{pair.pairing.score:.1f}",
+                " | ".join(pair.concerns),
                 " | ".join(pair.pairing.reasons),
             ]
         )
     writer.writerow([])
-    writer.writerow(["waitlisted_mentee", "reason"])
+    writer.writerow(["waitlisted_mentee", "name", "organization", "reason"])
     for person_id, reason in preview.waitlist:
-        writer.writerow([person_id, reason])
+        who = preview.waitlisted.get(person_id, Who())
+        writer.writerow([person_id, who.name, who.organization, reason])
     return csv_bytes(out.getvalue())
 
 

@@ -16,6 +16,7 @@ ACTION_WORDS = {
     "program.edit": "edited a program",
     "match.preview": "ran a match preview",
     "pairing.approve": "approved a pairing",
+    "pairing.approve_all": "approved proposed pairings with Approve all",
     "pairing.reject": "rejected a proposed pairing",
     "pairing.hand_pair": "paired two people by hand",
     "pairing.dissolve": "dissolved a pairing",
@@ -24,8 +25,9 @@ ACTION_WORDS = {
 }
 
 # Only these can be mentioned: anything else renders as "<@cli>", which Slack shows as a broken mention.
-# Detail keys never shown: a dissolve reason can be personal, and coordinators of other programs read this.
-_HIDDEN_DETAILS = frozenset({"reason"})
+# Detail keys never shown: a dissolve reason can be personal, and coordinators of other programs read this;
+# a preview's fingerprint is for telling previews apart, not for people.
+_HIDDEN_DETAILS = frozenset({"reason", "fingerprint"})
 
 
 def _and(words: list[str]) -> str:
@@ -66,6 +68,11 @@ def _details(detail: dict[str, Any]) -> list[str]:
                 phrases.append("matching rules overridden")
         elif key == "pairs":
             phrases.append(f"{plural(value, 'pair')} proposed")
+        elif key == "approved":
+            continue  # Approve all's count is in its words ("approved 310 pairs")
+        elif key == "not_approved":
+            if value:
+                phrases.append(f"{value} not approved")
         elif key in ("waitlist", "loaded", "skipped"):
             phrases.append(f"{value} {'waitlisted' if key == 'waitlist' else key}")
         elif key == "kind":
@@ -83,6 +90,8 @@ def _line(event: AuditEvent, program_names: Mapping[int, str]) -> str:
         where = f", *{escape(name)}*" if event.action.startswith("program.") else f" in *{escape(name)}*"
     phrases = _details(event.detail or {})
     words = ACTION_WORDS.get(event.action, escape(event.action))
+    if event.action == "pairing.approve_all" and isinstance((event.detail or {}).get("approved"), int):
+        words = f"approved {plural(event.detail['approved'], 'pair')} with Approve all"
     when = event.at.strftime("%Y-%m-%d %H:%M UTC")
     return f"• {when}: {_actor(event.actor)} {words}{where}" + (f" ({'; '.join(phrases)})" if phrases else "")
 

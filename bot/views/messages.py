@@ -141,13 +141,41 @@ def _agreement_overdue(p: dict[str, Any]) -> Rendered:
     return f"{total} agreement{'' if total == 1 else 's'} overdue", render([_section(text)])
 
 
+# Pairs listed by name in the at-risk alert; the rest are counted and pointed to the pairings export.
+AT_RISK_PAIRS_SHOWN = 40
+LINES_PER_SECTION = 20  # 20 lines of two mentions and a date stay well inside a section's 3,000 characters
+
+
 def _at_risk(p: dict[str, Any]) -> Rendered:
-    since = f"last met {_day(p['last_met'])}" if p.get("last_met") else "no meeting logged yet"
-    text = (
-        f":warning: *At risk* in {p['program']}: <@{p['mentor']}> and <@{p['mentee']}> missed {p['missed']} "
-        f"periods in a row ({since}). A friendly check-in from a coordinator may help."
+    """Every pair at risk in one alert; each pair is [mentor, mentee, periods missed, last met or None]
+    (alerts queued one per pair, before there was one per program, hold a single pair's fields)."""
+    pairs = p.get("pairs") or [[p["mentor"], p["mentee"], p["missed"], p.get("last_met")]]
+
+    def since(last_met: str | None) -> str:
+        return f"last met {_day(last_met)}" if last_met else "no meeting logged yet"
+
+    if len(pairs) == 1:
+        [(mentor, mentee, missed, last_met)] = pairs
+        text = (
+            f":warning: *At risk* in {p['program']}: <@{mentor}> and <@{mentee}> missed {missed} "
+            f"periods in a row ({since(last_met)}). A friendly check-in from a coordinator may help."
+        )
+        return "A pair is at risk", render([_section(text)])
+    lines = [
+        f"• <@{mentor}> and <@{mentee}>: missed {plural(missed, 'period')}, {since(last_met)}"
+        for mentor, mentee, missed, last_met in pairs[:AT_RISK_PAIRS_SHOWN]
+    ]
+    if len(pairs) > AT_RISK_PAIRS_SHOWN:
+        lines.append(
+            f"… and {len(pairs) - AT_RISK_PAIRS_SHOWN} more: {export_command('pairings', str(p['program']))} "
+            "lists them all (at_risk yes)"
+        )
+    head = (
+        f":warning: *At risk* in {p['program']}: {len(pairs)} pairs have missed two or more meeting periods in a "
+        "row. A friendly check-in from a coordinator may help."
     )
-    return "A pair is at risk", render([_section(text)])
+    chunks = [lines[i : i + LINES_PER_SECTION] for i in range(0, len(lines), LINES_PER_SECTION)]
+    return f"{len(pairs)} pairs are at risk", render([_section(head)] + [_section("\n".join(c)) for c in chunks])
 
 
 def _help_request(p: dict[str, Any]) -> Rendered:
