@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from slack_sdk.models.blocks import Block, Option
@@ -27,6 +29,36 @@ def export_command(kind: str, program_name: str) -> str:
 def plural(n: int, word: str, plural_form: str | None = None) -> str:
     """`1 pair`, `3 pairs`: a count with its noun."""
     return f"{n} {word if n == 1 else plural_form or word + 's'}"
+
+
+def month_labels(months: Sequence[str]) -> list[str]:
+    """ "2025-03" -> "Mar". When the months run into another year, the first month and each January say which
+    ("Sep 2025" … "Jan 2026"); when a name would come twice (more than twelve months), every month does."""
+    firsts = [date.fromisoformat(m + "-01") for m in months]
+    if len({d.year for d in firsts}) <= 1:
+        return [d.strftime("%b") for d in firsts]
+    labels = [d.strftime("%b %Y") if i == 0 or d.month == 1 else d.strftime("%b") for i, d in enumerate(firsts)]
+    return labels if len(set(labels)) == len(labels) else [d.strftime("%b %Y") for d in firsts]
+
+
+# Why Slack would not take a message for someone, said plainly (Slack's error codes are for the log).
+UNREACHABLE_WORDS = {
+    "account_inactive": "account deactivated",
+    "user_disabled": "account deactivated",
+    "deactivated": "account deactivated",
+    "user_not_found": "no longer in this workspace",
+    "users_not_found": "no longer in this workspace",
+    "cannot_dm_bot": "can't receive DMs from apps",
+    "messages_tab_disabled": "has turned off messages from apps",
+    "channel_not_found": "the conversation no longer exists",
+    "is_archived": "the conversation is archived",
+    "not_in_channel": "Shelfmate is not in the conversation",
+}
+
+
+def unreachable_words(error: str) -> str:
+    """A Slack error as a reason people understand; one we have no words for is quoted as Slack said it."""
+    return UNREACHABLE_WORDS.get(error) or f"Slack says `{escape(error, in_code=True)}`"
 
 
 def clip(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:

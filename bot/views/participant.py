@@ -21,7 +21,7 @@ from slack_sdk.models.views import View
 from bot.services.catalog import LIBRARY_TYPES, MEETING_FORMATS, ROLES, specialization_label
 from bot.services.enrollment import LeaveResult, SubmitResult, years_in_kind
 from bot.services.overview import EnrollmentCard, PersonOverview
-from bot.services.pairing import RematchRequest
+from bot.services.pairing import REMATCH_REASON_LIMIT, RematchRequest
 from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, render
 from bot.views.ids import (
     ACTION_CHECKIN,
@@ -33,6 +33,7 @@ from bot.views.ids import (
     ACTION_REMATCH_CHOICE,
     ACTION_RESUME,
 )
+from bot.views.state import as_int
 from storage.models import Enrollment, EnrollmentStatus, Program
 
 STATUS_WORDS = {
@@ -134,6 +135,24 @@ def profile_choice(choices: list[tuple[Enrollment, Program]]) -> tuple[str, list
     return text, render([SectionBlock(text=MarkdownTextObject(text=text)), ActionsBlock(elements=buttons)])
 
 
+def rematch_choice_value(pairing_id: int | None, reason: str) -> str:
+    """A choice button's value: "pairing id:reason", as typed. Not JSON: escaping could double a reason's
+    length (quotes, backslashes) past Slack's 2,000 characters for a value; this stays within 12 + 1 + 1,000."""
+    return f"{pairing_id or 0}:{reason[:REMATCH_REASON_LIMIT]}"
+
+
+def parse_rematch_choice(value: str) -> tuple[int | None, str]:
+    """(pairing id, reason) from a choice button's value; buttons shown before this format carry JSON."""
+    if value.startswith("{"):
+        try:
+            chosen = json.loads(value)
+            return as_int(chosen.get("pairing_id")), str(chosen.get("reason") or "")
+        except (ValueError, AttributeError):
+            return None, ""
+    pairing_id, _, reason = value.partition(":")
+    return as_int(pairing_id), reason
+
+
 def rematch_choice(requests: list[RematchRequest], reason: str) -> tuple[str, list[dict[str, Any]]]:
     """Someone with several partners says which pairing a rematch request is about, so only that program's
     coordinators hear it. Each button carries the reason: it is stored only once chosen, until it is sent."""
@@ -152,7 +171,7 @@ def rematch_choice(requests: list[RematchRequest], reason: str) -> tuple[str, li
                 accessory=ButtonElement(
                     text="This pairing",
                     action_id=ACTION_REMATCH_CHOICE,
-                    value=json.dumps({"pairing_id": request.pairing.id, "reason": reason}, ensure_ascii=False),
+                    value=rematch_choice_value(request.pairing.id, reason),
                 ),
             )
         )
