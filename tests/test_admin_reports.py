@@ -333,14 +333,18 @@ def test_audit_lines_read_as_words_and_name_the_program() -> None:
         AuditEvent(actor="cli", action="program.edit", program_id=1, detail={"changed": []}, at=at),
         AuditEvent(actor="ops@host", action="program.create", program_id=3, detail={"name": "New"}, at=at),
     ]  # fmt: skip
-    shown = block_texts(audit_blocks(events, {1: "PLSEP 2025"}))
+    pairs = {7: ("U0MENTOR7", "U0MENTEE7"), 8: ("U0MENTOR8", "U0MENTEE8")}
+    shown = block_texts(audit_blocks(events, {1: "PLSEP 2025"}, zones={1: "America/Los_Angeles"}, pairs=pairs))
     assert "<@U0ADMIN01> edited a program, *PLSEP 2025* (changed Ends and Time zone)" in shown
     assert (
         "the `shelfmate` command line imported applications from a file in *PLSEP 2025* "
         "(file a&lt;b&gt;.csv; 40 loaded; 2 skipped)"
     ) in shown
-    assert "dissolved a pairing in *PLSEP 2025* (pairing #7)" in shown and "personal" not in shown
-    assert "paired two people by hand (matching rules overridden; pairing #8)" in shown
+    assert "dissolved a pairing in *PLSEP 2025* (<@U0MENTOR7> mentoring <@U0MENTEE7>)" in shown
+    assert "personal" not in shown
+    assert "paired two people by hand (matching rules overridden; <@U0MENTOR8> mentoring <@U0MENTEE8>)" in shown
+    # Each reader's own clock; a client that cannot show it reads the program's local time.
+    assert "• <!date^1736960400^{date_short_pretty} {time}|Jan 15, 2025 9:00 AM Pacific time>: <@U0ADMIN01>" in shown
     assert "edited a program, *PLSEP 2025* (saved with no changes)" in shown
     assert "`ops@host` created a program (name New)" in shown
     assert "<@cli>" not in shown and "<@ops" not in shown

@@ -12,7 +12,6 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -31,7 +30,7 @@ from tests.slack_emulator import SlackEmulator
 from tests.test_admin_reports import NOW as REPORTS_NOW
 from tests.test_admin_reports import build_known_state
 from tests.test_many_hats_journeys import BOTH, OTHER_ADMIN_CHANNEL, YARA, bea_with_two_partners
-from tests.test_participants import join
+from tests.test_participants import join, opened_view
 from tests.test_scheduler import enroll, hand_pair, person, settle_agreement
 from tests.test_second_year_journeys import (
     ADMIN_CHANNEL,
@@ -111,9 +110,6 @@ async def test_the_admin_channel_is_told_in_words_which_message_could_not_be_del
 
 
 # -- 2. "Pairing #12 approved": a number nobody has seen ---------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True, reason="Approve / Reject / Dissolve answer 'Pairing #12 approved by @x': an id, not the two people"
-)
 def test_approving_a_proposed_pair_says_who_was_approved_not_a_pairing_number(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:
@@ -145,10 +141,6 @@ def test_a_first_year_librarians_confirmation_says_1_year(
 
 
 # -- 4. "1 pairs will be introduced" -----------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="a one-pair preview says '1 pairs proposed', '1 mentors with 1 open slots', '1 pairs will be introduced'",
-)
 def test_a_preview_with_one_pair_counts_it_as_one_pair(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:
@@ -186,10 +178,6 @@ async def test_the_summary_the_day_before_the_end_says_1_day_left_and_1_hour(
 
 
 # -- 6. "waiting for your coordinator's approval" after the coordinator approved ----------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="an approved match whose intro waits for working hours is shown as 'waiting for your coordinator's approval'",
-)
 async def test_status_does_not_call_an_approved_match_waiting_for_approval(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -215,12 +203,10 @@ async def test_status_does_not_call_an_approved_match_waiting_for_approval(
     card = block_texts(slack.mentor(MENTOR, "status").json()["blocks"])
     assert f"<@{MENTEE}>" in card, card
     assert "waiting for your coordinator's approval" not in card, card
+    assert f"You've been matched with <@{MENTEE}>" in card and "introduce you" in card, card
 
 
 # -- 7. the audit trail in UTC, with pairing numbers -------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True, reason="the audit trail shows times in UTC and 'pairing #1' instead of local times and the two people"
-)
 def test_the_audit_trail_shows_local_times_and_who_was_paired(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:
@@ -237,9 +223,6 @@ def test_the_audit_trail_shows_local_times_and_who_was_paired(
 
 
 # -- 8. Reject without a confirmation ----------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True, reason="Reject (permanent: the two are never proposed again) has no confirmation, unlike Dissolve"
-)
 def test_rejecting_a_proposed_pair_asks_for_confirmation(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:
@@ -253,9 +236,6 @@ def test_rejecting_a_proposed_pair_asks_for_confirmation(
 
 
 # -- 9. two identical buttons for a long program name -------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True, reason="profile-choice buttons cut at 75 characters lose '(mentor)'/'(mentee)': two identical buttons"
-)
 def test_choosing_which_profile_to_edit_in_a_long_named_program_shows_two_different_buttons(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:
@@ -394,3 +374,65 @@ def test_a_long_rematch_reason_full_of_quotes_can_still_be_sent_about_one_pairin
         what="the rematch request in the other program's channel",
     )
     assert reason in told, told  # every word of it, not cut to fit a button
+
+
+def test_two_long_named_programs_can_be_told_apart_in_the_join_forms_picker(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    """This year's cohort and next year's are both taking applications. The join form's program picker cut both
+    names at 75 characters, so the two options read the same and the year that told them apart was gone."""
+    make_program(engine, name=LONG_NAME)
+    make_program(engine, name=LONG_NAME.replace("2025", "2026"))
+    emulator.add_user(LIBRARIAN, name="dana", real_name="Dana Reyes")
+    slack.mentor(LIBRARIAN, "join")
+    view = opened_view(emulator)
+    [picker] = [b["element"] for b in view["blocks"] if b.get("block_id") == "program_id"]
+    labels = [o["text"]["text"] for o in picker["options"]]
+    assert len(labels) == 2 and all(len(label) <= 75 for label in labels), labels
+    assert any(label.endswith("2025") for label in labels) and any(label.endswith("2026") for label in labels), labels
+
+
+def make_program_row(program_id: int, name: str) -> Program:
+    """A program as the views get it, not stored."""
+    return Program(
+        id=program_id, name=name, applications_close=date(2025, 2, 17), agreement_due=date(2025, 3, 1),
+        starts_on=date(2025, 3, 1), ends_on=date(2025, 6, 30),
+    )  # fmt: skip
+
+
+def test_the_check_in_form_tells_apart_one_partner_met_in_two_programs() -> None:
+    """Dana mentors Morgan in one program and is Morgan's mentee in another: "Who did you meet?" offered
+    "With Morgan Lee" twice."""
+    from bot.services.agreements import PairView
+    from bot.views.pairs import checkin_modal
+
+    def pairing_with_morgan(pairing_id: int, program_name: str, role: str) -> PairView:
+        program = make_program_row(pairing_id, program_name)
+        pairing = Pairing(id=pairing_id, program_id=program.id, mentor_enrollment_id=1, mentee_enrollment_id=2,
+                          status="active")  # fmt: skip
+        mentor, mentee = (LIBRARIAN, SCHOOL_MENTOR) if role == "mentor" else (SCHOOL_MENTOR, LIBRARIAN)
+        return PairView(pairing, program, LIBRARIAN, role, SCHOOL_MENTOR, mentor, mentee, partner_name="Morgan Lee")
+
+    modal = checkin_modal(
+        [pairing_with_morgan(1, "PLSEP Mentorship 2025", "mentor"), pairing_with_morgan(2, "ALC Leaders", "mentee")],
+        date(2025, 3, 12),
+    )
+    [picker] = [b["element"] for b in modal["blocks"] if b.get("block_id") == "pairing_id"]
+    labels = [o["text"]["text"] for o in picker["options"]]
+    assert labels == ["With Morgan Lee in PLSEP Mentorship 2025", "With Morgan Lee in ALC Leaders"], labels
+
+
+def test_counts_of_one_read_as_one_in_the_program_list_and_the_status(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    """A new program with one mentor and one mentee: `/mentor-admin program list` said "1 mentors, 1 mentees",
+    and `/mentor status` announced "You have 1 mentoring enrollment(s).\""""
+    make_program(engine)
+    emulator.add_user(SCHOOL_MENTOR, name="morgan", real_name="Morgan Lee")
+    emulator.add_user(LIBRARIAN, name="dana", real_name="Dana Reyes")
+    join(slack, emulator, SCHOOL_MENTOR, "join mentor", role="mentor", years_experience="12", capacity="1")
+    join(slack, emulator, LIBRARIAN, "join mentee")
+    listed = block_texts(slack.admin(ADMIN_ID, "program list").json()["blocks"])
+    assert "1 mentor, 1 mentee" in listed, listed
+    status = slack.mentor(LIBRARIAN, "status").json()["text"]
+    assert "(s)" not in status and "mentee in PLSEP Mentorship 2025" in status, status
