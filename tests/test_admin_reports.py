@@ -117,10 +117,10 @@ def test_summary_counts_exactly_and_posts_with_a_chart(
     assert "*Agreements*: 1 pending, 1 overdue" in shown
     # The introduced P3 counts too: it could have met (introduced pairs log meetings). May: only P1 met.
     assert "1 of 3 pairs met (33%)" in shown
-    assert "03: 67% → 04: 0% → 05: 33%" in shown
+    assert "Mar: 67% → Apr: 0% → May: 33%" in shown
     assert "*Check-ins*: 3 · 3 mentoring hours · average rating 4.0/5" in shown
     assert "<@U0M2> and <@U0E2>: last met 69 days ago" in shown
-    assert "<@U0E3> (account_inactive)" in shown
+    assert "<@U0E3> (account deactivated)" in shown
     assert "41 days left" in shown
     assert NOTE not in str(body)
 
@@ -316,7 +316,7 @@ def test_cut_lists_in_the_summary_say_how_many_more_and_where() -> None:
     assert waitlist.startswith("*Waitlist*: 12 mentees waiting") and waitlist.count("\n• ") == 8
     assert "… and 2 more specializations" in waitlist and "export participants PLSEP 2025" in waitlist
     [unreachable] = [t for t in sections if t.startswith("*Can't reach*")]
-    assert unreachable.startswith("*Can't reach*: 20 people") and unreachable.count("account_inactive") == 15
+    assert unreachable.startswith("*Can't reach*: 20 people") and unreachable.count("account deactivated") == 15
     assert "… and 5 more people" in unreachable and "unreachable column" in unreachable
     [at_risk] = [t for t in sections if "At risk" in t]
     assert "3 pairs have gone quiet" in at_risk and "more" not in at_risk  # nothing cut, nothing to point to
@@ -360,14 +360,18 @@ def test_audit_lines_read_as_words_and_name_the_program() -> None:
         AuditEvent(actor="cli", action="program.edit", program_id=1, detail={"changed": []}, at=at),
         AuditEvent(actor="ops@host", action="program.create", program_id=3, detail={"name": "New"}, at=at),
     ]  # fmt: skip
-    shown = block_texts(audit_blocks(events, {1: "PLSEP 2025"}))
+    pairs = {7: ("U0MENTOR7", "U0MENTEE7"), 8: ("U0MENTOR8", "U0MENTEE8")}
+    shown = block_texts(audit_blocks(events, {1: "PLSEP 2025"}, zones={1: "America/Los_Angeles"}, pairs=pairs))
     assert "<@U0ADMIN01> edited a program, *PLSEP 2025* (changed Ends and Time zone)" in shown
     assert (
         "the `shelfmate` command line imported applications from a file in *PLSEP 2025* "
         "(file a&lt;b&gt;.csv; 40 loaded; 2 skipped)"
     ) in shown
-    assert "dissolved a pairing in *PLSEP 2025* (pairing #7)" in shown and "personal" not in shown
-    assert "paired two people by hand (matching rules overridden; pairing #8)" in shown
+    assert "dissolved a pairing in *PLSEP 2025* (<@U0MENTOR7> mentoring <@U0MENTEE7>)" in shown
+    assert "personal" not in shown
+    assert "paired two people by hand (matching rules overridden; <@U0MENTOR8> mentoring <@U0MENTEE8>)" in shown
+    # Each reader's own clock; a client that cannot show it reads the program's local time.
+    assert "• <!date^1736960400^{date_short_pretty} {time}|Jan 15, 2025 9:00 AM Pacific time>: <@U0ADMIN01>" in shown
     assert "edited a program, *PLSEP 2025* (saved with no changes)" in shown
     assert "`ops@host` created a program (name New)" in shown
     assert "<@cli>" not in shown and "<@ops" not in shown
@@ -394,6 +398,6 @@ def test_an_ended_programs_summary_gives_final_figures_and_survey_totals() -> No
     assert "Ended on Jun 30, 2025" in shown and "days left" not in shown and "this month" not in shown, shown
     assert "2 mentees still waiting when the program ended" in shown and "mentor place" not in shown, shown
     assert "Agreements" not in shown and "At risk" not in shown, shown
-    assert "06: 2 of 4 (50%)" in shown, shown
+    assert "Jun: 2 of 4 (50%)" in shown, shown
     assert "5 answers from 3 of 4 pairs · average satisfaction 4.2/5" in shown, shown
     assert "4 of 5 would like to keep meeting · 5 of 5 still work in libraries" in shown, shown

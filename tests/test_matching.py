@@ -202,8 +202,18 @@ def test_grade_levels_only_for_school_librarians() -> None:
     )
     grade = component(s, "grade_levels")
     assert grade.value == 0.5
-    assert grade.sentence == "Shares 1 of the 2 grade levels the mentee serves: middle (not elementary)"
+    # In the intake form's words ("Middle school (6-8)"), never the stored id ("middle").
+    assert grade.sentence == (
+        "Shares 1 of the 2 grade levels the mentee serves: Middle school (6-8), not Elementary (K-5)"
+    )
     assert grade.points == pytest.approx(100 / 11 / 2, abs=0.002)  # weight 1 of 11 active
+    apart = scored(
+        explain_pair(mentor(1, grade_levels={"high"}, **school), mentee(2, grade_levels={"elementary"}, **school),
+                     MatchRules())
+    )  # fmt: skip
+    assert component(apart, "grade_levels").sentence == (
+        "No shared grade levels: the mentor serves High school (9-12); the mentee Elementary (K-5)"
+    )
     # Not applicable (not both school, or no grade levels listed): left out, weights renormalized.
     public = scored(explain_pair(mentor(1, grade_levels={"high"}), mentee(2, grade_levels={"high"}), MatchRules()))
     unlisted = scored(explain_pair(mentor(1, **school), mentee(2, **school), MatchRules()))

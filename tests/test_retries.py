@@ -369,7 +369,11 @@ def approve(world: World) -> None:
     )
     assert rows(world.engine, Pairing)[0].approved_at is not None
     assert audited(world.engine, "pairing.approve") == 1
-    answered_once(answers(world, delivered), "approved by", again=("already decided; nothing changed",))
+    answered_once(
+        answers(world, delivered),
+        "approved <@U0MENTOR0> mentoring <@U0MENTEE0>",
+        again=("already decided; nothing changed",),
+    )
 
 
 def approve_all(world: World) -> None:
@@ -388,7 +392,11 @@ def reject(world: World) -> None:
     delivered = deliver(world, payload=payload)
     assert rows(world.engine, Pairing)[0].status == "dissolved"
     assert audited(world.engine, "pairing.reject") == 1
-    answered_once(answers(world, delivered), "rejected by", again=("already decided; nothing changed",))
+    answered_once(
+        answers(world, delivered),
+        "rejected <@U0MENTOR0> mentoring <@U0MENTEE0>",
+        again=("already decided; nothing changed",),
+    )
 
 
 def dissolve(world: World) -> None:
@@ -399,7 +407,11 @@ def dissolve(world: World) -> None:
     assert rows(world.engine, Pairing)[0].status == "dissolved"
     assert {e.status for e in rows(world.engine, Enrollment)} == {"applied"}
     assert audited(world.engine, "pairing.dissolve") == 1
-    answered_once(answers(world, delivered), "dissolved; both people are back in the pool", again=("already ended",))
+    answered_once(
+        answers(world, delivered),
+        f"dissolved the pairing of <@{MENTOR}> and <@{MENTEE}>: both are back in the pool",
+        again=("already ended",),
+    )
 
 
 def leave(world: World) -> None:

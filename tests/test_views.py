@@ -138,3 +138,13 @@ def test_a_pairs_intro_lists_the_concerns_worth_talking_through_apart_from_the_r
     assert "Both work in school libraries" in reasons and "Cataloging" in later and "Cataloging" not in reasons
     older = {k: v for k, v in payload.items() if k != "talk_about"}
     assert "Worth talking through" not in block_texts(messages.RENDERERS["intro"](older)[1])
+
+
+@pytest.mark.parametrize("kind", sorted(messages.RENDERERS))
+def test_the_cant_reach_alert_has_words_for_every_kind_of_message_in_the_ledger(kind: str) -> None:
+    """A new kind of Delivery needs its words too, or the coordinators would read "a message" (or worse, its
+    internal name) where they should read what was not delivered."""
+    payload = {"program": "PLSEP", "people": ["U0A"], "individuals_known": True, "error": "user_disabled", "kind": kind}
+    text = block_texts(messages.render_delivery("unreachable", payload)[1])
+    assert f"so {messages.DELIVERY_WORDS[kind]} was not delivered" in text, text
+    assert "_" not in text and "`" not in text, text  # no internal name, no error code

@@ -12,13 +12,13 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.clock import FixedClock
 from bot.runtime import Runtime
 from bot.scheduler import tick
+from bot.views import ids
 from bot.views.messages import render_delivery
 from storage.engine import session_scope
 from storage.models import CheckIn, Delivery, Pairing, Program
@@ -27,7 +27,10 @@ from tests.factories import block_texts, make_program
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
-from tests.test_participants import join
+from tests.test_admin_reports import NOW as REPORTS_NOW
+from tests.test_admin_reports import build_known_state
+from tests.test_many_hats_journeys import BOTH, OTHER_ADMIN_CHANNEL, YARA, bea_with_two_partners
+from tests.test_participants import join, opened_view
 from tests.test_scheduler import enroll, hand_pair, person, settle_agreement
 from tests.test_second_year_journeys import (
     ADMIN_CHANNEL,
@@ -79,10 +82,6 @@ def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # -- 1. "a intro message": the ledger's kind names in the admin channel ----------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="the can't-reach alert names the message by its internal kind: 'so a intro message', 'a did_you_meet_again message'",
-)
 async def test_the_admin_channel_is_told_in_words_which_message_could_not_be_delivered(
     emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -111,9 +110,6 @@ async def test_the_admin_channel_is_told_in_words_which_message_could_not_be_del
 
 
 # -- 2. "Pairing #12 approved": a number nobody has seen ---------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True, reason="Approve / Reject / Dissolve answer 'Pairing #12 approved by @x': an id, not the two people"
-)
 def test_approving_a_proposed_pair_says_who_was_approved_not_a_pairing_number(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:
@@ -145,10 +141,6 @@ def test_a_first_year_librarians_confirmation_says_1_year(
 
 
 # -- 4. "1 pairs will be introduced" -----------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="a one-pair preview says '1 pairs proposed', '1 mentors with 1 open slots', '1 pairs will be introduced'",
-)
 def test_a_preview_with_one_pair_counts_it_as_one_pair(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:
@@ -165,7 +157,6 @@ def test_a_preview_with_one_pair_counts_it_as_one_pair(
 
 
 # -- 5. "1 days left" --------------------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="the summary says '1 days left' and '1 mentoring hours' (no singular)")
 async def test_the_summary_the_day_before_the_end_says_1_day_left_and_1_hour(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -187,10 +178,6 @@ async def test_the_summary_the_day_before_the_end_says_1_day_left_and_1_hour(
 
 
 # -- 6. "waiting for your coordinator's approval" after the coordinator approved ----------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="an approved match whose intro waits for working hours is shown as 'waiting for your coordinator's approval'",
-)
 async def test_status_does_not_call_an_approved_match_waiting_for_approval(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -216,12 +203,10 @@ async def test_status_does_not_call_an_approved_match_waiting_for_approval(
     card = block_texts(slack.mentor(MENTOR, "status").json()["blocks"])
     assert f"<@{MENTEE}>" in card, card
     assert "waiting for your coordinator's approval" not in card, card
+    assert f"You've been matched with <@{MENTEE}>" in card and "introduce you" in card, card
 
 
 # -- 7. the audit trail in UTC, with pairing numbers -------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True, reason="the audit trail shows times in UTC and 'pairing #1' instead of local times and the two people"
-)
 def test_the_audit_trail_shows_local_times_and_who_was_paired(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:
@@ -238,9 +223,6 @@ def test_the_audit_trail_shows_local_times_and_who_was_paired(
 
 
 # -- 8. Reject without a confirmation ----------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True, reason="Reject (permanent: the two are never proposed again) has no confirmation, unlike Dissolve"
-)
 def test_rejecting_a_proposed_pair_asks_for_confirmation(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:
@@ -254,9 +236,6 @@ def test_rejecting_a_proposed_pair_asks_for_confirmation(
 
 
 # -- 9. two identical buttons for a long program name -------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True, reason="profile-choice buttons cut at 75 characters lose '(mentor)'/'(mentee)': two identical buttons"
-)
 def test_choosing_which_profile_to_edit_in_a_long_named_program_shows_two_different_buttons(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine
 ) -> None:
@@ -275,10 +254,6 @@ def test_choosing_which_profile_to_edit_in_a_long_named_program_shows_two_differ
 
 
 # -- 10. internal ids in the intro and the preview's reasons --------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="the intro and the preview show internal ids: grade level 'middle', time zone 'America/Los_Angeles'",
-)
 async def test_the_intro_and_the_preview_describe_people_in_words_not_internal_ids(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime
 ) -> None:
@@ -300,3 +275,164 @@ async def test_the_intro_and_the_preview_describe_people_in_words_not_internal_i
     for read in (reasons, intro):
         assert not re.search(r"grade levels [^\n]*: middle\b", read), read
     assert "America/Los_Angeles" not in intro, intro
+
+
+# -- also noticed in the review ------------------------------------------------------------------------------------
+def test_the_summary_says_in_words_why_someone_cant_be_reached_and_names_the_months(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
+) -> None:
+    """The coordinator's summary read "Can't reach: @x (account_inactive)", a trend of "03: 67% → 04: 0%", and,
+    before anyone rated a meeting, "average rating no ratings yet"."""
+    clock.set(REPORTS_NOW)
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID])
+    build_known_state(engine)  # U0E3's account was deactivated; meetings from March to May
+    read = block_texts(slack.admin(ADMIN_ID, "summary").json()["blocks"])
+    assert "<@U0E3> (account deactivated)" in read, read
+    assert "account_inactive" not in read, read
+    assert "Trend: Mar: 67% → Apr: 0% → May: 33%" in read, read
+
+    from bot.services.reports import ProgramSummary
+    from bot.views.summary import summary_blocks, summary_text
+
+    unrated = ProgramSummary(program_id=1, program_name="PLSEP 2025", today=date(2025, 5, 20), days_left=41)
+    unrated.checkins, unrated.total_hours = 2, 1.5
+    unrated.unreachable = [("U0GONE1", "cannot_dm_bot"), ("U0GONE2", "messages_tab_disabled")]
+    read = block_texts(summary_blocks(unrated))
+    assert "*Check-ins*: 2 · 1.5 mentoring hours · no ratings yet" in read, read
+    assert "average rating no ratings" not in read, read
+    assert "cannot_dm_bot" not in read and "messages_tab_disabled" not in read, read
+    assert "<@U0GONE1> (can't receive DMs from apps)" in read, read
+
+    # Jun 30, the program's last day: not "0 days left".
+    last_day = ProgramSummary(program_id=1, program_name="PLSEP 2025", today=date(2025, 6, 30), days_left=0)
+    read = block_texts(summary_blocks(last_day)) + "\n" + summary_text(last_day)
+    assert "0 days left" not in read and "last day of the program" in read, read
+
+
+async def test_the_cant_reach_alert_says_in_words_what_slack_refused(
+    emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """The alert read "(Slack says `account_inactive`)": a code, where "account deactivated" says it all."""
+    last_years_pair(engine, emulator, clock)
+    emulator.deactivate_user(MENTEE)
+    await tick(runtime)  # the intro is refused by Slack
+    await tick(runtime)  # the report reaches the admin channel
+    [alert] = wait_for(
+        lambda: [shown(m) for m in emulator.messages_in(ADMIN_CHANNEL) if "can't reach" in shown(m)],
+        what="the can't-reach alert",
+    )
+    assert "account deactivated" in alert and "the introduction was not delivered" in alert, alert
+    assert "`" not in alert and "Slack says" not in alert, alert
+
+
+def test_deadlines_name_the_programs_time_zone_as_people_say_it(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
+) -> None:
+    """A librarian who tries to join a day late reads "closed on Feb 17, 2025 at 11:59 PM
+    (America/Los_Angeles)"; the reminder before the deadline says the same. "Pacific time" is how people say it."""
+    make_program(engine)
+    emulator.add_user(LIBRARIAN, name="dana", real_name="Dana Reyes")
+    clock.set(datetime(2025, 2, 18, 17, tzinfo=UTC))  # Feb 18, 9 AM in Los Angeles: a day late
+    slack.mentor(LIBRARIAN, "join")
+    refusal = answer_to(slack, emulator)["text"]
+    assert "closed on Feb 17, 2025 at 11:59 PM Pacific time." in refusal, refusal
+    assert "America/" not in refusal, refusal
+
+    _, blocks = render_delivery(
+        "applications_closing",
+        {"program": "PLSEP Mentorship 2025", "closes": "2025-02-17", "timezone": "America/Los_Angeles"},
+    )
+    reminder = block_texts(blocks)
+    assert "close on Feb 17 at 11:59 PM Pacific time." in reminder, reminder
+    assert "America/" not in reminder, reminder
+
+
+def test_a_long_rematch_reason_full_of_quotes_can_still_be_sent_about_one_pairing(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
+) -> None:
+    """Bea has two partners, so `/mentor rematch` first asks which pairing it is about, with a button per
+    pairing. Each button carried her reason JSON-encoded: a 1,000-character reason full of quotes doubled in
+    length past Slack's 2,000-character limit for a button's value, and she got an error instead of the choice."""
+    bea_with_two_partners(engine, emulator, clock, one_program=False)
+    reason = '"\\' * 499 + "!?"  # quotes and backslashes: each doubles in JSON
+    assert len(reason) == 1000
+
+    offer = slack.mentor(BOTH, f"rematch {reason}").json()
+    assert "Which pairing" in offer.get("text", ""), offer
+    [value] = [
+        b["accessory"]["value"]
+        for b in offer["blocks"]
+        if (b.get("accessory") or {}).get("action_id") == ids.ACTION_REMATCH_CHOICE
+        and f"<@{YARA}>" in b["text"]["text"]
+    ]
+    assert len(value) <= 2000
+    slack.block_action(BOTH, ids.ACTION_REMATCH_CHOICE, value, message_ts="1741197600.000100")
+    said = answer_to(slack, emulator)["text"]
+    assert "Thanks for telling us" in said, said
+    [told] = wait_for(
+        lambda: [shown(m) for m in emulator.messages_in(OTHER_ADMIN_CHANNEL) if "not working" in shown(m)],
+        what="the rematch request in the other program's channel",
+    )
+    assert reason in told, told  # every word of it, not cut to fit a button
+
+
+def test_two_long_named_programs_can_be_told_apart_in_the_join_forms_picker(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    """This year's cohort and next year's are both taking applications. The join form's program picker cut both
+    names at 75 characters, so the two options read the same and the year that told them apart was gone."""
+    make_program(engine, name=LONG_NAME)
+    make_program(engine, name=LONG_NAME.replace("2025", "2026"))
+    emulator.add_user(LIBRARIAN, name="dana", real_name="Dana Reyes")
+    slack.mentor(LIBRARIAN, "join")
+    view = opened_view(emulator)
+    [picker] = [b["element"] for b in view["blocks"] if b.get("block_id") == "program_id"]
+    labels = [o["text"]["text"] for o in picker["options"]]
+    assert len(labels) == 2 and all(len(label) <= 75 for label in labels), labels
+    assert any(label.endswith("2025") for label in labels) and any(label.endswith("2026") for label in labels), labels
+
+
+def make_program_row(program_id: int, name: str) -> Program:
+    """A program as the views get it, not stored."""
+    return Program(
+        id=program_id, name=name, applications_close=date(2025, 2, 17), agreement_due=date(2025, 3, 1),
+        starts_on=date(2025, 3, 1), ends_on=date(2025, 6, 30),
+    )  # fmt: skip
+
+
+def test_the_check_in_form_tells_apart_one_partner_met_in_two_programs() -> None:
+    """Dana mentors Morgan in one program and is Morgan's mentee in another: "Who did you meet?" offered
+    "With Morgan Lee" twice."""
+    from bot.services.agreements import PairView
+    from bot.views.pairs import checkin_modal
+
+    def pairing_with_morgan(pairing_id: int, program_name: str, role: str) -> PairView:
+        program = make_program_row(pairing_id, program_name)
+        pairing = Pairing(id=pairing_id, program_id=program.id, mentor_enrollment_id=1, mentee_enrollment_id=2,
+                          status="active")  # fmt: skip
+        mentor, mentee = (LIBRARIAN, SCHOOL_MENTOR) if role == "mentor" else (SCHOOL_MENTOR, LIBRARIAN)
+        return PairView(pairing, program, LIBRARIAN, role, SCHOOL_MENTOR, mentor, mentee, partner_name="Morgan Lee")
+
+    modal = checkin_modal(
+        [pairing_with_morgan(1, "PLSEP Mentorship 2025", "mentor"), pairing_with_morgan(2, "ALC Leaders", "mentee")],
+        date(2025, 3, 12),
+    )
+    [picker] = [b["element"] for b in modal["blocks"] if b.get("block_id") == "pairing_id"]
+    labels = [o["text"]["text"] for o in picker["options"]]
+    assert labels == ["With Morgan Lee in PLSEP Mentorship 2025", "With Morgan Lee in ALC Leaders"], labels
+
+
+def test_counts_of_one_read_as_one_in_the_program_list_and_the_status(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    """A new program with one mentor and one mentee: `/mentor-admin program list` said "1 mentors, 1 mentees",
+    and `/mentor status` announced "You have 1 mentoring enrollment(s).\""""
+    make_program(engine)
+    emulator.add_user(SCHOOL_MENTOR, name="morgan", real_name="Morgan Lee")
+    emulator.add_user(LIBRARIAN, name="dana", real_name="Dana Reyes")
+    join(slack, emulator, SCHOOL_MENTOR, "join mentor", role="mentor", years_experience="12", capacity="1")
+    join(slack, emulator, LIBRARIAN, "join mentee")
+    listed = block_texts(slack.admin(ADMIN_ID, "program list").json()["blocks"])
+    assert "1 mentor, 1 mentee" in listed, listed
+    status = slack.mentor(LIBRARIAN, "status").json()["text"]
+    assert "(s)" not in status and "mentee in PLSEP Mentorship 2025" in status, status

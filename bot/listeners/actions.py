@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from typing import Any
 
@@ -12,6 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.listeners import participant_flows as flows
 from bot.listeners import user_of
 from bot.runtime import Runtime
+from bot.views import participant as participant_views
 from bot.views.ids import (
     ACTION_EDIT_PROFILE,
     ACTION_JOIN,
@@ -80,11 +80,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.action(ACTION_REMATCH_CHOICE)
     async def rematch_chosen(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        try:
-            chosen = json.loads(str((body.get("actions") or [{}])[0].get("value") or "{}"))
-            pairing_id, reason = as_int(chosen.get("pairing_id")), str(chosen.get("reason") or "")
-        except (ValueError, AttributeError):
-            pairing_id, reason = None, ""
+        pairing_id, reason = participant_views.parse_rematch_choice(
+            str((body.get("actions") or [{}])[0].get("value") or "")
+        )
         if pairing_id is None:
             await respond(
                 text="That choice is out of date. Use `/mentor rematch REASON` again.", replace_original=False

@@ -172,12 +172,11 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                     await ack(text=refusal, response_type="ephemeral")
                     return
                 limit = as_int(action) or DEFAULT_AUDIT_ROWS
-                events = await runtime.read(
-                    program_service.visible_audit_events, user_id, admins, max(1, min(limit, 100))
-                )
-                programs = await runtime.read(queries.all_programs)
+                trail = await runtime.read(program_service.audit_trail, user_id, admins, max(1, min(limit, 100)))
                 await ack(
-                    blocks=audit_views.audit_blocks(events, {p.id: p.name for p in programs if p.id is not None}),
+                    blocks=audit_views.audit_blocks(
+                        trail.events, trail.program_names, zones=trail.program_zones, pairs=trail.pairs
+                    ),
                     text="Recent admin actions",
                     response_type="ephemeral",
                 )
@@ -265,8 +264,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         except PairingRefused as problem:
             await respond(text=str(problem), replace_original=False)
             return
-        decision = "approved" if changed else "was already decided; nothing changed"
-        await respond(text=admin_views.decision_text(pairing.id, decision, user_id), replace_original=False)
+        members = await runtime.read(queries.pair_members, pairing)
+        text = admin_views.decision_text("approved", user_id, members, changed=changed)
+        await respond(text=text, replace_original=False)
 
     @app.action(ACTION_REJECT_PAIR)
     async def reject_pair(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -280,8 +280,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         except PairingRefused as problem:  # their own pairing: another coordinator decides
             await respond(text=str(problem), replace_original=False)
             return
-        decision = "rejected" if changed else "was already decided; nothing changed"
-        await respond(text=admin_views.decision_text(pairing.id, decision, user_id), replace_original=False)
+        members = await runtime.read(queries.pair_members, pairing)
+        text = admin_views.decision_text("rejected", user_id, members, changed=changed)
+        await respond(text=text, replace_original=False)
 
     @app.action(ACTION_DISSOLVE_PAIR)
     async def dissolve_pair(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -291,17 +292,13 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await respond(text=refusal, replace_original=False)
             return
         try:
-            dissolved = await runtime.write(_dissolve, pairing.id, user_id, runtime.now())
+            changed = await runtime.write(_dissolve, pairing.id, user_id, runtime.now())
         except PairingRefused as problem:  # their own pairing: another coordinator decides
             await respond(text=str(problem), replace_original=False)
             return
-        if not dissolved:
-            await respond(text=f"Pairing #{pairing.id} had already ended; nothing changed.", replace_original=False)
-            return
-        await respond(
-            text=admin_views.decision_text(pairing.id, "dissolved; both people are back in the pool", user_id),
-            replace_original=False,
-        )
+        members = await runtime.read(queries.pair_members, pairing)
+        text = admin_views.decision_text("dissolved", user_id, members, changed=changed)
+        await respond(text=text, replace_original=False)
 
     @app.action(ACTION_APPROVE_ALL)
     async def approve_all(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -408,10 +405,7 @@ async def _post_preview(runtime: Runtime, program: Program, actor: str) -> str:
     """Run matching, post the proposal to the admin channel (CSV for the full list), return a short answer."""
     preview = await runtime.write(_preview, program.id, actor, runtime.now(), runtime.settings.admins)
     channel = program.admin_channel
-    summary = (
-        f"{len(preview.pairs)} pairs proposed, {len(preview.waitlist)} waitlisted, "
-        f"total score {preview.total_score:.1f}."
-    )
+    summary = admin_views.preview_answer(preview)
     if not channel:
         return summary + " Set an admin channel (`/mentor-admin program edit`) to review them there."
     try:

@@ -263,8 +263,8 @@ async def request_rematch(
             "Only your program's coordinators will see it; your partner won't."
         ), None
     if len(requests) > 1:
-        return views.rematch_choice(requests, reason[:1000])
-    return await _send_rematch(runtime, requests[0], reason[:1000]), None
+        return views.rematch_choice(requests, reason[: pairing_service.REMATCH_REASON_LIMIT])
+    return await _send_rematch(runtime, requests[0], reason[: pairing_service.REMATCH_REASON_LIMIT]), None
 
 
 async def _send_rematch(runtime: Runtime, request: pairing_service.RematchRequest, reason: str) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 LIBRARY_TYPES: dict[str, str] = {
     "school": "School library",
@@ -36,3 +38,52 @@ def specializations() -> dict[str, str]:
 
 def specialization_label(spec_id: str) -> str:
     return specializations().get(spec_id, spec_id.replace("_", " "))
+
+
+# Time zones as people in the US and Canada say them. A zone id Slack reports for someone ("America/Detroit")
+# is named after the zone it keeps the same clock as all year; any other is named after its city.
+ZONE_NAMES: dict[str, str] = {
+    "America/New_York": "Eastern time",
+    "America/Chicago": "Central time",
+    "America/Denver": "Mountain time",
+    "America/Phoenix": "Arizona time",
+    "America/Los_Angeles": "Pacific time",
+    "America/Anchorage": "Alaska time",
+    "Pacific/Honolulu": "Hawaii time",
+    "America/Halifax": "Atlantic time",
+    "America/St_Johns": "Newfoundland time",
+}
+
+
+def _clock_through_the_year(zone: ZoneInfo, year: int) -> tuple[tuple[timedelta | None, str | None], ...]:
+    """A zone's UTC offset and abbreviation in each month of a year: two zones with the same ones keep the
+    same clock (the same daylight-saving dates too, near enough to name them alike)."""
+    moments = (datetime(year, month, 15, 12, tzinfo=UTC).astimezone(zone) for month in range(1, 13))
+    return tuple((m.utcoffset(), m.tzname()) for m in moments)
+
+
+@cache
+def zone_label(zone_id: str) -> str:
+    """ "America/Los_Angeles" -> "Pacific time", "Europe/Lisbon" -> "Lisbon time", "UTC"; "" for no zone.
+
+    Said the way people say it, never a zone id: "PST" and "America/Los_Angeles" are not how anyone names it.
+    """
+    zone_id = (zone_id or "").strip()
+    if not zone_id:
+        return ""
+    if zone_id in ZONE_NAMES:
+        return ZONE_NAMES[zone_id]
+    try:
+        zone = ZoneInfo(zone_id)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return ""  # not a zone: better unnamed than named wrong
+    year = datetime.now(UTC).year
+    clock = _clock_through_the_year(zone, year)
+    for known, name in ZONE_NAMES.items():
+        if _clock_through_the_year(ZoneInfo(known), year) == clock:
+            return name
+    if "/" not in zone_id or zone_id.startswith("Etc/"):  # "UTC", "Etc/GMT+5" (which is UTC-5): its offset
+        offset = clock[0][0]
+        hours = offset.total_seconds() / 3600 if offset is not None else 0.0
+        return "UTC" if hours == 0 else f"UTC{hours:+g}"
+    return zone_id.rsplit("/", 1)[-1].replace("_", " ") + " time"

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from bot.services import accounts
 from bot.services import programs as program_rules
-from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, ROLES, specializations
+from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, ROLES, specializations, zone_label
 from bot.services.schedule import zone
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
@@ -183,8 +183,8 @@ def why_no_program(session: Session, now: datetime) -> str:
         )
     latest = max(programs, key=lambda p: p.applications_close)
     return (
-        f"Applications for *{latest.name}* closed on {_day(latest.applications_close)} at 11:59 PM "
-        f"({latest.timezone}). Ask your program coordinator about joining late or about the next cycle."
+        f"Applications for *{latest.name}* closed on {_closing_time(latest)}. "
+        "Ask your program coordinator about joining late or about the next cycle."
     )
 
 
@@ -214,8 +214,8 @@ def check_can_join(
         raise JoinRefused(refusal)
     if not program_rules.accepting_applications(program, now):
         raise JoinRefused(
-            f"Applications for *{program.name}* closed on {_day(program.applications_close)} at 11:59 PM "
-            f"({program.timezone}). Ask your program coordinator about joining late or about the next cycle."
+            f"Applications for *{program.name}* closed on {_closing_time(program)}. "
+            "Ask your program coordinator about joining late or about the next cycle."
         )
     check_eligible(program, user_id, channel_members)
 
@@ -592,6 +592,11 @@ def _whole_number(text: str) -> int | None:
     """ASCII digits only: str.isdigit() also accepts "²", which int() then refuses."""
     text = (text or "").strip()
     return int(text) if re.fullmatch(r"[0-9]{1,4}", text) else None
+
+
+def _closing_time(program: Program) -> str:
+    """ "Feb 17, 2025 at 11:59 PM Pacific time": the deadline in the program's zone, named as people say it."""
+    return f"{_day(program.applications_close)} at 11:59 PM {zone_label(program.timezone)}".rstrip()
 
 
 def _day(value: date | None) -> str:

@@ -30,6 +30,7 @@ from typing import Literal
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
+from bot.services.catalog import GRADE_LEVELS
 from bot.services.reasons import CONCERN_MARK, split_reasons
 
 __all__ = [
@@ -83,7 +84,7 @@ TZ_ZERO_QUARTERS = 24  # 6 hours apart (in quarter hours) earns no time-zone cre
 FULL_GRAPH_MAX_PAIRS = 1_500_000  # "auto" solves on the full graph up to this many mentee x mentor pairs
 _BLOCK_CELLS = 4_000_000  # cells of one scoring block (float32: 16 MB)
 _FORBIDDEN = np.float32(-1.0)
-_GRADE_ORDER = {"elementary": 0, "middle": 1, "high": 2}
+_GRADE_ORDER = {level: rank for rank, level in enumerate(GRADE_LEVELS)}  # youngest first, as the form lists them
 _FORMAT_WORDS = {"in_person": "in-person", "video": "video", "phone": "phone"}
 IN_PERSON = "in_person"
 
@@ -430,6 +431,12 @@ class _Words:
     def specs(self, ids: Sequence[str]) -> str:
         return ", ".join(self.spec(s) for s in sorted(ids))
 
+    @staticmethod
+    def grades(levels: Sequence[str]) -> str:
+        """ "Elementary (K-5), Middle school (6-8)": the words the intake form offered, youngest first."""
+        ordered = sorted(levels, key=_grade_key)
+        return ", ".join(GRADE_LEVELS.get(g) or g.replace("_", " ") for g in ordered)
+
 
 def _cap(sentence: str) -> str:
     return sentence[:1].upper() + sentence[1:]
@@ -534,14 +541,14 @@ def _component_scores(
         missing = sorted((g for g in served if g not in mentor.grade_levels), key=_grade_key)
         n, k = len(served), len(covered)
         if k == n:
-            text = f"works with the grade levels {words.mentee} serves: {', '.join(covered)}"
+            text = f"works with the grade levels {words.mentee} serves: {words.grades(covered)}"
         elif k == 0:
-            theirs = ", ".join(sorted(mentor.grade_levels, key=_grade_key)) or "none listed"
-            text = f"no shared grade levels ({words.mentor}: {theirs}; {words.mentee}: {', '.join(missing)})"
+            theirs = words.grades(list(mentor.grade_levels)) or "none listed"
+            text = f"no shared grade levels: {words.mentor} serves {theirs}; {words.mentee} {words.grades(missing)}"
         else:
             text = (
-                f"shares {k} of the {n} grade levels {words.mentee} serves: {', '.join(covered)}"
-                f" (not {', '.join(missing)})"
+                f"shares {k} of the {n} grade levels {words.mentee} serves: {words.grades(covered)}"
+                f", not {words.grades(missing)}"
             )
         add("grade_levels", k / n, sum(shares[g] for g in covered), text)
 

@@ -143,11 +143,18 @@ def next_step(enrollment: Enrollment, program: Program, partnerships: tuple[Part
             )
         return "Application received. Your coordinator is preparing matches."
     steps = []
-    if proposed := [p for p in live if p.pairing.status == PairingStatus.PROPOSED]:
+    proposed = [p for p in live if p.pairing.status == PairingStatus.PROPOSED]
+    if drafts := [p for p in proposed if p.pairing.approved_at is None]:
         steps.append(
             "You have a proposed match waiting for your coordinator's approval."
-            if len(proposed) == 1
-            else f"You have {len(proposed)} proposed matches waiting for your coordinator's approval."
+            if len(drafts) == 1
+            else f"You have {len(drafts)} proposed matches waiting for your coordinator's approval."
+        )
+    if approved := [p for p in proposed if p.pairing.approved_at is not None]:
+        # Approved, the introduction not sent yet: it waits for working hours (or for the next sweep).
+        steps.append(
+            f"You've been matched with {_names(approved)}! I'll introduce you in a group message shortly, "
+            "during working hours."
         )
     # A partner whose Slack account was deactivated cannot meet: no agreement or meeting is asked of this pair.
     gone = [p for p in live if p.pairing.status != PairingStatus.PROPOSED and p.partner and p.partner.deactivated]

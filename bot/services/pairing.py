@@ -696,6 +696,7 @@ def rematch_route(request: RematchRequest, super_admins: frozenset[str]) -> Rema
 
 
 REMATCH_REQUEST = "rematch_request"
+REMATCH_REASON_LIMIT = 1000  # characters of a rematch reason passed on to the coordinators
 
 
 def queue_rematch(

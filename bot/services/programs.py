@@ -480,6 +480,37 @@ def visible_audit_events(session: Session, user_id: str, super_admins: frozenset
     return queries.audit_events(session, limit, program_ids=mine) if mine else []
 
 
+@dataclass(frozen=True)
+class AuditTrail:
+    """The admin actions a person may read, with what the lines need to say them in words."""
+
+    events: list[AuditEvent]
+    program_names: dict[int, str]
+    program_zones: dict[int, str]  # program id -> its time zone, for a time no Slack client could show
+    pairs: dict[int, tuple[str, str]]  # pairing id in an event -> (mentor, mentee) person ids
+
+
+def audit_trail(session: Session, user_id: str, super_admins: frozenset[str], limit: int) -> AuditTrail:
+    """`visible_audit_events`, and the names its lines show instead of ids: each program, and the two people
+    of each pairing an event is about (an event stores the pairing's id only)."""
+    events = visible_audit_events(session, user_id, super_admins, limit)
+    programs = [p for p in queries.all_programs(session) if p.id is not None]
+    pairs: dict[int, tuple[str, str]] = {}
+    for event in events:
+        pairing_id = (event.detail or {}).get("pairing_id")
+        if isinstance(pairing_id, int) and pairing_id not in pairs:
+            pairing = queries.pairing(session, pairing_id)
+            members = queries.pair_members(session, pairing) if pairing is not None else None
+            if members is not None:
+                pairs[pairing_id] = members
+    return AuditTrail(
+        events=events,
+        program_names={p.id: p.name for p in programs if p.id is not None},
+        program_zones={p.id: p.timezone for p in programs if p.id is not None},
+        pairs=pairs,
+    )
+
+
 def resolve_program(session: Session, name: str) -> Program:
     """A program by name, or the only running one when no name is given."""
     name = name.strip()

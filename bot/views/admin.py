@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -285,7 +285,7 @@ def program_list_blocks(programs: list[Program], counts: dict[int, dict[str, int
                         f"*{program.name}* ({status})\n"
                         f"Applications close {_day(program.applications_close)} · agreement due "
                         f"{_day(program.agreement_due)} · runs {_day(program.starts_on)} - {_day(program.ends_on)}\n"
-                        f"{c.get('mentor', 0)} mentors, {c.get('mentee', 0)} mentees · "
+                        f"{plural(c.get('mentor', 0), 'mentor')}, {plural(c.get('mentee', 0), 'mentee')} · "
                         f"admin channel {_channel(program.admin_channel)}"
                     )
                 )
@@ -334,7 +334,7 @@ def _preview_head(preview: MatchPreview, rehearsal: bool) -> list[Block]:
                         value=approve_all_value(preview),
                         confirm=ConfirmObject(
                             title="Approve all?",
-                            text=f"{len(preview.pairs)} pairs will be introduced to each other.",
+                            text=f"{plural(len(preview.pairs), 'pair')} will be introduced to each other.",
                             confirm="Approve all",
                             deny="Not yet",
                         ),
@@ -419,7 +419,17 @@ def match_preview_blocks(preview: MatchPreview, *, rehearsal: bool = False) -> l
                         text="Approve", action_id=ACTION_APPROVE_PAIR, value=str(pair.pairing.id), style="primary"
                     ),
                     ButtonElement(
-                        text="Reject", action_id=ACTION_REJECT_PAIR, value=str(pair.pairing.id), style="danger"
+                        text="Reject",
+                        action_id=ACTION_REJECT_PAIR,
+                        value=str(pair.pairing.id),
+                        style="danger",
+                        # Permanent, like Dissolve: the two are never proposed again, so one mis-tap must not do it.
+                        confirm=ConfirmObject(
+                            title="Reject this pair?",
+                            text="Matching won't propose them again.",
+                            confirm="Reject",
+                            deny="Cancel",
+                        ),
                     ),
                 ],
             )
@@ -429,7 +439,8 @@ def match_preview_blocks(preview: MatchPreview, *, rehearsal: bool = False) -> l
             ContextBlock(
                 elements=[
                     MarkdownTextObject(
-                        text=f"{len(preview.pairs) - shown} more pairs are in the CSV file posted with this message; "
+                        text=f"{plural(len(preview.pairs) - shown, 'more pair')} "
+                        f"{'is' if len(preview.pairs) - shown == 1 else 'are'} in the CSV file posted with this message; "
                         "`Approve all` covers every pair. To turn one down, "
                         "`/mentor-admin unpair @mentor @mentee`."
                     )
@@ -458,7 +469,7 @@ def waitlist_text(preview: MatchPreview) -> str:
     for spec, count in sought[:SPECIALIZATIONS_SHOWN]:
         lines.append(f"• {specialization_label(spec)}: sought by {plural(count, 'waitlisted mentee')}")
     if len(sought) > SPECIALIZATIONS_SHOWN:
-        lines.append(f"… and {len(sought) - SPECIALIZATIONS_SHOWN} more specializations.")
+        lines.append(f"… and {plural(len(sought) - SPECIALIZATIONS_SHOWN, 'more specialization')}.")
     for person_id, reason in preview.waitlist[:WAITLIST_SHOWN]:
         lines.append(f"• <@{person_id}>: {reason}")
     if len(preview.waitlist) > WAITLIST_SHOWN:
@@ -498,6 +509,14 @@ def preview_csv(preview: MatchPreview) -> bytes:
     return csv_bytes(out.getvalue())
 
 
+def preview_answer(preview: MatchPreview) -> str:
+    """The coordinator's own short answer to `match preview`; the proposal itself goes to the admin channel."""
+    return (
+        f"{plural(len(preview.pairs), 'pair')} proposed, {len(preview.waitlist)} waitlisted, "
+        f"total score {preview.total_score:.1f}."
+    )
+
+
 def approve_all_text(actor: str, program_name: str, result: ApprovalResult, shown: int = 10) -> str:
     """What Approve all did, and each proposal it left alone with the reason."""
     if not result.approved and not result.refused:  # a double click, or another coordinator was first
@@ -512,8 +531,24 @@ def approve_all_text(actor: str, program_name: str, result: ApprovalResult, show
     return clip("\n".join(lines), 3000)
 
 
-def decision_text(pairing_id: int, decision: str, actor: str) -> str:
-    return f"Pairing #{pairing_id} {decision} by <@{actor}>."
+Decision = Literal["approved", "rejected", "dissolved"]
+
+
+def decision_text(decision: Decision, actor: str, members: tuple[str, str] | None, *, changed: bool) -> str:
+    """What a coordinator's Approve, Reject or Dissolve did, naming the two people as the preview showed them
+    (a pairing's number is nobody's business). `members`: (mentor, mentee), None if no longer known."""
+    mentor, mentee = members or (None, None)
+    pair = f"<@{mentor}> mentoring <@{mentee}>" if members else "this pairing"
+    together = f"the pairing of <@{mentor}> and <@{mentee}>" if members else "this pairing"
+    if not changed:
+        if decision == "dissolved":
+            return f"{together[:1].upper()}{together[1:]} had already ended; nothing changed."
+        return f"{pair[:1].upper()}{pair[1:]} was already decided; nothing changed."
+    if decision == "approved":
+        return f"<@{actor}> approved {pair}."
+    if decision == "rejected":
+        return f"<@{actor}> rejected {pair}: matching won't propose them again."
+    return f"<@{actor}> dissolved {together}: both are back in the pool."
 
 
 # -- hand pairing ----------------------------------------------------------------------------------------

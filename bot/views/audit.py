@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import Block, HeaderBlock, MarkdownTextObject, SectionBlock
 
+from bot.services.catalog import zone_label
 from bot.services.programs import CLI_ACTOR, FIELD_LABELS, SLACK_USER_ID
+from bot.services.schedule import zone
 from bot.views.common import clip, escape, plural, render
 from storage.models import AuditEvent
 
@@ -52,8 +55,9 @@ def _value(value: Any) -> str:
     return escape(str(value))
 
 
-def _details(detail: dict[str, Any]) -> list[str]:
-    """Each stored detail as a phrase; column names become the labels people see in the program form."""
+def _details(detail: dict[str, Any], pairs: Mapping[int, tuple[str, str]]) -> list[str]:
+    """Each stored detail as a phrase; column names become the labels people see in the program form, and a
+    pairing the two people in it (its number was never shown to anyone)."""
     phrases: list[str] = []
     for key, value in sorted(detail.items()):
         if key in _HIDDEN_DETAILS:
@@ -62,7 +66,8 @@ def _details(detail: dict[str, Any]) -> list[str]:
             labels = [FIELD_LABELS.get(str(name), str(name).replace("_", " ")) for name in value or []]
             phrases.append(f"changed {_and(labels)}" if labels else "saved with no changes")
         elif key == "pairing_id":
-            phrases.append(f"pairing #{value}")
+            if (members := pairs.get(value)) is not None:
+                phrases.append(f"<@{members[0]}> mentoring <@{members[1]}>")
         elif key == "override":
             if value:
                 phrases.append("matching rules overridden")
@@ -82,26 +87,49 @@ def _details(detail: dict[str, Any]) -> list[str]:
     return phrases
 
 
-def _line(event: AuditEvent, program_names: Mapping[int, str]) -> str:
+def _when(at: datetime, zone_id: str | None) -> str:
+    """Slack's date token: each reader sees the time on their own clock ("Jan 15, 2025 9:00 AM", "Yesterday
+    9:00 AM"). Its fallback, for a client that cannot, is the program's local time, its zone named."""
+    moment = at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+    local = moment.astimezone(zone(zone_id)) if zone_id else moment.astimezone(UTC)
+    named = zone_label(zone_id) if zone_id else "UTC"
+    fallback = f"{local:%b %-d, %Y %-I:%M %p} {named}".rstrip()
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def _line(
+    event: AuditEvent,
+    program_names: Mapping[int, str],
+    zones: Mapping[int, str],
+    pairs: Mapping[int, tuple[str, str]],
+) -> str:
     # A creation names its program in its detail ("name …"), as it was called then; others name it as it is now.
     name = program_names.get(event.program_id) if event.program_id is not None else None
     where = ""
     if name and event.action != "program.create":
         where = f", *{escape(name)}*" if event.action.startswith("program.") else f" in *{escape(name)}*"
-    phrases = _details(event.detail or {})
+    phrases = _details(event.detail or {}, pairs)
     words = ACTION_WORDS.get(event.action, escape(event.action))
     if event.action == "pairing.approve_all" and isinstance((event.detail or {}).get("approved"), int):
         words = f"approved {plural(event.detail['approved'], 'pair')} with Approve all"
-    when = event.at.strftime("%Y-%m-%d %H:%M UTC")
+    when = _when(event.at, zones.get(event.program_id) if event.program_id is not None else None)
     return f"• {when}: {_actor(event.actor)} {words}{where}" + (f" ({'; '.join(phrases)})" if phrases else "")
 
 
-def audit_blocks(events: list[AuditEvent], program_names: Mapping[int, str] | None = None) -> list[dict[str, Any]]:
-    """Newest first, one line per action; `program_names` (id -> name) lets each line say which program."""
+def audit_blocks(
+    events: list[AuditEvent],
+    program_names: Mapping[int, str] | None = None,
+    *,
+    zones: Mapping[int, str] | None = None,
+    pairs: Mapping[int, tuple[str, str]] | None = None,
+) -> list[dict[str, Any]]:
+    """Newest first, one line per action (mrkdwn sections, so Slack renders the date tokens). `program_names`
+    and `zones` (program id -> name, time zone) and `pairs` (pairing id -> mentor, mentee) say things in words."""
     if not events:
         return render([SectionBlock(text=MarkdownTextObject(text="No admin actions recorded yet."))])
-    lines = [_line(event, program_names or {}) for event in events]
-    blocks: list[Block] = [HeaderBlock(text=f"Last {len(events)} admin actions")]
+    lines = [_line(event, program_names or {}, zones or {}, pairs or {}) for event in events]
+    heading = "Last admin action" if len(events) == 1 else f"Last {len(events)} admin actions"
+    blocks: list[Block] = [HeaderBlock(text=heading)]
     chunk: list[str] = []
     for line in lines:
         if sum(len(x) + 1 for x in chunk) + len(line) > 2900:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from bot.services.reports import ProgramSummary
+from bot.views.common import month_labels
 
 
 def meeting_rate_png(summary: ProgramSummary) -> bytes:
@@ -14,7 +15,7 @@ def meeting_rate_png(summary: ProgramSummary) -> bytes:
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    months = [m.month for m in summary.months]
+    months = month_labels([m.month for m in summary.months])
     figure, bars = plt.subplots(figsize=(6, 3.2), dpi=120)
     try:
         bars.bar(months, [m.checkins for m in summary.months], color="#9db4c0", label="check-ins")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from slack_sdk.models.blocks import Block, Option
@@ -29,6 +31,36 @@ def plural(n: int, word: str, plural_form: str | None = None) -> str:
     return f"{n} {word if n == 1 else plural_form or word + 's'}"
 
 
+def month_labels(months: Sequence[str]) -> list[str]:
+    """ "2025-03" -> "Mar". When the months run into another year, the first month and each January say which
+    ("Sep 2025" … "Jan 2026"); when a name would come twice (more than twelve months), every month does."""
+    firsts = [date.fromisoformat(m + "-01") for m in months]
+    if len({d.year for d in firsts}) <= 1:
+        return [d.strftime("%b") for d in firsts]
+    labels = [d.strftime("%b %Y") if i == 0 or d.month == 1 else d.strftime("%b") for i, d in enumerate(firsts)]
+    return labels if len(set(labels)) == len(labels) else [d.strftime("%b %Y") for d in firsts]
+
+
+# Why Slack would not take a message for someone, said plainly (Slack's error codes are for the log).
+UNREACHABLE_WORDS = {
+    "account_inactive": "account deactivated",
+    "user_disabled": "account deactivated",
+    "deactivated": "account deactivated",
+    "user_not_found": "no longer in this workspace",
+    "users_not_found": "no longer in this workspace",
+    "cannot_dm_bot": "can't receive DMs from apps",
+    "messages_tab_disabled": "has turned off messages from apps",
+    "channel_not_found": "the conversation no longer exists",
+    "is_archived": "the conversation is archived",
+    "not_in_channel": "Shelfmate is not in the conversation",
+}
+
+
+def unreachable_words(error: str) -> str:
+    """A Slack error as a reason people understand; one we have no words for is quoted as Slack said it."""
+    return UNREACHABLE_WORDS.get(error) or f"Slack says `{escape(error, in_code=True)}`"
+
+
 def clip(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
     """Cut a text to a Slack limit with an ellipsis rather than let Slack reject the whole message."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -41,11 +73,67 @@ def render(blocks: list[Block], limit: int = MAX_BLOCKS_PER_MESSAGE) -> list[dic
     return [block.to_dict() for block in blocks]
 
 
+LABEL_LIMIT = 75  # characters of a button's text or a select option's label
+WORD_SLACK = 15  # characters a cut may move back (or on) to fall between words
+
+
+def fit_label(text: str, limit: int = LABEL_LIMIT, *, tail: int | None = None) -> str:
+    """Cut a label in the middle, not at the end: the end of a name often tells choices apart ("… Cohort
+    2025" and "… Cohort 2026"). `tail`: how many characters of the end to keep (a third by default)."""
+    if len(text) <= limit:
+        return text
+    tail = max(0, min(limit // 3 if tail is None else tail, limit - 2))
+    head = limit - 1 - tail
+    start, end = text[:head], text[len(text) - tail :] if tail else ""
+    # Cut between words where one ends near the cut, not inside a word ("Library…Program", not "Sta…ogram").
+    if not text[head].isspace() and (space := start.rfind(" ")) >= max(1, head - WORD_SLACK):
+        start = start[:space]
+    if end and not text[len(text) - tail - 1].isspace() and 0 <= (space := end.find(" ")) < WORD_SLACK:
+        end = end[space + 1 :]
+    return start.rstrip() + "…" + end.lstrip()
+
+
+def fit_labels(texts: Sequence[str], limit: int = LABEL_LIMIT, suffixes: Sequence[str] | None = None) -> list[str]:
+    """Labels for choices shown side by side, each within `limit` with its suffix kept whole, and no two alike
+    when their texts differ: where cutting made two the same, the cut moves until what differs shows; texts
+    that are the same anyway are numbered."""
+    ends = list(suffixes) if suffixes is not None else [""] * len(texts)
+
+    def label(i: int, tail: int | None = None) -> str:
+        return fit_label(texts[i], limit - len(ends[i]), tail=tail) + ends[i]
+
+    labels = [label(i) for i in range(len(texts))]
+    for tail in range(limit - 1):
+        alike = _alike(labels)
+        if not alike:
+            return labels
+        for i in alike:
+            labels[i] = label(i, tail)
+    counts: dict[str, int] = {}
+    for i in _alike(labels):
+        counts[labels[i]] = counts.get(labels[i], 0) + 1
+        number = f" ({counts[labels[i]]})"
+        labels[i] = fit_label(texts[i], limit - len(ends[i]) - len(number)) + ends[i] + number
+    return labels
+
+
+def _alike(labels: list[str]) -> list[int]:
+    """Indexes of labels that equal another."""
+    seen: dict[str, int] = {}
+    for text in labels:
+        seen[text] = seen.get(text, 0) + 1
+    return [i for i, text in enumerate(labels) if seen[text] > 1]
+
+
 def options(choices: dict[str, str]) -> list[Option]:
-    """Select options from a value -> label map (labels cut to Slack's 75 characters)."""
-    return [Option(value=value, label=label[:75]) for value, label in choices.items()]
+    """Select options from a value -> label map (labels fitted to Slack's 75 characters, no two alike)."""
+    return [
+        Option(value=value, label=label)
+        for value, label in zip(choices, fit_labels(list(choices.values())), strict=True)
+    ]
 
 
 def initial_option(choices: dict[str, str], value: str) -> Option | None:
-    """The option to preselect, or None when the stored value is no longer offered."""
-    return Option(value=value, label=choices[value][:75]) if value in choices else None
+    """The option to preselect (its label exactly as `options` shows it), or None when no longer offered."""
+    labels = dict(zip(choices, fit_labels(list(choices.values())), strict=True))
+    return Option(value=value, label=labels[value]) if value in choices else None

@@ -33,7 +33,9 @@ from storage.models import Program
 
 
 def _initials(choices: dict[str, str], values: list[str]) -> list[Option] | None:
-    picked = [Option(value=v, label=choices[v][:75]) for v in values if v in choices]
+    """The options to preselect, labelled exactly as `options` labels them (Slack compares the two)."""
+    offered = {option.value: option for option in options(choices)}
+    picked = [offered[v] for v in values if v in offered]
     return picked or None
 
 

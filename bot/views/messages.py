@@ -15,8 +15,16 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.services.catalog import CADENCES, LIBRARY_TYPES
-from bot.views.common import MAX_BLOCKS_PER_MESSAGE, clip, export_command, plural, render
+from bot.services.catalog import CADENCES, LIBRARY_TYPES, zone_label
+from bot.views.common import (
+    MAX_BLOCKS_PER_MESSAGE,
+    UNREACHABLE_WORDS,
+    clip,
+    export_command,
+    plural,
+    render,
+    unreachable_words,
+)
 from bot.views.ids import ACTION_NEED_HELP, ACTION_NOT_YET, ACTION_OPEN_AGREEMENT, ACTION_SURVEY, ACTION_WE_MET
 
 Rendered = tuple[str, list[dict[str, Any]]]
@@ -36,9 +44,11 @@ def _intro(p: dict[str, Any]) -> Rendered:
     def who(person: dict[str, Any]) -> str:
         specs = ", ".join(person.get("specializations") or []) or "no specializations listed"
         library = LIBRARY_TYPES.get(person.get("library_type", ""), "library")
+        # Each person's time zone, as people say it ("Pacific time"), helps the two find a time to meet.
+        zone = zone_label(person.get("timezone", ""))
         line = (
             f"*<@{person['id']}>*, {person['role']}: {library}, {person.get('organization') or 'organization not given'}"
-            f" · {specs} · {person.get('timezone', '')}"
+            f" · {specs}" + (f" · {zone}" if zone else "")
         )
         if person.get("goals"):
             line += f"\n_Goals:_ {person['goals']}"
@@ -138,7 +148,7 @@ def _agreement_overdue(p: dict[str, Any]) -> Rendered:
         )
     missed = f"the agreement date ({_day(due.pop())})" if shared else "their agreement dates"
     text = f"*{p['program']}*: {plural(total, 'pair')} missed {missed}:\n" + "\n".join(lines)
-    return f"{total} agreement{'' if total == 1 else 's'} overdue", render([_section(text)])
+    return f"{plural(total, 'agreement')} overdue", render([_section(text)])
 
 
 # Pairs listed by name in the at-risk alert; the rest are counted and pointed to the pairings export.
@@ -157,8 +167,8 @@ def _at_risk(p: dict[str, Any]) -> Rendered:
     if len(pairs) == 1:
         [(mentor, mentee, missed, last_met)] = pairs
         text = (
-            f":warning: *At risk* in {p['program']}: <@{mentor}> and <@{mentee}> missed {missed} "
-            f"periods in a row ({since(last_met)}). A friendly check-in from a coordinator may help."
+            f":warning: *At risk* in {p['program']}: <@{mentor}> and <@{mentee}> missed "
+            f"{plural(missed, 'period')} in a row ({since(last_met)}). A friendly check-in from a coordinator may help."
         )
         return "A pair is at risk", render([_section(text)])
     lines = [
@@ -187,10 +197,8 @@ def _help_request(p: dict[str, Any]) -> Rendered:
 
 
 def _applications_closing(p: dict[str, Any]) -> Rendered:
-    text = (
-        f"Applications for *{p['program']}* close on {_day(p['closes'])} at 11:59 PM ({p['timezone']}). "
-        "Mentors and mentees welcome: type `/mentor join`."
-    )
+    deadline = f"{_day(p['closes'])} at 11:59 PM {zone_label(p['timezone'])}".rstrip()
+    text = f"Applications for *{p['program']}* close on {deadline}. Mentors and mentees welcome: type `/mentor join`."
     return f"Applications for {p['program']} close soon", render([_section(text)])
 
 
@@ -209,12 +217,34 @@ def _wrapup(p: dict[str, Any]) -> Rendered:
     return "Your mentoring program has ended", render(blocks)
 
 
+# What each message in the ledger is, as the coordinators told it was not delivered would name it.
+DELIVERY_WORDS = {
+    "digest": "the weekly digest",
+    "intro": "the introduction",
+    "nudge": "a reminder to meet",
+    "did_you_meet": 'the "Did you meet?" question',
+    "did_you_meet_again": 'the second "Did you meet?" question',
+    "agreement_reminder": "the reminder to settle their agreement",
+    "agreement_overdue": "the alert about overdue agreements",
+    "at_risk": "the alert about a quiet pair",
+    "help_request": "a pair's request for help",
+    "applications_closing": "the reminder that applications close soon",
+    "wrapup": "the wrap-up survey",
+    "unreachable": "a can't-reach report",
+    "coordinator_copy": "a coordinators' message sent by DM",
+    "pairing_dissolved": "the notice that a pairing was dissolved",
+    "rematch_request": "a rematch request",
+    "pair_notice": "a message to the pair",
+}
+
+
 def _unreachable(p: dict[str, Any]) -> Rendered:
     who = " and ".join(f"<@{person}>" for person in p.get("people") or []) or "a recipient"
-    text = (
-        f"I can't reach {who} in {p['program']} (Slack says `{p['error']}`), so a {p.get('kind', '')} message was "
-        "not delivered. They may have left the workspace or turned off messages from apps."
-    )
+    what = DELIVERY_WORDS.get(str(p.get("kind", "")), "a message")
+    error = str(p.get("error", ""))
+    text = f"I can't reach {who} in {p['program']} ({unreachable_words(error)}), so {what} was not delivered."
+    if error not in UNREACHABLE_WORDS:
+        text += " They may have left the workspace or turned off messages from apps."
     return "Someone can't be reached", render([_section(text)])
 
 
@@ -263,6 +293,14 @@ def _profile_changed(p: dict[str, Any]) -> Rendered:
     return f"{p['program']}: a paired participant changed answers their match used", render([_section(text)])
 
 
+# Why an admin channel refused a post (the errors bot.delivery.ADMIN_CHANNEL_ERRORS copies to coordinators).
+CHANNEL_REFUSALS = {
+    "is_archived": "it is archived",
+    "not_in_channel": "I'm not in it",
+    "channel_not_found": "it no longer exists",
+}
+
+
 def _coordinator_copy(p: dict[str, Any]) -> Rendered:
     """A message the admin channel refused, sent to a coordinator with why and what to do."""
     text, blocks = RENDERERS[p["kind"]](p["payload"])
@@ -273,8 +311,9 @@ def _coordinator_copy(p: dict[str, Any]) -> Rendered:
         advice = (
             f"invite me with `/invite @Shelfmate` in {channel}, or choose another with `/mentor-admin program edit`"
         )
+    why = CHANNEL_REFUSALS.get(str(p.get("error", ""))) or unreachable_words(str(p.get("error", "")))
     note = (
-        f":warning: I couldn't post this in {p['program']}'s admin channel {channel} (Slack says `{p['error']}`), "
+        f":warning: I couldn't post this in {p['program']}'s admin channel {channel} ({why}), "
         f"so I'm sending it to you as a coordinator. To get these in the channel again, {advice}."
     )
     notice = render([_section(note)])

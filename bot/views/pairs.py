@@ -14,7 +14,6 @@ from slack_sdk.models.blocks import (
     InputBlock,
     MarkdownTextObject,
     NumberInputElement,
-    Option,
     PlainTextInputElement,
     RadioButtonsElement,
     SectionBlock,
@@ -26,7 +25,7 @@ from slack_sdk.models.views import View
 from bot.services.agreements import BOUNDARIES, AgreementState, PairView, Terms
 from bot.services.catalog import CADENCES, MEETING_FORMATS, specializations
 from bot.services.checkins import CHECKIN_STATUSES, LATE_LOGGING_DAYS, CheckInAnswers, Logged, late_logging_until
-from bot.views.common import clip, initial_option, options, render
+from bot.views.common import clip, fit_labels, initial_option, options, render
 from bot.views.ids import (
     ACTION_ACCEPT_AGREEMENT,
     ACTION_CHANGE_AGREEMENT,
@@ -191,9 +190,21 @@ def agreement_message(state: AgreementState) -> tuple[str, list[dict[str, Any]]]
 
 
 # -- check-ins -----------------------------------------------------------------------------------------------
+def _partner_choices(pairs: list[PairView]) -> dict[str, str]:
+    """Pairing id -> "With Dana"; with the program too when one partner is someone's partner twice (a mentor
+    in one program and a mentee in another), so no two choices read the same."""
+    names = [p.partner_name or p.partner_id for p in pairs]
+    twice = {name for name in names if names.count(name) > 1}
+    texts = [
+        f"With {name}" + (f" in {p.program.name}" if name in twice else "")
+        for p, name in zip(pairs, names, strict=True)
+    ]
+    return dict(zip((str(p.pairing.id) for p in pairs), fit_labels(texts), strict=True))
+
+
 def checkin_modal(pairs: list[PairView], today: date, chosen: int | None = None) -> dict[str, Any]:
     """One modal for every entry point; a person with several partners picks which pair met."""
-    partners = {str(p.pairing.id): f"With {p.partner_name or p.partner_id}"[:75] for p in pairs}
+    partners = _partner_choices(pairs)
     blocks: list[Any] = []
     if len(pairs) > 1:
         blocks.append(
@@ -202,7 +213,7 @@ def checkin_modal(pairs: list[PairView], today: date, chosen: int | None = None)
                 label="Who did you meet?",
                 element=StaticSelectElement(
                     action_id="pairing_id",
-                    options=[Option(value=k, label=v) for k, v in partners.items()],
+                    options=options(partners),
                     initial_option=initial_option(partners, str(chosen)) if chosen else None,
                 ),
             )

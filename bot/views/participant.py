@@ -21,8 +21,8 @@ from slack_sdk.models.views import View
 from bot.services.catalog import LIBRARY_TYPES, MEETING_FORMATS, ROLES, specialization_label
 from bot.services.enrollment import LeaveResult, SubmitResult, years_in_kind
 from bot.services.overview import EnrollmentCard, PersonOverview
-from bot.services.pairing import RematchRequest
-from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, render
+from bot.services.pairing import REMATCH_REASON_LIMIT, RematchRequest
+from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, fit_labels, render
 from bot.views.ids import (
     ACTION_CHECKIN,
     ACTION_EDIT_PROFILE,
@@ -33,6 +33,7 @@ from bot.views.ids import (
     ACTION_REMATCH_CHOICE,
     ACTION_RESUME,
 )
+from bot.views.state import as_int
 from storage.models import Enrollment, EnrollmentStatus, Program
 
 STATUS_WORDS = {
@@ -72,7 +73,11 @@ def status_blocks(overview: PersonOverview) -> list[dict[str, Any]]:
 
 
 def status_text(overview: PersonOverview) -> str:
-    return f"You have {len(overview.cards)} mentoring enrollment(s)." if overview.cards else "Not enrolled yet."
+    """The notification's words: each role and program, which say more than a count of enrollments."""
+    if not overview.cards:
+        return "Not enrolled yet."
+    roles = [f"{card.enrollment.role} in {card.program.name}" for card in overview.cards]
+    return clip("Your mentoring: " + ", ".join(roles), 300)
 
 
 def home_view(overview: PersonOverview, *, rehearsal: bool = False) -> dict[str, Any]:
@@ -122,16 +127,40 @@ def home_view(overview: PersonOverview, *, rehearsal: bool = False) -> dict[str,
 
 def profile_choice(choices: list[tuple[Enrollment, Program]]) -> tuple[str, list[dict[str, Any]]]:
     """Someone with several profiles (two programs, or mentor and mentee) picks the one to edit."""
+    shown = choices[:MAX_PROFILE_CHOICES]
+    # The name is cut to fit, never the role: "(mentor)" and "(mentee)" are what tell two buttons apart.
+    labels = fit_labels(
+        [program.name for _, program in shown],
+        suffixes=[f" ({ROLES.get(enrollment.role, enrollment.role).lower()})" for enrollment, _ in shown],
+    )
     buttons = [
         ButtonElement(
-            text=f"{program.name} ({ROLES.get(enrollment.role, enrollment.role).lower()})"[:75],
+            text=label,
             action_id=f"{ACTION_EDIT_PROFILE}:{enrollment.id}",  # Slack wants each action_id once per block
             value=f"enrollment:{enrollment.id}",
         )
-        for enrollment, program in choices[:MAX_PROFILE_CHOICES]
+        for (enrollment, _), label in zip(shown, labels, strict=True)
     ]
     text = "You have a profile in each of these. Which one do you want to edit?"
     return text, render([SectionBlock(text=MarkdownTextObject(text=text)), ActionsBlock(elements=buttons)])
+
+
+def rematch_choice_value(pairing_id: int | None, reason: str) -> str:
+    """A choice button's value: "pairing id:reason", as typed. Not JSON: escaping could double a reason's
+    length (quotes, backslashes) past Slack's 2,000 characters for a value; this stays within 12 + 1 + 1,000."""
+    return f"{pairing_id or 0}:{reason[:REMATCH_REASON_LIMIT]}"
+
+
+def parse_rematch_choice(value: str) -> tuple[int | None, str]:
+    """(pairing id, reason) from a choice button's value; buttons shown before this format carry JSON."""
+    if value.startswith("{"):
+        try:
+            chosen = json.loads(value)
+            return as_int(chosen.get("pairing_id")), str(chosen.get("reason") or "")
+        except (ValueError, AttributeError):
+            return None, ""
+    pairing_id, _, reason = value.partition(":")
+    return as_int(pairing_id), reason
 
 
 def rematch_choice(requests: list[RematchRequest], reason: str) -> tuple[str, list[dict[str, Any]]]:
@@ -142,17 +171,17 @@ def rematch_choice(requests: list[RematchRequest], reason: str) -> tuple[str, li
         "your partner won't. Nothing is sent until you choose."
     )
     blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(text=text))]
-    for request in requests[:MAX_PROFILE_CHOICES]:
+    shown = requests[:MAX_PROFILE_CHOICES]
+    names = fit_labels([request.program.name for request in shown], 120)
+    for request, name in zip(shown, names, strict=True):
         role = "your mentee" if request.requester_is_mentor else "your mentor"
         blocks.append(
             SectionBlock(
-                text=MarkdownTextObject(
-                    text=clip(f"<@{request.partner_id}> ({role}) in *{clip(request.program.name, 120)}*")
-                ),
+                text=MarkdownTextObject(text=clip(f"<@{request.partner_id}> ({role}) in *{name}*")),
                 accessory=ButtonElement(
                     text="This pairing",
                     action_id=ACTION_REMATCH_CHOICE,
-                    value=json.dumps({"pairing_id": request.pairing.id, "reason": reason}, ensure_ascii=False),
+                    value=rematch_choice_value(request.pairing.id, reason),
                 ),
             )
         )

@@ -8,7 +8,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlo
 
 from bot.services.catalog import specialization_label
 from bot.services.reports import ProgramSummary
-from bot.views.common import clip, export_command, plural, render
+from bot.views.common import clip, export_command, month_labels, plural, render, unreachable_words
 
 STATUS_ORDER = ("applied", "waitlisted", "matched", "paused", "withdrawn")
 PAIRING_ORDER = ("proposed", "introduced", "active", "ended", "dissolved")
@@ -23,9 +23,9 @@ def _counts(counts: dict[str, int], order: tuple[str, ...]) -> str:
     return ", ".join(parts) or "none"
 
 
-def _more(hidden: int, what: str, where: str) -> list[str]:
+def _more(hidden: int, what: str, plural_form: str, where: str) -> list[str]:
     """The line that says a list was cut, by how much, and where the rest is; none when nothing was cut."""
-    return [f"… and {hidden} more {what}: {where}"] if hidden > 0 else []
+    return [f"… and {plural(hidden, 'more ' + what, 'more ' + plural_form)}: {where}"] if hidden > 0 else []
 
 
 def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[dict[str, Any]]:
@@ -36,7 +36,7 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
     when = (
         f"Ended on {summary.ended_on:%b %-d, %Y} · final figures"
         if summary.ended_on
-        else f"As of {summary.today:%b %-d, %Y} · {summary.days_left} days left"
+        else f"As of {summary.today:%b %-d, %Y} · {_time_left(summary)}"
     )
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=when)]))
     mentors = summary.participants.get("mentor", {})
@@ -61,6 +61,7 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
     ]
     waitlist += _more(
         len(shortages) - WAITLIST_SHOWN,
+        "specialization with mentees waiting",
         "specializations with mentees waiting",
         f"{export_command('participants', summary.program_name)} lists everyone waitlisted",
     )
@@ -82,8 +83,10 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
     blocks.append(SectionBlock(text=MarkdownTextObject(text=pairings)))
     current = summary.this_month
     if current is not None and summary.ended_on:
+        months = summary.months[-12:]
         trend = " → ".join(
-            f"{m.month[5:]}: {m.pairs_met} of {m.live_pairs} ({m.rate:.0%})" for m in summary.months[-12:]
+            f"{label}: {m.pairs_met} of {m.live_pairs} ({m.rate:.0%})"
+            for label, m in zip(month_labels([m.month for m in months]), months, strict=True)
         )
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(f"*Pairs that met, by month*: {trend}"))))
     elif current is not None:
@@ -106,25 +109,19 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
                 )
             )
         )
-    rating = f"{summary.average_rating:.1f}/5" if summary.average_rating is not None else "no ratings yet"
-    blocks.append(
-        SectionBlock(
-            text=MarkdownTextObject(
-                text=f"*Check-ins*: {summary.checkins} · {summary.total_hours:g} mentoring hours · average rating {rating}"
-            )
-        )
-    )
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=_checkins_text(summary))))
     if summary.survey is not None:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=_survey_text(summary))))
     blocks.append(DividerBlock())
     # Each cut list says its total and how many it left out, so nobody follows up 15 and believes that is all.
     if summary.at_risk:
         lines = [
-            f"• <@{a}> and <@{b}>: " + (f"last met {days} days ago" if days is not None else "never met")
+            f"• <@{a}> and <@{b}>: " + (f"last met {plural(days, 'day')} ago" if days is not None else "never met")
             for a, b, days in summary.at_risk[:AT_RISK_SHOWN]
         ]
         lines += _more(
             len(summary.at_risk) - AT_RISK_SHOWN,
+            "quiet pair",
             "quiet pairs",
             f"{export_command('pairings', summary.program_name)} lists them all (status active, at_risk yes)",
         )
@@ -138,9 +135,10 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
             )
         )
     if summary.unreachable:
-        lines = [f"• <@{pid}> ({reason})" for pid, reason in summary.unreachable[:UNREACHABLE_SHOWN]]
+        lines = [f"• <@{pid}> ({unreachable_words(reason)})" for pid, reason in summary.unreachable[:UNREACHABLE_SHOWN]]
         lines += _more(
             len(summary.unreachable) - UNREACHABLE_SHOWN,
+            "person",
             "people",
             f"{export_command('participants', summary.program_name)} lists them all (unreachable column)",
         )
@@ -169,16 +167,37 @@ def summary_text(summary: ProgramSummary) -> str:
     if summary.ended_on:
         return (
             f"{summary.program_name} ended on {summary.ended_on:%b %-d, %Y}: {plural(summary.checkins, 'check-in')}, "
-            f"{summary.total_hours:g} mentoring hours."
+            f"{_hours(summary.total_hours)}."
         )
     current = summary.this_month
     if current is not None:
         rate = f"{current.rate:.0%} of pairs met this month"
     else:
         rate = "this month is a break" if summary.in_break else "the program has not started"
-    return f"{summary.program_name}: {rate}, {len(summary.at_risk)} at risk, {summary.days_left} days left."
+    return f"{summary.program_name}: {rate}, {len(summary.at_risk)} at risk, {_time_left(summary)}."
+
+
+def _time_left(summary: ProgramSummary) -> str:
+    """ "41 days left", "1 day left", and on the program's last day "last day of the program" (not "0 days left")."""
+    return "last day of the program" if summary.days_left == 0 else f"{plural(summary.days_left, 'day')} left"
+
+
+def _hours(total: float) -> str:
+    """ "1 mentoring hour", "1.5 mentoring hours"."""
+    return f"{total:g} mentoring {'hour' if total == 1 else 'hours'}"
+
+
+def _checkins_text(summary: ProgramSummary) -> str:
+    if not summary.checkins:
+        return "*Check-ins*: none logged yet"
+    rating = (
+        f"average rating {summary.average_rating:.1f}/5" if summary.average_rating is not None else "no ratings yet"
+    )
+    return f"*Check-ins*: {summary.checkins} · {_hours(summary.total_hours)} · {rating}"
 
 
 def _recent_rates(summary: ProgramSummary) -> str:
     """The last six months' meeting rates, oldest first, for the running program's trend line."""
-    return " → ".join(f"{m.month[5:]}: {m.rate:.0%}" for m in summary.months[-6:])
+    months = summary.months[-6:]
+    labels = month_labels([m.month for m in months])
+    return " → ".join(f"{label}: {m.rate:.0%}" for label, m in zip(labels, months, strict=True))
