@@ -226,7 +226,7 @@ DELIVERY_WORDS = {
     "did_you_meet_again": 'the second "Did you meet?" question',
     "agreement_reminder": "the reminder to settle their agreement",
     "agreement_overdue": "the alert about overdue agreements",
-    "at_risk": "the alert about a quiet pair",
+    "at_risk": "the alert about quiet pairs",
     "help_request": "a pair's request for help",
     "applications_closing": "the reminder that applications close soon",
     "wrapup": "the wrap-up survey",
@@ -235,6 +235,9 @@ DELIVERY_WORDS = {
     "pairing_dissolved": "the notice that a pairing was dissolved",
     "rematch_request": "a rematch request",
     "pair_notice": "a message to the pair",
+    "partner_account_gone": "the notice that their partner's account is no longer active",
+    "account_gone_alert": "the alert about a partner whose account is no longer active",
+    "profile_changed": "the alert about a paired participant's changed answers",
 }
 
 
