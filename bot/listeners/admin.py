@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -252,53 +253,37 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         refusal = await authorized(user_id, program)
         return user_id, pairing, refusal
 
-    @app.action(ACTION_APPROVE_PAIR)
-    async def approve_pair(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
+    async def decide_pair(
+        body: dict[str, Any], respond: AsyncRespond, decide: Callable[..., bool], decision: str
+    ) -> None:
+        """Approve, Reject or Dissolve one pairing, and say who decided what about whom."""
         user_id, pairing, refusal = await pairing_action(body)
         if refusal:
             await respond(text=refusal, replace_original=False)
             return
         try:
-            changed = await runtime.write(_approve, pairing.id, user_id, runtime.now())
-        except PairingRefused as problem:
+            changed = await runtime.write(decide, pairing.id, user_id, runtime.now())
+        except PairingRefused as problem:  # their own pairing: another coordinator decides
             await respond(text=str(problem), replace_original=False)
             return
         members = await runtime.read(queries.pair_members, pairing)
-        text = admin_views.decision_text("approved", user_id, members, changed=changed)
+        text = admin_views.decision_text(decision, user_id, members, changed=changed)
         await respond(text=text, replace_original=False)
+
+    @app.action(ACTION_APPROVE_PAIR)
+    async def approve_pair(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await decide_pair(body, respond, _approve, "approved")
 
     @app.action(ACTION_REJECT_PAIR)
     async def reject_pair(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        user_id, pairing, refusal = await pairing_action(body)
-        if refusal:
-            await respond(text=refusal, replace_original=False)
-            return
-        try:
-            changed = await runtime.write(_reject, pairing.id, user_id, runtime.now())
-        except PairingRefused as problem:  # their own pairing: another coordinator decides
-            await respond(text=str(problem), replace_original=False)
-            return
-        members = await runtime.read(queries.pair_members, pairing)
-        text = admin_views.decision_text("rejected", user_id, members, changed=changed)
-        await respond(text=text, replace_original=False)
+        await decide_pair(body, respond, _reject, "rejected")
 
     @app.action(ACTION_DISSOLVE_PAIR)
     async def dissolve_pair(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        user_id, pairing, refusal = await pairing_action(body)
-        if refusal:
-            await respond(text=refusal, replace_original=False)
-            return
-        try:
-            changed = await runtime.write(_dissolve, pairing.id, user_id, runtime.now())
-        except PairingRefused as problem:  # their own pairing: another coordinator decides
-            await respond(text=str(problem), replace_original=False)
-            return
-        members = await runtime.read(queries.pair_members, pairing)
-        text = admin_views.decision_text("dissolved", user_id, members, changed=changed)
-        await respond(text=text, replace_original=False)
+        await decide_pair(body, respond, _dissolve, "dissolved")
 
     @app.action(ACTION_APPROVE_ALL)
     async def approve_all(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
