@@ -195,7 +195,8 @@ def _partnerships(
         other = queries.enrollment(session, other_id)
         partner_id = other.person_id if other else None
         partner = queries.person(session, partner_id) if partner_id else None
-        meetings = _meetings(session, program, pairing, today)
+        # A partner whose account is gone cannot meet: the card says so instead of "not yet this month".
+        meetings = None if partner is not None and partner.deactivated else _meetings(session, program, pairing, today)
         out.append(Partnership(pairing=pairing, partner_id=partner_id, partner=partner, meetings=meetings))
     return out
 
