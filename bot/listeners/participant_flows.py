@@ -183,8 +183,10 @@ async def open_profile(
 
 
 async def publish_home(runtime: Runtime, user_id: str) -> None:
-    overview = await runtime.read(overview_service.person_overview, user_id, runtime.now())
-    await runtime.gateway.publish_home(user_id, views.home_view(overview, rehearsal=runtime.rehearsal))
+    now = runtime.now()
+    overview = await runtime.read(overview_service.person_overview, user_id, now)
+    coordinating = await runtime.read(overview_service.coordinating, user_id, now, runtime.settings.admins)
+    await runtime.gateway.publish_home(user_id, views.home_view(overview, coordinating, rehearsal=runtime.rehearsal))
 
 
 async def refresh_home(runtime: Runtime, user_id: str) -> None:

@@ -49,7 +49,7 @@ def late_logging_until(program: Program) -> date:
 def _ended_with_program(session: Session, pairing: Pairing) -> bool:
     """Ended by its program's close (not dissolved) after the two were introduced, and neither member has left
     since: leaving erases. A pair never introduced cannot have met through the program."""
-    if pairing.status != PairingStatus.ENDED or _ended_before_intro(pairing):
+    if pairing.status != PairingStatus.ENDED or ended_before_intro(pairing):
         return False
     members = queries.enrollments_by_id(session, [pairing.mentor_enrollment_id, pairing.mentee_enrollment_id])
     return len(members) == 2 and all(e.status != EnrollmentStatus.WITHDRAWN for e in members.values())
@@ -263,13 +263,13 @@ def _was_introduced(pairing: Pairing) -> bool:
     """A proposal never approved (rejected, or dropped at the end) was never the pair's: nothing to read; nor was
     one approved whose intro the program's end dropped."""
     if pairing.status == PairingStatus.ENDED:
-        return not _ended_before_intro(pairing)
+        return not ended_before_intro(pairing)
     if pairing.status in CHECKIN_STATUSES:
         return True
     return pairing.status == PairingStatus.DISSOLVED and pairing.approved_at is not None
 
 
-def _ended_before_intro(pairing: Pairing) -> bool:
+def ended_before_intro(pairing: Pairing) -> bool:
     """Approved, but the program ended while its intro waited for working hours: the two never heard of each
     other through the program (the closing sweep says so in the pairing's end reason)."""
     return pairing.status == PairingStatus.ENDED and pairing.end_reason == ENDED_BEFORE_INTRO_REASON
@@ -281,7 +281,7 @@ def never_introduced(session: Session, user_id: str, pairing_id: int | None = No
     enrollments = _own_enrollment_ids(session, user_id)
     out = []
     for pairing in queries.pairings_of_enrollments(session, enrollments, live_only=False):
-        if not _ended_before_intro(pairing) or (pairing_id is not None and pairing.id != pairing_id):
+        if not ended_before_intro(pairing) or (pairing_id is not None and pairing.id != pairing_id):
             continue
         pair = member_view(session, pairing, user_id)
         if pair is not None:

@@ -11,8 +11,10 @@ from datetime import date, datetime
 from sqlmodel import Session
 
 from bot.services import programs as program_rules
-from bot.services.checkins import CHECKIN_STATUSES
-from bot.services.schedule import agreement_due_on
+from bot.services import reports
+from bot.services.agreements import settled_cadence
+from bot.services.checkins import CHECKIN_STATUSES, ended_before_intro
+from bot.services.schedule import agreement_due_on, met_this_period
 from storage import queries
 from storage.models import (
     LIVE_PAIRING_STATUSES,
@@ -30,6 +32,20 @@ from storage.models import (
 SHOWN_PAIRING_STATUSES = (*LIVE_PAIRING_STATUSES, PairingStatus.ENDED)
 
 
+# How a card names the period a pair is expected to meet in, by the agreement's cadence.
+PERIOD_WORDS = {"weekly": "this week", "biweekly": "this fortnight", "monthly": "this month"}
+
+
+@dataclass(frozen=True)
+class Meetings:
+    """Whether a running pair met in the current period, and when it last met: for a mentor of several mentees,
+    whom to reach out to."""
+
+    this_period: str  # "this month", "this week"
+    met_this_period: bool
+    last_met: date | None
+
+
 @dataclass(frozen=True)
 class Partnership:
     """One pairing of an enrollment, seen from this person's side."""
@@ -37,6 +53,7 @@ class Partnership:
     pairing: Pairing
     partner_id: str | None
     partner: Person | None
+    meetings: Meetings | None = None  # only for a pair that is running now (active, within the program's dates)
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,9 @@ class EnrollmentCard:
     # Every pairing shown for this enrollment: a mentor with capacity 2 may have two mentees.
     partnerships: tuple[Partnership, ...] = ()
     program_ended: bool = False
+    # An approved match the program's end dropped before its intro went out: the two were never introduced, so
+    # the partner is not shown, only that the program ended first.
+    ended_before_intro: bool = False
 
     @property
     def paused(self) -> bool:
@@ -92,41 +112,126 @@ def person_overview(session: Session, user_id: str, now: datetime) -> PersonOver
         program = queries.program_by_id(session, enrollment.program_id)
         if program is None:
             continue
-        partnerships = tuple(_partnerships(session, enrollment))
+        pairings = queries.pairings_of_enrollments(session, [enrollment.id], live_only=False)  # type: ignore[list-item]
+        dropped = any(ended_before_intro(p) for p in pairings)
+        today = now.astimezone(program_rules.program_zone(program)).date()
+        partnerships = tuple(_partnerships(session, enrollment, program, pairings, today))
         cards.append(
             EnrollmentCard(
                 enrollment=enrollment,
                 program=program,
-                next_step=next_step(enrollment, program, partnerships, now),
+                next_step=next_step(enrollment, program, partnerships, now, ended_before_intro=dropped),
                 partnerships=partnerships,
                 program_ended=program_rules.has_ended(program, now),
+                ended_before_intro=dropped,
             )
         )
     open_ids = {p.id for p in queries.unclosed_programs(session) if program_rules.accepting_applications(p, now)}
     return PersonOverview(user_id=user_id, cards=cards, can_join=bool(open_ids))
 
 
-def _partnerships(session: Session, enrollment: Enrollment) -> list[Partnership]:
-    """The enrollment's pairings worth showing, each with the partner on the other side."""
-    pairings = queries.pairings_of_enrollments(session, [enrollment.id], live_only=False)  # type: ignore[list-item]
+# Programs a coordinator's Home tab details: each is a summary (a few queries per pair), and the Home tab holds
+# 100 blocks. The rest are counted, with the command that lists them all.
+COORDINATED_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class CoordinatedProgram:
+    """One program a person coordinates, at a glance: its calendar and the summary's figures."""
+
+    program: Program
+    summary: reports.ProgramSummary
+
+    @property
+    def waitlisted_mentees(self) -> int:
+        return self.summary.participants.get(Role.MENTEE, {}).get(EnrollmentStatus.WAITLISTED, 0)
+
+    @property
+    def applications_unmatched(self) -> int:
+        """Applications (mentors and mentees) not matched or waitlisted yet: the next match preview's pool."""
+        return sum(statuses.get(EnrollmentStatus.APPLIED, 0) for statuses in self.summary.participants.values())
+
+    @property
+    def pairs_running(self) -> int:
+        """Introduced or active: the two know each other and are expected to meet."""
+        return sum(self.summary.pairings.get(status, 0) for status in (PairingStatus.INTRODUCED, PairingStatus.ACTIVE))
+
+
+@dataclass(frozen=True)
+class Coordinating:
+    """The open programs a person coordinates, as their Home tab shows them; empty for everyone else."""
+
+    programs: list[CoordinatedProgram]
+    more: int = 0  # open programs they coordinate beyond those shown
+
+    def __bool__(self) -> bool:
+        return bool(self.programs)
+
+
+def coordinating(
+    session: Session, user_id: str, now: datetime, super_admins: frozenset[str], shown: int = COORDINATED_SHOWN
+) -> Coordinating:
+    """The programs still running (or not started) that this person coordinates, scoped as `program list` is:
+    every one for a global admin, their own for a program's admin. Ended programs are left to `program list`."""
+    running = [
+        p for p in program_rules.visible_programs(session, user_id, super_admins) if not program_rules.has_ended(p, now)
+    ]
+    return Coordinating(
+        programs=[CoordinatedProgram(p, reports.summarize(session, p, now)) for p in running[:shown]],
+        more=max(0, len(running) - shown),
+    )
+
+
+def _partnerships(
+    session: Session, enrollment: Enrollment, program: Program, pairings: list[Pairing], today: date
+) -> list[Partnership]:
+    """The enrollment's pairings worth showing, each with the partner on the other side. A pairing the program's
+    end dropped before its intro is not one: the two never heard of each other."""
     out = []
     for pairing in pairings:
-        if pairing.status not in SHOWN_PAIRING_STATUSES:
+        if pairing.status not in SHOWN_PAIRING_STATUSES or ended_before_intro(pairing):
             continue
         other_id = pairing.mentee_enrollment_id if enrollment.role == Role.MENTOR else pairing.mentor_enrollment_id
         other = queries.enrollment(session, other_id)
         partner_id = other.person_id if other else None
         partner = queries.person(session, partner_id) if partner_id else None
-        out.append(Partnership(pairing=pairing, partner_id=partner_id, partner=partner))
+        # A partner whose account is gone cannot meet: the card says so instead of "not yet this month".
+        meetings = None if partner is not None and partner.deactivated else _meetings(session, program, pairing, today)
+        out.append(Partnership(pairing=pairing, partner_id=partner_id, partner=partner, meetings=meetings))
     return out
 
 
-def next_step(enrollment: Enrollment, program: Program, partnerships: tuple[Partnership, ...], now: datetime) -> str:
+def _meetings(session: Session, program: Program, pairing: Pairing, today: date) -> Meetings | None:
+    """This period's meetings of a running pair, by the cadence it agreed (the check-in rule the nudges use)."""
+    if pairing.status != PairingStatus.ACTIVE or not program.starts_on <= today <= program.ends_on:
+        return None
+    met_days = [c.met_on for c in queries.checkins_for_pairing(session, pairing.id)]  # type: ignore[arg-type]
+    cadence = settled_cadence(queries.agreement_for(session, pairing.id), program.default_cadence)  # type: ignore[arg-type]
+    return Meetings(
+        this_period=PERIOD_WORDS.get(cadence, "this period"),
+        met_this_period=met_this_period(program, cadence, met_days, today),
+        last_met=max(met_days, default=None),
+    )
+
+
+def next_step(
+    enrollment: Enrollment,
+    program: Program,
+    partnerships: tuple[Partnership, ...],
+    now: datetime,
+    *,
+    ended_before_intro: bool = False,
+) -> str:
     """Plain sentences: what this person should expect or do next in this program, for every partner."""
     today = now.astimezone(program_rules.program_zone(program)).date()
     if today > program.ends_on:  # checked first: a pause or a pending match means nothing once it is over
         if partnerships:
             return f"The program ended on {_day(program.ends_on)}. Thank you for taking part!"
+        if ended_before_intro:
+            return (
+                f"The program ended on {_day(program.ends_on)}, before you were introduced to your match. "
+                "Thank you for applying!"
+            )
         return f"The program ended on {_day(program.ends_on)}. Thank you for applying!"
     if enrollment.status == EnrollmentStatus.PAUSED:
         if enrollment.paused_until:

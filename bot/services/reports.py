@@ -77,6 +77,8 @@ class ProgramSummary:
     # (specialization, mentees waiting for it, mentor places still needed after the open places are used)
     waitlist_by_specialization: list[tuple[str, int, int]] = field(default_factory=list)
     pairings: dict[str, int] = field(default_factory=dict)
+    # Proposed pairs no coordinator has approved yet (a proposed pairing that is approved waits for its intro).
+    proposals_awaiting_approval: int = 0
     agreements_pending: int = 0
     agreements_overdue: int = 0
     months: list[MonthRate] = field(default_factory=list)
@@ -115,6 +117,7 @@ class ProgramSummary:
             "participants": self.participants,
             "waitlist_by_specialization": self.waitlist_by_specialization,
             "pairings": self.pairings,
+            "proposals_awaiting_approval": self.proposals_awaiting_approval,
             "agreements_pending": self.agreements_pending,
             "agreements_overdue": self.agreements_overdue,
             "months": [[m.month, m.live_pairs, m.pairs_met, m.checkins] for m in self.months],
@@ -141,6 +144,7 @@ class ProgramSummary:
             (str(x[0]), int(x[1]), int(x[2] if len(x) > 2 else x[1])) for x in data["waitlist_by_specialization"]
         ]
         summary.pairings = data["pairings"]
+        summary.proposals_awaiting_approval = data.get("proposals_awaiting_approval", 0)  # absent from older digests
         summary.agreements_pending = data["agreements_pending"]
         summary.agreements_overdue = data["agreements_overdue"]
         summary.months = [MonthRate(*m) for m in data["months"]]
@@ -234,6 +238,9 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
     pairings = queries.pairings_in_program(session, program.id)  # type: ignore[arg-type]
     summary.waitlist_by_specialization = shortages(enrollments, pairings)
     summary.pairings = dict(Counter(p.status for p in pairings))
+    summary.proposals_awaiting_approval = sum(
+        1 for p in pairings if p.status == PairingStatus.PROPOSED and p.approved_at is None
+    )
     pending = [p for p in pairings if p.status == PairingStatus.INTRODUCED]
     summary.agreements_pending = len(pending)
     summary.agreements_overdue = sum(1 for p in pending if today > agreement_due_on(program, p))

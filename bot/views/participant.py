@@ -20,9 +20,10 @@ from slack_sdk.models.views import View
 
 from bot.services.catalog import LIBRARY_TYPES, MEETING_FORMATS, ROLES, specialization_label
 from bot.services.enrollment import LeaveResult, SubmitResult, years_in_kind
-from bot.services.overview import EnrollmentCard, PersonOverview
+from bot.services.overview import Coordinating, EnrollmentCard, Meetings, PersonOverview
 from bot.services.pairing import REMATCH_REASON_LIMIT, RematchRequest
 from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, fit_labels, render
+from bot.views.coordinating import coordinator_blocks
 from bot.views.ids import (
     ACTION_CHECKIN,
     ACTION_EDIT_PROFILE,
@@ -55,7 +56,23 @@ def _card_text(card: EnrollmentCard) -> str:
         who += "s" if len(partners) > 1 else ""
         lines.append(f"{who}: " + ", ".join(f"<@{partner}>" for partner in partners))
     lines.append(f"Next: {card.next_step}")
+    # Each running pair's meetings this period: a mentor of three reads whom to reach out to.
+    lines += [
+        f"• <@{p.partner_id}>: {_meetings_words(p.meetings)}"
+        for p in card.partnerships
+        if p.meetings is not None and p.partner_id
+    ]
     return clip("\n".join(lines))
+
+
+def _meetings_words(meetings: Meetings) -> str:
+    """ "met this month (last on Mar 12, 2025)", "not yet this month · last met Feb 27, 2025", "not met yet"."""
+    if meetings.last_met is None:
+        return "not met yet"
+    last = meetings.last_met.strftime("%b %-d, %Y")
+    if meetings.met_this_period:
+        return f"met {meetings.this_period} (last on {last})"
+    return f"not yet {meetings.this_period} · last met {last}"
 
 
 def status_blocks(overview: PersonOverview) -> list[dict[str, Any]]:
@@ -80,11 +97,17 @@ def status_text(overview: PersonOverview) -> str:
     return clip("Your mentoring: " + ", ".join(roles), 300)
 
 
-def home_view(overview: PersonOverview, *, rehearsal: bool = False) -> dict[str, Any]:
+def home_view(
+    overview: PersonOverview, coordinating: Coordinating | None = None, *, rehearsal: bool = False
+) -> dict[str, Any]:
+    """A librarian's cards and buttons; for a coordinator, their open programs first (at most 23 blocks)."""
     blocks: list[Block] = []
     if rehearsal:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=REHEARSAL_BANNER)))
     blocks.append(HeaderBlock(text="Shelfmate: peer mentoring"))
+    if coordinating:
+        blocks += coordinator_blocks(coordinating)
+        blocks.append(HeaderBlock(text="Your mentoring"))
     if not overview.cards:
         blocks.append(
             SectionBlock(
