@@ -1,0 +1,87 @@
+"""Small leftovers reviewers noticed after the big-program and wording reviews: each test is something a
+coordinator or a librarian would have noticed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from storage.engine import session_scope
+from storage.models import Enrollment, Pairing
+from tests.conftest import ADMIN_ID
+from tests.factories import approve_all_value, make_program
+from tests.polling import wait_for
+from tests.slack_driver import SlackDriver
+from tests.slack_emulator import SlackEmulator
+from tests.test_programs_and_matching import enroll_pool
+from tests.test_wording_journeys import ADMIN_CHANNEL, a_proposed_pair, buttons, preview_post
+
+
+def answer_to(slack: SlackDriver, emulator: SlackEmulator) -> str:
+    """The newest answer to the request just sent."""
+    return wait_for(lambda: emulator.responses_to(slack.last_response_url), what="an answer")[-1]["text"]
+
+
+def approve_all_button(message: dict[str, Any]) -> dict[str, Any]:
+    [button] = [b for b in buttons(message) if b["action_id"] == "shelfmate_approve_all"]
+    return button
+
+
+# -- 1. the Approve all button -----------------------------------------------------------------------------------
+def test_a_preview_of_one_pair_offers_to_approve_that_pair_not_all_1(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    """One mentor, one mentee: the preview's button read "Approve all 1"."""
+    a_proposed_pair(slack, emulator, engine)
+    button = approve_all_button(preview_post(emulator))
+    label = button["text"]["text"]
+    assert "all 1" not in label and "1 pair" in label and len(label) <= 75, label
+
+
+def test_approve_all_after_deciding_some_one_by_one_says_how_many_it_approved_and_how_many_were_decided(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    """Three proposals: the coordinator approves one and rejects one with their own buttons, then presses
+    Approve all, whose confirmation still promised "3 pairs will be introduced". It should speak of the
+    proposals still open, and its answer should say it approved the last one and that two had been decided."""
+    make_program(engine)
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID])
+    enroll_pool(slack, emulator)
+    slack.admin(ADMIN_ID, "match preview")
+    assert "3 pairs proposed" in answer_to(slack, emulator)
+    post = preview_post(emulator)
+    button = approve_all_button(post)
+    assert button["text"]["text"] == "Approve all 3", button
+    confirm = button["confirm"]["text"]["text"]
+    assert "3" not in confirm and "still open" in confirm, confirm
+
+    with session_scope(engine) as session:
+        first, second, _third = session.exec(select(Pairing).order_by(Pairing.id)).all()
+    slack.block_action(ADMIN_ID, "shelfmate_approve_pair", str(first.id), channel_id=ADMIN_CHANNEL)
+    assert "approved" in answer_to(slack, emulator)
+    slack.block_action(ADMIN_ID, "shelfmate_reject_pair", str(second.id), channel_id=ADMIN_CHANNEL)
+    assert "rejected" in answer_to(slack, emulator)
+
+    slack.block_action(
+        ADMIN_ID,
+        "shelfmate_approve_all",
+        approve_all_value(emulator.messages_in(ADMIN_CHANNEL)),
+        channel_id=ADMIN_CHANNEL,
+    )
+    said = answer_to(slack, emulator)
+    assert "approved 1 pair in" in said and "2 had already been decided one by one" in said, said
+    with session_scope(engine) as session:
+        matched = [e for e in session.exec(select(Enrollment)) if e.status == "matched"]
+    assert len(matched) == 4
+
+    # A second press finds nothing left, and says the same about those decided one by one.
+    slack.block_action(
+        ADMIN_ID,
+        "shelfmate_approve_all",
+        approve_all_value(emulator.messages_in(ADMIN_CHANNEL)),
+        channel_id=ADMIN_CHANNEL,
+    )
+    assert "Nothing left to approve" in answer_to(slack, emulator)
