@@ -4,11 +4,14 @@ coordinator or a librarian would have noticed.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from bot.clock import FixedClock
+from bot.runtime import Runtime
 from storage.engine import session_scope
 from storage.models import Enrollment, Pairing
 from tests.conftest import ADMIN_ID
@@ -16,7 +19,9 @@ from tests.factories import approve_all_value, make_program
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
+from tests.test_partner_change_journeys import MATCHED, MENTEE, _each, _introduced_pair, _ticks, _user_change
 from tests.test_programs_and_matching import enroll_pool
+from tests.test_scheduler import _pair
 from tests.test_wording_journeys import ADMIN_CHANNEL, a_proposed_pair, buttons, preview_post
 
 
@@ -85,3 +90,31 @@ def test_approve_all_after_deciding_some_one_by_one_says_how_many_it_approved_an
         channel_id=ADMIN_CHANNEL,
     )
     assert "Nothing left to approve" in answer_to(slack, emulator)
+
+
+# -- 3. the overdue-agreement alert and a deactivated account ---------------------------------------------------
+async def test_a_pair_whose_member_was_deactivated_is_left_out_of_the_overdue_agreement_alert(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Two pairs introduced in February, neither settles its agreement by Mar 1. Ana's account is deactivated on
+    Feb 24, and the coordinators are told so (with a Dissolve button) by its own alert. On Mar 3 the overdue
+    alert still listed Bo and Ana, a pair that cannot settle anything until the account is back: it should list
+    the other pair only."""
+    program = make_program(engine)
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID, emulator.bot_user_id])
+    await _introduced_pair(engine, emulator, runtime, clock, program, settle=False)
+    other = _pair(engine, program, MATCHED, status="introduced", n=1)
+
+    clock.set(datetime(2025, 2, 24, 17, tzinfo=UTC))
+    emulator.deactivate_user(MENTEE)
+    await _user_change(slack, emulator, runtime, MENTEE)
+    await _ticks(runtime, clock, datetime(2025, 2, 24, 17, 5, tzinfo=UTC), datetime(2025, 3, 3, 17, 5, tzinfo=UTC))
+    await _ticks(runtime, clock, datetime(2025, 3, 3, 17, 10, tzinfo=UTC))
+
+    told = _each(emulator.messages_in(ADMIN_CHANNEL))
+    assert [t for t in told if f"<@{MENTEE}>" in t and "no longer active" in t], told  # the account's own alert
+    [overdue] = [t for t in told if "overdue" in t.lower() and not t.startswith("Weekly digest")]
+    assert "<@U0MTEE1>" in overdue, overdue
+    assert f"<@{MENTEE}>" not in overdue, f"the alert lists a pair whose member's account is deactivated: {overdue}"
+    with session_scope(engine) as session:
+        assert session.get(Pairing, other).status == "introduced"

@@ -622,8 +622,16 @@ class Planner:
         """One alert each time a pair's agreement date passes unsettled, listing every pair then overdue.
 
         Keyed by the latest of their dates: a pair introduced late is reported when its own date passes, and
-        pairs due on the program's date keep the key they always had."""
-        overdue = [c for c in contexts if c.pairing.status == PairingStatus.INTRODUCED and today > c.agreement_due]
+        pairs due on the program's date keep the key they always had.
+
+        A pair with a deactivated member is left out: it cannot settle anything until the account is back (its
+        reminder waits too), and the coordinators were told of the account, with a Dissolve button, by its own
+        alert; listing it here again would ask them to chase a pair about an agreement it cannot make."""
+        overdue = [
+            c
+            for c in contexts
+            if c.pairing.status == PairingStatus.INTRODUCED and today > c.agreement_due and not c.member_deactivated
+        ]
         if not overdue or not program.admin_channel:
             return
         latest = max(c.agreement_due for c in overdue)
