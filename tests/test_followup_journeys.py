@@ -4,7 +4,7 @@ coordinator or a librarian would have noticed.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from bot.clock import FixedClock
 from bot.runtime import Runtime
+from bot.scheduler import tick
 from storage.engine import session_scope
 from storage.models import Enrollment, Pairing
 from tests.conftest import ADMIN_ID
@@ -19,9 +20,11 @@ from tests.factories import approve_all_value, make_program
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
+from tests.test_ended_program_journeys import LATE_MENTEE, paired_late
 from tests.test_partner_change_journeys import MATCHED, MENTEE, _each, _introduced_pair, _ticks, _user_change
 from tests.test_programs_and_matching import enroll_pool
 from tests.test_scheduler import _pair
+from tests.test_second_year_journeys import MENTOR
 from tests.test_wording_journeys import ADMIN_CHANNEL, a_proposed_pair, buttons, preview_post
 
 
@@ -118,3 +121,41 @@ async def test_a_pair_whose_member_was_deactivated_is_left_out_of_the_overdue_ag
     assert f"<@{MENTEE}>" not in overdue, f"the alert lists a pair whose member's account is deactivated: {overdue}"
     with session_scope(engine) as session:
         assert session.get(Pairing, other).status == "introduced"
+
+
+# -- 4. a pairing dissolved before its intro went out -----------------------------------------------------------
+async def unpaired_before_the_intro(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> int:
+    """The coordinator pairs a late mentee at 6 PM on Tuesday Mar 4, so the intro waits for the morning; at 7 PM
+    she changes her mind and unpairs them. Wednesday 9 AM comes. The pairing's id."""
+    evening = datetime(2025, 3, 5, 2, 0, tzinfo=UTC)  # Tuesday Mar 4, 6 PM in Los Angeles
+    late_pair = paired_late(engine, emulator, clock, evening)
+    await tick(runtime)
+    assert not welcomes(emulator), "the intro went out after working hours"
+    clock.set(evening + timedelta(hours=1))
+    slack.admin(ADMIN_ID, f"unpair <@{MENTOR}> <@{LATE_MENTEE}>")
+    wait_for(lambda: pairing_status(engine, late_pair) == "dissolved", what="the unpair")
+    clock.set(datetime(2025, 3, 5, 17, 0, tzinfo=UTC))  # Wednesday 9 AM in Los Angeles
+    await tick(runtime)
+    await tick(runtime)
+    return late_pair
+
+
+def welcomes(emulator: SlackEmulator) -> list[str]:
+    return [text for c in emulator.calls_to("chat.postMessage") if "Welcome to" in (text := c.arg("text") or "")]
+
+
+def pairing_status(engine: Engine, pairing_id: int) -> str:
+    with session_scope(engine) as session:
+        return session.get(Pairing, pairing_id).status
+
+
+async def test_an_intro_held_for_the_morning_does_not_go_out_once_the_pair_is_unpaired(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """The held intro went out on Wednesday morning anyway: the two were welcomed to a pairing that no longer
+    exists, with a button to set up its agreement."""
+    late_pair = await unpaired_before_the_intro(slack, emulator, engine, runtime, clock)
+    assert welcomes(emulator) == [], "the pair was introduced after the coordinator unpaired them"
+    assert pairing_status(engine, late_pair) == "dissolved"

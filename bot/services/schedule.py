@@ -922,8 +922,8 @@ def lapsed_reminders(session: Session, owed: list[Delivery], now: datetime) -> d
 
     Between planning and sending, the pair may log the meeting or settle the agreement, a member may pause,
     the period may end, or the pairing may end: a "did you meet?" then would be wrong. An intro is in the
-    answer once its program has ended; other kinds of message never are. A handful of queries per program,
-    not per reminder: this runs under the write lock of a claimed batch.
+    answer once its program has ended or its pairing was dissolved; other kinds of message never are. A
+    handful of queries per program, not per reminder: this runs under the write lock of a claimed batch.
     """
     by_program: dict[int, list[Delivery]] = {}
     lapsed: dict[int, str] = {}
@@ -947,12 +947,15 @@ def lapsed_reminders(session: Session, owed: list[Delivery], now: datetime) -> d
         ended = today > program.ends_on or program.closed_at is not None
         for delivery in reminders:
             assert delivery.id is not None and delivery.pairing_id is not None
+            ctx = live.get(delivery.pairing_id)
             if delivery.kind == "intro":
-                # Held for quiet hours past the program's last day: nothing is left to start.
+                # Held for quiet hours past the program's last day: nothing is left to start. Held while a
+                # coordinator dissolved the pairing (unpaired, or a member left): there is nobody to introduce.
                 if ended:
                     lapsed[delivery.id] = "the program has ended"
+                elif ctx is None:
+                    lapsed[delivery.id] = "the pairing was dissolved before its intro went out"
                 continue
-            ctx = live.get(delivery.pairing_id)
             if ctx is None:  # ended, dissolved, or an enrollment is gone
                 lapsed[delivery.id] = "the pairing is no longer live"
                 continue
