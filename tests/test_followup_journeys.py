@@ -159,3 +159,13 @@ async def test_an_intro_held_for_the_morning_does_not_go_out_once_the_pair_is_un
     late_pair = await unpaired_before_the_intro(slack, emulator, engine, runtime, clock)
     assert welcomes(emulator) == [], "the pair was introduced after the coordinator unpaired them"
     assert pairing_status(engine, late_pair) == "dissolved"
+
+
+async def test_a_pairing_dissolved_before_its_intro_is_not_in_the_mentees_checkins(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """The two were never introduced, yet the mentee's `/mentor checkins` listed the mentor as a partner ("No
+    meetings with @mentor were logged")."""
+    await unpaired_before_the_intro(slack, emulator, engine, runtime, clock)
+    listed = slack.mentor(LATE_MENTEE, "checkins").json().get("text", "")
+    assert f"<@{MENTOR}>" not in listed, f"`/mentor checkins` lists a partner she was never introduced to: {listed}"
