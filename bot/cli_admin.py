@@ -25,6 +25,7 @@ from bot.services import programs as program_service
 from bot.services.catalog import specializations
 from bot.services.enrollment import IntakeAnswers, SlackProfile
 from bot.slack_gateway import RateLimited, SlackGateway, SlackUnavailable
+from bot.views.common import plural
 from storage import queries
 from storage.engine import make_engine, session_scope
 
@@ -388,7 +389,8 @@ def cmd_program_list(args: argparse.Namespace) -> int:
                 print(
                     f"{p.name}\t{'closed' if p.closed_at else 'open'}\t"
                     f"applications close {p.applications_close}\tagreement due {p.agreement_due}\t"
-                    f"runs {p.starts_on}..{p.ends_on}\t{c.get('mentor', 0)} mentors\t{c.get('mentee', 0)} mentees\t"
+                    f"runs {p.starts_on}..{p.ends_on}\t{plural(c.get('mentor', 0), 'mentor')}\t"
+                    f"{plural(c.get('mentee', 0), 'mentee')}\t"
                     f"admin channel {p.admin_channel or '-'}"
                 )
     finally:

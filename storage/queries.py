@@ -216,6 +216,14 @@ def latest_audit_event(session: Session, program_id: int, action: str) -> AuditE
     return session.exec(statement.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(1)).first()
 
 
+def audit_events_after(session: Session, program_id: int, actions: list[str], after: AuditEvent) -> list[AuditEvent]:
+    """The program's events of these kinds recorded after `after` (by id: later rows, whatever their clock said)."""
+    statement = select(AuditEvent).where(
+        AuditEvent.program_id == program_id, AuditEvent.action.in_(actions), AuditEvent.id > after.id
+    )
+    return list(session.exec(statement.order_by(AuditEvent.id)))
+
+
 def audit_events(session: Session, limit: int, program_ids: set[int] | None = None) -> list[AuditEvent]:
     """Newest first; `program_ids` limits them to those programs."""
     statement = select(AuditEvent)

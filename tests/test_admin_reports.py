@@ -337,11 +337,12 @@ def test_an_overdue_agreement_alert_counts_the_pairs_it_cannot_list() -> None:
 def test_participants_export_says_who_cannot_be_reached(
     slack: SlackDriver, emulator: SlackEmulator, known: dict[str, Any]
 ) -> None:
-    """The summary's "Can't reach" list points here for the people it leaves out."""
+    """The summary's "Can't reach" list points here for the people it leaves out: the column says why in the
+    summary's words ("account deactivated"), not in Slack's codes ("account_inactive")."""
     slack.admin(ADMIN_ID, "export participants")
     [upload] = wait_for(lambda: emulator.uploaded_files)
     reasons = {r["slack_user_id"]: r["unreachable"] for r in csv_rows(upload.content)}
-    assert reasons["U0E3"] == "account_inactive" and reasons["U0E1"] == ""
+    assert reasons["U0E3"] == "account deactivated" and reasons["U0E1"] == ""
 
 
 def test_audit_lines_read_as_words_and_name_the_program() -> None:

@@ -463,3 +463,20 @@ def test_program_create_says_the_admin_channel_could_not_be_checked_when_slack_i
     out = capsys.readouterr().out
     assert "could not check" in out and "SLACK_BOT_TOKEN" in out, out
     assert _admin_channel(engine, "PLSEP 2026") == "C0OTHER001"
+
+
+def test_program_list_counts_one_mentor_and_one_mentee_in_the_singular(
+    operator_shell: Path, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`shelfmate program list` printed "1 mentors\t1 mentees" for a program with one of each."""
+    from tests.test_scheduler import enroll, person
+
+    program = make_program(engine)
+    with session_scope(engine, write=True) as session:
+        for uid, role in (("U0LISTMTR", "mentor"), ("U0LISTMTE", "mentee"), ("U0LISTMT2", "mentee")):
+            person(session, uid)
+            enroll(session, program, uid, role)
+    assert main(["program", "list"]) == 0
+    [line] = capsys.readouterr().out.strip().splitlines()
+    columns = line.split("\t")
+    assert "1 mentor" in columns and "2 mentees" in columns, columns

@@ -488,10 +488,15 @@ def test_a_meeting_saved_as_the_coordinator_dissolves_the_pair_is_refused_in_the
 
 
 def _end_with_program(engine: Engine, pairing_id: int, status: str = "ended") -> None:
-    """What the closing sweep (or a coordinator's dissolve) leaves: the pairing over, the program closed."""
+    """What the closing sweep (or a coordinator's dissolve) leaves: the pairing over, the program closed.
+
+    A dissolved pairing was introduced in its group DM (its id recorded when the intro went out): one dissolved
+    without one was never introduced, and is nobody's to read back."""
     with session_scope(engine, write=True) as session:
         pairing = session.get(Pairing, pairing_id)
         pairing.status, pairing.ended_at = status, datetime(2025, 7, 1, 17, tzinfo=UTC)
+        if status == "dissolved":
+            pairing.conversation_id = pairing.conversation_id or "G0PAIRDM01"
         program = session.get(Program, pairing.program_id)
         program.closed_at = datetime(2025, 7, 1, 17, tzinfo=UTC)
         session.add_all([pairing, program])

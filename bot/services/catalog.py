@@ -28,6 +28,26 @@ MEETING_FORMATS: dict[str, str] = {
 CADENCES: dict[str, str] = {"weekly": "Weekly", "biweekly": "Every two weeks", "monthly": "Monthly"}
 ROLES: dict[str, str] = {"mentor": "Mentor", "mentee": "Mentee"}
 
+# Why Slack would not take a message for someone, said plainly (Slack's error codes are for the log):
+# one list for the messages, the summary and the participants export.
+UNREACHABLE_WORDS: dict[str, str] = {
+    "account_inactive": "account deactivated",
+    "user_disabled": "account deactivated",
+    "deactivated": "account deactivated",
+    "user_not_found": "no longer in this workspace",
+    "users_not_found": "no longer in this workspace",
+    "cannot_dm_bot": "can't receive DMs from apps",
+    "messages_tab_disabled": "has turned off messages from apps",
+    "channel_not_found": "the conversation no longer exists",
+    "is_archived": "the conversation is archived",
+    "not_in_channel": "Shelfmate is not in the conversation",
+}
+
+
+def unreachable_label(error: str) -> str:
+    """Why someone cannot be reached, in plain text (a CSV cell): the words when we have them, else Slack's."""
+    return UNREACHABLE_WORDS.get(error) or f"Slack says {error}"
+
 
 @cache
 def specializations() -> dict[str, str]:

@@ -261,18 +261,28 @@ def _left_by(pairing: Pairing, user_id: str) -> bool:
 
 def _was_introduced(pairing: Pairing) -> bool:
     """A proposal never approved (rejected, or dropped at the end) was never the pair's: nothing to read; nor was
-    one approved whose intro the program's end dropped."""
-    if pairing.status == PairingStatus.ENDED:
-        return not ended_before_intro(pairing)
+    one approved that ended or was dissolved before its intro went out."""
     if pairing.status in CHECKIN_STATUSES:
         return True
-    return pairing.status == PairingStatus.DISSOLVED and pairing.approved_at is not None
+    if pairing.status == PairingStatus.DISSOLVED and pairing.approved_at is None:
+        return False
+    return not _over_before_intro(pairing)
+
+
+def _over_before_intro(pairing: Pairing) -> bool:
+    """Approved, but over before its intro went out, so the two never heard of each other through the program:
+    the program ended while the intro waited for working hours (the closing sweep says so in the pairing's end
+    reason), or the pairing was dissolved first (unpaired, a member left): the intro opens the pair's group DM,
+    so a dissolved pairing without one was never introduced."""
+    if pairing.status == PairingStatus.ENDED:
+        return pairing.end_reason == ENDED_BEFORE_INTRO_REASON
+    return pairing.status == PairingStatus.DISSOLVED and not pairing.conversation_id
 
 
 def ended_before_intro(pairing: Pairing) -> bool:
-    """Approved, but the program ended while its intro waited for working hours: the two never heard of each
-    other through the program (the closing sweep says so in the pairing's end reason)."""
-    return pairing.status == PairingStatus.ENDED and pairing.end_reason == ENDED_BEFORE_INTRO_REASON
+    """The program's end overtook the intro (not a dissolve): the two never heard of each other through the
+    program, which `never_introduced` explains and the status card leaves unnamed."""
+    return pairing.status == PairingStatus.ENDED and _over_before_intro(pairing)
 
 
 def never_introduced(session: Session, user_id: str, pairing_id: int | None = None) -> list[PairView]:

@@ -24,6 +24,7 @@ from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
 from storage.models import (
     LIVE_PAIRING_STATUSES,
+    AuditEvent,
     Enrollment,
     EnrollmentStatus,
     Pairing,
@@ -383,6 +384,7 @@ def approve(session: Session, pairing: Pairing, actor: str, now: datetime) -> bo
 class ApprovalResult:
     approved: int
     refused: list[tuple[str, str, str]]  # (mentor id, mentee id, why it was not approved)
+    decided_one_by_one: int = 0  # the preview's proposals approved or rejected with their own buttons before
 
 
 class PreviewReplaced(PairingRefused):
@@ -392,11 +394,29 @@ class PreviewReplaced(PairingRefused):
 PREVIEW_ACTION = "match.preview"
 
 
+# A coordinator's decision on one proposal with its own button: Approve all says how many came before it.
+ONE_BY_ONE_ACTIONS = ["pairing.approve", "pairing.reject"]
+
+
 def latest_preview_fingerprint(session: Session, program_id: int) -> str | None:
     """The fingerprint of the program's latest match preview, as recorded with it (None: none recorded)."""
-    event = queries.latest_audit_event(session, program_id, PREVIEW_ACTION)
-    fingerprint = (event.detail or {}).get("fingerprint") if event is not None else None
+    return _fingerprint(queries.latest_audit_event(session, program_id, PREVIEW_ACTION))
+
+
+def _fingerprint(preview_event: AuditEvent | None) -> str | None:
+    fingerprint = (preview_event.detail or {}).get("fingerprint") if preview_event is not None else None
     return str(fingerprint) if fingerprint else None
+
+
+def decided_one_by_one(session: Session, program_id: int, preview_event: AuditEvent | None) -> int:
+    """How many of the latest preview's proposals a coordinator approved or rejected with their own buttons.
+
+    Only that preview's proposals can be: a newer preview deletes the open ones of an older, a hand pairing is
+    approved as it is made, and a proposal already decided cannot be decided again."""
+    if preview_event is None:
+        return 0
+    events = queries.audit_events_after(session, program_id, ONE_BY_ONE_ACTIONS, preview_event)
+    return len({(e.detail or {}).get("pairing_id") for e in events})
 
 
 def approve_all(
@@ -414,7 +434,8 @@ def approve_all(
     strongest ones are kept.
     """
     _decide_alone(session, program.id)  # type: ignore[arg-type]
-    if preview_fingerprint != latest_preview_fingerprint(session, program.id):  # type: ignore[arg-type]
+    preview_event = queries.latest_audit_event(session, program.id, PREVIEW_ACTION)  # type: ignore[arg-type]
+    if preview_fingerprint != _fingerprint(preview_event):
         raise PreviewReplaced(
             f"A newer preview of {program.name} replaced this one, so nothing was approved: "
             "use the buttons on the latest preview."
@@ -438,7 +459,11 @@ def approve_all(
         program_rules.record_admin_action(
             session, actor, "pairing.approve_all", program.id, {"approved": approved, "not_approved": len(refused)}, now
         )
-    return ApprovalResult(approved=approved, refused=refused)
+    return ApprovalResult(
+        approved=approved,
+        refused=refused,
+        decided_one_by_one=decided_one_by_one(session, program.id, preview_event),  # type: ignore[arg-type]
+    )
 
 
 def reject(session: Session, pairing: Pairing, actor: str, now: datetime) -> bool:

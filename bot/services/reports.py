@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.services.agreements import settled_cadence
-from bot.services.catalog import specialization_label
+from bot.services.catalog import specialization_label, unreachable_label
 from bot.services.schedule import (
     agreement_due_on,
     askable,
@@ -201,6 +201,12 @@ def _unreachable(person: Person | None) -> str:
     return person.unreachable_reason or ("deactivated" if person.deactivated else "")
 
 
+def _unreachable_label(person: Person | None) -> str:
+    """The export's words for it, the summary's ("account deactivated"), not Slack's code ("account_inactive")."""
+    reason = _unreachable(person)
+    return unreachable_label(reason) if reason else ""
+
+
 def shortages(enrollments: list[Enrollment], pairings: list[Pairing]) -> list[tuple[str, int, int]]:
     """Waiting mentees per specialization, and how many more mentor places that needs.
 
@@ -350,7 +356,7 @@ def export_csv(session: Session, program: Program, kind: str) -> bytes:
             writer.writerow(
                 [e.person_id, name.get(e.person_id, ""), e.role, e.status, e.library_type, e.organization, e.region,
                  "; ".join(specialization_label(s) for s in e.specializations), e.years_experience,
-                 e.capacity if e.role == "mentor" else "", e.waitlist_reason or "", _unreachable(people.get(e.person_id))]
+                 e.capacity if e.role == "mentor" else "", e.waitlist_reason or "", _unreachable_label(people.get(e.person_id))]
             )  # fmt: skip
     elif kind == "pairings":
         # Who is who next to each Slack id: the coordinator phoning the quiet pairs reads names, not U0... ids.

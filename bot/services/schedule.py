@@ -622,8 +622,16 @@ class Planner:
         """One alert each time a pair's agreement date passes unsettled, listing every pair then overdue.
 
         Keyed by the latest of their dates: a pair introduced late is reported when its own date passes, and
-        pairs due on the program's date keep the key they always had."""
-        overdue = [c for c in contexts if c.pairing.status == PairingStatus.INTRODUCED and today > c.agreement_due]
+        pairs due on the program's date keep the key they always had.
+
+        A pair with a deactivated member is left out: it cannot settle anything until the account is back (its
+        reminder waits too), and the coordinators were told of the account, with a Dissolve button, by its own
+        alert; listing it here again would ask them to chase a pair about an agreement it cannot make."""
+        overdue = [
+            c
+            for c in contexts
+            if c.pairing.status == PairingStatus.INTRODUCED and today > c.agreement_due and not c.member_deactivated
+        ]
         if not overdue or not program.admin_channel:
             return
         latest = max(c.agreement_due for c in overdue)
@@ -914,8 +922,8 @@ def lapsed_reminders(session: Session, owed: list[Delivery], now: datetime) -> d
 
     Between planning and sending, the pair may log the meeting or settle the agreement, a member may pause,
     the period may end, or the pairing may end: a "did you meet?" then would be wrong. An intro is in the
-    answer once its program has ended; other kinds of message never are. A handful of queries per program,
-    not per reminder: this runs under the write lock of a claimed batch.
+    answer once its program has ended or its pairing was dissolved; other kinds of message never are. A
+    handful of queries per program, not per reminder: this runs under the write lock of a claimed batch.
     """
     by_program: dict[int, list[Delivery]] = {}
     lapsed: dict[int, str] = {}
@@ -939,12 +947,15 @@ def lapsed_reminders(session: Session, owed: list[Delivery], now: datetime) -> d
         ended = today > program.ends_on or program.closed_at is not None
         for delivery in reminders:
             assert delivery.id is not None and delivery.pairing_id is not None
+            ctx = live.get(delivery.pairing_id)
             if delivery.kind == "intro":
-                # Held for quiet hours past the program's last day: nothing is left to start.
+                # Held for quiet hours past the program's last day: nothing is left to start. Held while a
+                # coordinator dissolved the pairing (unpaired, or a member left): there is nobody to introduce.
                 if ended:
                     lapsed[delivery.id] = "the program has ended"
+                elif ctx is None:
+                    lapsed[delivery.id] = "the pairing was dissolved before its intro went out"
                 continue
-            ctx = live.get(delivery.pairing_id)
             if ctx is None:  # ended, dissolved, or an enrollment is gone
                 lapsed[delivery.id] = "the pairing is no longer live"
                 continue

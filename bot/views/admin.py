@@ -328,13 +328,14 @@ def _preview_head(preview: MatchPreview, rehearsal: bool) -> list[Block]:
                 block_id="preview_actions",
                 elements=[
                     ButtonElement(
-                        text=f"Approve all {len(preview.pairs)}",
+                        text=approve_all_label(len(preview.pairs)),
                         action_id=ACTION_APPROVE_ALL,
                         style="primary",
                         value=approve_all_value(preview),
                         confirm=ConfirmObject(
                             title="Approve all?",
-                            text=f"{plural(len(preview.pairs), 'pair')} will be introduced to each other.",
+                            # No count: the message stays as posted while proposals are decided one by one.
+                            text="The pairs of all proposals still open will be introduced to each other.",
                             confirm="Approve all",
                             deny="Not yet",
                         ),
@@ -343,6 +344,11 @@ def _preview_head(preview: MatchPreview, rehearsal: bool) -> list[Block]:
             )
         )
     return blocks
+
+
+def approve_all_label(pairs: int) -> str:
+    """The button's words: "Approve all 1" reads wrong for a preview of one pair."""
+    return "Approve the 1 pair" if pairs == 1 else f"Approve all {pairs}"
 
 
 def approve_all_value(preview: MatchPreview) -> str:
@@ -522,6 +528,8 @@ def approve_all_text(actor: str, program_name: str, result: ApprovalResult, show
     if not result.approved and not result.refused:  # a double click, or another coordinator was first
         return f"Nothing left to approve in {program_name}: every proposal was already decided."
     text = f"<@{actor}> approved {plural(result.approved, 'pair')} in {program_name}."
+    if result.decided_one_by_one:
+        text += f" {result.decided_one_by_one} had already been decided one by one."
     if not result.refused:
         return text
     lines = [text, f"{len(result.refused)} not approved:"]

@@ -8,6 +8,8 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block, Option
 
+from bot.services.catalog import UNREACHABLE_WORDS
+
 SECTION_TEXT_LIMIT = 3000
 MAX_BLOCKS_PER_MESSAGE = 50
 MAX_BLOCKS_PER_VIEW = 100
@@ -39,21 +41,6 @@ def month_labels(months: Sequence[str]) -> list[str]:
         return [d.strftime("%b") for d in firsts]
     labels = [d.strftime("%b %Y") if i == 0 or d.month == 1 else d.strftime("%b") for i, d in enumerate(firsts)]
     return labels if len(set(labels)) == len(labels) else [d.strftime("%b %Y") for d in firsts]
-
-
-# Why Slack would not take a message for someone, said plainly (Slack's error codes are for the log).
-UNREACHABLE_WORDS = {
-    "account_inactive": "account deactivated",
-    "user_disabled": "account deactivated",
-    "deactivated": "account deactivated",
-    "user_not_found": "no longer in this workspace",
-    "users_not_found": "no longer in this workspace",
-    "cannot_dm_bot": "can't receive DMs from apps",
-    "messages_tab_disabled": "has turned off messages from apps",
-    "channel_not_found": "the conversation no longer exists",
-    "is_archived": "the conversation is archived",
-    "not_in_channel": "Shelfmate is not in the conversation",
-}
 
 
 def unreachable_words(error: str) -> str:
