@@ -79,10 +79,6 @@ def _live_markup(text: str) -> list[str]:
 
 
 # -- 1. the profile-change notice quotes typed answers as mrkdwn ------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="profile_changed_admin_text puts old/new answers and reasons into mrkdwn without escape()",
-)
 async def test_a_region_typed_with_slack_markup_neither_pings_nor_links_in_the_coordinators_notice(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -100,6 +96,7 @@ async def test_a_region_typed_with_slack_markup_neither_pings_nor_links_in_the_c
     text = _shown(told)
     assert "Bay Area" in text and "Inland Empire" in text, text  # the notice is the one about her region
     assert _live_markup(text) == [], ("a typed answer became live markup in the admin channel", text)
+    assert "&lt;!channel&gt;" in text, ("her region should read as she typed it", text)
 
 
 # -- 2. flipping an answer back and forth -----------------------------------------------------------------------

@@ -148,3 +148,34 @@ def test_the_cant_reach_alert_has_words_for_every_kind_of_message_in_the_ledger(
     text = block_texts(messages.render_delivery("unreachable", payload)[1])
     assert f"so {messages.DELIVERY_WORDS[kind]} was not delivered" in text, text
     assert "_" not in text and "`" not in text, text  # no internal name, no error code
+
+
+# A program name and answers can carry Slack markup typed by whoever wrote them: it must read as text.
+PING = "<!channel>"
+PING_SHOWN = "&lt;!channel&gt;"
+
+
+def test_the_profile_change_notice_shows_typed_markup_in_the_program_name_and_answers_as_text() -> None:
+    """A coordinator named the program with `<!channel>` in it, and a mentee typed one into her organization:
+    the notice to the admin channel quotes both as words, in its text and in its blocks."""
+    payload = {
+        "program": f"PLSEP {PING}",
+        "person": "U0B",
+        "role": "mentee",
+        "changes": [["organization", "Valley USD", f"Riverside {PING}"]],
+        "pairs": [
+            {
+                "mentor": "U0A",
+                "mentee": "U0B",
+                "was": ["cross-organization pair (Desert USD and Valley USD)"],
+                "now": [f"cross-organization pair (Desert USD and Riverside {PING})"],
+                "new_concern": False,
+            }
+        ],
+    }
+    text, blocks = messages.RENDERERS["profile_changed"](payload)
+    shown = text + "\n" + block_texts(blocks)
+    assert PING not in shown, shown
+    assert f"PLSEP {PING_SHOWN}" in text and f"*PLSEP {PING_SHOWN}*" in shown, shown
+    assert f"*Riverside {PING_SHOWN}*" in shown and f"(Desert USD and Riverside {PING_SHOWN})" in shown, shown
+    assert "<@U0B>" in shown and "<@U0A>" in shown, shown  # the bot's own mentions still work

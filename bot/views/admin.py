@@ -35,7 +35,7 @@ from bot.services.pairing import ApprovalResult, MatchPreview, Who
 from bot.services.programs import LIST_TEXT_LIMIT, MAX_CAPACITY, blackouts_text
 from bot.services.reasons import split_reasons
 from bot.services.reports import csv_bytes
-from bot.views.common import MAX_BLOCKS_PER_MESSAGE, clip, plural, render
+from bot.views.common import MAX_BLOCKS_PER_MESSAGE, clip, escape, plural, render
 from bot.views.ids import (
     ACTION_APPROVE_ALL,
     ACTION_APPROVE_PAIR,
@@ -657,22 +657,26 @@ def account_gone_admin_blocks(
 
 def profile_changed_admin_text(payload: dict[str, Any]) -> str:
     """A paired person changed answers their match used: which, from what to what, and how the match reads now.
+    The answers, and the match's sentences that quote them, are as typed: escaped, so that no `<!channel>` or
+    disguised link typed into a region pings or misleads the admin channel.
 
     Payload (bot/services/profile_changes.py): program, person, role, changes [[answer, old, new], ...], pairs
     [{mentor, mentee, was, now, new_concern}, ...]."""
     person = payload["person"]
-    changes = "; ".join(f"{what} changed from *{old}* to *{new}*" for what, old, new in payload["changes"])
+    changes = "; ".join(
+        f"{escape(what)} changed from *{escape(old)}* to *{escape(new)}*" for what, old, new in payload["changes"]
+    )
     partners = [pair["mentee"] if pair["mentor"] == person else pair["mentor"] for pair in payload["pairs"]]
     paired = " and ".join(f"<@{p}>" for p in partners)
     used = "this answer" if len(payload["changes"]) == 1 else "these answers"
-    lines = [f":pencil2: <@{person}>'s {changes}. They are paired with {paired} in *{payload['program']}*, "
+    lines = [f":pencil2: <@{person}>'s {changes}. They are paired with {paired} in *{escape(payload['program'])}*, "
              f"a match that used {used}."]  # fmt: skip
     for pair, partner in zip(payload["pairs"], partners, strict=True):
         with_whom = f" with <@{partner}>" if len(partners) > 1 else ""
         lines.append(f"How the match{with_whom} reads now:")
-        lines += [f"• {now}" for now in pair["now"]]
+        lines += [f"• {escape(now)}" for now in pair["now"]]
         if pair["was"]:
-            lines.append("Before the change it read: " + "; ".join(pair["was"]))
+            lines.append("Before the change it read: " + "; ".join(escape(was) for was in pair["was"]))
     if any(pair["new_concern"] for pair in payload["pairs"]):
         lines.append(
             "If the pairing no longer fits, talk to them, or end it with `/mentor-admin unpair @mentor @mentee`."

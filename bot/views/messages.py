@@ -20,6 +20,7 @@ from bot.views.common import (
     MAX_BLOCKS_PER_MESSAGE,
     UNREACHABLE_WORDS,
     clip,
+    escape,
     export_command,
     plural,
     render,
@@ -293,7 +294,7 @@ def _profile_changed(p: dict[str, Any]) -> Rendered:
     from bot.views.admin import profile_changed_admin_text
 
     text = profile_changed_admin_text(p)
-    return f"{p['program']}: a paired participant changed answers their match used", render([_section(text)])
+    return f"{escape(p['program'])}: a paired participant changed answers their match used", render([_section(text)])
 
 
 # Why an admin channel refused a post (the errors bot.delivery.ADMIN_CHANNEL_ERRORS copies to coordinators).
