@@ -100,10 +100,6 @@ async def test_a_region_typed_with_slack_markup_neither_pings_nor_links_in_the_c
 
 
 # -- 2. flipping an answer back and forth -----------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="queue_edit_notice keys each notice by the submission (request_key): every flip is a new post",
-)
 async def test_flipping_an_answer_back_and_forth_does_not_flood_the_admin_channel(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -121,6 +117,31 @@ async def test_flipping_an_answer_back_and_forth_does_not_flood_the_admin_channe
     told = _about(emulator, MENTEE)
     assert told, "the first change is told: the check below could fail"
     assert len(told) <= 2, (f"{len(told)} notices for one answer flipped back and forth", [_shown([m]) for m in told])
+
+
+async def test_the_same_change_made_again_on_another_day_is_told_again(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Ana moves her region to the Bay Area and back on Thursday: the coordinators read both changes, the last
+    one saying where she is now. On Friday she moves to the Bay Area for real: a day later, that is news again,
+    even though it is the same change as Thursday's first."""
+    _running_pair(engine, emulator, clock, meeting_format="in_person")
+
+    _edit_profile(slack, emulator, MENTEE, 1, meeting_format="in_person", region="Bay Area")
+    await _settle_down(runtime, emulator, clock)
+    _edit_profile(slack, emulator, MENTEE, 2, meeting_format="in_person", region="Inland Empire")
+    await _settle_down(runtime, emulator, clock)
+    thursday = [_shown([m]) for m in _about(emulator, MENTEE)]
+    assert len(thursday) == 2, thursday
+    assert "from *Inland Empire* to *Bay Area*" in thursday[0], thursday
+    assert "from *Bay Area* to *Inland Empire*" in thursday[1], thursday
+
+    clock.set(datetime(2025, 4, 11, 16, tzinfo=UTC))  # Friday 9 AM in Los Angeles
+    _edit_profile(slack, emulator, MENTEE, 3, meeting_format="in_person", region="Bay Area")
+    await _settle_down(runtime, emulator, clock)
+    told = [_shown([m]) for m in _about(emulator, MENTEE)]
+    assert len(told) == 3, ("Friday's move should be told", told)
+    assert "from *Inland Empire* to *Bay Area*" in told[2], told
 
 
 # -- 3. exports: typed answers and Slack names run as spreadsheet formulas ----------------------------------------

@@ -332,7 +332,7 @@ def apply(
     A double submit or a Slack retry carries the same `request_key` (view id and hash): it saves once and
     is confirmed once. Editing a profile (`joining=False`) skips the join checks: the person is already in,
     unless they left meanwhile. A paired person's changed answers that their match used are told to the
-    program's coordinators (`coordinators`: those of every program), once per submission.
+    program's coordinators (`coordinators`: those of every program), each distinct change once a day.
     """
     # Read again here, not taken from the caller: the program may have closed while Slack was asked who
     # may join, and the checks must see the row this transaction writes against.
@@ -361,7 +361,7 @@ def apply(
 
     before = profile_changes.match_answers(existing)
     result = submit_intake(session, person_id, program, answers, now)
-    notices = profile_changes.queue_edit_notice(session, result.enrollment, before, request_key, now, coordinators)
+    notices = profile_changes.queue_edit_notice(session, result.enrollment, before, now, coordinators)
     return Application({}, result, first_time, tuple(notices))
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,9 @@ from storage.deliveries import DeliveryKey
 from storage.models import Enrollment, Pairing, PairingStatus, Program, Role
 
 PROFILE_CHANGED = "profile_changed"
+# Hex digits of a change's digest in its notice's key: with the day ("2025-04-10:") it fits the 32-character
+# period, and 80 bits leave no chance of two changes to one person's answers sharing a key.
+NOTICE_DIGEST_LENGTH = 20
 
 
 def _listed(labels: dict[str, str]) -> Callable[[Any], str]:
@@ -89,13 +93,16 @@ def queue_edit_notice(
     session: Session,
     enrollment: Enrollment,
     before: dict[str, Any],
-    request_key: str,
     now: datetime,
     coordinators: frozenset[str] = frozenset(),
 ) -> list[DeliveryKey]:
-    """Tell the program's coordinators, once per edit (`request_key`: a resent submission finds its row), which
-    answers a running pairing's match used have changed. The keys of the rows written (none when nothing the
-    match used changed, or the person is not paired)."""
+    """Tell the program's coordinators which answers a running pairing's match used have changed. The keys of
+    the rows written (none when nothing the match used changed, or the person is not paired).
+
+    Each distinct change (these answers, from these values to those, for these pairs) is told at most once a
+    day in the program's time zone (`_notice_period`): a resent submission finds its row, and a person flipping
+    an answer back and forth posts two notices that day, not one a save. The same change made again on
+    another day is told again."""
     after = match_answers(enrollment)
     changed = {name for name in MATCH_ANSWERS if before.get(name) != after[name]}
     program = queries.program_by_id(session, enrollment.program_id)
@@ -124,17 +131,27 @@ def queue_edit_notice(
         ],
         "pairs": pairs,
     }
-    edit = hashlib.sha256(request_key.encode()).hexdigest()[:32]
+    period = _notice_period(program, now, [(name, before[name], after[name]) for name in sorted(told)], pairs)
     return program_rules.queue_coordinator_notice(
         session,
         program,
-        DeliveryKey(PROFILE_CHANGED, f"enrollment:{enrollment.id}", edit),
+        DeliveryKey(PROFILE_CHANGED, f"enrollment:{enrollment.id}", period),
         payload,
         due_at=now,
         now=now,
         coordinators=coordinators,
         leave_out=frozenset({enrollment.person_id}),
     )
+
+
+def _notice_period(
+    program: Program, now: datetime, changes: list[tuple[str, Any, Any]], pairs: list[dict[str, Any]]
+) -> str:
+    """The program's local day and a digest of the change (answers, old and new values, the pairs it is
+    about): the key under which a notice is told once. A hash, since typed answers exceed the key's length."""
+    change = json.dumps([changes, sorted((pair["mentor"], pair["mentee"]) for pair in pairs)], default=str)
+    digest = hashlib.sha256(change.encode()).hexdigest()[:NOTICE_DIGEST_LENGTH]
+    return f"{now.astimezone(program_rules.program_zone(program)).date().isoformat()}:{digest}"
 
 
 def _pair_change(
