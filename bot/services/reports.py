@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -13,6 +11,7 @@ from sqlmodel import Session
 
 from bot.services.agreements import settled_cadence
 from bot.services.catalog import specialization_label, unreachable_label
+from bot.services.csv_files import SpreadsheetCsv
 from bot.services.schedule import (
     agreement_due_on,
     askable,
@@ -339,8 +338,7 @@ def export_csv(session: Session, program: Program, kind: str) -> bytes:
     """CSV for coordinators. Private check-in notes are never exported."""
     if kind not in EXPORT_KINDS:
         raise ValueError(f"Unknown export {kind!r}: choose one of {', '.join(EXPORT_KINDS)}.")
-    out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SpreadsheetCsv()
     enrollments = queries.enrollments_in_program(session, program.id)  # type: ignore[arg-type]
     by_id: dict[int | None, Enrollment] = {e.id: e for e in enrollments}
     people = queries.people(session, sorted({e.person_id for e in enrollments}))
@@ -411,7 +409,7 @@ def export_csv(session: Session, program: Program, kind: str) -> bytes:
                     e.organization,
                 ]
             )
-    return csv_bytes(out.getvalue())
+    return writer.content()
 
 
 def _who(enrollment: Enrollment | None, names: dict[str, str]) -> list[str]:
@@ -429,9 +427,3 @@ def _was_paired(pairing: Pairing) -> bool:
         PairingStatus.ACTIVE,
         PairingStatus.ENDED,
     )
-
-
-def csv_bytes(text: str) -> bytes:
-    """UTF-8 with a byte-order mark: without it Excel, which coordinators open these in, garbles accented
-    names and the preview's concern marks."""
-    return text.encode("utf-8-sig")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import date
 from typing import Any, Literal
@@ -31,10 +29,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.services.catalog import CADENCES, specialization_label
+from bot.services.csv_files import SpreadsheetCsv
 from bot.services.pairing import ApprovalResult, MatchPreview, Who
 from bot.services.programs import LIST_TEXT_LIMIT, MAX_CAPACITY, blackouts_text
 from bot.services.reasons import split_reasons
-from bot.services.reports import csv_bytes
 from bot.views.common import MAX_BLOCKS_PER_MESSAGE, clip, escape, plural, render
 from bot.views.ids import (
     ACTION_APPROVE_ALL,
@@ -486,8 +484,7 @@ def waitlist_text(preview: MatchPreview) -> str:
 def preview_csv(preview: MatchPreview) -> bytes:
     """Every proposal in review order (concerns first, as in the message), then the waitlist; each person by
     Slack id, display name and organization, so the file can be read without looking anyone up."""
-    out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SpreadsheetCsv()
     writer.writerow(
         ["pairing_id", "mentor", "mentor_name", "mentor_organization", "mentee", "mentee_name",
          "mentee_organization", "score", "concerns", "reasons"]
@@ -512,7 +509,7 @@ def preview_csv(preview: MatchPreview) -> bytes:
     for person_id, reason in preview.waitlist:
         who = preview.waitlisted.get(person_id, Who())
         writer.writerow([person_id, who.name, who.organization, reason])
-    return csv_bytes(out.getvalue())
+    return writer.content()
 
 
 def preview_answer(preview: MatchPreview) -> str:
