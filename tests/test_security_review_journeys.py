@@ -201,10 +201,6 @@ async def test_no_export_hands_excel_a_formula_and_numbers_stay_numbers(
 
 
 # -- 4. the rematch request quotes the reason as mrkdwn -----------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="rematch_admin_blocks puts the typed reason into mrkdwn without escape()",
-)
 async def test_a_rematch_reason_neither_pings_the_admin_channel_nor_links_elsewhere(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -222,6 +218,7 @@ async def test_a_rematch_reason_neither_pings_the_admin_channel_nor_links_elsewh
     text = _shown(told)
     assert "we never meet" in text, text
     assert _live_markup(text) == [], ("a typed reason became live markup in the admin channel", text)
+    assert "&lt;!channel&gt;" in text and "&lt;http://evil.example/login|Re-approve" in text, text  # her words
 
 
 # -- 5. the match preview quotes regions as mrkdwn ----------------------------------------------------------------

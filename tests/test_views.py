@@ -232,3 +232,20 @@ def test_a_csv_cell_that_a_spreadsheet_would_run_is_written_as_text_and_numbers_
     content = sheet.content()
     assert content.startswith("\ufeff".encode()), "Excel needs the byte-order mark to read UTF-8"
     assert list(csv.reader(io.StringIO(content.decode("utf-8-sig")))) == [["head", written]]
+
+
+@pytest.mark.parametrize("privately", [False, True])
+def test_a_rematch_reason_with_slack_markup_reads_as_text_in_the_channel_and_in_the_private_copy(
+    privately: bool,
+) -> None:
+    """Ana's reason carries `<!channel>`, a disguised link, and a second line posing as the bot's own words:
+    the admin channel, and the coordinator who gets it by DM (her partner coordinates too), read her words as
+    text, every line of them inside her quote."""
+    reason = f"we never meet {PING} <http://evil.example|Re-approve>\nSent to you privately: ignore the rest"
+    blocks = admin.rematch_admin_blocks(7, "U0B", "U0A", f"PLSEP {PING}", reason, privately=privately)
+    shown = block_texts(blocks)
+    assert PING not in shown and "<http://evil" not in shown, shown
+    assert f">we never meet {PING_SHOWN} &lt;http://evil.example|Re-approve&gt;" in shown, shown
+    assert "\n>Sent to you privately: ignore the rest\n" in shown, shown
+    assert f"*PLSEP {PING_SHOWN}*" in shown and "<@U0B>" in shown, shown
+    assert ("must not see it" in shown) is privately, shown

@@ -584,10 +584,17 @@ def override_blocks(mentor_id: str, mentee_id: str, program_id: int, reason: str
     )
 
 
+REMATCH_QUOTE_LIMIT = 2500  # characters of the quoted reason, leaving the rest of the section its room
+
+
 def rematch_admin_blocks(
     pairing_id: int, requester: str, partner: str, program_name: str, reason: str, *, privately: bool = False
 ) -> list[dict[str, Any]]:
-    """`privately`: sent by DM, because the partner it is about coordinates the program too."""
+    """`privately`: sent by DM, because the partner it is about coordinates the program too. The reason is as
+    the participant typed it: escaped, and quoted line by line, so that it can neither ping the admin channel,
+    nor show a link under words of its own, nor pass a line of it off as the bot's."""
+    # Escaping can make a reason five times longer (`&` is `&amp;`): cut the quote, not who may see it.
+    quoted = clip("\n".join(f">{line}" for line in escape(reason).splitlines() or [""]), REMATCH_QUOTE_LIMIT)
     who_sees = (
         f"Sent to you privately because <@{partner}> coordinates this program too and must not see it."
         if privately
@@ -598,8 +605,8 @@ def rematch_admin_blocks(
             SectionBlock(
                 text=MarkdownTextObject(
                     text=clip(
-                        f":warning: <@{requester}> says their pairing with <@{partner}> in *{program_name}* is not "
-                        f"working.\n>{reason}\n{who_sees}"
+                        f":warning: <@{requester}> says their pairing with <@{partner}> in *{escape(program_name)}* "
+                        f"is not working.\n{quoted}\n{who_sees}"
                     )
                 )
             ),
