@@ -19,7 +19,6 @@ import io
 from datetime import UTC, date, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy.engine import Engine
 
 from bot.clock import FixedClock
@@ -222,10 +221,6 @@ async def test_a_rematch_reason_neither_pings_the_admin_channel_nor_links_elsewh
 
 
 # -- 5. the match preview quotes regions as mrkdwn ----------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="matching reasons hold regions/organizations as typed; match_preview_blocks shows them unescaped",
-)
 async def test_a_region_typed_with_slack_markup_does_not_ping_the_channel_from_the_match_preview(
     slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
 ) -> None:
@@ -254,3 +249,4 @@ async def test_a_region_typed_with_slack_markup_does_not_ping_the_channel_from_t
     text = _shown(preview)
     assert f"<@{MENTOR}>" in text and "Inland Empire" in text, text  # the pair and its region are shown
     assert _live_markup(text) == [], ("a typed region became live markup in the admin channel", text)
+    assert "both in Inland Empire &lt;!here&gt;" in text, text  # the region as typed, as words

@@ -249,3 +249,46 @@ def test_a_rematch_reason_with_slack_markup_reads_as_text_in_the_channel_and_in_
     assert "\n>Sent to you privately: ignore the rest\n" in shown, shown
     assert f"*PLSEP {PING_SHOWN}*" in shown and "<@U0B>" in shown, shown
     assert ("must not see it" in shown) is privately, shown
+
+
+def test_the_match_preview_shows_typed_regions_and_organizations_in_its_reasons_as_text() -> None:
+    """Regions and organizations reach the preview's reasons, and the waitlist its reasons, as typed: each
+    reads as words in the admin channel, and the bot's own mentions of the pair still work."""
+    preview = typed_preview(f"Inland Empire {PING}", "Valley <http://evil.example|USD>", "Bo")
+    preview.waitlist[0] = ("U0C", f"No compatible mentor: {PING}")
+    shown = block_texts(admin.match_preview_blocks(preview))
+    # The header is plain text, which Slack never reads as markup: it shows the program's name as it is.
+    assert PING not in shown.replace(f"Proposed matches: PLSEP {PING}", "") and "<http://evil" not in shown, shown
+    assert f"• both prefer in-person meetings, both in Inland Empire {PING_SHOWN}" in shown, shown
+    assert "(Valley &lt;http://evil.example|USD&gt; and X)" in shown, shown
+    assert f"• <@U0C>: No compatible mentor: {PING_SHOWN}" in shown, shown
+    assert "<@U0A> mentors <@U0B>" in shown, shown
+    assert (
+        admin.preview_post_text(preview)
+        == f"Proposed matches for PLSEP {PING_SHOWN}: 1 pair proposed, 1 waitlisted, total score 81.5."
+    )
+
+
+def test_a_pairs_intro_shows_what_they_typed_as_text_and_keeps_its_own_mentions() -> None:
+    """Ana typed `<!channel>` into her organization and goals, and matching quoted her region in a reason and a
+    concern: the pair's intro shows her words, pings nobody, and still names the two of them."""
+    mentor = {"id": "U0A", "role": "mentor", "library_type": "school", "organization": "Valley USD", "timezone": "UTC"}
+    mentee = {**mentor, "id": "U0B", "role": "mentee", "organization": f"Riverside {PING}", "goals": f"Learn {PING}"}
+    payload = {
+        "program": f"PLSEP {PING}",
+        "mentor": mentor,
+        "mentee": mentee,
+        "reasons": [f"both prefer in-person meetings, both in Inland Empire {PING}"],
+        "talk_about": [f"Bo is at <http://evil.example|Valley USD>, not one of the neighbor organizations {PING}"],
+        "agreement_due": "2025-03-01",
+        "starts_on": "2025-03-01",
+        "ends_on": "2025-06-30",
+        "pairing_id": 7,
+    }
+    text, blocks = messages.RENDERERS["intro"](payload)
+    shown = text + "\n" + block_texts(blocks)
+    assert PING not in shown.replace(f"Welcome to PLSEP {PING}!", "") and "<http://evil" not in shown, shown
+    assert f"Riverside {PING_SHOWN}" in shown and f"_Goals:_ Learn {PING_SHOWN}" in shown, shown
+    assert f"• both prefer in-person meetings, both in Inland Empire {PING_SHOWN}" in shown, shown
+    assert "&lt;http://evil.example|Valley USD&gt;" in shown and f"Welcome to PLSEP {PING_SHOWN}:" in text, shown
+    assert "*<@U0A>*, mentor" in shown and "*<@U0B>*, mentee" in shown, shown

@@ -396,7 +396,7 @@ async def _post_preview(runtime: Runtime, program: Program, actor: str) -> str:
     try:
         posted = await runtime.gateway.post(
             channel,
-            f"Proposed matches for {program.name}: {summary}",
+            admin_views.preview_post_text(preview),
             admin_views.match_preview_blocks(preview, rehearsal=runtime.rehearsal),
         )
         if admin_views.preview_needs_file(preview, rehearsal=runtime.rehearsal):

@@ -457,9 +457,10 @@ def match_preview_blocks(preview: MatchPreview, *, rehearsal: bool = False) -> l
 
 
 def _reason_lines(reasons: list[str]) -> str:
-    """The strongest reasons, then every concern, one bullet each, each short enough that none is cut off."""
+    """The strongest reasons, then every concern, one bullet each, each short enough that none is cut off.
+    Reasons quote regions and organizations as typed: escaped, so none pings the admin channel or links."""
     strengths, concerns = split_reasons(reasons)
-    return "\n".join(f"• {clip(r, REASON_LINE_LIMIT)}" for r in strengths[:STRENGTHS_SHOWN] + concerns)
+    return "\n".join(f"• {clip(escape(r), REASON_LINE_LIMIT)}" for r in strengths[:STRENGTHS_SHOWN] + concerns)
 
 
 def waitlist_text(preview: MatchPreview) -> str:
@@ -475,7 +476,7 @@ def waitlist_text(preview: MatchPreview) -> str:
     if len(sought) > SPECIALIZATIONS_SHOWN:
         lines.append(f"… and {plural(len(sought) - SPECIALIZATIONS_SHOWN, 'more specialization')}.")
     for person_id, reason in preview.waitlist[:WAITLIST_SHOWN]:
-        lines.append(f"• <@{person_id}>: {reason}")
+        lines.append(f"• <@{person_id}>: {escape(reason)}")
     if len(preview.waitlist) > WAITLIST_SHOWN:
         lines.append(f"… and {len(preview.waitlist) - WAITLIST_SHOWN} more (see the CSV).")
     return "\n".join(lines)
@@ -510,6 +511,11 @@ def preview_csv(preview: MatchPreview) -> bytes:
         who = preview.waitlisted.get(person_id, Who())
         writer.writerow([person_id, who.name, who.organization, reason])
     return writer.content()
+
+
+def preview_post_text(preview: MatchPreview) -> str:
+    """The preview's words in the admin channel's notifications (read as mrkdwn, so the name is escaped)."""
+    return f"Proposed matches for {escape(preview.program.name)}: {preview_answer(preview)}"
 
 
 def preview_answer(preview: MatchPreview) -> str:

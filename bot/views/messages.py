@@ -47,15 +47,17 @@ def _intro(p: dict[str, Any]) -> Rendered:
         library = LIBRARY_TYPES.get(person.get("library_type", ""), "library")
         # Each person's time zone, as people say it ("Pacific time"), helps the two find a time to meet.
         zone = zone_label(person.get("timezone", ""))
-        line = (
-            f"*<@{person['id']}>*, {person['role']}: {library}, {person.get('organization') or 'organization not given'}"
-            f" · {specs}" + (f" · {zone}" if zone else "")
+        organization = escape(person.get("organization") or "") or "organization not given"
+        line = f"*<@{person['id']}>*, {person['role']}: {library}, {organization} · {specs}" + (
+            f" · {zone}" if zone else ""
         )
         if person.get("goals"):
-            line += f"\n_Goals:_ {person['goals']}"
+            line += f"\n_Goals:_ {escape(person['goals'])}"
         return line
 
-    reasons = "\n".join(f"• {r}" for r in p.get("reasons") or []) or "• Your coordinator paired you by hand."
+    # What people typed (organizations, goals) and the reasons quoting it (regions, organizations, names) are
+    # escaped: the pair's conversation must show their words, not turn them into pings or disguised links.
+    reasons = "\n".join(f"• {escape(r)}" for r in p.get("reasons") or []) or "• Your coordinator paired you by hand."
     talk = list(p.get("talk_about") or [])  # absent from intros queued before concerns were told
     questions = (
         "*Before your first meeting, settle these together* (the agreement button records them):\n"
@@ -68,7 +70,7 @@ def _intro(p: dict[str, Any]) -> Rendered:
         HeaderBlock(text=clip(f"Welcome to {p['program']}!", 150)),
         _section(f"You two have been matched.\n{who(mentor)}\n{who(mentee)}"),
         _section(f"*Why you were matched*\n{reasons}"),
-        *([_section("*Worth talking through early*\n" + "\n".join(f"• {c}" for c in talk))] if talk else []),
+        *([_section("*Worth talking through early*\n" + "\n".join(f"• {escape(c)}" for c in talk))] if talk else []),
         _section(
             f"*Calendar:* agreement by {_day(p['agreement_due'])} · program runs {_day(p['starts_on'])} - "
             f"{_day(p['ends_on'])} · meet at least {CADENCES.get(p.get('cadence', 'monthly'), 'monthly').lower()}"
@@ -76,7 +78,7 @@ def _intro(p: dict[str, Any]) -> Rendered:
         _section(questions),
         _agreement_button(p["pairing_id"]),
     ]
-    return f"Welcome to {p['program']}: meet your mentoring partner", render(blocks)
+    return f"Welcome to {escape(p['program'])}: meet your mentoring partner", render(blocks)
 
 
 def _agreement_button(pairing_id: int) -> ActionsBlock:
