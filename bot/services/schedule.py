@@ -659,6 +659,7 @@ class Planner:
         record = meeting_record(program, ctx.cadence, met_days, ctx.excusals(), today)
         self.report.missed.extend((ctx.pairing.id or 0, key) for key in record.missed)
         at_risk = record.missed_in_a_row >= AT_RISK_MISSED
+        newly_flagged = at_risk and not ctx.pairing.at_risk
         if at_risk != ctx.pairing.at_risk:
             if self.survey:
                 self.note_work(program)
@@ -674,6 +675,8 @@ class Planner:
                 record.missed_in_a_row,
                 max(met_days) if met_days else None,
                 record.last_missed_end,
+                ctx.pairing.id or 0,
+                newly_flagged,
             )
 
         # The current period: a nudge at its middle, "Did you meet?" near its end.
@@ -710,20 +713,30 @@ class Planner:
         return quiet
 
     def at_risk_alert(self, program: Program, today: date, quiet: list[QuietPair]) -> None:
-        """One admin-channel alert listing every pair then at risk, each time a pair misses another period.
+        """One admin-channel alert listing every pair then at risk, each time a pair misses another period or
+        a pair newly goes quiet.
 
         Keyed by the latest end of the periods they missed (a date: pairs on weekly and monthly cadences
         compare), as the overdue-agreement alert is: 70 pairs quiet since April are one post, not 70, and
-        the next is owed when one of them (or a newly quiet pair) misses another period. An admin channel that
-        refuses it passes it to the coordinators by DM, as every admin alert does (the delivery ledger's
-        copy to coordinators)."""
+        the next is owed when one of them (or a newly quiet pair) misses another period. A pair can also go
+        quiet partway through a period (an agreement settled late counts the months before it; an account
+        back shortens its excused span) with a missed period that ends no later than the last alert's: the
+        pairs flagged in this sweep then make their own key, the date and a short hash of their ids, so they
+        are reported once. An admin channel that refuses it passes it to the coordinators by DM, as every
+        admin alert does (the delivery ledger's copy to coordinators)."""
         if not quiet or not program.admin_channel:
             return
         latest = max(q.last_missed_end for q in quiet)
+        period = latest.isoformat()
+        if deliveries.exists(self.session, DeliveryKey("at_risk", f"program:{program.id}", period)):
+            newly_flagged = sorted(q.pairing_id for q in quiet if q.newly_flagged)
+            if not newly_flagged:
+                return
+            period = f"{period}~{_short_hash(newly_flagged)}"
         # The quietest first: those that missed the most periods, then those who have not met for longest.
         ordered = sorted(quiet, key=lambda q: (-q.missed, q.last_met or date.min, q.mentor, q.mentee))
         self.enqueue(
-            DeliveryKey("at_risk", f"program:{program.id}", latest.isoformat()),
+            DeliveryKey("at_risk", f"program:{program.id}", period),
             program.admin_channel,
             local_moment(today, program.timezone),
             {
@@ -848,6 +861,13 @@ class QuietPair:
     missed: int  # periods missed in a row
     last_met: date | None
     last_missed_end: date
+    pairing_id: int
+    newly_flagged: bool  # at risk in this sweep and not before it
+
+
+def _short_hash(pairing_ids: list[int]) -> str:
+    """Eight hex digits naming a set of pairings, short enough for a ledger key's period (32 characters)."""
+    return hashlib.sha256(",".join(str(i) for i in sorted(pairing_ids)).encode()).hexdigest()[:8]
 
 
 @dataclass(frozen=True)

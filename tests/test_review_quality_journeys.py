@@ -1,0 +1,59 @@
+"""Journeys behind the code-quality review: alerts that were silently skipped, copies sent to the person an
+alert is about, an audit ordering a set-back clock upset, and answers that disagreed about the same pair."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from bot.clock import FixedClock
+from bot.runtime import Runtime
+from bot.scheduler import tick
+from tests.factories import block_texts, make_program
+from tests.slack_emulator import SlackEmulator
+from tests.test_scheduler import ADMIN_CHANNEL, _pair, settle_agreement
+
+USERS = ("U0MENT1", "U0MTEE1", "U0MENT2", "U0MTEE2", "U0ADMIN01")
+
+
+def _people(emulator: SlackEmulator) -> None:
+    for uid in USERS:
+        emulator.add_user(uid, name=uid.lower(), tz="America/Los_Angeles")
+
+
+async def _tick_at(runtime: Runtime, clock: FixedClock, at: datetime) -> None:
+    clock.set(at)
+    await tick(runtime)
+
+
+def _at_risk_posts(emulator: SlackEmulator, channel: str = ADMIN_CHANNEL) -> list[dict[str, Any]]:
+    return [m for m in emulator.messages_in(channel) if "at risk" in str(m.get("text", ""))]
+
+
+async def test_a_pair_that_goes_quiet_mid_period_is_reported_once_even_after_the_monthly_alert(
+    engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Pair 1 never meets: on May 1 the coordinators hear it missed March and April. Pair 2, introduced in
+    March, settles its agreement only on May 15 and is then at once at risk for March and April too: the
+    coordinators hear about it that day (once, not on every sweep after)."""
+    program = make_program(engine)
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=["U0ADMIN01"])
+    _people(emulator)
+    first = _pair(engine, program, datetime(2025, 2, 20, 18, tzinfo=UTC), n=1)
+    settle_agreement(engine, first, datetime(2025, 2, 25, 18, tzinfo=UTC))
+    second = _pair(engine, program, datetime(2025, 3, 2, 18, tzinfo=UTC), n=2)
+
+    await _tick_at(runtime, clock, datetime(2025, 5, 1, 17, 5, tzinfo=UTC))
+    may_first = _at_risk_posts(emulator)
+    assert len(may_first) == 1 and "<@U0MTEE1>" in block_texts(may_first[0]["blocks"])
+    assert "<@U0MTEE2>" not in block_texts(may_first[0]["blocks"])
+
+    settle_agreement(engine, second, datetime(2025, 5, 15, 16, tzinfo=UTC))
+    await _tick_at(runtime, clock, datetime(2025, 5, 15, 17, 5, tzinfo=UTC))
+    await _tick_at(runtime, clock, datetime(2025, 5, 15, 20, 5, tzinfo=UTC))
+    await _tick_at(runtime, clock, datetime(2025, 5, 16, 17, 5, tzinfo=UTC))
+    later = _at_risk_posts(emulator)[1:]
+    assert len(later) == 1, f"{len(later)} at-risk posts after May 1 (expected one about pair 2)"
+    assert "<@U0MTEE2>" in block_texts(later[0]["blocks"])
