@@ -11,9 +11,13 @@ from sqlalchemy.engine import Engine
 from bot.clock import FixedClock
 from bot.runtime import Runtime
 from bot.scheduler import tick
+from bot.services import pairing as pairing_service
+from bot.services import programs as program_service
+from storage.engine import session_scope
+from storage.models import Program
 from tests.factories import block_texts, make_program
 from tests.slack_emulator import SlackEmulator
-from tests.test_scheduler import ADMIN_CHANNEL, _pair, settle_agreement
+from tests.test_scheduler import ADMIN_CHANNEL, _pair, enroll, person, settle_agreement
 
 USERS = ("U0MENT1", "U0MTEE1", "U0MENT2", "U0MTEE2", "U0ADMIN01")
 
@@ -57,3 +61,37 @@ async def test_a_pair_that_goes_quiet_mid_period_is_reported_once_even_after_the
     later = _at_risk_posts(emulator)[1:]
     assert len(later) == 1, f"{len(later)} at-risk posts after May 1 (expected one about pair 2)"
     assert "<@U0MTEE2>" in block_texts(later[0]["blocks"])
+
+
+def _preview(session: Any, program: Program, now: datetime) -> pairing_service.MatchPreview:
+    """As `/mentor-admin match preview` does it: the preview, and its audit event with the fingerprint."""
+    preview = pairing_service.preview(session, program, now)
+    program_service.record_admin_action(
+        session, "U0ADMIN01", pairing_service.PREVIEW_ACTION, program.id, {"fingerprint": preview.fingerprint}, now
+    )
+    return preview
+
+
+def test_approve_all_on_the_newest_preview_works_after_the_rehearsal_clock_was_set_back(engine: Engine) -> None:
+    """A coordinator rehearsing previews the matches on Feb 20, sets the rehearsal clock back to Feb 10, a
+    new applicant arrives, and previews again: Approve all on that newest preview approves its proposals
+    instead of saying a newer preview replaced it."""
+    program = make_program(engine)
+    with session_scope(engine, write=True) as session:
+        program = session.get(Program, program.id)
+        for uid, role in (("U0MENT1", "mentor"), ("U0MTEE1", "mentee")):
+            person(session, uid)
+            enroll(session, program, uid, role)
+        _preview(session, program, datetime(2025, 2, 20, 18, tzinfo=UTC))
+    with session_scope(engine, write=True) as session:
+        program = session.get(Program, program.id)
+        person(session, "U0MTEE2")
+        enroll(session, program, "U0MTEE2", "mentee")
+        newest = _preview(session, program, datetime(2025, 2, 10, 18, tzinfo=UTC))
+        fingerprint = newest.fingerprint
+    with session_scope(engine, write=True) as session:
+        program = session.get(Program, program.id)
+        result = pairing_service.approve_all(
+            session, program, "U0ADMIN01", datetime(2025, 2, 10, 19, tzinfo=UTC), preview_fingerprint=fingerprint
+        )
+    assert result.approved == 2
