@@ -3,7 +3,7 @@ alert is about, an audit ordering a set-back clock upset, and answers that disag
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -13,11 +13,14 @@ from bot.runtime import Runtime
 from bot.scheduler import tick
 from bot.services import pairing as pairing_service
 from bot.services import programs as program_service
+from bot.services.accounts import record_account_status
 from storage.engine import session_scope
-from storage.models import Program
+from storage.models import Person, Program
+from tests.conftest import ADMIN_ID
 from tests.factories import block_texts, make_program
 from tests.slack_emulator import SlackEmulator
-from tests.test_scheduler import ADMIN_CHANNEL, _pair, enroll, person, settle_agreement
+from tests.test_scheduler import ADMIN_CHANNEL, _pair, deliveries, enroll, person, settle_agreement
+from tests.test_workspace_change_journeys import MENTOR, _introduced_active_pair, _shown
 
 USERS = ("U0MENT1", "U0MTEE1", "U0MENT2", "U0MTEE2", "U0ADMIN01")
 
@@ -95,3 +98,30 @@ def test_approve_all_on_the_newest_preview_works_after_the_rehearsal_clock_was_s
             session, program, "U0ADMIN01", datetime(2025, 2, 10, 19, tzinfo=UTC), preview_fingerprint=fingerprint
         )
     assert result.approved == 2
+
+
+async def test_a_coordinator_whose_own_account_is_gone_is_not_sent_the_copy_of_the_alert_about_them(
+    engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Morgan mentors in the program and coordinates it too. Morgan's account is deactivated while the admin
+    channel is archived: the other coordinator gets the alert by DM; nobody tries to DM Morgan about Morgan
+    (a send that fails and would report Morgan as someone the bot can't reach)."""
+    program = make_program(engine, admins=f"{MENTOR},{ADMIN_ID}")
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID, emulator.bot_user_id], is_archived=True)
+    emulator.add_user(ADMIN_ID, name="admin", tz="America/Los_Angeles")
+    await _introduced_active_pair(engine, emulator, program, runtime, clock)
+
+    at = datetime(2025, 3, 11, 17, tzinfo=UTC)  # a Tuesday: no weekly digest (and its copies) that day
+    emulator.deactivate_user(MENTOR)
+    with session_scope(engine, write=True) as session:
+        record_account_status(session, session.get(Person, MENTOR), deactivated=True, now=at)
+    await _tick_at(runtime, clock, at)
+    await _tick_at(runtime, clock, at + timedelta(minutes=5))
+
+    told = _shown(emulator.messages_in(ADMIN_ID))
+    assert "Morgan" in told or f"<@{MENTOR}>" in told, "the other coordinator heard nothing"
+    tried_mentor = [c for c in emulator.calls_to("chat.postMessage") if c.arg("channel") in (MENTOR,)]
+    opened_for_mentor = [c for c in emulator.calls_to("conversations.open") if c.arg("users") == MENTOR]
+    assert not tried_mentor and not opened_for_mentor, "the bot tried to DM Morgan the alert about Morgan"
+    reported = [d for d in deliveries(engine) if d.kind == "unreachable" and MENTOR in d.subject]
+    assert not reported, "Morgan reported as someone the bot can't reach, over the alert about Morgan"
