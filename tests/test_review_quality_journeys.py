@@ -13,9 +13,10 @@ from bot.runtime import Runtime
 from bot.scheduler import tick
 from bot.services import pairing as pairing_service
 from bot.services import programs as program_service
+from bot.services import schedule
 from bot.services.accounts import record_account_status
 from storage.engine import session_scope
-from storage.models import Person, Program
+from storage.models import Pairing, Person, Program
 from tests.conftest import ADMIN_ID
 from tests.factories import block_texts, make_program
 from tests.slack_emulator import SlackEmulator
@@ -125,3 +126,29 @@ async def test_a_coordinator_whose_own_account_is_gone_is_not_sent_the_copy_of_t
     assert not tried_mentor and not opened_for_mentor, "the bot tried to DM Morgan the alert about Morgan"
     reported = [d for d in deliveries(engine) if d.kind == "unreachable" and MENTOR in d.subject]
     assert not reported, "Morgan reported as someone the bot can't reach, over the alert about Morgan"
+
+
+def test_an_account_gone_in_tokyo_is_excused_from_the_day_it_went_in_the_programs_calendar(engine: Engine) -> None:
+    """A mentee in Tokyo loses the account at 11 AM on Monday Apr 7 there: Sunday evening Apr 6 in Los
+    Angeles, the program's zone. The days the pair is excused, on the program's calendar, start on Apr 6;
+    and when the account comes back at 9 AM Tokyo on Apr 21 (Apr 20 in Los Angeles), they end on Apr 20."""
+    program = make_program(engine)
+    pairing_id = _pair(engine, program, datetime(2025, 2, 20, 18, tzinfo=UTC), n=1)
+    with session_scope(engine, write=True) as session:
+        mentee = session.get(Person, "U0MTEE1")
+        mentee.timezone = "Asia/Tokyo"
+        record_account_status(session, mentee, deactivated=True, now=datetime(2025, 4, 7, 2, tzinfo=UTC))
+    with session_scope(engine) as session:
+        program = session.get(Program, program.id)
+        pairing = session.get(Pairing, pairing_id)
+        gone = schedule.pair_excusals(program, pairing, None, None, (session.get(Person, "U0MTEE1"),))
+    assert ["2025-04-06", "2025-06-30"] in gone, gone
+    with session_scope(engine, write=True) as session:
+        record_account_status(
+            session, session.get(Person, "U0MTEE1"), deactivated=False, now=datetime(2025, 4, 21, 0, tzinfo=UTC)
+        )
+    with session_scope(engine) as session:
+        program = session.get(Program, program.id)
+        pairing = session.get(Pairing, pairing_id)
+        back = schedule.pair_excusals(program, pairing, None, None, (session.get(Person, "U0MTEE1"),))
+    assert ["2025-04-06", "2025-04-20"] in back, back

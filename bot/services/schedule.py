@@ -241,15 +241,30 @@ def running_pause(enrollment: Enrollment, program_end: date) -> list[str] | None
     return [enrollment.paused_on.isoformat(), max(enrollment.paused_on, last).isoformat()]
 
 
-def deactivation_spans(person: Person | None, program_end: date) -> list[list[str]]:
-    """The spans a person's Slack account was deactivated, as [first day, last day]; one still running lasts
-    to the program's end (like a pause without an end date). The pair could not meet then."""
+def deactivation_spans(person: Person | None, program: Program) -> list[list[str]]:
+    """The spans a person's Slack account was deactivated, as [first day, last day] on the program's calendar;
+    one still running lasts to the program's end (like a pause without an end date). The pair could not meet
+    then.
+
+    The account code records those days where the person is (`accounts`): each span becomes every day in
+    the program's zone it overlaps, so a Tokyo morning is the evening before in Los Angeles."""
     if person is None:
         return []
-    spans = list(person.deactivation_history or [])
+    spans = [_days_in_program_zone(first, last, person, program) for first, last in person.deactivation_history or []]
     if person.deactivated and person.deactivated_on is not None:
-        spans.append([person.deactivated_on.isoformat(), max(person.deactivated_on, program_end).isoformat()])
+        first, _ = _days_in_program_zone(person.deactivated_on, person.deactivated_on, person, program)
+        spans.append([first, max(date.fromisoformat(first), program.ends_on).isoformat()])
     return spans
+
+
+def _days_in_program_zone(first: date | str, last: date | str, person: Person, program: Program) -> list[str]:
+    """[first, last], days in the person's zone, as the program-zone days those whole days overlap."""
+    first_day = date.fromisoformat(first) if isinstance(first, str) else first
+    last_day = date.fromisoformat(last) if isinstance(last, str) else last
+    theirs, ours = zone(person.timezone), zone(program.timezone)
+    starts = datetime.combine(first_day, time.min, tzinfo=theirs).astimezone(ours).date()
+    ends = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=theirs) - timedelta(microseconds=1)
+    return [starts.isoformat(), ends.astimezone(ours).date().isoformat()]
 
 
 def pairing_started_on(pairing: Pairing, program: Program) -> date:
@@ -280,7 +295,7 @@ def pair_excusals(
         if running is not None:
             spans.append(running)
     for person in people:
-        spans += deactivation_spans(person, program.ends_on)
+        spans += deactivation_spans(person, program)
     started_on = pairing_started_on(pairing, program)
     if started_on > program.starts_on:
         spans.append([program.starts_on.isoformat(), (started_on - timedelta(days=1)).isoformat()])
