@@ -11,9 +11,10 @@ from sqlalchemy.engine import Engine
 from bot.clock import FixedClock
 from bot.runtime import Runtime
 from bot.scheduler import tick
+from bot.services import checkins as checkins_service
 from bot.services import pairing as pairing_service
 from bot.services import programs as program_service
-from bot.services import schedule
+from bot.services import reports, schedule
 from bot.services.accounts import record_account_status
 from storage.engine import session_scope
 from storage.models import Pairing, Person, Program
@@ -152,3 +153,22 @@ def test_an_account_gone_in_tokyo_is_excused_from_the_day_it_went_in_the_program
         pairing = session.get(Pairing, pairing_id)
         back = schedule.pair_excusals(program, pairing, None, None, (session.get(Person, "U0MTEE1"),))
     assert ["2025-04-06", "2025-04-20"] in back, back
+
+
+def test_the_hours_export_leaves_out_a_pair_unpaired_before_their_intro_went_out(engine: Engine) -> None:
+    """Pair 1 was approved on a Friday evening and unpaired before Monday's intro: the two never heard of each
+    other, and `/mentor checkins` shows them nothing. The hours export, which library systems read as
+    professional-development evidence, should not list them with 0 hours either; pair 2, introduced, is listed."""
+    program = make_program(engine)
+    first = _pair(engine, program, datetime(2025, 2, 21, 3, tzinfo=UTC), status="proposed", n=1)
+    _pair(engine, program, datetime(2025, 2, 20, 18, tzinfo=UTC), status="introduced", n=2)
+    with session_scope(engine, write=True) as session:
+        pairing_service.dissolve(
+            session, session.get(Pairing, first), "U0ADMIN01", datetime(2025, 2, 22, 18, tzinfo=UTC), "Unpaired."
+        )
+    with session_scope(engine) as session:
+        program = session.get(Program, program.id)
+        rows = reports.export_csv(session, program, "hours").decode("utf-8-sig").splitlines()
+        assert checkins_service.readable_pairings(session, "U0MTEE1") == []
+    listed = {row.split(",")[0] for row in rows[1:]}
+    assert listed == {"U0MENT2", "U0MTEE2"}, listed

@@ -422,13 +422,10 @@ def _who(enrollment: Enrollment | None, names: dict[str, str]) -> list[str]:
 
 
 def _was_paired(pairing: Pairing) -> bool:
-    """Whether the two were really paired (approved, introduced, running or ended with the program, or
-    dissolved after approval), as opposed to a proposal still open or turned down: their hours count, 0 too."""
-    return pairing.approved_at is not None or pairing.status in (
-        PairingStatus.INTRODUCED,
-        PairingStatus.ACTIVE,
-        PairingStatus.ENDED,
-    )
+    """The pairings whose hours count (0 too): those the two were introduced in, as `/mentor checkins` reads it."""
+    from bot.services.checkins import was_introduced
+
+    return was_introduced(pairing)
 
 
 def csv_bytes(text: str) -> bytes:
