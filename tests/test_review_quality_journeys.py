@@ -172,3 +172,26 @@ def test_the_hours_export_leaves_out_a_pair_unpaired_before_their_intro_went_out
         assert checkins_service.readable_pairings(session, "U0MTEE1") == []
     listed = {row.split(",")[0] for row in rows[1:]}
     assert listed == {"U0MENT2", "U0MTEE2"}, listed
+
+
+async def test_without_an_admin_channel_the_coordinators_hear_of_overdue_agreements_and_pairs_at_risk_by_dm(
+    engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
+) -> None:
+    """A program set up without an admin channel: pair 1 never settles its agreement (due Mar 1) and pair 2
+    settles but never meets. The coordinator (SHELFMATE_ADMINS) gets both alerts by DM, as the newer notices
+    (an account gone, a changed profile) already do, instead of nobody hearing of either."""
+    program = make_program(engine, admin_channel="")
+    _people(emulator)
+    _pair(engine, program, datetime(2025, 2, 20, 18, tzinfo=UTC), n=1)
+    quiet = _pair(engine, program, datetime(2025, 2, 20, 18, tzinfo=UTC), n=2)
+    settle_agreement(engine, quiet, datetime(2025, 2, 25, 18, tzinfo=UTC))
+
+    await _tick_at(runtime, clock, datetime(2025, 3, 3, 17, 5, tzinfo=UTC))
+    await _tick_at(runtime, clock, datetime(2025, 3, 3, 20, 5, tzinfo=UTC))
+    overdue = [m for m in emulator.messages_in(ADMIN_ID) if "overdue" in str(m.get("text", ""))]
+    assert len(overdue) == 1 and "<@U0MTEE1>" in _shown(overdue), _shown(emulator.messages_in(ADMIN_ID))[:300]
+
+    await _tick_at(runtime, clock, datetime(2025, 5, 1, 17, 5, tzinfo=UTC))
+    await _tick_at(runtime, clock, datetime(2025, 5, 1, 20, 5, tzinfo=UTC))
+    at_risk = _at_risk_posts(emulator, ADMIN_ID)
+    assert len(at_risk) == 1 and "<@U0MTEE2>" in _shown(at_risk)

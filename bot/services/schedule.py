@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
+from bot.services import programs as program_rules
 from bot.services.agreements import after_hours_agreed, settled_cadence
 from bot.services.catalog import specialization_label
 from bot.services.reasons import CONCERN_MARK, split_reasons
@@ -413,9 +414,18 @@ class Planner:
     """Derives what is owed from the rows. In survey mode it writes nothing and only notes, in `scope`,
     which programs and pairings have something to enqueue or change."""
 
-    def __init__(self, session: Session, now: datetime, *, scope: Scope | None = None, survey: bool = False) -> None:
+    def __init__(
+        self,
+        session: Session,
+        now: datetime,
+        *,
+        scope: Scope | None = None,
+        survey: bool = False,
+        coordinators: frozenset[str] = frozenset(),
+    ) -> None:
         self.session = session
         self.now = now
+        self.coordinators = coordinators  # SHELFMATE_ADMINS: they coordinate every program
         self.report = PlanReport()
         self.survey = survey
         self.scope = scope
@@ -462,6 +472,38 @@ class Planner:
         )
         if created:
             self.report.enqueued.append(key)
+
+    def coordinator_keys(self, key: DeliveryKey, program: Program) -> list[DeliveryKey]:
+        """The ledger keys a coordinators' alert is written under (`queue_coordinator_notice`): its own with an
+        admin channel, else one per coordinator DMed."""
+        if program.admin_channel:
+            return [key]
+        people = sorted(set(self.coordinators) | set(program.admins or []))
+        return [DeliveryKey(key.kind, f"{key.subject}:{person}", key.period) for person in people]
+
+    def tell_coordinators(
+        self, key: DeliveryKey, program: Program, not_before: datetime, payload: dict[str, Any]
+    ) -> None:
+        """An alert for the program's coordinators, once: in its admin channel, or without one by DM to each
+        (as the account-gone and profile-change notices go), in working hours in the program's zone."""
+        keys = self.coordinator_keys(key, program)
+        owed = [k for k in keys if not deliveries.exists(self.session, k)]
+        if not owed:
+            return
+        if self.survey:
+            self.note_work(program)
+            return
+        due = next_allowed_time(max(not_before, self.now), [program.timezone], after_hours_ok=False)
+        program_rules.queue_coordinator_notice(
+            self.session,
+            program,
+            key,
+            payload | {"rehearsal_program": program.name},
+            due_at=due,
+            now=self.now,
+            coordinators=self.coordinators,
+        )
+        self.report.enqueued.extend(owed)
 
     def today(self, program: Program) -> date:
         return self.now.astimezone(zone(program.timezone)).date()
@@ -647,19 +689,18 @@ class Planner:
             for c in contexts
             if c.pairing.status == PairingStatus.INTRODUCED and today > c.agreement_due and not c.member_deactivated
         ]
-        if not overdue or not program.admin_channel:
+        if not overdue:
             return
         latest = max(c.agreement_due for c in overdue)
-        self.enqueue(
+        self.tell_coordinators(
             DeliveryKey("agreement_overdue", f"program:{program.id}", latest.isoformat()),
-            program.admin_channel,
+            program,
             local_moment(today, program.timezone),
             {
                 "program": program.name,
                 "agreement_due": latest.isoformat(),
                 "pairs": [[c.mentor.person_id, c.mentee.person_id, c.agreement_due.isoformat()] for c in overdue],
             },
-            program=program,
         )
 
     # -- meetings ------------------------------------------------------------------------------------
@@ -739,20 +780,21 @@ class Planner:
         pairs flagged in this sweep then make their own key, the date and a short hash of their ids, so they
         are reported once. An admin channel that refuses it passes it to the coordinators by DM, as every
         admin alert does (the delivery ledger's copy to coordinators)."""
-        if not quiet or not program.admin_channel:
+        if not quiet:
             return
         latest = max(q.last_missed_end for q in quiet)
         period = latest.isoformat()
-        if deliveries.exists(self.session, DeliveryKey("at_risk", f"program:{program.id}", period)):
+        sent_for_date = self.coordinator_keys(DeliveryKey("at_risk", f"program:{program.id}", period), program)
+        if any(deliveries.exists(self.session, k) for k in sent_for_date):
             newly_flagged = sorted(q.pairing_id for q in quiet if q.newly_flagged)
             if not newly_flagged:
                 return
             period = f"{period}~{_short_hash(newly_flagged)}"
         # The quietest first: those that missed the most periods, then those who have not met for longest.
         ordered = sorted(quiet, key=lambda q: (-q.missed, q.last_met or date.min, q.mentor, q.mentee))
-        self.enqueue(
+        self.tell_coordinators(
             DeliveryKey("at_risk", f"program:{program.id}", period),
-            program.admin_channel,
+            program,
             local_moment(today, program.timezone),
             {
                 "program": program.name,
@@ -760,7 +802,6 @@ class Planner:
                     [q.mentor, q.mentee, q.missed, q.last_met.isoformat() if q.last_met else None] for q in ordered
                 ],
             },
-            program=program,
         )
 
     def digest(self, program: Program) -> None:
@@ -1012,19 +1053,22 @@ def _reminder_period(ctx: PairContext, payload: dict[str, Any], today: date) -> 
         return period_containing(ctx.program, ctx.cadence, today)
 
 
-def survey(session: Session, now: datetime) -> Scope:
+def survey(session: Session, now: datetime, coordinators: frozenset[str] = frozenset()) -> Scope:
     """Read-only: which programs and pairings have something to plan now.
 
     The scheduler surveys in a read transaction, then plans only what the survey found in a write one: on
     SQLite the write lock is then held for milliseconds instead of a whole pass over every pairing."""
-    planner = Planner(session, now, survey=True)
+    planner = Planner(session, now, survey=True, coordinators=coordinators)
     planner.run()
     return planner.found
 
 
-def plan(session: Session, now: datetime, *, scope: Scope | None = None) -> PlanReport:
-    """Enqueue what is owed: everything, or only what `scope` (from `survey`) names."""
-    return Planner(session, now, scope=scope).run()
+def plan(
+    session: Session, now: datetime, *, scope: Scope | None = None, coordinators: frozenset[str] = frozenset()
+) -> PlanReport:
+    """Enqueue what is owed: everything, or only what `scope` (from `survey`) names. `coordinators`
+    (SHELFMATE_ADMINS) are DMed the alerts of a program without an admin channel, with its own admins."""
+    return Planner(session, now, scope=scope, coordinators=coordinators).run()
 
 
 # -- after a delivery is sent ------------------------------------------------------------------------------
