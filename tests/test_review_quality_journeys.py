@@ -16,10 +16,14 @@ from bot.services import pairing as pairing_service
 from bot.services import programs as program_service
 from bot.services import reports, schedule
 from bot.services.accounts import record_account_status
+from bot.views import ids
+from bot.views import participant as participant_views
 from storage.engine import session_scope
 from storage.models import Pairing, Person, Program
 from tests.conftest import ADMIN_ID
 from tests.factories import block_texts, make_program
+from tests.polling import wait_for
+from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_scheduler import ADMIN_CHANNEL, _pair, deliveries, enroll, person, settle_agreement
 from tests.test_workspace_change_journeys import MENTOR, _introduced_active_pair, _shown
@@ -195,3 +199,17 @@ async def test_without_an_admin_channel_the_coordinators_hear_of_overdue_agreeme
     await _tick_at(runtime, clock, datetime(2025, 5, 1, 20, 5, tzinfo=UTC))
     at_risk = _at_risk_posts(emulator, ADMIN_ID)
     assert len(at_risk) == 1 and "<@U0MTEE2>" in _shown(at_risk)
+
+
+def test_a_rematch_choice_without_a_pairing_says_it_is_out_of_date(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    """A choice button made for a request that had no pairing (or a hand-edited one) is answered as out of
+    date, with the command to use again, not treated as a choice about some pairing "0"."""
+    make_program(engine)
+    emulator.add_user("U0MTEE1", name="u0mtee1", tz="America/Los_Angeles")
+    value = participant_views.rematch_choice_value(None, "we never find a time that works")
+    assert participant_views.parse_rematch_choice(value) == (None, "we never find a time that works")
+    slack.block_action("U0MTEE1", ids.ACTION_REMATCH_CHOICE, value, message_ts="1741197600.000100")
+    said = wait_for(lambda: emulator.responses_to(slack.last_response_url), what="the answer")
+    assert "out of date" in said[-1]["text"] and "/mentor rematch" in said[-1]["text"]
