@@ -303,6 +303,22 @@ def agreements_for_pairings(session: Session, pairing_ids: list[int]) -> dict[in
     return {row.pairing_id: row for row in rows}
 
 
+# Ids per IN list: far below SQLite's and PostgreSQL's limits on bound parameters, whatever the program's size.
+IN_CHUNK = 900
+
+
+def checkins_by_pairing(session: Session, pairing_ids: list[int]) -> dict[int, list[CheckIn]]:
+    """Pairing id -> its check-ins, oldest first: a query per 900 pairings, not one per pairing (a summary of
+    a 280-pair program, the Home tab's coordinator section)."""
+    out: dict[int, list[CheckIn]] = {}
+    for start in range(0, len(pairing_ids), IN_CHUNK):
+        chunk = pairing_ids[start : start + IN_CHUNK]
+        rows = session.exec(select(CheckIn).where(CheckIn.pairing_id.in_(chunk)).order_by(CheckIn.met_on, CheckIn.id))
+        for checkin in rows:
+            out.setdefault(checkin.pairing_id, []).append(checkin)
+    return out
+
+
 def checkin_days_by_pairing(session: Session, pairing_ids: list[int]) -> dict[int, list[date]]:
     """Pairing id -> the days it met, oldest first; one query for a whole program."""
     if not pairing_ids:

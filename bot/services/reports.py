@@ -251,10 +251,9 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
     summary.agreements_pending = len(pending)
     summary.agreements_overdue = sum(1 for p in pending if today > agreement_due_on(program, p))
 
-    checkins: dict[int, list[CheckIn]] = {
-        p.id: queries.checkins_for_pairing(session, p.id)  # type: ignore[arg-type,misc]
-        for p in pairings
-    }
+    checkins: dict[int, list[CheckIn]] = queries.checkins_by_pairing(
+        session, [p.id for p in pairings if p.id is not None]
+    )
     all_checkins = [c for cs in checkins.values() for c in cs]
     summary.checkins = len(all_checkins)
     summary.total_hours = round(sum(c.duration_minutes for c in all_checkins) / 60, 1)
