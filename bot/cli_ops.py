@@ -39,7 +39,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         now = runtime.now()
         if args.dry_run:
             with session_scope(engine, write=True) as session:
-                report = schedule.plan(session, now)
+                report = schedule.plan(session, now, coordinators=settings.admins)
                 # Read what we print before the rollback: it expires (and would detach) the rows.
                 due = [
                     f"  {d.kind}\t{d.subject}\t{d.period}\tto {d.recipient}"

@@ -23,6 +23,7 @@ from sqlmodel import Session
 from bot.conversation_pacer import ConversationPacer
 from bot.runtime import Runtime
 from bot.services import accounts, schedule
+from bot.services import programs as program_rules
 from bot.services.schedule import next_allowed_time
 from bot.slack_client import caller_waits_out_rate_limits
 from bot.slack_gateway import PostedMessage, RateLimited, SlackUnavailable, TokenRefused, Unreachable
@@ -534,8 +535,10 @@ def _admin_channel_refused(session: Session, delivery: Delivery, error: str) -> 
 def _copy_to_coordinators(
     session: Session, delivery: Delivery, program: Program, error: str, coordinators: frozenset[str], now: datetime
 ) -> None:
-    """The message each coordinator would have read in the admin channel, by DM, saying why it came so."""
-    people = sorted(set(coordinators) | set(program.admins or []))
+    """The message each coordinator would have read in the admin channel, by DM, saying why it came so; not
+    to the people it is about (a coordinator whose own account is gone would not get it, and be reported)."""
+    about = set((delivery.payload or {}).get(program_rules.LEAVE_OUT) or [])
+    people = sorted((set(coordinators) | set(program.admins or [])) - about)
     if not people:
         log.warning("delivery %s (%s): the admin channel refused it and the program has no coordinators to DM",
                     delivery.id, delivery.kind)  # fmt: skip

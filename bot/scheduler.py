@@ -43,8 +43,9 @@ async def tick(runtime: Runtime) -> TickReport:
     # Survey without the write lock, in the worker process (it is seconds of CPU on a large workspace);
     # re-plan only what it found, from fresh rows, under the lock. Work that appears after the survey is
     # found by the next tick.
-    found = await runtime.read_in_worker(schedule.survey, now)
-    planned = await runtime.write(schedule.plan, now, scope=found) if found else PlanReport()
+    coordinators = runtime.settings.admins
+    found = await runtime.read_in_worker(schedule.survey, now, coordinators)
+    planned = await runtime.write(schedule.plan, now, scope=found, coordinators=coordinators) if found else PlanReport()
     recovered = await delivery.recover_stale(runtime)
     delivered = await delivery.deliver_due(runtime)
     return TickReport(pauses_ended=len(ended), plan=planned, recovered=recovered, delivered=delivered)

@@ -212,8 +212,10 @@ def request_seen(session: Session, key: str) -> bool:
 
 # -- audit ---------------------------------------------------------------------------------------------
 def latest_audit_event(session: Session, program_id: int, action: str) -> AuditEvent | None:
+    """The program's last event of this kind recorded (by id, as `audit_events_after`: a rehearsal clock set
+    back stamps a newer row with an older `at`)."""
     statement = select(AuditEvent).where(AuditEvent.program_id == program_id, AuditEvent.action == action)
-    return session.exec(statement.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(1)).first()
+    return session.exec(statement.order_by(AuditEvent.id.desc()).limit(1)).first()
 
 
 def audit_events_after(session: Session, program_id: int, actions: list[str], after: AuditEvent) -> list[AuditEvent]:
@@ -299,6 +301,22 @@ def agreements_for_pairings(session: Session, pairing_ids: list[int]) -> dict[in
         return {}
     rows = session.exec(select(Agreement).where(Agreement.pairing_id.in_(pairing_ids)))
     return {row.pairing_id: row for row in rows}
+
+
+# Ids per IN list: far below SQLite's and PostgreSQL's limits on bound parameters, whatever the program's size.
+IN_CHUNK = 900
+
+
+def checkins_by_pairing(session: Session, pairing_ids: list[int]) -> dict[int, list[CheckIn]]:
+    """Pairing id -> its check-ins, oldest first: a query per 900 pairings, not one per pairing (a summary of
+    a 280-pair program, the Home tab's coordinator section)."""
+    out: dict[int, list[CheckIn]] = {}
+    for start in range(0, len(pairing_ids), IN_CHUNK):
+        chunk = pairing_ids[start : start + IN_CHUNK]
+        rows = session.exec(select(CheckIn).where(CheckIn.pairing_id.in_(chunk)).order_by(CheckIn.met_on, CheckIn.id))
+        for checkin in rows:
+            out.setdefault(checkin.pairing_id, []).append(checkin)
+    return out
 
 
 def checkin_days_by_pairing(session: Session, pairing_ids: list[int]) -> dict[int, list[date]]:

@@ -254,7 +254,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         return user_id, pairing, refusal
 
     async def decide_pair(
-        body: dict[str, Any], respond: AsyncRespond, decide: Callable[..., bool], decision: str
+        body: dict[str, Any], respond: AsyncRespond, decide: Callable[..., bool], decision: admin_views.Decision
     ) -> None:
         """Approve, Reject or Dissolve one pairing, and say who decided what about whom."""
         user_id, pairing, refusal = await pairing_action(body)

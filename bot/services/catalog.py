@@ -82,6 +82,9 @@ def _clock_through_the_year(zone: ZoneInfo, year: int) -> tuple[tuple[timedelta 
     return tuple((m.utcoffset(), m.tzname()) for m in moments)
 
 
+ZONE_REFERENCE_YEAR = 2025  # the year whose clocks `zone_label` compares
+
+
 @cache
 def zone_label(zone_id: str) -> str:
     """ "America/Los_Angeles" -> "Pacific time", "Europe/Lisbon" -> "Lisbon time", "UTC"; "" for no zone.
@@ -97,7 +100,9 @@ def zone_label(zone_id: str) -> str:
         zone = ZoneInfo(zone_id)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         return ""  # not a zone: better unnamed than named wrong
-    year = datetime.now(UTC).year
+    # A fixed year, not today's: the answer is cached for the process's life, so it must not depend on when
+    # it was first asked (zone rules rarely change; a new tzdata comes with a restart anyway).
+    year = ZONE_REFERENCE_YEAR
     clock = _clock_through_the_year(zone, year)
     for known, name in ZONE_NAMES.items():
         if _clock_through_the_year(ZoneInfo(known), year) == clock:

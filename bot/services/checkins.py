@@ -236,7 +236,7 @@ def readable_pairings(session: Session, user_id: str) -> list[PairView]:
     enrollments = _own_enrollment_ids(session, user_id)
     live, past = [], []
     for pairing in queries.pairings_of_enrollments(session, enrollments, live_only=False):
-        if not _was_introduced(pairing) or _left_by(pairing, user_id):
+        if not was_introduced(pairing) or _left_by(pairing, user_id):
             continue
         pair = member_view(session, pairing, user_id)
         if pair is not None:
@@ -259,11 +259,14 @@ def _left_by(pairing: Pairing, user_id: str) -> bool:
     )
 
 
-def _was_introduced(pairing: Pairing) -> bool:
-    """A proposal never approved (rejected, or dropped at the end) was never the pair's: nothing to read; nor was
-    one approved that ended or was dissolved before its intro went out."""
+def was_introduced(pairing: Pairing) -> bool:
+    """Whether the two were introduced by the program (running, or over since): their record to read and their
+    hours to count, 0 too. A proposal never approved (still open, rejected, or dropped at the end) was never the
+    pair's; nor was one approved whose intro has not gone out, or that ended or was dissolved before it did."""
     if pairing.status in CHECKIN_STATUSES:
         return True
+    if pairing.status == PairingStatus.PROPOSED:
+        return False
     if pairing.status == PairingStatus.DISSOLVED and pairing.approved_at is None:
         return False
     return not _over_before_intro(pairing)

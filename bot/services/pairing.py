@@ -398,11 +398,6 @@ PREVIEW_ACTION = "match.preview"
 ONE_BY_ONE_ACTIONS = ["pairing.approve", "pairing.reject"]
 
 
-def latest_preview_fingerprint(session: Session, program_id: int) -> str | None:
-    """The fingerprint of the program's latest match preview, as recorded with it (None: none recorded)."""
-    return _fingerprint(queries.latest_audit_event(session, program_id, PREVIEW_ACTION))
-
-
 def _fingerprint(preview_event: AuditEvent | None) -> str | None:
     fingerprint = (preview_event.detail or {}).get("fingerprint") if preview_event is not None else None
     return str(fingerprint) if fingerprint else None

@@ -359,6 +359,10 @@ def program_zone(program: Program) -> ZoneInfo:
     return ZoneInfo(program.timezone)
 
 
+# The payload field naming the people a coordinators' message is about, who are not sent a copy of it.
+LEAVE_OUT = "leave_out"
+
+
 def queue_coordinator_notice(
     session: Session,
     program: Program,
@@ -374,7 +378,10 @@ def queue_coordinator_notice(
     """A message for a program's coordinators, in the Delivery ledger (sent once): to its admin channel, which
     the delivery copies to each coordinator by DM if the channel refuses it; without an admin channel, to each
     coordinator (`coordinators`, who coordinate every program, and the program's own admins) by DM, except
-    `leave_out` (the people it is about). The keys of the rows written."""
+    `leave_out` (the people it is about), who are left out of the DM copies too when the channel refuses it
+    (the payload carries them: LEAVE_OUT). The keys of the rows written."""
+    if leave_out:
+        payload = payload | {LEAVE_OUT: sorted(leave_out)}
     if program.admin_channel:
         targets = [(key, program.admin_channel)]
     else:

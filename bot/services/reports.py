@@ -250,10 +250,9 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
     summary.agreements_pending = len(pending)
     summary.agreements_overdue = sum(1 for p in pending if today > agreement_due_on(program, p))
 
-    checkins: dict[int, list[CheckIn]] = {
-        p.id: queries.checkins_for_pairing(session, p.id)  # type: ignore[arg-type,misc]
-        for p in pairings
-    }
+    checkins: dict[int, list[CheckIn]] = queries.checkins_by_pairing(
+        session, [p.id for p in pairings if p.id is not None]
+    )
     all_checkins = [c for cs in checkins.values() for c in cs]
     summary.checkins = len(all_checkins)
     summary.total_hours = round(sum(c.duration_minutes for c in all_checkins) / 60, 1)
@@ -420,10 +419,7 @@ def _who(enrollment: Enrollment | None, names: dict[str, str]) -> list[str]:
 
 
 def _was_paired(pairing: Pairing) -> bool:
-    """Whether the two were really paired (approved, introduced, running or ended with the program, or
-    dissolved after approval), as opposed to a proposal still open or turned down: their hours count, 0 too."""
-    return pairing.approved_at is not None or pairing.status in (
-        PairingStatus.INTRODUCED,
-        PairingStatus.ACTIVE,
-        PairingStatus.ENDED,
-    )
+    """The pairings whose hours count (0 too): those the two were introduced in, as `/mentor checkins` reads it."""
+    from bot.services.checkins import was_introduced
+
+    return was_introduced(pairing)

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
+from bot.services import programs as program_rules
 from bot.services.agreements import after_hours_agreed, settled_cadence
 from bot.services.catalog import specialization_label
 from bot.services.reasons import CONCERN_MARK, split_reasons
@@ -241,15 +242,30 @@ def running_pause(enrollment: Enrollment, program_end: date) -> list[str] | None
     return [enrollment.paused_on.isoformat(), max(enrollment.paused_on, last).isoformat()]
 
 
-def deactivation_spans(person: Person | None, program_end: date) -> list[list[str]]:
-    """The spans a person's Slack account was deactivated, as [first day, last day]; one still running lasts
-    to the program's end (like a pause without an end date). The pair could not meet then."""
+def deactivation_spans(person: Person | None, program: Program) -> list[list[str]]:
+    """The spans a person's Slack account was deactivated, as [first day, last day] on the program's calendar;
+    one still running lasts to the program's end (like a pause without an end date). The pair could not meet
+    then.
+
+    The account code records those days where the person is (`accounts`): each span becomes every day in
+    the program's zone it overlaps, so a Tokyo morning is the evening before in Los Angeles."""
     if person is None:
         return []
-    spans = list(person.deactivation_history or [])
+    spans = [_days_in_program_zone(first, last, person, program) for first, last in person.deactivation_history or []]
     if person.deactivated and person.deactivated_on is not None:
-        spans.append([person.deactivated_on.isoformat(), max(person.deactivated_on, program_end).isoformat()])
+        first, _ = _days_in_program_zone(person.deactivated_on, person.deactivated_on, person, program)
+        spans.append([first, max(date.fromisoformat(first), program.ends_on).isoformat()])
     return spans
+
+
+def _days_in_program_zone(first: date | str, last: date | str, person: Person, program: Program) -> list[str]:
+    """[first, last], days in the person's zone, as the program-zone days those whole days overlap."""
+    first_day = date.fromisoformat(first) if isinstance(first, str) else first
+    last_day = date.fromisoformat(last) if isinstance(last, str) else last
+    theirs, ours = zone(person.timezone), zone(program.timezone)
+    starts = datetime.combine(first_day, time.min, tzinfo=theirs).astimezone(ours).date()
+    ends = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=theirs) - timedelta(microseconds=1)
+    return [starts.isoformat(), ends.astimezone(ours).date().isoformat()]
 
 
 def pairing_started_on(pairing: Pairing, program: Program) -> date:
@@ -280,7 +296,7 @@ def pair_excusals(
         if running is not None:
             spans.append(running)
     for person in people:
-        spans += deactivation_spans(person, program.ends_on)
+        spans += deactivation_spans(person, program)
     started_on = pairing_started_on(pairing, program)
     if started_on > program.starts_on:
         spans.append([program.starts_on.isoformat(), (started_on - timedelta(days=1)).isoformat()])
@@ -398,9 +414,18 @@ class Planner:
     """Derives what is owed from the rows. In survey mode it writes nothing and only notes, in `scope`,
     which programs and pairings have something to enqueue or change."""
 
-    def __init__(self, session: Session, now: datetime, *, scope: Scope | None = None, survey: bool = False) -> None:
+    def __init__(
+        self,
+        session: Session,
+        now: datetime,
+        *,
+        scope: Scope | None = None,
+        survey: bool = False,
+        coordinators: frozenset[str] = frozenset(),
+    ) -> None:
         self.session = session
         self.now = now
+        self.coordinators = coordinators  # SHELFMATE_ADMINS: they coordinate every program
         self.report = PlanReport()
         self.survey = survey
         self.scope = scope
@@ -447,6 +472,38 @@ class Planner:
         )
         if created:
             self.report.enqueued.append(key)
+
+    def coordinator_keys(self, key: DeliveryKey, program: Program) -> list[DeliveryKey]:
+        """The ledger keys a coordinators' alert is written under (`queue_coordinator_notice`): its own with an
+        admin channel, else one per coordinator DMed."""
+        if program.admin_channel:
+            return [key]
+        people = sorted(set(self.coordinators) | set(program.admins or []))
+        return [DeliveryKey(key.kind, f"{key.subject}:{person}", key.period) for person in people]
+
+    def tell_coordinators(
+        self, key: DeliveryKey, program: Program, not_before: datetime, payload: dict[str, Any]
+    ) -> None:
+        """An alert for the program's coordinators, once: in its admin channel, or without one by DM to each
+        (as the account-gone and profile-change notices go), in working hours in the program's zone."""
+        keys = self.coordinator_keys(key, program)
+        owed = [k for k in keys if not deliveries.exists(self.session, k)]
+        if not owed:
+            return
+        if self.survey:
+            self.note_work(program)
+            return
+        due = next_allowed_time(max(not_before, self.now), [program.timezone], after_hours_ok=False)
+        program_rules.queue_coordinator_notice(
+            self.session,
+            program,
+            key,
+            payload | {"rehearsal_program": program.name},
+            due_at=due,
+            now=self.now,
+            coordinators=self.coordinators,
+        )
+        self.report.enqueued.extend(owed)
 
     def today(self, program: Program) -> date:
         return self.now.astimezone(zone(program.timezone)).date()
@@ -632,19 +689,18 @@ class Planner:
             for c in contexts
             if c.pairing.status == PairingStatus.INTRODUCED and today > c.agreement_due and not c.member_deactivated
         ]
-        if not overdue or not program.admin_channel:
+        if not overdue:
             return
         latest = max(c.agreement_due for c in overdue)
-        self.enqueue(
+        self.tell_coordinators(
             DeliveryKey("agreement_overdue", f"program:{program.id}", latest.isoformat()),
-            program.admin_channel,
+            program,
             local_moment(today, program.timezone),
             {
                 "program": program.name,
                 "agreement_due": latest.isoformat(),
                 "pairs": [[c.mentor.person_id, c.mentee.person_id, c.agreement_due.isoformat()] for c in overdue],
             },
-            program=program,
         )
 
     # -- meetings ------------------------------------------------------------------------------------
@@ -659,6 +715,7 @@ class Planner:
         record = meeting_record(program, ctx.cadence, met_days, ctx.excusals(), today)
         self.report.missed.extend((ctx.pairing.id or 0, key) for key in record.missed)
         at_risk = record.missed_in_a_row >= AT_RISK_MISSED
+        newly_flagged = at_risk and not ctx.pairing.at_risk
         if at_risk != ctx.pairing.at_risk:
             if self.survey:
                 self.note_work(program)
@@ -674,6 +731,8 @@ class Planner:
                 record.missed_in_a_row,
                 max(met_days) if met_days else None,
                 record.last_missed_end,
+                ctx.pairing.id or 0,
+                newly_flagged,
             )
 
         # The current period: a nudge at its middle, "Did you meet?" near its end.
@@ -710,21 +769,32 @@ class Planner:
         return quiet
 
     def at_risk_alert(self, program: Program, today: date, quiet: list[QuietPair]) -> None:
-        """One admin-channel alert listing every pair then at risk, each time a pair misses another period.
+        """One admin-channel alert listing every pair then at risk, each time a pair misses another period or
+        a pair newly goes quiet.
 
         Keyed by the latest end of the periods they missed (a date: pairs on weekly and monthly cadences
         compare), as the overdue-agreement alert is: 70 pairs quiet since April are one post, not 70, and
-        the next is owed when one of them (or a newly quiet pair) misses another period. An admin channel that
-        refuses it passes it to the coordinators by DM, as every admin alert does (the delivery ledger's
-        copy to coordinators)."""
-        if not quiet or not program.admin_channel:
+        the next is owed when one of them (or a newly quiet pair) misses another period. A pair can also go
+        quiet partway through a period (an agreement settled late counts the months before it; an account
+        back shortens its excused span) with a missed period that ends no later than the last alert's: the
+        pairs flagged in this sweep then make their own key, the date and a short hash of their ids, so they
+        are reported once. An admin channel that refuses it passes it to the coordinators by DM, as every
+        admin alert does (the delivery ledger's copy to coordinators)."""
+        if not quiet:
             return
         latest = max(q.last_missed_end for q in quiet)
+        period = latest.isoformat()
+        sent_for_date = self.coordinator_keys(DeliveryKey("at_risk", f"program:{program.id}", period), program)
+        if any(deliveries.exists(self.session, k) for k in sent_for_date):
+            newly_flagged = sorted(q.pairing_id for q in quiet if q.newly_flagged)
+            if not newly_flagged:
+                return
+            period = f"{period}~{_short_hash(newly_flagged)}"
         # The quietest first: those that missed the most periods, then those who have not met for longest.
         ordered = sorted(quiet, key=lambda q: (-q.missed, q.last_met or date.min, q.mentor, q.mentee))
-        self.enqueue(
-            DeliveryKey("at_risk", f"program:{program.id}", latest.isoformat()),
-            program.admin_channel,
+        self.tell_coordinators(
+            DeliveryKey("at_risk", f"program:{program.id}", period),
+            program,
             local_moment(today, program.timezone),
             {
                 "program": program.name,
@@ -732,7 +802,6 @@ class Planner:
                     [q.mentor, q.mentee, q.missed, q.last_met.isoformat() if q.last_met else None] for q in ordered
                 ],
             },
-            program=program,
         )
 
     def digest(self, program: Program) -> None:
@@ -848,6 +917,13 @@ class QuietPair:
     missed: int  # periods missed in a row
     last_met: date | None
     last_missed_end: date
+    pairing_id: int
+    newly_flagged: bool  # at risk in this sweep and not before it
+
+
+def _short_hash(pairing_ids: list[int]) -> str:
+    """Eight hex digits naming a set of pairings, short enough for a ledger key's period (32 characters)."""
+    return hashlib.sha256(",".join(str(i) for i in sorted(pairing_ids)).encode()).hexdigest()[:8]
 
 
 @dataclass(frozen=True)
@@ -977,19 +1053,22 @@ def _reminder_period(ctx: PairContext, payload: dict[str, Any], today: date) -> 
         return period_containing(ctx.program, ctx.cadence, today)
 
 
-def survey(session: Session, now: datetime) -> Scope:
+def survey(session: Session, now: datetime, coordinators: frozenset[str] = frozenset()) -> Scope:
     """Read-only: which programs and pairings have something to plan now.
 
     The scheduler surveys in a read transaction, then plans only what the survey found in a write one: on
     SQLite the write lock is then held for milliseconds instead of a whole pass over every pairing."""
-    planner = Planner(session, now, survey=True)
+    planner = Planner(session, now, survey=True, coordinators=coordinators)
     planner.run()
     return planner.found
 
 
-def plan(session: Session, now: datetime, *, scope: Scope | None = None) -> PlanReport:
-    """Enqueue what is owed: everything, or only what `scope` (from `survey`) names."""
-    return Planner(session, now, scope=scope).run()
+def plan(
+    session: Session, now: datetime, *, scope: Scope | None = None, coordinators: frozenset[str] = frozenset()
+) -> PlanReport:
+    """Enqueue what is owed: everything, or only what `scope` (from `survey`) names. `coordinators`
+    (SHELFMATE_ADMINS) are DMed the alerts of a program without an admin channel, with its own admins."""
+    return Planner(session, now, scope=scope, coordinators=coordinators).run()
 
 
 # -- after a delivery is sent ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.services.catalog import CADENCES, LIBRARY_TYPES, zone_label
+from bot.services.schedule import AT_RISK_MISSED
 from bot.views.common import (
     MAX_BLOCKS_PER_MESSAGE,
     UNREACHABLE_WORDS,
@@ -184,7 +185,7 @@ def _at_risk(p: dict[str, Any]) -> Rendered:
             "lists them all (at_risk yes)"
         )
     head = (
-        f":warning: *At risk* in {p['program']}: {len(pairs)} pairs have missed two or more meeting periods in a "
+        f":warning: *At risk* in {p['program']}: {len(pairs)} pairs have missed {AT_RISK_MISSED} or more meeting periods in a "
         "row. A friendly check-in from a coordinator may help."
     )
     chunks = [lines[i : i + LINES_PER_SECTION] for i in range(0, len(lines), LINES_PER_SECTION)]

@@ -170,8 +170,9 @@ def profile_choice(choices: list[tuple[Enrollment, Program]]) -> tuple[str, list
 
 def rematch_choice_value(pairing_id: int | None, reason: str) -> str:
     """A choice button's value: "pairing id:reason", as typed. Not JSON: escaping could double a reason's
-    length (quotes, backslashes) past Slack's 2,000 characters for a value; this stays within 12 + 1 + 1,000."""
-    return f"{pairing_id or 0}:{reason[:REMATCH_REASON_LIMIT]}"
+    length (quotes, backslashes) past Slack's 2,000 characters for a value; this stays within 12 + 1 + 1,000.
+    No pairing is written as nothing, which the listener reads back as None (an out-of-date choice)."""
+    return f"{'' if pairing_id is None else pairing_id}:{reason[:REMATCH_REASON_LIMIT]}"
 
 
 def parse_rematch_choice(value: str) -> tuple[int | None, str]:
@@ -183,7 +184,8 @@ def parse_rematch_choice(value: str) -> tuple[int | None, str]:
         except (ValueError, AttributeError):
             return None, ""
     pairing_id, _, reason = value.partition(":")
-    return as_int(pairing_id), reason
+    chosen_id = as_int(pairing_id)
+    return (chosen_id if chosen_id is not None and chosen_id > 0 else None), reason  # "0:": an older button's None
 
 
 def rematch_choice(requests: list[RematchRequest], reason: str) -> tuple[str, list[dict[str, Any]]]:
