@@ -51,13 +51,27 @@ class Worker:
         try:
             return await asyncio.wrap_future(self._pool.submit(read, database_url, fn, args))
         except BrokenProcessPool:
+            if self._closed:  # `close` stopped the process under this read: nothing to replace
+                raise WorkerUnavailable("the worker is shut down") from None
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = self._start()
             raise WorkerUnavailable("the worker process died; a new one is starting") from None
 
     def close(self) -> None:
+        """Stop the worker process now, then wait for the pool's own thread to finish.
+
+        A read still running is abandoned, not waited for: it only reads. `shutdown(wait=False)` would
+        return while the pool's thread still closes its wake-up pipe, and the interpreter's exit writes to
+        that pipe (CPython gh-125451): the stopped bot then printed "Bad file descriptor" now and then.
+        """
         self._closed = True
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        terminate = getattr(self._pool, "terminate_workers", None)  # Python 3.14 and newer
+        if terminate is not None:
+            terminate()
+        else:
+            for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+                process.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     @staticmethod
     def _start() -> ProcessPoolExecutor:

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import signal
+import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -601,6 +602,32 @@ async def test_the_survey_runs_in_the_worker_process_and_a_dead_worker_is_replac
     intros = [d for d in deliveries(engine) if d.kind == "intro"]
     assert [d.subject for d in intros] == [f"pairing:{first}", f"pairing:{second}"]
     assert all(d.status == "sent" for d in intros)
+
+
+def _slow_read(session: Any) -> int:
+    import time
+
+    time.sleep(30)
+    return os.getpid()
+
+
+async def test_stopping_the_bot_stops_its_worker_at_once_and_leaves_nothing_to_race_the_exit(engine: Engine) -> None:
+    """`shutdown(wait=False)` left the pool's manager thread closing its wake-up pipe while the interpreter
+    exited and wrote to it: now and then the stopped bot printed "Bad file descriptor" from
+    `threading._shutdown`. A survey still running when the bot stops is abandoned (it only reads), not waited
+    for, and once `close` returns no thread or process of the worker is left."""
+    database_url = engine.url.render_as_string(hide_password=False)
+    worker = Worker()
+    worker_pid = await worker.read(database_url, _process_id, ())
+    slow = asyncio.ensure_future(worker.read(database_url, _slow_read, ()))
+    await asyncio.sleep(0.5)
+    worker.close()
+    with pytest.raises(Exception) as abandoned:
+        await asyncio.wait_for(slow, 10)
+    assert not isinstance(abandoned.value, asyncio.TimeoutError), "the running survey was waited for"
+    assert [t.name for t in threading.enumerate() if "Executor" in type(t).__name__] == []
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker_pid, 0)
 
 
 async def test_a_nudge_held_for_quiet_hours_is_skipped_if_the_pair_met_or_ended_and_waits_if_paused(
