@@ -16,12 +16,13 @@ from bot.runtime import Runtime
 from bot.services import enrollment as enrollment_service
 from bot.services import overview as overview_service
 from bot.services import pairing as pairing_service
+from bot.services import programs as program_service
+from bot.services.accounts import stored_person
 from bot.services.enrollment import Application, IntakeAnswers, JoinRefused
 from bot.slack_gateway import SlackUnavailable, Unreachable
 from bot.views import intake as intake_views
 from bot.views import participant as views
 from bot.views.common import SLACK_TROUBLE
-from storage import queries
 from storage.models import Program
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,11 @@ async def apply(
     """Save an intake submission once it passes every check; None when Slack did not answer who may join
     (a channel-only program), in which case nothing was saved."""
     channel_members = None
-    program = await runtime.read(queries.program_by_id, answers.program_id) if joining and answers.program_id else None
+    program = (
+        await runtime.read(program_service.program_by_id, answers.program_id)
+        if joining and answers.program_id
+        else None
+    )
     channel = enrollment_service.channel_to_check(program) if program else None
     if program and channel:
         if problems := enrollment_service.validate_intake(answers, program, user_id):
@@ -70,7 +75,7 @@ async def tell_coordinators(runtime: Runtime, application: Application) -> None:
 async def refresh_person(runtime: Runtime, user_id: str) -> str | None:
     """Refresh the stored profile when it is stale; return a refusal if this account cannot take part."""
     now = runtime.now()
-    person = await runtime.read(queries.person, user_id)
+    person = await runtime.read(stored_person, user_id)
     if enrollment_service.needs_refresh(person, now):
         profile = await runtime.gateway.profile(user_id)
         person = await runtime.write(enrollment_service.save_profile, profile, now, runtime.settings.admins)
@@ -161,7 +166,7 @@ async def open_profile(
             "You haven't joined a program yet" + (f" as a {role}" if role else "") + ". `/mentor join` to apply."
         )
         return
-    programs = {p.id: p for p in await runtime.read(queries.all_programs)}
+    programs = await runtime.read(program_service.programs_by_id)
     if len(enrollments) > 1:
         await offer(
             *views.profile_choice([(e, programs[e.program_id]) for e in enrollments if e.program_id in programs])
@@ -228,7 +233,7 @@ async def resume(runtime: Runtime, user_id: str) -> str:
 
 
 async def _program_names(runtime: Runtime) -> dict[int, str]:
-    return {p.id: p.name for p in await runtime.read(queries.all_programs) if p.id is not None}
+    return {program_id: p.name for program_id, p in (await runtime.read(program_service.programs_by_id)).items()}
 
 
 async def leave(runtime: Runtime, user_id: str) -> str:

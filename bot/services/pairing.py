@@ -784,6 +784,17 @@ def rematch_route(request: RematchRequest, super_admins: frozenset[str]) -> Rema
 
 
 REMATCH_REQUEST = "rematch_request"
+
+
+def claim_rematch_choice(
+    session: Session, user_id: str, pairing_id: int, message_ts: str, reason: str, now: datetime
+) -> bool:
+    """True the first time this choice (the choice message, the pairing picked, the reason it carries) is
+    pressed: a double click or Slack's retry of it sends the request once."""
+    digest = hashlib.sha256(reason.encode()).hexdigest()[:16]
+    return queries.remember_request(session, f"rematch:{user_id}:{pairing_id}:{message_ts}:{digest}", now)
+
+
 REMATCH_REASON_LIMIT = 1000  # characters of a rematch reason passed on to the coordinators
 
 

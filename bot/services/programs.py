@@ -488,6 +488,11 @@ def program_by_id(session: Session, program_id: int) -> Program | None:
     return queries.program_by_id(session, program_id)
 
 
+def programs_by_id(session: Session) -> dict[int, Program]:
+    """Every program, open or closed, by id: what a person's enrollments name."""
+    return {p.id: p for p in queries.all_programs(session) if p.id is not None}
+
+
 def visible_audit_events(session: Session, user_id: str, super_admins: frozenset[str], limit: int) -> list[AuditEvent]:
     """The newest `limit` admin actions this person may read.
 
