@@ -19,6 +19,7 @@ from bot.services import pairing as pairing_service
 from bot.services import programs as program_service
 from bot.services.accounts import stored_person
 from bot.services.enrollment import Application, IntakeAnswers, JoinRefused
+from bot.services.overview import ProfileRefusal
 from bot.slack_gateway import SlackUnavailable, Unreachable
 from bot.views import intake as intake_views
 from bot.views import participant as views
@@ -145,36 +146,25 @@ async def open_profile(
 ) -> None:
     """Open one enrollment's profile form: the one asked for, the only one, or else a choice of them all (a
     librarian in two programs, or both mentor and mentee, edits each one separately)."""
-    current = await runtime.read(enrollment_service.current_enrollments, user_id)
-    enrollments = await runtime.read(enrollment_service.running_enrollments, user_id, runtime.now())
-    if enrollment_id is not None:  # only ever one of this person's own
-        if any(e.id == enrollment_id for e in current) and not any(e.id == enrollment_id for e in enrollments):
-            await reply("That program has ended, so its profile stays as it was. `/mentor profile` edits the others.")
-            return
-        enrollments = [e for e in enrollments if e.id == enrollment_id]
-        if not enrollments:  # an old choice: they left that program since
-            await reply("You've left that program, so its profile is gone. `/mentor profile` edits the ones you have.")
-            return
-    elif role:
-        current = [e for e in current if e.role == role]
-        enrollments = [e for e in enrollments if e.role == role]
-    if not enrollments and current:
+    target = await runtime.read(overview_service.profile_to_edit, user_id, runtime.now(), role, enrollment_id)
+    if target.refusal == ProfileRefusal.PROGRAM_ENDED:
+        await reply("That program has ended, so its profile stays as it was. `/mentor profile` edits the others.")
+        return
+    if target.refusal == ProfileRefusal.LEFT:  # an old choice: they left that program since
+        await reply("You've left that program, so its profile is gone. `/mentor profile` edits the ones you have.")
+        return
+    if target.refusal == ProfileRefusal.ALL_ENDED:
         await reply("Your program has ended, so there is no profile to edit. `/mentor join` to apply to the next one.")
         return
-    if not enrollments:
+    if not target.choices:
         await reply(
             "You haven't joined a program yet" + (f" as a {role}" if role else "") + ". `/mentor join` to apply."
         )
         return
-    programs = await runtime.read(program_service.programs_by_id)
-    if len(enrollments) > 1:
-        await offer(
-            *views.profile_choice([(e, programs[e.program_id]) for e in enrollments if e.program_id in programs])
-        )
+    if len(target.choices) > 1:
+        await offer(*views.profile_choice(target.choices))
         return
-    enrollment = enrollments[0]
-    program = programs.get(enrollment.program_id)
-    assert program is not None
+    enrollment, program = target.choices[0]
     view = intake_views.intake_modal(
         programs=[program],
         answers=enrollment_service.answers_from_enrollment(enrollment),
