@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
@@ -11,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.listeners import participant_flows as flows
 from bot.listeners import user_of
 from bot.runtime import Runtime
+from bot.services import pairing as pairing_service
 from bot.views import participant as participant_views
 from bot.views.ids import (
     ACTION_EDIT_PROFILE,
@@ -22,7 +22,6 @@ from bot.views.ids import (
     ACTION_RESUME,
 )
 from bot.views.state import as_int
-from storage import queries
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
@@ -90,9 +89,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             return
         # A double click or Slack's retry of this choice is sent once: keyed by the choice message and its content.
         message_ts = str((body.get("container") or {}).get("message_ts") or "")
-        digest = hashlib.sha256(reason.encode()).hexdigest()[:16]
-        key = f"rematch:{user_of(body)}:{pairing_id}:{message_ts}:{digest}"
-        if message_ts and not await runtime.write(queries.remember_request, key, runtime.now()):
+        if message_ts and not await runtime.write(
+            pairing_service.claim_rematch_choice, user_of(body), pairing_id, message_ts, reason, runtime.now()
+        ):
             return
         text, _ = await flows.request_rematch(runtime, user_of(body), reason, pairing_id)
         # The choice (and the reason its buttons carry) is replaced by the outcome: one request, sent once.

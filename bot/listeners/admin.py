@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from sqlmodel import Session
 
 from bot.listeners import as_typed, user_of
 from bot.listeners.commands import split_command
@@ -35,7 +33,6 @@ from bot.views.ids import (
     PROGRAM_CALLBACK,
 )
 from bot.views.state import SubmittedView, as_int, submission_key
-from storage import queries
 from storage.models import Program
 
 log = logging.getLogger(__name__)
@@ -83,7 +80,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                     await ack(text=refusal, response_type="ephemeral")
                     return
                 if action == "list":
-                    programs, counts = await runtime.read(_programs_and_counts, user_id, admins)
+                    programs, counts = await runtime.read(program_service.visible_programs_with_counts, user_id, admins)
                     await ack(
                         blocks=admin_views.program_list_blocks(programs, counts),
                         text="Programs",
@@ -199,7 +196,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     async def program_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user_id = user_of(body)
         program_id, values = admin_views.parse_program_modal(view)
-        program = await runtime.read(queries.program_by_id, program_id) if program_id else None
+        program = await runtime.read(program_service.program_by_id, program_id) if program_id else None
         if program_id and program is None:
             await ack(response_action="errors", errors={"name": "This program no longer exists."})
             return
@@ -242,48 +239,39 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         except (SlackUnavailable, Unreachable):
             log.warning("could not confirm a saved program by DM")
 
-    async def pairing_action(body: dict[str, Any]) -> tuple[str, Any, str | None]:
-        user_id = user_of(body)
-        value = str(((body.get("actions") or [{}])[0]).get("value") or "")
-        pairing_id = as_int(value)
-        pairing = await runtime.read(queries.pairing, pairing_id) if pairing_id is not None else None
-        program = await runtime.read(queries.program_by_id, pairing.program_id) if pairing else None
-        if pairing is None or program is None:
-            return user_id, None, "That pairing no longer exists."
-        refusal = await authorized(user_id, program)
-        return user_id, pairing, refusal
-
-    async def decide_pair(
-        body: dict[str, Any], respond: AsyncRespond, decide: Callable[..., bool], decision: admin_views.Decision
-    ) -> None:
+    async def decide_pair(body: dict[str, Any], respond: AsyncRespond, decision: pairing_service.Decision) -> None:
         """Approve, Reject or Dissolve one pairing, and say who decided what about whom."""
-        user_id, pairing, refusal = await pairing_action(body)
-        if refusal:
+        user_id = user_of(body)
+        pairing_id = as_int(str(((body.get("actions") or [{}])[0]).get("value") or ""))
+        program = await runtime.read(pairing_service.program_of_pairing, pairing_id)
+        if pairing_id is None or program is None:
+            await respond(text="That pairing no longer exists.", replace_original=False)
+            return
+        if refusal := await authorized(user_id, program):
             await respond(text=refusal, replace_original=False)
             return
         try:
-            changed = await runtime.write(decide, pairing.id, user_id, runtime.now())
+            decided = await runtime.write(pairing_service.decide, pairing_id, decision, user_id, runtime.now())
         except PairingRefused as problem:  # their own pairing: another coordinator decides
             await respond(text=str(problem), replace_original=False)
             return
-        members = await runtime.read(queries.pair_members, pairing)
-        text = admin_views.decision_text(decision, user_id, members, changed=changed)
+        text = admin_views.decision_text(decision, user_id, decided.members, changed=decided.changed)
         await respond(text=text, replace_original=False)
 
     @app.action(ACTION_APPROVE_PAIR)
     async def approve_pair(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        await decide_pair(body, respond, _approve, "approved")
+        await decide_pair(body, respond, "approved")
 
     @app.action(ACTION_REJECT_PAIR)
     async def reject_pair(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        await decide_pair(body, respond, _reject, "rejected")
+        await decide_pair(body, respond, "rejected")
 
     @app.action(ACTION_DISSOLVE_PAIR)
     async def dissolve_pair(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        await decide_pair(body, respond, _dissolve, "dissolved")
+        await decide_pair(body, respond, "dissolved")
 
     @app.action(ACTION_APPROVE_ALL)
     async def approve_all(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -291,7 +279,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         user_id = user_of(body)
         value = str(((body.get("actions") or [{}])[0]).get("value") or "")
         program_id, fingerprint = admin_views.parse_approve_all_value(value)
-        program = await runtime.read(queries.program_by_id, program_id) if program_id is not None else None
+        program = await runtime.read(program_service.program_by_id, program_id) if program_id is not None else None
         if program is None:
             await respond(text="That program no longer exists.", replace_original=False)
             return
@@ -299,7 +287,13 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await respond(text=refusal, replace_original=False)
             return
         try:
-            result = await runtime.write(_approve_all, program.id, user_id, runtime.now(), fingerprint)
+            result = await runtime.write(
+                pairing_service.approve_all_in_program,
+                program.id,
+                user_id,
+                runtime.now(),
+                preview_fingerprint=fingerprint,
+            )
         except PairingRefused as problem:
             await respond(text=str(problem), replace_original=False)
             return
@@ -314,7 +308,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             program_id = as_int(data["program_id"])
             if program_id is None:
                 raise ValueError("not a program id")
-            program = await runtime.read(queries.program_by_id, program_id)
+            program = await runtime.read(program_service.program_by_id, program_id)
             mentor_id, mentee_id = str(data["mentor"]), str(data["mentee"])
         except (ValueError, KeyError, TypeError):
             await respond(text="That button is out of date. Run the pair command again.", replace_original=False)
@@ -336,59 +330,11 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         await respond(text=f"Paired <@{mentor_id}> with <@{mentee_id}> (rule overridden).", replace_original=True)
 
 
-def _programs_and_counts(
-    session: Session, user_id: str, super_admins: frozenset[str]
-) -> tuple[list[Program], dict[int, dict[str, int]]]:
-    return program_service.visible_programs(session, user_id, super_admins), queries.enrollment_counts(session)
-
-
-def _approve(session: Session, pairing_id: int, actor: str, now: Any) -> bool:
-    pairing = queries.pairing(session, pairing_id)
-    return pairing is not None and pairing_service.approve(session, pairing, actor, now)
-
-
-def _reject(session: Session, pairing_id: int, actor: str, now: Any) -> bool:
-    pairing = queries.pairing(session, pairing_id)
-    return pairing is not None and pairing_service.reject(session, pairing, actor, now)
-
-
-def _dissolve(session: Session, pairing_id: int, actor: str, now: Any) -> bool:
-    pairing = queries.pairing(session, pairing_id)
-    # The button is under a rematch request or under the alert that a member's account was deactivated.
-    reason = "Dissolved by a coordinator."
-    return pairing is not None and pairing_service.dissolve(session, pairing, actor, now, reason)
-
-
-def _approve_all(
-    session: Session, program_id: int, actor: str, now: Any, fingerprint: str | None
-) -> pairing_service.ApprovalResult:
-    program = queries.program_by_id(session, program_id)
-    if program is None:
-        return pairing_service.ApprovalResult(approved=0, refused=[])
-    return pairing_service.approve_all(session, program, actor, now, preview_fingerprint=fingerprint)
-
-
-def _preview(
-    session: Session, program_id: int, actor: str, now: Any, super_admins: frozenset[str]
-) -> pairing_service.MatchPreview:
-    program = queries.program_by_id(session, program_id)
-    assert program is not None
-    preview = pairing_service.preview(session, program, now, super_admins)
-    program_service.record_admin_action(
-        session,
-        actor,
-        pairing_service.PREVIEW_ACTION,
-        program_id,
-        # The fingerprint tells Approve all on an older, replaced preview from the latest one's.
-        {"pairs": len(preview.pairs), "waitlist": len(preview.waitlist), "fingerprint": preview.fingerprint},
-        now,
-    )
-    return preview
-
-
 async def _post_preview(runtime: Runtime, program: Program, actor: str) -> str:
     """Run matching, post the proposal to the admin channel (CSV for the full list), return a short answer."""
-    preview = await runtime.write(_preview, program.id, actor, runtime.now(), runtime.settings.admins)
+    preview = await runtime.write(
+        pairing_service.coordinator_preview, program.id, actor, runtime.now(), runtime.settings.admins
+    )
     channel = program.admin_channel
     summary = admin_views.preview_answer(preview)
     if not channel:
@@ -438,17 +384,10 @@ async def _post_summary(runtime: Runtime, program: Program, summary: reports.Pro
     return f"Posted to <#{program.admin_channel}>."
 
 
-def _export(session: Session, program_id: int, kind: str, actor: str, now: Any) -> bytes:
-    program = queries.program_by_id(session, program_id)
-    assert program is not None
-    program_service.record_admin_action(session, actor, "export", program_id, {"kind": kind}, now)
-    return reports.export_csv(session, program, kind)
-
-
 async def _post_export(runtime: Runtime, program: Program, kind: str, actor: str) -> str:
     if not program.admin_channel:
         return "Set an admin channel (`/mentor-admin program edit`) first: exports are uploaded there."
-    content = await runtime.write(_export, program.id, kind, actor, runtime.now())
+    content = await runtime.write(reports.coordinator_export, program.id, kind, actor, runtime.now())
     try:
         await runtime.gateway.upload_file(
             program.admin_channel,

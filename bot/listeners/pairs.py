@@ -14,8 +14,9 @@ from bot import delivery
 from bot.listeners import user_of
 from bot.listeners.participant_flows import Offer
 from bot.runtime import Runtime
-from bot.services import agreements, checkins, pair_replies, schedule
+from bot.services import checkins, pair_replies, schedule
 from bot.services.agreements import NotYourPairing, PairView
+from bot.services.checkins import AgreementRefusal, CheckinRefusal
 from bot.slack_gateway import SlackUnavailable, Unreachable
 from bot.views import pairs as views
 from bot.views.common import SLACK_TROUBLE
@@ -29,7 +30,6 @@ from bot.views.ids import (
     CHECKIN_CALLBACK,
 )
 from bot.views.state import SubmittedView, as_int, submission_key
-from storage.models import PairingStatus
 
 log = logging.getLogger(__name__)
 
@@ -81,34 +81,35 @@ async def tell_pair(runtime: Runtime, pair: PairView, request_key: str) -> None:
 
 async def open_checkin(runtime: Runtime, user_id: str, trigger_id: str, chosen: int | None = None) -> str | None:
     """Open the check-in modal; returns a message for the person when there is nothing to open."""
-    now = runtime.now()
-    pairs = await runtime.read(checkins.checkin_pairings, user_id, now)
-    if not pairs or (chosen is not None and all(p.pairing.id != chosen for p in pairs)):
-        # Someone whose pairing is over had a partner: "not yet" would read as if they never did.
-        over = await runtime.read(checkins.readable_pairings, user_id)
-        if chosen is not None:
-            over = [p for p in over if p.pairing.id == chosen]
-        if not over:
-            # Paired on the program's last evening, its intro dropped at the end: say so, not "not yours" or "yet".
-            never_met = await runtime.read(checkins.never_introduced, user_id, chosen)
-            if never_met:
-                return views.never_introduced_text(never_met[0])
-            return NOT_YOURS if chosen is not None else NO_PAIRING
-        if over[0].pairing.status == PairingStatus.ENDED:
-            return views.late_logging_closed_text(over[0], checkins.late_logging_until(over[0].program))
-        return PAIRING_OVER
-    today = await runtime.read(checkins.local_today, pairs[0], now)
+    target = await runtime.read(checkins.checkin_choice, user_id, runtime.now(), chosen)
+    if target.refusal is not None or target.today is None:
+        return checkin_refusal_text(target)
     try:
-        await runtime.gateway.open_view(trigger_id, views.checkin_modal(pairs, today, chosen))
+        await runtime.gateway.open_view(trigger_id, views.checkin_modal(target.pairs, target.today, chosen))
     except (SlackUnavailable, Unreachable):
         return SLACK_TROUBLE
     return None
+
+
+def checkin_refusal_text(target: checkins.CheckinTarget) -> str:
+    """Why there is no meeting to log, in the person's words."""
+    refusal, about = target.refusal, target.about
+    if refusal == CheckinRefusal.NEVER_INTRODUCED and about is not None:
+        return views.never_introduced_text(about)
+    if refusal == CheckinRefusal.LATE_LOGGING_CLOSED and about is not None:
+        return views.late_logging_closed_text(about, checkins.late_logging_until(about.program))
+    if refusal == CheckinRefusal.NO_PAIRING:
+        return NO_PAIRING
+    if refusal == CheckinRefusal.PAIRING_OVER:
+        return PAIRING_OVER
+    return NOT_YOURS
 
 
 AGREEMENT_OVER = (
     "Your mentoring pairing has ended, so there is no agreement to settle now. "
     "`/mentor checkins` shows the meetings you logged."
 )
+NO_PARTNER = "You don't have a mentoring partner yet. `/mentor status` shows where you are."
 
 
 async def open_agreement_for(
@@ -116,24 +117,18 @@ async def open_agreement_for(
 ) -> str | None:
     """Open the agreement modal for a pairing (from a button), or from the command the person's only one;
     someone with several partners is offered a choice of them first."""
+    target = await runtime.read(checkins.agreement_to_open, user_id, pairing_id)
+    if target.choices:
+        await offer(*views.agreement_choice(target.choices))
+        return None
+    if target.pair is None or target.terms is None:
+        if target.refusal == AgreementRefusal.PAIRING_OVER:
+            return AGREEMENT_OVER
+        if target.refusal == AgreementRefusal.NO_PARTNER:
+            return NO_PARTNER
+        return NOT_YOURS
     try:
-        if pairing_id is None:
-            pairs = await runtime.read(checkins.loggable_pairings, user_id)
-            if not pairs:
-                # Someone whose pairing is over had a partner: "not yet" would read as if they never did.
-                if await runtime.read(checkins.readable_pairings, user_id):
-                    return AGREEMENT_OVER
-                return "You don't have a mentoring partner yet. `/mentor status` shows where you are."
-            if len(pairs) > 1:
-                await offer(*views.agreement_choice(pairs))
-                return None
-            pairing_id = pairs[0].pairing.id
-        pair = await runtime.read(agreements.pair_for, pairing_id, user_id)
-    except NotYourPairing:
-        return AGREEMENT_OVER if await runtime.read(agreements.ended_for_member, pairing_id, user_id) else NOT_YOURS
-    terms = await runtime.read(agreements.current_terms, pair)
-    try:
-        await runtime.gateway.open_view(trigger_id, views.agreement_modal(pair, terms))
+        await runtime.gateway.open_view(trigger_id, views.agreement_modal(target.pair, target.terms))
     except (SlackUnavailable, Unreachable):
         return SLACK_TROUBLE
     return None
@@ -224,18 +219,11 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        try:
-            pair = await runtime.read(checkins.pair_to_log, pairing_id, user_id)
-        except NotYourPairing:  # their own pairing, dissolved since the form opened, is over, not someone else's
-            own = any(p.pairing.id == pairing_id for p in await runtime.read(checkins.readable_pairings, user_id))
-            problem = PAIRING_OVER if own else NOT_YOURS
-            if not own and pairing_id is not None:
-                # Theirs, but the program ended before the two were introduced: say that, not "another pair".
-                never_met = await runtime.read(checkins.never_introduced, user_id, pairing_id)
-                problem = views.never_introduced_text(never_met[0]) if never_met else problem
-            await ack(response_action="errors", errors={anchor: problem})
+        target = await runtime.read(checkins.checkin_target, pairing_id, user_id, runtime.now())
+        if target.refusal is not None or target.today is None:
+            await ack(response_action="errors", errors={anchor: checkin_refusal_text(target)})
             return
-        today = await runtime.read(checkins.local_today, pair, runtime.now())
+        pair, today = target.pairs[0], target.today
         errors = checkins.validate(answers, pair, today)
         if errors:
             await ack(response_action="errors", errors=errors)

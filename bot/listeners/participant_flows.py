@@ -16,12 +16,14 @@ from bot.runtime import Runtime
 from bot.services import enrollment as enrollment_service
 from bot.services import overview as overview_service
 from bot.services import pairing as pairing_service
+from bot.services import programs as program_service
+from bot.services.accounts import stored_person
 from bot.services.enrollment import Application, IntakeAnswers, JoinRefused
+from bot.services.overview import ProfileRefusal
 from bot.slack_gateway import SlackUnavailable, Unreachable
 from bot.views import intake as intake_views
 from bot.views import participant as views
 from bot.views.common import SLACK_TROUBLE
-from storage import queries
 from storage.models import Program
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,11 @@ async def apply(
     """Save an intake submission once it passes every check; None when Slack did not answer who may join
     (a channel-only program), in which case nothing was saved."""
     channel_members = None
-    program = await runtime.read(queries.program_by_id, answers.program_id) if joining and answers.program_id else None
+    program = (
+        await runtime.read(program_service.program_by_id, answers.program_id)
+        if joining and answers.program_id
+        else None
+    )
     channel = enrollment_service.channel_to_check(program) if program else None
     if program and channel:
         if problems := enrollment_service.validate_intake(answers, program, user_id):
@@ -70,7 +76,7 @@ async def tell_coordinators(runtime: Runtime, application: Application) -> None:
 async def refresh_person(runtime: Runtime, user_id: str) -> str | None:
     """Refresh the stored profile when it is stale; return a refusal if this account cannot take part."""
     now = runtime.now()
-    person = await runtime.read(queries.person, user_id)
+    person = await runtime.read(stored_person, user_id)
     if enrollment_service.needs_refresh(person, now):
         profile = await runtime.gateway.profile(user_id)
         person = await runtime.write(enrollment_service.save_profile, profile, now, runtime.settings.admins)
@@ -140,36 +146,25 @@ async def open_profile(
 ) -> None:
     """Open one enrollment's profile form: the one asked for, the only one, or else a choice of them all (a
     librarian in two programs, or both mentor and mentee, edits each one separately)."""
-    current = await runtime.read(enrollment_service.current_enrollments, user_id)
-    enrollments = await runtime.read(enrollment_service.running_enrollments, user_id, runtime.now())
-    if enrollment_id is not None:  # only ever one of this person's own
-        if any(e.id == enrollment_id for e in current) and not any(e.id == enrollment_id for e in enrollments):
-            await reply("That program has ended, so its profile stays as it was. `/mentor profile` edits the others.")
-            return
-        enrollments = [e for e in enrollments if e.id == enrollment_id]
-        if not enrollments:  # an old choice: they left that program since
-            await reply("You've left that program, so its profile is gone. `/mentor profile` edits the ones you have.")
-            return
-    elif role:
-        current = [e for e in current if e.role == role]
-        enrollments = [e for e in enrollments if e.role == role]
-    if not enrollments and current:
+    target = await runtime.read(overview_service.profile_to_edit, user_id, runtime.now(), role, enrollment_id)
+    if target.refusal == ProfileRefusal.PROGRAM_ENDED:
+        await reply("That program has ended, so its profile stays as it was. `/mentor profile` edits the others.")
+        return
+    if target.refusal == ProfileRefusal.LEFT:  # an old choice: they left that program since
+        await reply("You've left that program, so its profile is gone. `/mentor profile` edits the ones you have.")
+        return
+    if target.refusal == ProfileRefusal.ALL_ENDED:
         await reply("Your program has ended, so there is no profile to edit. `/mentor join` to apply to the next one.")
         return
-    if not enrollments:
+    if not target.choices:
         await reply(
             "You haven't joined a program yet" + (f" as a {role}" if role else "") + ". `/mentor join` to apply."
         )
         return
-    programs = {p.id: p for p in await runtime.read(queries.all_programs)}
-    if len(enrollments) > 1:
-        await offer(
-            *views.profile_choice([(e, programs[e.program_id]) for e in enrollments if e.program_id in programs])
-        )
+    if len(target.choices) > 1:
+        await offer(*views.profile_choice(target.choices))
         return
-    enrollment = enrollments[0]
-    program = programs.get(enrollment.program_id)
-    assert program is not None
+    enrollment, program = target.choices[0]
     view = intake_views.intake_modal(
         programs=[program],
         answers=enrollment_service.answers_from_enrollment(enrollment),
@@ -228,7 +223,7 @@ async def resume(runtime: Runtime, user_id: str) -> str:
 
 
 async def _program_names(runtime: Runtime) -> dict[int, str]:
-    return {p.id: p.name for p in await runtime.read(queries.all_programs) if p.id is not None}
+    return {program_id: p.name for program_id, p in (await runtime.read(program_service.programs_by_id)).items()}
 
 
 async def leave(runtime: Runtime, user_id: str) -> str:

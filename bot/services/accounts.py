@@ -32,6 +32,11 @@ ACCOUNT_GONE_ALERT = "account_gone_alert"
 RUNNING_PAIRING_STATUSES = (PairingStatus.INTRODUCED, PairingStatus.ACTIVE)
 
 
+def stored_person(session: Session, user_id: str) -> Person | None:
+    """The person as Shelfmate last read them from Slack; None before their first request."""
+    return queries.person(session, user_id)
+
+
 def record_account_status(
     session: Session, person: Person, *, deactivated: bool, now: datetime, coordinators: frozenset[str] = frozenset()
 ) -> list[DeliveryKey]:

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot.services.agreements import NotYourPairing, PairView, member_view
+from bot.services.agreements import (
+    NotYourPairing,
+    PairView,
+    Terms,
+    current_terms,
+    ended_for_member,
+    member_view,
+    pair_for,
+)
 from bot.services.catalog import MEETING_FORMATS, specializations
 from bot.services.enrollment import LEFT_REASON
 from bot.services.schedule import ENDED_BEFORE_INTRO_REASON, zone
@@ -300,3 +309,100 @@ def never_introduced(session: Session, user_id: str, pairing_id: int | None = No
         if pair is not None:
             out.append(pair)
     return out
+
+
+# -- what a person may log, or why not ------------------------------------------------------------------
+class CheckinRefusal(StrEnum):
+    """Why there is no meeting to log: each reads differently to the person, so each is told apart."""
+
+    NO_PAIRING = "no_pairing"  # never introduced to anyone: "not yet"
+    NOT_YOURS = "not_yours"  # the pairing named is someone else's (or unknown)
+    PAIRING_OVER = "pairing_over"  # theirs, but dissolved (or ended) since
+    LATE_LOGGING_CLOSED = "late_logging_closed"  # ended with its program more than LATE_LOGGING_DAYS ago
+    NEVER_INTRODUCED = "never_introduced"  # the program ended before the two were introduced
+
+
+@dataclass(frozen=True)
+class CheckinTarget:
+    """The pairings a person may log a meeting for now and their local 'today'; or, with none, why not.
+
+    `about` is the pairing a refusal names (late logging closed, never introduced)."""
+
+    pairs: list[PairView] = field(default_factory=list)
+    today: date | None = None
+    refusal: CheckinRefusal | None = None
+    about: PairView | None = None
+
+
+def checkin_choice(session: Session, user_id: str, now: datetime, chosen: int | None = None) -> CheckinTarget:
+    """Opening the check-in form: the pairings the person can log for (only `chosen`, from a pairing's button,
+    must be among them), or why there is nothing to log."""
+    pairs = checkin_pairings(session, user_id, now)
+    if pairs and (chosen is None or any(p.pairing.id == chosen for p in pairs)):
+        return CheckinTarget(pairs=pairs, today=local_today(session, pairs[0], now))
+    # Someone whose pairing is over had a partner: "not yet" would read as if they never did.
+    over = [p for p in readable_pairings(session, user_id) if chosen is None or p.pairing.id == chosen]
+    if not over:
+        # Paired on the program's last evening, its intro dropped at the end: say so, not "not yours" or "yet".
+        never_met = never_introduced(session, user_id, chosen)
+        if never_met:
+            return CheckinTarget(refusal=CheckinRefusal.NEVER_INTRODUCED, about=never_met[0])
+        return CheckinTarget(refusal=CheckinRefusal.NOT_YOURS if chosen is not None else CheckinRefusal.NO_PAIRING)
+    if over[0].pairing.status == PairingStatus.ENDED:
+        return CheckinTarget(refusal=CheckinRefusal.LATE_LOGGING_CLOSED, about=over[0])
+    return CheckinTarget(refusal=CheckinRefusal.PAIRING_OVER)
+
+
+def checkin_target(session: Session, pairing_id: int | None, user_id: str, now: datetime) -> CheckinTarget:
+    """Submitting the check-in form: the pairing as `user_id` logs for it (`pair_to_log`) with their 'today',
+    or why it cannot be logged for."""
+    try:
+        pair = pair_to_log(session, pairing_id, user_id)
+    except NotYourPairing:
+        # Their own pairing, dissolved since the form opened, is over, not someone else's.
+        if any(p.pairing.id == pairing_id for p in readable_pairings(session, user_id)):
+            return CheckinTarget(refusal=CheckinRefusal.PAIRING_OVER)
+        # Theirs, but the program ended before the two were introduced: say that, not "another pair".
+        never_met = never_introduced(session, user_id, pairing_id) if pairing_id is not None else []
+        if never_met:
+            return CheckinTarget(refusal=CheckinRefusal.NEVER_INTRODUCED, about=never_met[0])
+        return CheckinTarget(refusal=CheckinRefusal.NOT_YOURS)
+    return CheckinTarget(pairs=[pair], today=local_today(session, pair, now))
+
+
+# -- which agreement to open, or why not ----------------------------------------------------------------
+# Here rather than in agreements.py: whether a person's pairing is live or over is decided in this module.
+class AgreementRefusal(StrEnum):
+    NO_PARTNER = "no_partner"  # never introduced to anyone: "not yet"
+    PAIRING_OVER = "pairing_over"  # theirs, but ended or dissolved: nothing to settle now
+    NOT_YOURS = "not_yours"  # the pairing named is someone else's (or unknown)
+
+
+@dataclass(frozen=True)
+class AgreementTarget:
+    """The pairing whose agreement form to open, with the terms on record; or, for someone with several
+    partners and no pairing named, the pairings to choose from; or why there is none."""
+
+    pair: PairView | None = None
+    terms: Terms | None = None
+    choices: list[PairView] = field(default_factory=list)
+    refusal: AgreementRefusal | None = None
+
+
+def agreement_to_open(session: Session, user_id: str, pairing_id: int | None = None) -> AgreementTarget:
+    """Opening the agreement form for a pairing (from a button), or from the command for the person's only one."""
+    if pairing_id is None:
+        pairs = loggable_pairings(session, user_id)
+        if not pairs:
+            # Someone whose pairing is over had a partner: "not yet" would read as if they never did.
+            over = bool(readable_pairings(session, user_id))
+            return AgreementTarget(refusal=AgreementRefusal.PAIRING_OVER if over else AgreementRefusal.NO_PARTNER)
+        if len(pairs) > 1:
+            return AgreementTarget(choices=pairs)
+        pairing_id = pairs[0].pairing.id
+    try:
+        pair = pair_for(session, pairing_id, user_id)
+    except NotYourPairing:
+        over = ended_for_member(session, pairing_id, user_id)
+        return AgreementTarget(refusal=AgreementRefusal.PAIRING_OVER if over else AgreementRefusal.NOT_YOURS)
+    return AgreementTarget(pair=pair, terms=current_terms(session, pair))

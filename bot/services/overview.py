@@ -5,11 +5,13 @@ Used by `/mentor status` and the Home tab, so both always say the same thing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlmodel import Session
 
+from bot.services import enrollment as enrollment_service
 from bot.services import programs as program_rules
 from bot.services import reports
 from bot.services.agreements import settled_cadence
@@ -292,3 +294,41 @@ def _names(partnerships: list[Partnership]) -> str:
 
 def _day(value: date) -> str:
     return value.strftime("%b %-d, %Y")
+
+
+# -- which profile to edit, or why not -------------------------------------------------------------------
+class ProfileRefusal(StrEnum):
+    PROGRAM_ENDED = "program_ended"  # the profile asked for belongs to a program that has ended
+    LEFT = "left"  # the profile asked for: they left that program since (an old choice)
+    ALL_ENDED = "all_ended"  # every profile they have belongs to an ended program
+    NOT_JOINED = "not_joined"  # no profile at all (in that role)
+
+
+@dataclass(frozen=True)
+class ProfileTarget:
+    """The profiles a person may edit with their programs: one opens its form, several are offered as a
+    choice (two programs, or mentor and mentee, are edited separately); none, with why not."""
+
+    choices: list[tuple[Enrollment, Program]] = field(default_factory=list)
+    refusal: ProfileRefusal | None = None
+
+
+def profile_to_edit(
+    session: Session, user_id: str, now: datetime, role: str = "", enrollment_id: int | None = None
+) -> ProfileTarget:
+    """`/mentor profile [role]` or a profile button (`enrollment_id`, only ever one of this person's own)."""
+    current = enrollment_service.current_enrollments(session, user_id)
+    enrollments = enrollment_service.running_enrollments(session, user_id, now)
+    if enrollment_id is not None:
+        if any(e.id == enrollment_id for e in current) and not any(e.id == enrollment_id for e in enrollments):
+            return ProfileTarget(refusal=ProfileRefusal.PROGRAM_ENDED)
+        enrollments = [e for e in enrollments if e.id == enrollment_id]
+        if not enrollments:
+            return ProfileTarget(refusal=ProfileRefusal.LEFT)
+    elif role:
+        current = [e for e in current if e.role == role]
+        enrollments = [e for e in enrollments if e.role == role]
+    if not enrollments:
+        return ProfileTarget(refusal=ProfileRefusal.ALL_ENDED if current else ProfileRefusal.NOT_JOINED)
+    programs = program_rules.programs_by_id(session)
+    return ProfileTarget(choices=[(e, programs[e.program_id]) for e in enrollments if e.program_id in programs])

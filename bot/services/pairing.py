@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
@@ -270,6 +271,26 @@ def preview(
     )
 
 
+def coordinator_preview(
+    session: Session, program_id: int, actor: str, now: datetime, super_admins: frozenset[str] = frozenset()
+) -> MatchPreview:
+    """`/mentor-admin match preview`: propose the program's pairs (`preview`) and record the preview in the
+    audit trail with its fingerprint, which tells Approve all on an older, replaced preview from the latest one's.
+    """
+    program = queries.program_by_id(session, program_id)
+    assert program is not None  # the coordinator's command resolved it; programs are never deleted
+    proposed = preview(session, program, now, super_admins)
+    program_rules.record_admin_action(
+        session,
+        actor,
+        PREVIEW_ACTION,
+        program_id,
+        {"pairs": len(proposed.pairs), "waitlist": len(proposed.waitlist), "fingerprint": proposed.fingerprint},
+        now,
+    )
+    return proposed
+
+
 def _who(enrollment: Enrollment, people: dict[str, Person]) -> Who:
     person = people.get(enrollment.person_id)
     return Who(name=person.display_name if person is not None else "", organization=enrollment.organization)
@@ -461,6 +482,16 @@ def approve_all(
     )
 
 
+def approve_all_in_program(
+    session: Session, program_id: int, actor: str, now: datetime, *, preview_fingerprint: str | None = None
+) -> ApprovalResult:
+    """`approve_all` for a program named by id (an Approve all button's): nothing to approve if it is gone."""
+    program = queries.program_by_id(session, program_id)
+    if program is None:
+        return ApprovalResult(approved=0, refused=[])
+    return approve_all(session, program, actor, now, preview_fingerprint=preview_fingerprint)
+
+
 def reject(session: Session, pairing: Pairing, actor: str, now: datetime) -> bool:
     """A rejected proposal is dissolved, so matching never proposes the same two people again.
 
@@ -638,6 +669,43 @@ def dissolve(session: Session, pairing: Pairing, actor: str, now: datetime, reas
     return True
 
 
+# What a coordinator's Approve, Reject or Dissolve button did, in the words their answer uses.
+Decision = Literal["approved", "rejected", "dissolved"]
+COORDINATOR_DISSOLVE_REASON = "Dissolved by a coordinator."
+
+
+@dataclass(frozen=True)
+class Decided:
+    """The outcome of one decision on one pairing: whether it changed anything (a double click does not), and
+    the two people (mentor, mentee) the answer names; None when the pairing is no longer known."""
+
+    changed: bool
+    members: tuple[str, str] | None
+
+
+def program_of_pairing(session: Session, pairing_id: int | None) -> Program | None:
+    """The program a pairing belongs to, so the listener can check that the clicker coordinates it; None when
+    the pairing (or its program) no longer exists."""
+    pairing = queries.pairing(session, pairing_id) if pairing_id is not None else None
+    return queries.program_by_id(session, pairing.program_id) if pairing is not None else None
+
+
+def decide(session: Session, pairing_id: int, decision: Decision, actor: str, now: datetime) -> Decided:
+    """Approve, reject or dissolve one pairing by id (a coordinator's button), and say whom it was about.
+
+    PairingRefused (with why) as `approve`, `reject` and `dissolve` raise it."""
+    pairing = queries.pairing(session, pairing_id)
+    if pairing is None:
+        return Decided(changed=False, members=None)
+    if decision == "approved":
+        changed = approve(session, pairing, actor, now)
+    elif decision == "rejected":
+        changed = reject(session, pairing, actor, now)
+    else:  # the button is under a rematch request or under the alert that a member's account was deactivated
+        changed = dissolve(session, pairing, actor, now, COORDINATOR_DISSOLVE_REASON)
+    return Decided(changed=changed, members=queries.pair_members(session, pairing))
+
+
 def unpair(session: Session, program: Program, mentor_id: str, mentee_id: str, actor: str, now: datetime) -> Pairing:
     mentor = queries.enrollment_for(session, program.id, mentor_id, Role.MENTOR)  # type: ignore[arg-type]
     mentee = queries.enrollment_for(session, program.id, mentee_id, Role.MENTEE)  # type: ignore[arg-type]
@@ -716,6 +784,17 @@ def rematch_route(request: RematchRequest, super_admins: frozenset[str]) -> Rema
 
 
 REMATCH_REQUEST = "rematch_request"
+
+
+def claim_rematch_choice(
+    session: Session, user_id: str, pairing_id: int, message_ts: str, reason: str, now: datetime
+) -> bool:
+    """True the first time this choice (the choice message, the pairing picked, the reason it carries) is
+    pressed: a double click or Slack's retry of it sends the request once."""
+    digest = hashlib.sha256(reason.encode()).hexdigest()[:16]
+    return queries.remember_request(session, f"rematch:{user_id}:{pairing_id}:{message_ts}:{digest}", now)
+
+
 REMATCH_REASON_LIMIT = 1000  # characters of a rematch reason passed on to the coordinators
 
 

@@ -475,6 +475,24 @@ def visible_programs(session: Session, user_id: str, super_admins: frozenset[str
     return [p for p in programs if user_id in (p.admins or [])]
 
 
+def visible_programs_with_counts(
+    session: Session, user_id: str, super_admins: frozenset[str]
+) -> tuple[list[Program], dict[int, dict[str, int]]]:
+    """`/mentor-admin program list`: the programs this person coordinates (`visible_programs`), and for each
+    program id the enrollments per role that are not withdrawn."""
+    return visible_programs(session, user_id, super_admins), queries.enrollment_counts(session)
+
+
+def program_by_id(session: Session, program_id: int) -> Program | None:
+    """The program a button or a modal names by id; None when it no longer exists."""
+    return queries.program_by_id(session, program_id)
+
+
+def programs_by_id(session: Session) -> dict[int, Program]:
+    """Every program, open or closed, by id: what a person's enrollments name."""
+    return {p.id: p for p in queries.all_programs(session) if p.id is not None}
+
+
 def visible_audit_events(session: Session, user_id: str, super_admins: frozenset[str], limit: int) -> list[AuditEvent]:
     """The newest `limit` admin actions this person may read.
 

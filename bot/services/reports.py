@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.services import programs as program_rules
 from bot.services.agreements import settled_cadence
 from bot.services.catalog import specialization_label, unreachable_label
 from bot.services.csv_files import SpreadsheetCsv
@@ -409,6 +410,14 @@ def export_csv(session: Session, program: Program, kind: str) -> bytes:
                 ]
             )
     return writer.content()
+
+
+def coordinator_export(session: Session, program_id: int, kind: str, actor: str, now: datetime) -> bytes:
+    """`/mentor-admin export`: the CSV, and the export recorded in the audit trail (who took which records)."""
+    program = queries.program_by_id(session, program_id)
+    assert program is not None  # the coordinator's command resolved it; programs are never deleted
+    program_rules.record_admin_action(session, actor, "export", program_id, {"kind": kind}, now)
+    return export_csv(session, program, kind)
 
 
 def _who(enrollment: Enrollment | None, names: dict[str, str]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -30,7 +30,7 @@ from slack_sdk.models.views import View
 
 from bot.services.catalog import CADENCES, specialization_label
 from bot.services.csv_files import SpreadsheetCsv
-from bot.services.pairing import ApprovalResult, MatchPreview, Who
+from bot.services.pairing import ApprovalResult, Decision, MatchPreview, Who
 from bot.services.programs import LIST_TEXT_LIMIT, MAX_CAPACITY, blackouts_text
 from bot.services.reasons import split_reasons
 from bot.views.common import MAX_BLOCKS_PER_MESSAGE, clip, escape, plural, render
@@ -540,9 +540,6 @@ def approve_all_text(actor: str, program_name: str, result: ApprovalResult, show
     if len(result.refused) > shown:
         lines.append(f"… and {len(result.refused) - shown} more. Run a new preview to re-match them.")
     return clip("\n".join(lines), 3000)
-
-
-Decision = Literal["approved", "rejected", "dissolved"]
 
 
 def decision_text(decision: Decision, actor: str, members: tuple[str, str] | None, *, changed: bool) -> str:
