@@ -711,7 +711,7 @@ def rematch_route(request: RematchRequest, super_admins: frozenset[str]) -> Rema
     program = request.program
     if not program_rules.is_program_admin(program, request.partner_id, super_admins):
         return RematchRoute(recipients=[program.admin_channel] if program.admin_channel else [], privately=False)
-    others = (set(super_admins) | set(program.admins or [])) - {request.partner_id, request.requester_id}
+    others = program_rules.program_coordinators(program, super_admins) - {request.partner_id, request.requester_id}
     return RematchRoute(recipients=sorted(others), privately=True)
 
 

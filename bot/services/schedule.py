@@ -478,7 +478,7 @@ class Planner:
         admin channel, else one per coordinator DMed."""
         if program.admin_channel:
             return [key]
-        people = sorted(set(self.coordinators) | set(program.admins or []))
+        people = sorted(program_rules.program_coordinators(program, self.coordinators))
         return [DeliveryKey(key.kind, f"{key.subject}:{person}", key.period) for person in people]
 
     def tell_coordinators(
