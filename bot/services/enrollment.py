@@ -14,7 +14,14 @@ from sqlmodel import Session
 
 from bot.services import accounts
 from bot.services import programs as program_rules
-from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, ROLES, specializations, zone_label
+from bot.services.catalog import (
+    GRADE_LEVELS,
+    LIBRARY_TYPES,
+    MEETING_FORMATS,
+    ROLES,
+    applications_deadline_words,
+    specializations,
+)
 from bot.services.schedule import zone
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
@@ -182,8 +189,14 @@ def why_no_program(session: Session, now: datetime) -> str:
             "Come back then, or ask your coordinator to add you early."
         )
     latest = max(programs, key=lambda p: p.applications_close)
+    return closed_refusal(latest)
+
+
+def closed_refusal(program: Program) -> str:
+    """Said to someone who tries to join after the application deadline."""
+    closed = applications_deadline_words(program.applications_close, program.timezone)
     return (
-        f"Applications for *{latest.name}* closed on {_closing_time(latest)}. "
+        f"Applications for *{program.name}* closed on {closed}. "
         "Ask your program coordinator about joining late or about the next cycle."
     )
 
@@ -213,10 +226,7 @@ def check_can_join(
     if person is not None and (refusal := refusal_for_person(person, program)):
         raise JoinRefused(refusal)
     if not program_rules.accepting_applications(program, now):
-        raise JoinRefused(
-            f"Applications for *{program.name}* closed on {_closing_time(program)}. "
-            "Ask your program coordinator about joining late or about the next cycle."
-        )
+        raise JoinRefused(closed_refusal(program))
     check_eligible(program, user_id, channel_members)
 
 
@@ -592,11 +602,6 @@ def _whole_number(text: str) -> int | None:
     """ASCII digits only: str.isdigit() also accepts "²", which int() then refuses."""
     text = (text or "").strip()
     return int(text) if re.fullmatch(r"[0-9]{1,4}", text) else None
-
-
-def _closing_time(program: Program) -> str:
-    """ "Feb 17, 2025 at 11:59 PM Pacific time": the deadline in the program's zone, named as people say it."""
-    return f"{_day(program.applications_close)} at 11:59 PM {zone_label(program.timezone)}".rstrip()
 
 
 def _day(value: date | None) -> str:

@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.services.catalog import CADENCES, LIBRARY_TYPES, zone_label
+from bot.services.catalog import CADENCES, LIBRARY_TYPES, applications_deadline_words, zone_label
 from bot.services.schedule import AT_RISK_MISSED
 from bot.views.common import (
     MAX_BLOCKS_PER_MESSAGE,
@@ -201,7 +201,7 @@ def _help_request(p: dict[str, Any]) -> Rendered:
 
 
 def _applications_closing(p: dict[str, Any]) -> Rendered:
-    deadline = f"{_day(p['closes'])} at 11:59 PM {zone_label(p['timezone'])}".rstrip()
+    deadline = applications_deadline_words(p["closes"], p["timezone"])
     text = f"Applications for *{p['program']}* close on {deadline}. Mentors and mentees welcome: type `/mentor join`."
     return f"Applications for {p['program']} close soon", render([_section(text)])
 
