@@ -21,6 +21,7 @@ from bot.services.catalog import (
     ROLES,
     applications_deadline_words,
     specializations,
+    years_in_kind,
 )
 from bot.services.schedule import zone
 from storage import deliveries, queries
@@ -231,15 +232,6 @@ def check_can_join(
 
 
 # -- intake --------------------------------------------------------------------------------------------
-def years_in_kind(years: int, library_type: str) -> str:
-    """ "3 years in school libraries": the intake asks for years in the kind of library the person works in (the
-    seed's ideal school mentor has years in a school library, not years anywhere), so every sentence about those
-    years names the kind, or says "their kind of library" when it is not known."""
-    unit = "year" if years == 1 else "years"
-    where = f"{library_type} libraries" if library_type in LIBRARY_TYPES else "their kind of library"
-    return f"{years} {unit} in {where}"
-
-
 def validate_intake(answers: IntakeAnswers, program: Program, person_id: str) -> dict[str, str]:
     """Field -> problem, for inline modal errors. Empty when the answers can be saved."""
     errors: dict[str, str] = {}

@@ -27,7 +27,14 @@ from sqlmodel import Session
 from bot.services import matching
 from bot.services import pairing as pairing_service
 from bot.services import programs as program_rules
-from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, specialization_label, specializations
+from bot.services.catalog import (
+    GRADE_LEVELS,
+    LIBRARY_TYPES,
+    MEETING_FORMATS,
+    specialization_label,
+    specializations,
+    years_phrase,
+)
 from storage import queries
 from storage.deliveries import DeliveryKey
 from storage.models import Enrollment, Pairing, PairingStatus, Program, Role
@@ -44,10 +51,6 @@ def _listed(labels: dict[str, str]) -> Callable[[Any], str]:
 
 def _text(value: Any) -> str:
     return " ".join(str(value).split()) or "not given"
-
-
-def _years(value: Any) -> str:
-    return f"{value} year" if value == 1 else f"{value} years"
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ MATCH_ANSWERS: dict[str, MatchAnswer] = {
     "specializations": MatchAnswer(
         "specializations", frozenset({"specialization"}), lambda v: ", ".join(map(specialization_label, v)) or "none"
     ),
-    "years_experience": MatchAnswer("years of experience", frozenset({"experience"}), _years),
+    "years_experience": MatchAnswer("years of experience", frozenset({"experience"}), years_phrase),
     "grade_levels": MatchAnswer("grade levels", frozenset({"grade_levels"}), _listed(GRADE_LEVELS)),
     "meeting_format": MatchAnswer(
         "meeting format", frozenset({"meeting_format"}), lambda v: MEETING_FORMATS.get(v, _text(v))
