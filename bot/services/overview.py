@@ -13,11 +13,12 @@ from sqlmodel import Session
 from bot.services import programs as program_rules
 from bot.services import reports
 from bot.services.agreements import settled_cadence
-from bot.services.checkins import CHECKIN_STATUSES, ended_before_intro
+from bot.services.checkins import ended_before_intro
 from bot.services.schedule import agreement_due_on, met_this_period
 from storage import queries
 from storage.models import (
     LIVE_PAIRING_STATUSES,
+    RUNNING_PAIRING_STATUSES,
     Enrollment,
     EnrollmentStatus,
     Pairing,
@@ -81,7 +82,7 @@ class EnrollmentCard:
     @property
     def can_log(self) -> bool:
         """Whether the Home tab offers *Log a check-in*: the same rule the check-in service applies."""
-        return any(p.pairing.status in CHECKIN_STATUSES for p in self.partnerships)
+        return any(p.pairing.is_running() for p in self.partnerships)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ class CoordinatedProgram:
     @property
     def pairs_running(self) -> int:
         """Introduced or active: the two know each other and are expected to meet."""
-        return sum(self.summary.pairings.get(status, 0) for status in (PairingStatus.INTRODUCED, PairingStatus.ACTIVE))
+        return sum(self.summary.pairings.get(status, 0) for status in RUNNING_PAIRING_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -248,14 +249,13 @@ def next_step(
             )
         return "Application received. Your coordinator is preparing matches."
     steps = []
-    proposed = [p for p in live if p.pairing.status == PairingStatus.PROPOSED]
-    if drafts := [p for p in proposed if p.pairing.approved_at is None]:
+    if drafts := [p for p in live if p.pairing.is_draft()]:
         steps.append(
             "You have a proposed match waiting for your coordinator's approval."
             if len(drafts) == 1
             else f"You have {len(drafts)} proposed matches waiting for your coordinator's approval."
         )
-    if approved := [p for p in proposed if p.pairing.approved_at is not None]:
+    if approved := [p for p in live if p.pairing.awaiting_intro()]:
         # Approved, the introduction not sent yet: it waits for working hours (or for the next sweep).
         steps.append(
             f"You've been matched with {_names(approved)}! I'll introduce you in a group message shortly, "

@@ -281,7 +281,7 @@ def _unavailable(person: object) -> bool:
 
 def _binding(pairing: Pairing) -> bool:
     """A pairing that holds a mentor's slot: approved (or introduced, active). A bare proposal does not."""
-    return pairing.approved_at is not None or pairing.status != PairingStatus.PROPOSED
+    return not pairing.is_draft()
 
 
 def _decide_alone(session: Session, program_id: int) -> None:
@@ -345,7 +345,7 @@ class _Approver:
 
         `audit=False` when the caller records one event for many approvals (Approve all): the pairing keeps
         who approved it and when (`decided_by`, `approved_at`) either way."""
-        if pairing.status != PairingStatus.PROPOSED or pairing.approved_at is not None:
+        if not pairing.is_draft():
             return False
         mentor = queries.enrollment(self.session, pairing.mentor_enrollment_id)
         mentee = queries.enrollment(self.session, pairing.mentee_enrollment_id)
@@ -466,7 +466,7 @@ def reject(session: Session, pairing: Pairing, actor: str, now: datetime) -> boo
 
     OwnPairing when the coordinator is one of the two: like approving it, that is another coordinator's call."""
     _decide_alone_on(session, pairing)
-    if pairing.status != PairingStatus.PROPOSED or pairing.approved_at is not None:
+    if not pairing.is_draft():
         return False
     _refuse_own(session, pairing, actor)
     pairing.status = PairingStatus.DISSOLVED
@@ -578,7 +578,7 @@ def pair_by_hand_once(
         if p.mentor_enrollment_id == check.mentor.id and p.mentee_enrollment_id == check.mentee.id
     ]
     for stale in queries.pairings_of_enrollments(session, [check.mentee.id]):  # type: ignore[list-item]
-        if stale.status == PairingStatus.PROPOSED and stale.approved_at is None and stale not in existing:
+        if stale.is_draft() and stale not in existing:
             session.delete(stale)
     pairing = (
         existing[0]

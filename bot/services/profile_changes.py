@@ -37,7 +37,7 @@ from bot.services.catalog import (
 )
 from storage import queries
 from storage.deliveries import DeliveryKey
-from storage.models import Enrollment, Pairing, PairingStatus, Program, Role
+from storage.models import Enrollment, Pairing, Program, Role
 
 PROFILE_CHANGED = "profile_changed"
 # Hex digits of a change's digest in its notice's key: with the day ("2025-04-10:") it fits the 32-character
@@ -114,7 +114,7 @@ def queue_edit_notice(
     pairs = []
     told: set[str] = set()
     for pairing in queries.pairings_of_enrollments(session, [enrollment.id]):
-        if pairing.approved_at is None and pairing.status == PairingStatus.PROPOSED:
+        if pairing.is_draft():
             continue  # a draft the coordinators have not approved: the next preview scores it afresh
         found = _pair_change(session, program, pairing, enrollment, before, changed)
         if found is not None:

@@ -523,7 +523,7 @@ class Planner:
             self.application_reminder(program, today)
         contexts = self.pair_contexts(program, only)
         for ctx in contexts:
-            if ctx.pairing.status == PairingStatus.PROPOSED and ctx.pairing.approved_at is not None:
+            if ctx.pairing.awaiting_intro():
                 with self.about(ctx):
                     self.intro(ctx)
         running = today <= program.ends_on  # once it has ended, nobody is asked for an agreement any more
@@ -839,7 +839,7 @@ class Planner:
             self.note_work(program)
             return
         for ctx in contexts:
-            if ctx.pairing.status in (PairingStatus.ACTIVE, PairingStatus.INTRODUCED):
+            if ctx.pairing.is_running():
                 self.enqueue(
                     DeliveryKey("wrapup", f"pairing:{ctx.pairing.id}", program.ends_on.isoformat()),
                     ctx.recipient,
@@ -854,7 +854,7 @@ class Planner:
                 ctx.pairing.ended_at = self.now
                 ctx.pairing.end_reason = PROGRAM_ENDED_REASON
                 self.session.add(ctx.pairing)
-            elif ctx.pairing.status == PairingStatus.PROPOSED and ctx.pairing.approved_at is not None:
+            elif ctx.pairing.awaiting_intro():
                 # Approved, its intro still waiting for quiet hours (and dropped now): it ends like the others,
                 # without a wrap-up, since the two were never introduced (and so cannot log meetings late).
                 ctx.pairing.status = PairingStatus.ENDED
