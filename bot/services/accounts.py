@@ -30,6 +30,12 @@ PARTNER_ACCOUNT_GONE = "partner_account_gone"
 ACCOUNT_GONE_ALERT = "account_gone_alert"
 
 
+def is_deactivated(person: Person | None) -> bool:
+    """The person's Slack account is known to be gone (deactivated or removed): they cannot meet, be matched
+    or join until it is back. No Person row (never seen) is not a deactivation."""
+    return person is not None and person.deactivated
+
+
 def record_account_status(
     session: Session, person: Person, *, deactivated: bool, now: datetime, coordinators: frozenset[str] = frozenset()
 ) -> list[DeliveryKey]:

@@ -161,7 +161,7 @@ def _store_profile(
 def refusal_for_person(person: Person, program: Program | None = None) -> str | None:
     if person.is_bot:
         return "Bots can't join a mentoring program."
-    if person.deactivated:
+    if accounts.is_deactivated(person):
         return "This account is deactivated, so it can't join a mentoring program."
     # Guests are judged per program (some allow them), so only when a program is given.
     if person.is_guest and program is not None and not program.allow_guests:

@@ -10,8 +10,8 @@ from datetime import date, datetime
 
 from sqlmodel import Session
 
+from bot.services import accounts, reports
 from bot.services import programs as program_rules
-from bot.services import reports
 from bot.services.agreements import settled_cadence
 from bot.services.checkins import ended_before_intro
 from bot.services.schedule import agreement_due_on, met_this_period
@@ -197,7 +197,7 @@ def _partnerships(
         partner_id = other.person_id if other else None
         partner = queries.person(session, partner_id) if partner_id else None
         # A partner whose account is gone cannot meet: the card says so instead of "not yet this month".
-        meetings = None if partner is not None and partner.deactivated else _meetings(session, program, pairing, today)
+        meetings = None if accounts.is_deactivated(partner) else _meetings(session, program, pairing, today)
         out.append(Partnership(pairing=pairing, partner_id=partner_id, partner=partner, meetings=meetings))
     return out
 
@@ -262,7 +262,7 @@ def next_step(
             "during working hours."
         )
     # A partner whose Slack account was deactivated cannot meet: no agreement or meeting is asked of this pair.
-    gone = [p for p in live if p.pairing.status != PairingStatus.PROPOSED and p.partner and p.partner.deactivated]
+    gone = [p for p in live if p.pairing.status != PairingStatus.PROPOSED and accounts.is_deactivated(p.partner)]
     live = [p for p in live if p not in gone]
     steps += [
         f"<@{p.partner_id}>'s Slack account is no longer active, so reminders for your pairing are stopped. "

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
-from bot.services import matching
+from bot.services import accounts, matching
 from bot.services import programs as program_rules
 from bot.services.catalog import specializations
 from bot.services.reasons import split_reasons
@@ -189,15 +189,15 @@ def preview(
     mentors = [
         to_candidate(e, zone(e.person_id), now, load[e.id])
         for e in enrollments
-        if e.role == Role.MENTOR and e.status in POOL_STATUSES and not _unavailable(people.get(e.person_id))
+        if e.role == Role.MENTOR and e.status in POOL_STATUSES and not accounts.is_deactivated(people.get(e.person_id))
     ]
     # Enrolled mentors left out of the pool: the waitlist reasons name them rather than say nobody is enrolled.
     left_out = Counter(
-        "deactivated" if _unavailable(people.get(e.person_id)) else "paused"
+        "deactivated" if accounts.is_deactivated(people.get(e.person_id)) else "paused"
         for e in enrollments
         if e.role == Role.MENTOR
         and e.status != EnrollmentStatus.WITHDRAWN
-        and (e.status == EnrollmentStatus.PAUSED or _unavailable(people.get(e.person_id)))
+        and (e.status == EnrollmentStatus.PAUSED or accounts.is_deactivated(people.get(e.person_id)))
     )
     mentees = [
         to_candidate(e, zone(e.person_id), now)
@@ -205,7 +205,7 @@ def preview(
         if e.role == Role.MENTEE
         and e.status in (EnrollmentStatus.APPLIED, EnrollmentStatus.WAITLISTED)
         and e.id not in paired_mentees
-        and not _unavailable(people.get(e.person_id))
+        and not accounts.is_deactivated(people.get(e.person_id))
     ]
     result = matching.match(
         mentors,
@@ -273,10 +273,6 @@ def preview(
 def _who(enrollment: Enrollment, people: dict[str, Person]) -> Who:
     person = people.get(enrollment.person_id)
     return Who(name=person.display_name if person is not None else "", organization=enrollment.organization)
-
-
-def _unavailable(person: object) -> bool:
-    return bool(getattr(person, "deactivated", False))
 
 
 def _binding(pairing: Pairing) -> bool:
