@@ -899,6 +899,12 @@ def reminder_not_owed(ctx: PairContext, period: Period, today: date) -> str | No
         return "the period is excused"
     if any(period.start <= d <= period.end for d in ctx.met_days):
         return "the pair met in the period"
+    return pair_away(ctx, today)
+
+
+def pair_away(ctx: PairContext, today: date) -> str | None:
+    """Why the pair cannot be asked anything today though nothing is over (a member paused or deactivated, a
+    school break): the reminder waits rather than lapses. One rule for the meeting and agreement reminders."""
     if ctx.paused:
         return MEMBER_PAUSED
     if ctx.member_deactivated:
@@ -984,13 +990,7 @@ def agreement_reminder_not_owed(ctx: PairContext, today: date) -> str | None:
         return "the program has ended"
     if today > ctx.agreement_due:
         return "the agreement date has passed"
-    if ctx.paused:
-        return MEMBER_PAUSED
-    if ctx.member_deactivated:
-        return MEMBER_DEACTIVATED
-    if _in_blackout(today, ctx.program.blackouts):
-        return IN_BLACKOUT
-    return None
+    return pair_away(ctx, today)
 
 
 def lapsed_reminders(session: Session, owed: list[Delivery], now: datetime) -> dict[int, str]:
