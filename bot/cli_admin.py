@@ -25,7 +25,7 @@ from bot.services import programs as program_service
 from bot.services.catalog import specializations
 from bot.services.enrollment import IntakeAnswers, SlackProfile
 from bot.slack_gateway import RateLimited, SlackGateway, SlackUnavailable
-from bot.views.common import plural
+from bot.views.common import admin_channel_problem, on_the_command_line, plural
 from storage import queries
 from storage.engine import make_engine, session_scope
 
@@ -358,22 +358,8 @@ async def _admin_channel_problem(settings: Settings, channel: str) -> str | None
 
 def admin_channel_warning(program_name: str, channel: str, problem: str) -> str:
     """What the Slack form says about an admin channel Shelfmate cannot post in, in words for a terminal."""
-    edit = f"shelfmate program edit {program_name!r} --admin-channel CHANNEL_ID"
-    if problem == "is_archived":
-        return (
-            f"Warning: the admin channel {channel} is archived, so summaries and alerts can't be posted there: "
-            f"choose another with {edit}."
-        )
-    if problem == "channel_not_found":
-        return (
-            f"Warning: Shelfmate can't see a channel {channel}: check the id (or choose another with {edit}). "
-            "If it is a private channel, invite Shelfmate with /invite @Shelfmate there. Until then summaries "
-            "and alerts come to coordinators by DM."
-        )
-    return (
-        f"Warning: Shelfmate is not in the admin channel {channel} yet, so summaries and alerts can't be posted "
-        "there: please invite it with /invite @Shelfmate in that channel. Until then they come to coordinators by DM."
-    )
+    speaker = on_the_command_line(program_name)
+    return "Warning: " + admin_channel_problem(problem, f"the admin channel {channel}", speaker)
 
 
 def cmd_program_list(args: argparse.Namespace) -> int:

@@ -538,7 +538,7 @@ def _copy_to_coordinators(
     """The message each coordinator would have read in the admin channel, by DM, saying why it came so; not
     to the people it is about (a coordinator whose own account is gone would not get it, and be reported)."""
     about = set((delivery.payload or {}).get(program_rules.LEAVE_OUT) or [])
-    people = sorted((set(coordinators) | set(program.admins or [])) - about)
+    people = sorted(program_rules.program_coordinators(program, coordinators) - about)
     if not people:
         log.warning("delivery %s (%s): the admin channel refused it and the program has no coordinators to DM",
                     delivery.id, delivery.kind)  # fmt: skip

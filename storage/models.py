@@ -49,6 +49,8 @@ class PairingStatus(StrEnum):
 
 
 LIVE_PAIRING_STATUSES = (PairingStatus.PROPOSED, PairingStatus.INTRODUCED, PairingStatus.ACTIVE)
+# Pairings whose two have been introduced and not parted: they agree terms, meet and log check-ins.
+RUNNING_PAIRING_STATUSES = (PairingStatus.INTRODUCED, PairingStatus.ACTIVE)
 
 
 class Cadence(StrEnum):
@@ -172,6 +174,18 @@ class Pairing(SQLModel, table=True):
     approved_at: datetime | None = None
     ended_at: datetime | None = None
     end_reason: str | None = Field(default=None, max_length=500)
+
+    def is_draft(self) -> bool:
+        """A proposal no coordinator has approved: not the pair's yet (the next preview may score it afresh)."""
+        return self.status == PairingStatus.PROPOSED and self.approved_at is None
+
+    def awaiting_intro(self) -> bool:
+        """Approved, its introduction not sent yet (it waits for working hours or the next sweep)."""
+        return self.status == PairingStatus.PROPOSED and self.approved_at is not None
+
+    def is_running(self) -> bool:
+        """Introduced and not over: the two agree terms, meet and log check-ins."""
+        return self.status in RUNNING_PAIRING_STATUSES
 
 
 class Agreement(SQLModel, table=True):

@@ -247,10 +247,6 @@ def enrollment_counts(session: Session) -> dict[int, dict[str, int]]:
     return counts
 
 
-def is_any_program_admin(session: Session, user_id: str) -> bool:
-    return any(user_id in (p.admins or []) for p in all_programs(session))
-
-
 def pair_members(session: Session, pairing: Pairing) -> tuple[str, str] | None:
     """(mentor person id, mentee person id) of a pairing."""
     mentor = session.get(Enrollment, pairing.mentor_enrollment_id)

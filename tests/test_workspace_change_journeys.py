@@ -24,6 +24,7 @@ from bot.clock import FixedClock
 from bot.config import Settings
 from bot.runtime import Runtime
 from bot.scheduler import tick
+from bot.views.messages import render_delivery
 from storage.engine import session_scope
 from storage.models import Pairing, Person, Program
 from tests.conftest import ADMIN_ID
@@ -215,6 +216,35 @@ def test_moving_the_program_to_a_channel_shelfmate_is_not_in_warns_the_coordinat
         "the program now reports to a channel Shelfmate cannot post in, and the coordinator was told nothing",
         told,
     )
+
+
+def test_moving_the_program_to_a_channel_shelfmate_cannot_see_says_so_and_both_ways_out(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
+) -> None:
+    """Slack answers channel_not_found for a private channel Shelfmate is not in and for a deleted one. The
+    form said "I'm not in it yet, invite me" and a refused post's copy said "it no longer exists", while the
+    command line said both ways out; all three now say what the command line said: Shelfmate can't see it, invite
+    it if the channel is private, or choose another admin channel."""
+    hidden = "C0PRIVATE9"  # a private channel Shelfmate was never invited to: Slack does not show it
+    program = make_program(engine)
+    clock.set(datetime(2025, 4, 1, 17, tzinfo=UTC))
+    response = slack.view_submission(
+        ADMIN_ID,
+        "shelfmate_program",
+        program_modal_state(**(PLSEP | {"admin_channel": hidden})),
+        private_metadata=json.dumps({"program_id": program.id}),
+    )
+    assert response.status_code == 200, response.text
+    wait_for(lambda: emulator.messages_in(ADMIN_ID), what="the coordinator's confirmation")
+    told = _shown(emulator.messages_in(ADMIN_ID))
+    assert "can't see" in told and "private" in told and "/invite @Shelfmate" in told, told
+    assert "choose another admin channel" in told, told
+
+    closing = {"program": "PLSEP", "closes": "2025-02-17", "timezone": "America/Los_Angeles"}
+    copy = {"program": "PLSEP", "channel": hidden, "error": "channel_not_found", "kind": "applications_closing"}
+    _, blocks = render_delivery("coordinator_copy", copy | {"payload": closing})
+    shown = block_texts(blocks)
+    assert "no longer exists" not in shown and "can't see" in shown and "private" in shown, shown
 
 
 # -- the app removed, or its token replaced --------------------------------------------------------------------

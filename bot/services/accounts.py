@@ -21,15 +21,19 @@ from bot.services.agreements import after_hours_agreed
 from bot.services.schedule import next_allowed_time, zone
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
-from storage.models import EnrollmentStatus, Pairing, PairingStatus, Person, Program
+from storage.models import EnrollmentStatus, Pairing, Person, Program
 
 # Slack's errors for an account that was deactivated or removed: over once Slack says the account is active.
 ACCOUNT_GONE_ERRORS = frozenset({"account_inactive", "user_disabled", "user_not_found"})
 # The Delivery kinds of what a deactivation sets off: the partner's DM, and the coordinators' alert.
 PARTNER_ACCOUNT_GONE = "partner_account_gone"
 ACCOUNT_GONE_ALERT = "account_gone_alert"
-# Pairings whose pair has been told about each other (an approved match not yet introduced is not).
-RUNNING_PAIRING_STATUSES = (PairingStatus.INTRODUCED, PairingStatus.ACTIVE)
+
+
+def is_deactivated(person: Person | None) -> bool:
+    """The person's Slack account is known to be gone (deactivated or removed): they cannot meet, be matched
+    or join until it is back. No Person row (never seen) is not a deactivation."""
+    return person is not None and person.deactivated
 
 
 def stored_person(session: Session, user_id: str) -> Person | None:
@@ -95,11 +99,7 @@ def _running_pairings(session: Session, person_id: str, now: datetime) -> list[t
     out = []
     for pairing in queries.pairings_of_enrollments(session, [e.id for e in enrollments if e.id is not None]):
         program = queries.program_by_id(session, pairing.program_id)
-        if (
-            pairing.status in RUNNING_PAIRING_STATUSES
-            and program is not None
-            and not program_rules.has_ended(program, now)
-        ):
+        if pairing.is_running() and program is not None and not program_rules.has_ended(program, now):
             out.append((pairing, program))
     return out
 

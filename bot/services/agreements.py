@@ -25,7 +25,6 @@ BOUNDARIES: dict[str, str] = {
 }
 # A pair settles its agreement once introduced (never before the coordinators approved it and the intro
 # went out); an active pair may renegotiate it.
-AGREEABLE_STATUSES = (PairingStatus.INTRODUCED, PairingStatus.ACTIVE)
 
 
 class NotYourPairing(Exception):
@@ -120,7 +119,7 @@ def pair_for(session: Session, pairing_id: int | None, user_id: str) -> PairView
     """The pairing as `user_id` sees it; refuses anyone who is not in it, whatever the payload claims."""
     pairing = queries.pairing(session, pairing_id) if pairing_id is not None else None
     pair = member_view(session, pairing, user_id) if pairing is not None else None
-    if pair is None or pairing is None or pairing.status not in AGREEABLE_STATUSES:
+    if pair is None or pairing is None or not pairing.is_running():
         raise NotYourPairing
     return pair
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -83,6 +83,34 @@ def _clock_through_the_year(zone: ZoneInfo, year: int) -> tuple[tuple[timedelta 
 
 
 ZONE_REFERENCE_YEAR = 2025  # the year whose clocks `zone_label` compares
+
+
+def years_phrase(count: object) -> str:
+    """ "1 year", "3 years"."""
+    return f"{count} year" if count in (1, -1) else f"{count} years"
+
+
+def in_libraries(library_type: str) -> str:
+    """Where a person's years were spent: the intake asks for years in the kind of library they chose (a public
+    librarian of ten years who moved to a school library a year ago has "1 year in school libraries"); "in an
+    unlisted type of library" when none is known."""
+    kind = " ".join(str(library_type).split()).casefold()
+    return f"in {kind} libraries" if kind else "in an unlisted type of library"
+
+
+def years_in_kind(years: int, library_type: str) -> str:
+    """ "3 years in school libraries": every sentence about a person's years names the kind of library (the
+    seed's ideal school mentor has years in a school library, not years anywhere)."""
+    return f"{years_phrase(years)} {in_libraries(library_type)}"
+
+
+def applications_deadline_words(closes: date | str, zone_id: str) -> str:
+    """ "Feb 17, 2025 at 11:59 PM Pacific time": the one way the application deadline is said (the refusal to a
+    late applicant and the reminder before it), on the program's last day to apply, in its zone as people name it.
+    The year is said: a refusal may be about last year's cycle. (Here, not in bot/views: the join refusal is
+    written by bot.services.enrollment, which must not import the views.)"""
+    day = date.fromisoformat(closes) if isinstance(closes, str) else closes
+    return f"{day:%b %-d, %Y} at 11:59 PM {zone_label(zone_id)}".rstrip()
 
 
 @cache

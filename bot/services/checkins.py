@@ -25,7 +25,6 @@ from storage import queries
 from storage.models import CheckIn, EnrollmentStatus, Pairing, PairingStatus, Program
 
 MAX_DURATION_MINUTES = 8 * 60
-CHECKIN_STATUSES = (PairingStatus.INTRODUCED, PairingStatus.ACTIVE)
 # "Did you meet?" goes out near the end of the last period, and a pair that meets on the program's last day
 # answers the morning after, when the program has closed: a pairing that ended with its program can still log
 # its meetings (dated within the program) for this many days after the end.
@@ -85,7 +84,7 @@ def pair_to_log(session: Session, pairing_id: int | None, user_id: str) -> PairV
     pair = member_view(session, pairing, user_id) if pairing is not None else None
     if pair is None or pairing is None:
         raise NotYourPairing
-    if pairing.status not in CHECKIN_STATUSES and not _ended_with_program(session, pairing):
+    if not pairing.is_running() and not _ended_with_program(session, pairing):
         raise NotYourPairing
     return pair
 
@@ -95,7 +94,7 @@ def loggable_pairings(session: Session, user_id: str) -> list[PairView]:
     enrollments = _own_enrollment_ids(session, user_id)
     out = []
     for pairing in queries.pairings_of_enrollments(session, enrollments):
-        if pairing.status in CHECKIN_STATUSES:
+        if pairing.is_running():
             pair = member_view(session, pairing, user_id)
             if pair is not None:
                 out.append(pair)
@@ -117,7 +116,7 @@ def validate(answers: CheckInAnswers, pair: PairView, today: date) -> dict[str, 
     errors: dict[str, str] = {}
     program = pair.program
     ended = pair.pairing.status == PairingStatus.ENDED
-    if pair.pairing.status not in CHECKIN_STATUSES and not ended:
+    if not pair.pairing.is_running() and not ended:
         errors["met_on"] = "You can log meetings once you've been introduced to your partner."
     elif ended and today > late_logging_until(program):
         errors["met_on"] = (
@@ -249,7 +248,7 @@ def readable_pairings(session: Session, user_id: str) -> list[PairView]:
             continue
         pair = member_view(session, pairing, user_id)
         if pair is not None:
-            (live if pairing.status in CHECKIN_STATUSES else past).append(pair)
+            (live if pairing.is_running() else past).append(pair)
     past.sort(key=lambda p: p.pairing.id or 0, reverse=True)  # the latest pairing first
     return live + past
 
@@ -272,7 +271,7 @@ def was_introduced(pairing: Pairing) -> bool:
     """Whether the two were introduced by the program (running, or over since): their record to read and their
     hours to count, 0 too. A proposal never approved (still open, rejected, or dropped at the end) was never the
     pair's; nor was one approved whose intro has not gone out, or that ended or was dissolved before it did."""
-    if pairing.status in CHECKIN_STATUSES:
+    if pairing.is_running():
         return True
     if pairing.status == PairingStatus.PROPOSED:
         return False

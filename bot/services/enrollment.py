@@ -14,7 +14,15 @@ from sqlmodel import Session
 
 from bot.services import accounts
 from bot.services import programs as program_rules
-from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, ROLES, specializations, zone_label
+from bot.services.catalog import (
+    GRADE_LEVELS,
+    LIBRARY_TYPES,
+    MEETING_FORMATS,
+    ROLES,
+    applications_deadline_words,
+    specializations,
+    years_in_kind,
+)
 from bot.services.schedule import zone
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
@@ -153,7 +161,7 @@ def _store_profile(
 def refusal_for_person(person: Person, program: Program | None = None) -> str | None:
     if person.is_bot:
         return "Bots can't join a mentoring program."
-    if person.deactivated:
+    if accounts.is_deactivated(person):
         return "This account is deactivated, so it can't join a mentoring program."
     # Guests are judged per program (some allow them), so only when a program is given.
     if person.is_guest and program is not None and not program.allow_guests:
@@ -182,8 +190,14 @@ def why_no_program(session: Session, now: datetime) -> str:
             "Come back then, or ask your coordinator to add you early."
         )
     latest = max(programs, key=lambda p: p.applications_close)
+    return closed_refusal(latest)
+
+
+def closed_refusal(program: Program) -> str:
+    """Said to someone who tries to join after the application deadline."""
+    closed = applications_deadline_words(program.applications_close, program.timezone)
     return (
-        f"Applications for *{latest.name}* closed on {_closing_time(latest)}. "
+        f"Applications for *{program.name}* closed on {closed}. "
         "Ask your program coordinator about joining late or about the next cycle."
     )
 
@@ -213,23 +227,11 @@ def check_can_join(
     if person is not None and (refusal := refusal_for_person(person, program)):
         raise JoinRefused(refusal)
     if not program_rules.accepting_applications(program, now):
-        raise JoinRefused(
-            f"Applications for *{program.name}* closed on {_closing_time(program)}. "
-            "Ask your program coordinator about joining late or about the next cycle."
-        )
+        raise JoinRefused(closed_refusal(program))
     check_eligible(program, user_id, channel_members)
 
 
 # -- intake --------------------------------------------------------------------------------------------
-def years_in_kind(years: int, library_type: str) -> str:
-    """ "3 years in school libraries": the intake asks for years in the kind of library the person works in (the
-    seed's ideal school mentor has years in a school library, not years anywhere), so every sentence about those
-    years names the kind, or says "their kind of library" when it is not known."""
-    unit = "year" if years == 1 else "years"
-    where = f"{library_type} libraries" if library_type in LIBRARY_TYPES else "their kind of library"
-    return f"{years} {unit} in {where}"
-
-
 def validate_intake(answers: IntakeAnswers, program: Program, person_id: str) -> dict[str, str]:
     """Field -> problem, for inline modal errors. Empty when the answers can be saved."""
     errors: dict[str, str] = {}
@@ -592,11 +594,6 @@ def _whole_number(text: str) -> int | None:
     """ASCII digits only: str.isdigit() also accepts "²", which int() then refuses."""
     text = (text or "").strip()
     return int(text) if re.fullmatch(r"[0-9]{1,4}", text) else None
-
-
-def _closing_time(program: Program) -> str:
-    """ "Feb 17, 2025 at 11:59 PM Pacific time": the deadline in the program's zone, named as people say it."""
-    return f"{_day(program.applications_close)} at 11:59 PM {zone_label(program.timezone)}".rstrip()
 
 
 def _day(value: date | None) -> str:

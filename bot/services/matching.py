@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from bot.services.catalog import GRADE_LEVELS
+from bot.services.catalog import GRADE_LEVELS, in_libraries, years_in_kind
 from bot.services.reasons import CONCERN_MARK, split_reasons
 
 __all__ = [
@@ -442,10 +442,6 @@ def _cap(sentence: str) -> str:
     return sentence[:1].upper() + sentence[1:]
 
 
-def _years(n: int) -> str:
-    return f"{n} year" if abs(n) == 1 else f"{n} years"
-
-
 def _hours(quarters: int) -> str:
     h = abs(quarters) / 4
     text = f"{h:g}"
@@ -456,18 +452,6 @@ def _a_library(library_type: str) -> str:
     t = _norm(library_type) or "unlisted type of"
     article = "an" if t[0] in "aeiou" else "a"
     return f"{article} {t} library"
-
-
-def _in_libraries(library_type: str) -> str:
-    """Where a person's years were spent: the intake form asks for years in the kind of library they chose, so a
-    public librarian of ten years who moved to a school library a year ago has "1 year in school libraries"."""
-    t = _norm(library_type)
-    return f"in {t} libraries" if t else f"in {_a_library(t)}"
-
-
-def _years_in(years: int, library_type: str) -> str:
-    """ "6 years in school libraries"."""
-    return f"{_years(years)} {_in_libraries(library_type)}"
 
 
 def _component_scores(
@@ -521,8 +505,8 @@ def _component_scores(
         gap = ym - ye
         # Each counts years in their own kind of library; when the kinds differ, say where the mentee's were.
         same_kind = bool(_norm(mentor.library_type)) and _norm(mentor.library_type) == _norm(mentee.library_type)
-        than = words.mentee if same_kind else f"{words.mentee} has {_in_libraries(mentee.library_type)}"
-        has = f"{words.mentor} has {_years_in(ym, mentor.library_type)}"
+        than = words.mentee if same_kind else f"{words.mentee} has {in_libraries(mentee.library_type)}"
+        has = f"{words.mentor} has {years_in_kind(ym, mentor.library_type)}"
         if gap >= IDEAL_GAP_YEARS:
             text = f"{has}, {gap} more than {than}"
         elif gap > 0:
@@ -633,7 +617,7 @@ def _violations(mentor: Candidate, mentee: Candidate, rules: MatchRules, words: 
             RuleViolation(
                 RULE_MIN_YEARS,
                 _cap(
-                    f"{words.mentor} has {_years_in(mentor.years_experience, mentor.library_type)}; mentors in this "
+                    f"{words.mentor} has {years_in_kind(mentor.years_experience, mentor.library_type)}; mentors in this "
                     f"program need at least {rules.min_mentor_years}"
                 ),
             )
@@ -1331,7 +1315,7 @@ def _too_few_years_words(mentors: Sequence[Candidate], years_ok: np.ndarray, min
             kind = _norm(c.library_type)
             kinds[kind] = kinds.get(kind, 0) + 1
     return [
-        f"{count} {'has' if count == 1 else 'have'} under {_years_in(min_years, kind)}"
+        f"{count} {'has' if count == 1 else 'have'} under {years_in_kind(min_years, kind)}"
         for kind, count in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
 

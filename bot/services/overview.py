@@ -11,15 +11,16 @@ from enum import StrEnum
 
 from sqlmodel import Session
 
+from bot.services import accounts, reports
 from bot.services import enrollment as enrollment_service
 from bot.services import programs as program_rules
-from bot.services import reports
 from bot.services.agreements import settled_cadence
-from bot.services.checkins import CHECKIN_STATUSES, ended_before_intro
+from bot.services.checkins import ended_before_intro
 from bot.services.schedule import agreement_due_on, met_this_period
 from storage import queries
 from storage.models import (
     LIVE_PAIRING_STATUSES,
+    RUNNING_PAIRING_STATUSES,
     Enrollment,
     EnrollmentStatus,
     Pairing,
@@ -83,7 +84,7 @@ class EnrollmentCard:
     @property
     def can_log(self) -> bool:
         """Whether the Home tab offers *Log a check-in*: the same rule the check-in service applies."""
-        return any(p.pairing.status in CHECKIN_STATUSES for p in self.partnerships)
+        return any(p.pairing.is_running() for p in self.partnerships)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ class CoordinatedProgram:
     @property
     def pairs_running(self) -> int:
         """Introduced or active: the two know each other and are expected to meet."""
-        return sum(self.summary.pairings.get(status, 0) for status in (PairingStatus.INTRODUCED, PairingStatus.ACTIVE))
+        return sum(self.summary.pairings.get(status, 0) for status in RUNNING_PAIRING_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,7 @@ def _partnerships(
         partner_id = other.person_id if other else None
         partner = queries.person(session, partner_id) if partner_id else None
         # A partner whose account is gone cannot meet: the card says so instead of "not yet this month".
-        meetings = None if partner is not None and partner.deactivated else _meetings(session, program, pairing, today)
+        meetings = None if accounts.is_deactivated(partner) else _meetings(session, program, pairing, today)
         out.append(Partnership(pairing=pairing, partner_id=partner_id, partner=partner, meetings=meetings))
     return out
 
@@ -250,21 +251,20 @@ def next_step(
             )
         return "Application received. Your coordinator is preparing matches."
     steps = []
-    proposed = [p for p in live if p.pairing.status == PairingStatus.PROPOSED]
-    if drafts := [p for p in proposed if p.pairing.approved_at is None]:
+    if drafts := [p for p in live if p.pairing.is_draft()]:
         steps.append(
             "You have a proposed match waiting for your coordinator's approval."
             if len(drafts) == 1
             else f"You have {len(drafts)} proposed matches waiting for your coordinator's approval."
         )
-    if approved := [p for p in proposed if p.pairing.approved_at is not None]:
+    if approved := [p for p in live if p.pairing.awaiting_intro()]:
         # Approved, the introduction not sent yet: it waits for working hours (or for the next sweep).
         steps.append(
             f"You've been matched with {_names(approved)}! I'll introduce you in a group message shortly, "
             "during working hours."
         )
     # A partner whose Slack account was deactivated cannot meet: no agreement or meeting is asked of this pair.
-    gone = [p for p in live if p.pairing.status != PairingStatus.PROPOSED and p.partner and p.partner.deactivated]
+    gone = [p for p in live if p.pairing.status != PairingStatus.PROPOSED and accounts.is_deactivated(p.partner)]
     live = [p for p in live if p not in gone]
     steps += [
         f"<@{p.partner_id}>'s Slack account is no longer active, so reminders for your pairing are stopped. "

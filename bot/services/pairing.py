@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
-from bot.services import matching
+from bot.services import accounts, matching
 from bot.services import programs as program_rules
 from bot.services.catalog import specializations
 from bot.services.reasons import split_reasons
@@ -190,15 +190,15 @@ def preview(
     mentors = [
         to_candidate(e, zone(e.person_id), now, load[e.id])
         for e in enrollments
-        if e.role == Role.MENTOR and e.status in POOL_STATUSES and not _unavailable(people.get(e.person_id))
+        if e.role == Role.MENTOR and e.status in POOL_STATUSES and not accounts.is_deactivated(people.get(e.person_id))
     ]
     # Enrolled mentors left out of the pool: the waitlist reasons name them rather than say nobody is enrolled.
     left_out = Counter(
-        "deactivated" if _unavailable(people.get(e.person_id)) else "paused"
+        "deactivated" if accounts.is_deactivated(people.get(e.person_id)) else "paused"
         for e in enrollments
         if e.role == Role.MENTOR
         and e.status != EnrollmentStatus.WITHDRAWN
-        and (e.status == EnrollmentStatus.PAUSED or _unavailable(people.get(e.person_id)))
+        and (e.status == EnrollmentStatus.PAUSED or accounts.is_deactivated(people.get(e.person_id)))
     )
     mentees = [
         to_candidate(e, zone(e.person_id), now)
@@ -206,7 +206,7 @@ def preview(
         if e.role == Role.MENTEE
         and e.status in (EnrollmentStatus.APPLIED, EnrollmentStatus.WAITLISTED)
         and e.id not in paired_mentees
-        and not _unavailable(people.get(e.person_id))
+        and not accounts.is_deactivated(people.get(e.person_id))
     ]
     result = matching.match(
         mentors,
@@ -296,13 +296,9 @@ def _who(enrollment: Enrollment, people: dict[str, Person]) -> Who:
     return Who(name=person.display_name if person is not None else "", organization=enrollment.organization)
 
 
-def _unavailable(person: object) -> bool:
-    return bool(getattr(person, "deactivated", False))
-
-
 def _binding(pairing: Pairing) -> bool:
     """A pairing that holds a mentor's slot: approved (or introduced, active). A bare proposal does not."""
-    return pairing.approved_at is not None or pairing.status != PairingStatus.PROPOSED
+    return not pairing.is_draft()
 
 
 def _decide_alone(session: Session, program_id: int) -> None:
@@ -366,7 +362,7 @@ class _Approver:
 
         `audit=False` when the caller records one event for many approvals (Approve all): the pairing keeps
         who approved it and when (`decided_by`, `approved_at`) either way."""
-        if pairing.status != PairingStatus.PROPOSED or pairing.approved_at is not None:
+        if not pairing.is_draft():
             return False
         mentor = queries.enrollment(self.session, pairing.mentor_enrollment_id)
         mentee = queries.enrollment(self.session, pairing.mentee_enrollment_id)
@@ -497,7 +493,7 @@ def reject(session: Session, pairing: Pairing, actor: str, now: datetime) -> boo
 
     OwnPairing when the coordinator is one of the two: like approving it, that is another coordinator's call."""
     _decide_alone_on(session, pairing)
-    if pairing.status != PairingStatus.PROPOSED or pairing.approved_at is not None:
+    if not pairing.is_draft():
         return False
     _refuse_own(session, pairing, actor)
     pairing.status = PairingStatus.DISSOLVED
@@ -609,7 +605,7 @@ def pair_by_hand_once(
         if p.mentor_enrollment_id == check.mentor.id and p.mentee_enrollment_id == check.mentee.id
     ]
     for stale in queries.pairings_of_enrollments(session, [check.mentee.id]):  # type: ignore[list-item]
-        if stale.status == PairingStatus.PROPOSED and stale.approved_at is None and stale not in existing:
+        if stale.is_draft() and stale not in existing:
             session.delete(stale)
     pairing = (
         existing[0]
@@ -779,7 +775,7 @@ def rematch_route(request: RematchRequest, super_admins: frozenset[str]) -> Rema
     program = request.program
     if not program_rules.is_program_admin(program, request.partner_id, super_admins):
         return RematchRoute(recipients=[program.admin_channel] if program.admin_channel else [], privately=False)
-    others = (set(super_admins) | set(program.admins or [])) - {request.partner_id, request.requester_id}
+    others = program_rules.program_coordinators(program, super_admins) - {request.partner_id, request.requester_id}
     return RematchRoute(recipients=sorted(others), privately=True)
 
 

@@ -27,10 +27,17 @@ from sqlmodel import Session
 from bot.services import matching
 from bot.services import pairing as pairing_service
 from bot.services import programs as program_rules
-from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, specialization_label, specializations
+from bot.services.catalog import (
+    GRADE_LEVELS,
+    LIBRARY_TYPES,
+    MEETING_FORMATS,
+    specialization_label,
+    specializations,
+    years_phrase,
+)
 from storage import queries
 from storage.deliveries import DeliveryKey
-from storage.models import Enrollment, Pairing, PairingStatus, Program, Role
+from storage.models import Enrollment, Pairing, Program, Role
 
 PROFILE_CHANGED = "profile_changed"
 # Hex digits of a change's digest in its notice's key: with the day ("2025-04-10:") it fits the 32-character
@@ -44,10 +51,6 @@ def _listed(labels: dict[str, str]) -> Callable[[Any], str]:
 
 def _text(value: Any) -> str:
     return " ".join(str(value).split()) or "not given"
-
-
-def _years(value: Any) -> str:
-    return f"{value} year" if value == 1 else f"{value} years"
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ MATCH_ANSWERS: dict[str, MatchAnswer] = {
     "specializations": MatchAnswer(
         "specializations", frozenset({"specialization"}), lambda v: ", ".join(map(specialization_label, v)) or "none"
     ),
-    "years_experience": MatchAnswer("years of experience", frozenset({"experience"}), _years),
+    "years_experience": MatchAnswer("years of experience", frozenset({"experience"}), years_phrase),
     "grade_levels": MatchAnswer("grade levels", frozenset({"grade_levels"}), _listed(GRADE_LEVELS)),
     "meeting_format": MatchAnswer(
         "meeting format", frozenset({"meeting_format"}), lambda v: MEETING_FORMATS.get(v, _text(v))
@@ -111,7 +114,7 @@ def queue_edit_notice(
     pairs = []
     told: set[str] = set()
     for pairing in queries.pairings_of_enrollments(session, [enrollment.id]):
-        if pairing.approved_at is None and pairing.status == PairingStatus.PROPOSED:
+        if pairing.is_draft():
             continue  # a draft the coordinators have not approved: the next preview scores it afresh
         found = _pair_change(session, program, pairing, enrollment, before, changed)
         if found is not None:

@@ -385,7 +385,7 @@ def queue_coordinator_notice(
     if program.admin_channel:
         targets = [(key, program.admin_channel)]
     else:
-        people = sorted((set(coordinators) | set(program.admins or [])) - set(leave_out))
+        people = sorted(program_coordinators(program, coordinators) - set(leave_out))
         targets = [(DeliveryKey(key.kind, f"{key.subject}:{person}", key.period), person) for person in people]
     for target_key, recipient in targets:
         deliveries.enqueue(
@@ -438,8 +438,20 @@ def ended_message(program: Program) -> str:
     )
 
 
+def program_coordinators(program: Program, super_admins: frozenset[str] | set[str] = frozenset()) -> set[str]:
+    """Who coordinates a program: its own admins and the super admins (SHELFMATE_ADMINS), who coordinate every
+    program. The one list every coordinators' message (alert, DM copy, private rematch reason) goes to."""
+    return set(super_admins) | set(program.admins or [])
+
+
+def is_own_program_admin(program: Program, user_id: str) -> bool:
+    """The person is one of the program's own admins (not a super admin by SHELFMATE_ADMINS)."""
+    return user_id in (program.admins or [])
+
+
 def is_program_admin(program: Program | None, user_id: str, super_admins: frozenset[str]) -> bool:
-    return user_id in super_admins or (program is not None and user_id in (program.admins or []))
+    """The person coordinates this program (one of `program_coordinators`); with no program, a super admin."""
+    return user_id in super_admins or (program is not None and is_own_program_admin(program, user_id))
 
 
 def effective_weights(program: Program) -> dict[str, float]:
@@ -459,7 +471,7 @@ REFUSAL = (
 def require_admin(session: Session, program: Program | None, user_id: str, super_admins: frozenset[str]) -> None:
     """Checked on the server for every admin request, whatever button or payload it came from."""
     if program is None:
-        if user_id in super_admins or queries.is_any_program_admin(session, user_id):
+        if user_id in super_admins or any(is_own_program_admin(p, user_id) for p in queries.all_programs(session)):
             return
     elif is_program_admin(program, user_id, super_admins):
         return
@@ -472,7 +484,7 @@ def visible_programs(session: Session, user_id: str, super_admins: frozenset[str
     programs = queries.all_programs(session)
     if user_id in super_admins:
         return programs
-    return [p for p in programs if user_id in (p.admins or [])]
+    return [p for p in programs if is_own_program_admin(p, user_id)]
 
 
 def visible_programs_with_counts(
@@ -501,7 +513,7 @@ def visible_audit_events(session: Session, user_id: str, super_admins: frozenset
     """
     if user_id in super_admins:
         return queries.audit_events(session, limit)
-    mine = {p.id for p in queries.all_programs(session) if p.id is not None and user_id in (p.admins or [])}
+    mine = {p.id for p in queries.all_programs(session) if p.id is not None and is_own_program_admin(p, user_id)}
     return queries.audit_events(session, limit, program_ids=mine) if mine else []
 
 

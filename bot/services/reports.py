@@ -244,9 +244,7 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
     pairings = queries.pairings_in_program(session, program.id)  # type: ignore[arg-type]
     summary.waitlist_by_specialization = shortages(enrollments, pairings)
     summary.pairings = dict(Counter(p.status for p in pairings))
-    summary.proposals_awaiting_approval = sum(
-        1 for p in pairings if p.status == PairingStatus.PROPOSED and p.approved_at is None
-    )
+    summary.proposals_awaiting_approval = sum(1 for p in pairings if p.is_draft())
     pending = [p for p in pairings if p.status == PairingStatus.INTRODUCED]
     summary.agreements_pending = len(pending)
     summary.agreements_overdue = sum(1 for p in pending if today > agreement_due_on(program, p))

@@ -478,7 +478,7 @@ class Planner:
         admin channel, else one per coordinator DMed."""
         if program.admin_channel:
             return [key]
-        people = sorted(set(self.coordinators) | set(program.admins or []))
+        people = sorted(program_rules.program_coordinators(program, self.coordinators))
         return [DeliveryKey(key.kind, f"{key.subject}:{person}", key.period) for person in people]
 
     def tell_coordinators(
@@ -523,7 +523,7 @@ class Planner:
             self.application_reminder(program, today)
         contexts = self.pair_contexts(program, only)
         for ctx in contexts:
-            if ctx.pairing.status == PairingStatus.PROPOSED and ctx.pairing.approved_at is not None:
+            if ctx.pairing.awaiting_intro():
                 with self.about(ctx):
                     self.intro(ctx)
         running = today <= program.ends_on  # once it has ended, nobody is asked for an agreement any more
@@ -839,7 +839,7 @@ class Planner:
             self.note_work(program)
             return
         for ctx in contexts:
-            if ctx.pairing.status in (PairingStatus.ACTIVE, PairingStatus.INTRODUCED):
+            if ctx.pairing.is_running():
                 self.enqueue(
                     DeliveryKey("wrapup", f"pairing:{ctx.pairing.id}", program.ends_on.isoformat()),
                     ctx.recipient,
@@ -854,7 +854,7 @@ class Planner:
                 ctx.pairing.ended_at = self.now
                 ctx.pairing.end_reason = PROGRAM_ENDED_REASON
                 self.session.add(ctx.pairing)
-            elif ctx.pairing.status == PairingStatus.PROPOSED and ctx.pairing.approved_at is not None:
+            elif ctx.pairing.awaiting_intro():
                 # Approved, its intro still waiting for quiet hours (and dropped now): it ends like the others,
                 # without a wrap-up, since the two were never introduced (and so cannot log meetings late).
                 ctx.pairing.status = PairingStatus.ENDED
@@ -899,6 +899,12 @@ def reminder_not_owed(ctx: PairContext, period: Period, today: date) -> str | No
         return "the period is excused"
     if any(period.start <= d <= period.end for d in ctx.met_days):
         return "the pair met in the period"
+    return pair_away(ctx, today)
+
+
+def pair_away(ctx: PairContext, today: date) -> str | None:
+    """Why the pair cannot be asked anything today though nothing is over (a member paused or deactivated, a
+    school break): the reminder waits rather than lapses. One rule for the meeting and agreement reminders."""
     if ctx.paused:
         return MEMBER_PAUSED
     if ctx.member_deactivated:
@@ -984,13 +990,7 @@ def agreement_reminder_not_owed(ctx: PairContext, today: date) -> str | None:
         return "the program has ended"
     if today > ctx.agreement_due:
         return "the agreement date has passed"
-    if ctx.paused:
-        return MEMBER_PAUSED
-    if ctx.member_deactivated:
-        return MEMBER_DEACTIVATED
-    if _in_blackout(today, ctx.program.blackouts):
-        return IN_BLACKOUT
-    return None
+    return pair_away(ctx, today)
 
 
 def lapsed_reminders(session: Session, owed: list[Delivery], now: datetime) -> dict[int, str]:

@@ -33,7 +33,7 @@ from bot.services.csv_files import SpreadsheetCsv
 from bot.services.pairing import ApprovalResult, Decision, MatchPreview, Who
 from bot.services.programs import LIST_TEXT_LIMIT, MAX_CAPACITY, blackouts_text
 from bot.services.reasons import split_reasons
-from bot.views.common import MAX_BLOCKS_PER_MESSAGE, clip, escape, plural, render
+from bot.views.common import MAX_BLOCKS_PER_MESSAGE, admin_channel_problem, clip, escape, plural, render
 from bot.views.ids import (
     ACTION_APPROVE_ALL,
     ACTION_APPROVE_PAIR,
@@ -249,16 +249,7 @@ def program_saved_text(name: str, admin_channel: str | None = None, problem: str
     text = f"Saved *{name}*. `/mentor-admin program list` shows the programs you coordinate."
     if admin_channel is None or problem is None:
         return text
-    if problem == "is_archived":
-        advice = (
-            f"<#{admin_channel}> is archived, so summaries and alerts can't be posted there: choose another admin "
-            "channel with `/mentor-admin program edit`."
-        )
-    else:
-        advice = (
-            f"I'm not in <#{admin_channel}> yet, so summaries and alerts can't be posted there: please invite me "
-            f"with `/invite @Shelfmate` in <#{admin_channel}>. Until then they come to coordinators by DM."
-        )
+    advice = admin_channel_problem(problem, f"<#{admin_channel}>")
     return f"{text}\n:warning: {advice}"
 
 

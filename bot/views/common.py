@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -15,6 +16,62 @@ MAX_BLOCKS_PER_MESSAGE = 50
 MAX_BLOCKS_PER_VIEW = 100
 
 SLACK_TROUBLE = "Slack didn't answer in time, so nothing was changed. Please try again in a moment."
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """Who explains an admin channel problem, and the commands a coordinator fixes it with: Shelfmate itself
+    in Slack, or the command line speaking of it."""
+
+    i_am: str  # "I'm" / "Shelfmate is"
+    i: str  # "I" / "Shelfmate"
+    me: str  # "me" / "Shelfmate"
+    edit: str  # how to choose another admin channel
+    invite: str = "`/invite @Shelfmate`"
+
+
+IN_SLACK = Speaker(i_am="I'm", i="I", me="me", edit="`/mentor-admin program edit`")
+
+
+def on_the_command_line(program_name: str) -> Speaker:
+    edit = f"shelfmate program edit {program_name!r} --admin-channel CHANNEL_ID"
+    return Speaker(i_am="Shelfmate is", i="Shelfmate", me="Shelfmate", edit=edit, invite="/invite @Shelfmate")
+
+
+def admin_channel_refusal(problem: str, speaker: Speaker = IN_SLACK) -> str | None:
+    """Why Shelfmate can't post in an admin channel, in a few words ("it is archived"); None for an error that
+    is not about the channel (bot.delivery.ADMIN_CHANNEL_ERRORS are). Slack says channel_not_found both for a
+    deleted channel and for a private one Shelfmate is not in, so it is "can't see it", not "it is gone"."""
+    return {
+        "is_archived": "it is archived",
+        "not_in_channel": f"{speaker.i_am} not in it",
+        "channel_not_found": f"{speaker.i} can't see it",
+    }.get(problem)
+
+
+def admin_channel_fix(problem: str, channel: str, speaker: Speaker = IN_SLACK) -> str:
+    """What a coordinator does about it: an archived channel can only be replaced; one Shelfmate is not in (or
+    cannot see: it may be private) takes an invitation, or another channel."""
+    other = f"choose another admin channel with {speaker.edit}"
+    if problem == "is_archived":
+        return other
+    if problem == "channel_not_found":
+        return f"if it is a private channel, invite {speaker.me} with {speaker.invite} in it; otherwise {other}"
+    return f"please invite {speaker.me} with {speaker.invite} in {channel}, or {other}"
+
+
+def admin_channel_problem(problem: str, channel: str, speaker: Speaker = IN_SLACK) -> str:
+    """The sentence for a coordinator who just chose an admin channel Shelfmate can't post in (the Slack form
+    and `shelfmate program create/edit` say the same). `channel` as it should show: <#C123> in Slack."""
+    fix = admin_channel_fix(problem, channel, speaker)
+    cannot = "so summaries and alerts can't be posted there"
+    if problem == "is_archived":
+        return f"{channel} is archived, {cannot}: {fix}."
+    if problem == "channel_not_found":
+        opening = f"{speaker.i} can't see {channel}"
+    else:
+        opening = f"{speaker.i_am} not in {channel} yet"
+    return f"{opening}, {cannot}: {fix}. Until then they come to coordinators by DM."
 
 
 def escape(text: str, *, in_code: bool = False) -> str:

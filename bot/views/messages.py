@@ -15,11 +15,13 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.services.catalog import CADENCES, LIBRARY_TYPES, zone_label
+from bot.services.catalog import CADENCES, LIBRARY_TYPES, applications_deadline_words, zone_label
 from bot.services.schedule import AT_RISK_MISSED
 from bot.views.common import (
     MAX_BLOCKS_PER_MESSAGE,
     UNREACHABLE_WORDS,
+    admin_channel_fix,
+    admin_channel_refusal,
     clip,
     escape,
     export_command,
@@ -201,7 +203,7 @@ def _help_request(p: dict[str, Any]) -> Rendered:
 
 
 def _applications_closing(p: dict[str, Any]) -> Rendered:
-    deadline = f"{_day(p['closes'])} at 11:59 PM {zone_label(p['timezone'])}".rstrip()
+    deadline = applications_deadline_words(p["closes"], p["timezone"])
     text = f"Applications for *{p['program']}* close on {deadline}. Mentors and mentees welcome: type `/mentor join`."
     return f"Applications for {p['program']} close soon", render([_section(text)])
 
@@ -300,25 +302,13 @@ def _profile_changed(p: dict[str, Any]) -> Rendered:
     return f"{escape(p['program'])}: a paired participant changed answers their match used", render([_section(text)])
 
 
-# Why an admin channel refused a post (the errors bot.delivery.ADMIN_CHANNEL_ERRORS copies to coordinators).
-CHANNEL_REFUSALS = {
-    "is_archived": "it is archived",
-    "not_in_channel": "I'm not in it",
-    "channel_not_found": "it no longer exists",
-}
-
-
 def _coordinator_copy(p: dict[str, Any]) -> Rendered:
     """A message the admin channel refused, sent to a coordinator with why and what to do."""
     text, blocks = RENDERERS[p["kind"]](p["payload"])
     channel = f"<#{p['channel']}>"
-    if p.get("error") == "is_archived":
-        advice = "choose another admin channel with `/mentor-admin program edit`"
-    else:
-        advice = (
-            f"invite me with `/invite @Shelfmate` in {channel}, or choose another with `/mentor-admin program edit`"
-        )
-    why = CHANNEL_REFUSALS.get(str(p.get("error", ""))) or unreachable_words(str(p.get("error", "")))
+    error = str(p.get("error", ""))
+    advice = admin_channel_fix(error, channel)
+    why = admin_channel_refusal(error) or unreachable_words(error)
     note = (
         f":warning: I couldn't post this in {p['program']}'s admin channel {channel} ({why}), "
         f"so I'm sending it to you as a coordinator. To get these in the channel again, {advice}."

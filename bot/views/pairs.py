@@ -24,7 +24,7 @@ from slack_sdk.models.views import View
 
 from bot.services.agreements import BOUNDARIES, AgreementState, PairView, Terms
 from bot.services.catalog import CADENCES, MEETING_FORMATS, specializations
-from bot.services.checkins import CHECKIN_STATUSES, LATE_LOGGING_DAYS, CheckInAnswers, Logged, late_logging_until
+from bot.services.checkins import LATE_LOGGING_DAYS, CheckInAnswers, Logged, late_logging_until
 from bot.views.common import clip, fit_labels, initial_option, options, render
 from bot.views.ids import (
     ACTION_ACCEPT_AGREEMENT,
@@ -218,7 +218,7 @@ def checkin_modal(pairs: list[PairView], today: date, chosen: int | None = None)
                 ),
             )
         )
-    elif pairs[0].pairing.status in CHECKIN_STATUSES:
+    elif pairs[0].pairing.is_running():
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"A meeting with <@{pairs[0].partner_id}>.")))
     else:  # ended with its program, and still within the days a late meeting can be logged
         program = pairs[0].program
@@ -353,7 +353,7 @@ def never_introduced_text(pair: PairView) -> str:
 
 def checkins_list_text(pair: PairView, checkins: list[Any]) -> str:
     """The pair's own record, private notes included: sent only ephemerally to one of the two."""
-    live = pair.pairing.status in CHECKIN_STATUSES
+    live = pair.pairing.is_running()
     if not checkins:
         if live:
             return f"No meetings with <@{pair.partner_id}> are logged yet. `/mentor checkin` logs one."

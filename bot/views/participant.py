@@ -18,8 +18,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.services.catalog import LIBRARY_TYPES, MEETING_FORMATS, ROLES, specialization_label
-from bot.services.enrollment import LeaveResult, SubmitResult, years_in_kind
+from bot.services.catalog import LIBRARY_TYPES, MEETING_FORMATS, ROLES, specialization_label, years_in_kind
+from bot.services.enrollment import LeaveResult, SubmitResult
 from bot.services.overview import Coordinating, EnrollmentCard, Meetings, PersonOverview
 from bot.services.pairing import REMATCH_REASON_LIMIT, RematchRequest
 from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, fit_labels, render
