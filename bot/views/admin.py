@@ -569,7 +569,9 @@ def override_blocks(mentor_id: str, mentee_id: str, program_id: int, reason: str
         [
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=clip(f"<@{mentor_id}> and <@{mentee_id}> break a matching rule: {reason}\nPair them anyway?")
+                    text=clip(
+                        f"<@{mentor_id}> and <@{mentee_id}> break a matching rule: {escape(reason)}\nPair them anyway?"
+                    )
                 )
             ),
             ActionsBlock(
@@ -581,7 +583,10 @@ def override_blocks(mentor_id: str, mentee_id: str, program_id: int, reason: str
                         style="danger",
                         value=value,
                         confirm=ConfirmObject(
-                            title="Override the rule?", text=clip(reason, 300), confirm="Pair anyway", deny="Cancel"
+                            title="Override the rule?",
+                            text=clip(escape(reason), 300),
+                            confirm="Pair anyway",
+                            deny="Cancel",
                         ),
                     )
                 ],
