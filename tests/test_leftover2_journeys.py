@@ -16,16 +16,19 @@ from bot.clock import FixedClock
 from bot.runtime import Runtime
 from bot.scheduler import tick
 from storage.engine import session_scope
-from storage.models import Delivery, Person
+from storage.models import Delivery, Enrollment, Pairing, Person, Program
 from tests.conftest import ADMIN_ID
 from tests.factories import approve_all_value, block_texts, make_program
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_programs_and_matching import enroll_pool
+from tests.test_scheduler import enroll, hand_pair, log_meeting, settle_agreement
 from tests.test_wording_journeys import ADMIN_CHANNEL
 
 LA = "America/Los_Angeles"
+BO, ANA, CY, DI = "U0LFBO", "U0LFANA", "U0LFCY", "U0LFDI"
+FEB_20 = datetime(2025, 2, 20, 18, tzinfo=UTC)
 
 # A program name a coordinator may well type ("Teens & Tweens"), with the markup Slack would act on.
 MARKED_NAME = "Teens <&> Tweens <!channel>"
@@ -141,6 +144,101 @@ async def test_a_coordinator_whose_account_is_deactivated_gets_no_copy_of_the_di
     with session_scope(engine) as session:
         rows = session.exec(select(Delivery).where(Delivery.recipient == COORD)).all()
     assert rows == [], [(r.kind, r.status) for r in rows]
+
+
+# -- 3. a pause near midnight far from the program's time zone -----------------------------------------------------
+TOKYO = "Asia/Tokyo"
+
+
+def two_running_pairs(engine: Engine, emulator: SlackEmulator) -> tuple[int, int]:
+    """PLSEP (Los Angeles): Bo mentors Ana, who lives in Tokyo, and Cy mentors Di in Los Angeles; both pairs
+    introduced in February and agreed on monthly meetings."""
+    program = make_program(engine)
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID, emulator.bot_user_id])
+    zones = {BO: LA, ANA: TOKYO, CY: LA, DI: LA}
+    with session_scope(engine, write=True) as session:
+        program = session.get(Program, program.id)
+        for uid, role in ((BO, "mentor"), (ANA, "mentee"), (CY, "mentor"), (DI, "mentee")):
+            emulator.add_user(uid, name=uid.lower(), tz=zones[uid])
+            session.add(Person(slack_user_id=uid, display_name=uid.lower(), timezone=zones[uid]))
+            session.flush()
+            enroll(session, program, uid, role)
+    pairs = hand_pair(engine, program, BO, ANA, FEB_20), hand_pair(engine, program, CY, DI, FEB_20)
+    for pairing_id in pairs:
+        with session_scope(engine, write=True) as session:
+            session.get(Pairing, pairing_id).status = "introduced"
+        settle_agreement(engine, pairing_id, datetime(2025, 2, 25, 18, tzinfo=UTC))
+    return pairs
+
+
+def test_a_pause_from_tokyo_late_in_the_los_angeles_day_excuses_the_month_it_began_in_los_angeles(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
+) -> None:
+    """Ana, in Tokyo, pauses at 9:30 AM on Thursday Apr 17, her time: in Los Angeles, the program's zone, it
+    is still Wednesday Apr 16, 5:30 PM. From Apr 16 on, half of April, the pair is paused: April is excused
+    and the coordinators' meeting rate leaves the pair out (Cy and Di met: 1 of 1 pairs, not 1 of 2). The
+    pause was counted from Apr 17, a day in Tokyo's calendar laid on Los Angeles' months."""
+    _, cy_and_di = two_running_pairs(engine, emulator)
+    log_meeting(engine, cy_and_di, date(2025, 4, 10), CY)
+
+    clock.set(datetime(2025, 4, 17, 0, 30, tzinfo=UTC))
+    said = slack.mentor(ANA, "pause").json().get("text", "")
+    assert "Paused" in said, said
+
+    clock.set(datetime(2025, 4, 30, 18, tzinfo=UTC))  # Wednesday Apr 30, 11 AM in Los Angeles
+    shown = block_texts(slack.admin(ADMIN_ID, "summary").json().get("blocks") or [])
+    assert "*Meetings this month*: 1 of 1 pair met" in shown, shown
+
+
+# -- 5. the same-organization refusal quotes the organization as typed --------------------------------------------
+TYPED_ORG = "Hill <!channel> & <Co>"
+
+
+def proposed_then_same_org(slack: SlackDriver, emulator: SlackEmulator, engine: Engine) -> int:
+    """PLSEP requires cross-organization pairs. Bo (at "Hill <!channel> & <Co>", as typed) and Ana (Riverside)
+    are proposed; before the coordinator approves, Ana moves to Bo's organization. The proposal's id."""
+    program = make_program(engine, cross_org="require")
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID, emulator.bot_user_id])
+    with session_scope(engine, write=True) as session:
+        program = session.get(Program, program.id)
+        for uid, role, org in ((BO, "mentor", TYPED_ORG), (ANA, "mentee", "Riverside Unified")):
+            emulator.add_user(uid, name=uid.lower(), tz=LA)
+            session.add(Person(slack_user_id=uid, display_name=uid.lower(), timezone=LA))
+            session.flush()
+            enroll(session, program, uid, role, organization=org, status="applied", grade_levels=["middle"])
+    slack.admin(ADMIN_ID, "match preview")
+    wait_for(lambda: emulator.responses_to(slack.last_response_url), what="the preview's outcome")
+    with session_scope(engine, write=True) as session:
+        [proposal] = session.exec(select(Pairing)).all()
+        [ana] = [e for e in session.exec(select(Enrollment)) if e.person_id == ANA]
+        ana.organization = TYPED_ORG
+        return proposal.id
+
+
+def test_the_same_organization_refusal_quotes_the_organization_as_typed(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+) -> None:
+    """The coordinator presses Approve on Bo and Ana's proposal: it is refused, as they are now in the same
+    organization, and the refusal names it. It should read as typed, not ping the channel or lose `<Co>`;
+    the mentions of Bo and Ana stay mentions."""
+    proposal = proposed_then_same_org(slack, emulator, engine)
+    slack.block_action(ADMIN_ID, "shelfmate_approve_pair", str(proposal), channel_id=ADMIN_CHANNEL)
+    said = wait_for(lambda: emulator.responses_to(slack.last_response_url), what="the answer")[-1]["text"]
+    assert "same organization" in said, said
+    assert "<!channel>" not in said and "<Co>" not in said, said
+    assert "Hill &lt;!channel&gt; &amp; &lt;Co&gt;" in said and f"<@{ANA}>" in said, said
+
+    slack.block_action(
+        ADMIN_ID, "shelfmate_approve_all", approve_all_value(emulator.messages_in(ADMIN_CHANNEL)),
+        channel_id=ADMIN_CHANNEL,
+    )  # fmt: skip
+    said = wait_for(lambda: emulator.responses_to(slack.last_response_url), what="the answer")[-1]["text"]
+    assert "same organization" in said and "<!channel>" not in said and "<Co>" not in said, said
+
+    # Pairing them by hand offers an override, quoting the same reason.
+    offered = "\n".join(mrkdwn_texts(slack.admin(ADMIN_ID, f"pair <@{BO}|bo> <@{ANA}|ana>").json()))
+    assert "same organization" in offered and "Hill &lt;!channel&gt; &amp; &lt;Co&gt;" in offered, offered
+    assert "<!channel>" not in offered and "<Co>" not in offered, offered
 
 
 # -- 6. the Home tab's waiting counts ---------------------------------------------------------------------------
