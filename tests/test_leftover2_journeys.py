@@ -2,6 +2,11 @@
 
 1. A program's name with Slack markup in it (`<&>`, `<!channel>`) was quoted as is in some coordinator and
    participant messages: it pinged the channel or broke the message.
+2. The copy by DM of an admin-channel message (the weekly digest) went to a deactivated coordinator.
+3. A pause was excused in the person's calendar days, laid on the program's periods in another zone.
+4. An answer flipped back and forth an odd number of times left the coordinators' last notice wrong.
+5. The same-organization refusal quoted the typed organization as mrkdwn.
+6. The Home tab counted an applicant in a pending proposal as unmatched and as proposed.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from tests.factories import approve_all_value, block_texts, make_program
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
+from tests.test_partner_change_journeys import MENTEE, _edit_profile, _settle_down, _shown
 from tests.test_programs_and_matching import enroll_pool
 from tests.test_scheduler import enroll, hand_pair, log_meeting, settle_agreement
+from tests.test_security_review_journeys import _about, _running_pair
 from tests.test_wording_journeys import ADMIN_CHANNEL
 
 LA = "America/Los_Angeles"
@@ -188,6 +195,26 @@ def test_a_pause_from_tokyo_late_in_the_los_angeles_day_excuses_the_month_it_beg
     clock.set(datetime(2025, 4, 30, 18, tzinfo=UTC))  # Wednesday Apr 30, 11 AM in Los Angeles
     shown = block_texts(slack.admin(ADMIN_ID, "summary").json().get("blocks") or [])
     assert "*Meetings this month*: 1 of 1 pair met" in shown, shown
+
+
+# -- 4. flipping an answer an odd number of times -------------------------------------------------------------------
+async def test_an_answer_flipped_back_and_forth_ends_with_the_coordinators_told_where_it_landed(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Ana moves her region to the Bay Area, back to the Inland Empire, and to the Bay Area again, all on
+    Thursday morning. The coordinators read the first two changes; the third, the same change as the first,
+    was held back for the day, so their last notice said she is in the Inland Empire while she is in the Bay
+    Area. Once she stops flipping, they should be told where she ended up (and only that, once)."""
+    _running_pair(engine, emulator, clock, meeting_format="in_person")
+    for edit, region in enumerate(("Bay Area", "Inland Empire", "Bay Area"), start=1):
+        _edit_profile(slack, emulator, MENTEE, edit, meeting_format="in_person", region=region)
+        await _settle_down(runtime, emulator, clock)
+    clock.set(clock.now() + timedelta(hours=1))
+    await _settle_down(runtime, emulator, clock)
+
+    told = [_shown([m]) for m in _about(emulator, MENTEE)]
+    assert len(told) == 3, told
+    assert "from *Inland Empire* to *Bay Area*" in told[-1], ("the last notice is out of date", told)
 
 
 # -- 5. the same-organization refusal quotes the organization as typed --------------------------------------------
