@@ -536,9 +536,14 @@ def _copy_to_coordinators(
     session: Session, delivery: Delivery, program: Program, error: str, coordinators: frozenset[str], now: datetime
 ) -> None:
     """The message each coordinator would have read in the admin channel, by DM, saying why it came so; not
-    to the people it is about (a coordinator whose own account is gone would not get it, and be reported)."""
+    to the people it is about, nor to a coordinator whose Slack account is known to be deactivated."""
     about = set((delivery.payload or {}).get(program_rules.LEAVE_OUT) or [])
-    people = sorted(program_rules.program_coordinators(program, coordinators) - about)
+    candidates = program_rules.program_coordinators(program, coordinators) - about
+    # A coordinator whose Slack account is deactivated cannot read a DM: sending one only fails again.
+    gone = {
+        pid for pid, person in queries.people(session, sorted(candidates)).items() if accounts.is_deactivated(person)
+    }
+    people = sorted(candidates - gone)
     if not people:
         log.warning("delivery %s (%s): the admin channel refused it and the program has no coordinators to DM",
                     delivery.id, delivery.kind)  # fmt: skip

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
@@ -96,6 +96,17 @@ def keys_about(session: Session, kind: str, subject: str) -> list[DeliveryKey]:
     """The keys of every row of this kind and subject (say, each coordinator's copy of one message)."""
     statement = select(Delivery.period).where(Delivery.kind == kind, Delivery.subject == subject).order_by(Delivery.id)
     return [DeliveryKey(kind, subject, period) for period in session.scalars(statement)]
+
+
+def rows_about(session: Session, kind: str, subject: str) -> list[Delivery]:
+    """Every row of this kind about this subject, oldest first: the one sent to a channel (`subject`) and each
+    coordinator's own copy (`subject:<person>`)."""
+    statement = (
+        select(Delivery)
+        .where(Delivery.kind == kind, or_(Delivery.subject == subject, col(Delivery.subject).startswith(f"{subject}:")))
+        .order_by(Delivery.id)
+    )
+    return list(session.scalars(statement))
 
 
 def claim_due(session: Session, now: datetime, token: str, limit: int, *, claimed_at: datetime) -> list[Delivery]:

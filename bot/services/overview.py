@@ -144,6 +144,8 @@ class CoordinatedProgram:
 
     program: Program
     summary: reports.ProgramSummary
+    # Applied enrollments in a proposal awaiting approval: counted there, so not as unmatched applications.
+    applied_in_proposals: int = 0
 
     @property
     def waitlisted_mentees(self) -> int:
@@ -151,8 +153,10 @@ class CoordinatedProgram:
 
     @property
     def applications_unmatched(self) -> int:
-        """Applications (mentors and mentees) not matched or waitlisted yet: the next match preview's pool."""
-        return sum(statuses.get(EnrollmentStatus.APPLIED, 0) for statuses in self.summary.participants.values())
+        """Applications (mentors and mentees) not matched, waitlisted or proposed yet: each person is counted
+        once, a person in a proposal under the proposals awaiting approval."""
+        applied = sum(statuses.get(EnrollmentStatus.APPLIED, 0) for statuses in self.summary.participants.values())
+        return max(0, applied - self.applied_in_proposals)
 
     @property
     def pairs_running(self) -> int:
@@ -180,8 +184,23 @@ def coordinating(
         p for p in program_rules.visible_programs(session, user_id, super_admins) if not program_rules.has_ended(p, now)
     ]
     return Coordinating(
-        programs=[CoordinatedProgram(p, reports.summarize(session, p, now)) for p in running[:shown]],
+        programs=[
+            CoordinatedProgram(p, reports.summarize(session, p, now), _applied_in_proposals(session, p))
+            for p in running[:shown]
+        ],
         more=max(0, len(running) - shown),
+    )
+
+
+def _applied_in_proposals(session: Session, program: Program) -> int:
+    """How many applied mentors and mentees are in a proposal no coordinator has approved yet."""
+    proposed = queries.pairings_in_program(session, program.id, [PairingStatus.PROPOSED])  # type: ignore[arg-type]
+    waiting = {p.mentor_enrollment_id for p in proposed if p.approved_at is None}
+    waiting |= {p.mentee_enrollment_id for p in proposed if p.approved_at is None}
+    return sum(
+        1
+        for e in queries.enrollments_in_program(session, program.id)  # type: ignore[arg-type]
+        if e.id in waiting and e.status == EnrollmentStatus.APPLIED
     )
 
 

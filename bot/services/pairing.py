@@ -7,6 +7,7 @@ its answer.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from bot.services import programs as program_rules
 from bot.services.catalog import specializations
 from bot.services.reasons import split_reasons
 from bot.services.schedule import zone
+from bot.views.common import escape  # refusals are mrkdwn: typed words in them must not ping or link
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
 from storage.models import (
@@ -339,7 +341,7 @@ class _Approver:
         if {mentor.status, mentee.status} & {EnrollmentStatus.WITHDRAWN, EnrollmentStatus.PAUSED}:
             return "One of these people has paused or left since the preview. Run a new preview."
         if mentee.id in self.taken:
-            return f"<@{mentee.person_id}> already has a mentor in {self.program.name}."
+            return f"<@{mentee.person_id}> already has a mentor in {escape(self.program.name)}."
         people = queries.people(self.session, [mentor.person_id, mentee.person_id])
 
         def zone(person_id: str) -> str:
@@ -349,11 +351,11 @@ class _Approver:
             to_candidate(mentor, zone(mentor.person_id), self.now, self.load[mentor.id]),
             to_candidate(mentee, zone(mentee.person_id), self.now),
             self.rules,
-            names={mentor.person_id: f"<@{mentor.person_id}>", mentee.person_id: f"<@{mentee.person_id}>"},
+            names={person_id: _MENTION.format(person_id) for person_id in (mentor.person_id, mentee.person_id)},
             labels=specializations(),
         )
         if isinstance(verdict, matching.Forbidden):
-            return f"Not approved: {verdict.reason}.{again}"
+            return f"Not approved: {_mrkdwn_reason(verdict.reason)}.{again}"
         return None
 
     def approve(self, pairing: Pairing, actor: str, *, audit: bool = True) -> bool:
@@ -527,6 +529,16 @@ def _refuse_own(session: Session, pairing: Pairing, actor: str) -> None:
     raise OwnPairing(own_pairing_message(program, approved=pairing.approved_at is not None))
 
 
+# A person named in a refusal's reason, marked so that the words typed around it (organizations, regions) can be
+# escaped for Slack's mrkdwn and the name then made a mention. NUL never reaches a typed answer.
+_MENTION = "\x00{}\x00"
+
+
+def _mrkdwn_reason(reason: str) -> str:
+    """A matching reason, whose typed words are quoted as typed (no `<!channel>` ping), with its people mentioned."""
+    return re.sub("\x00([^\x00]+)\x00", r"<@\1>", escape(reason))
+
+
 @dataclass(frozen=True)
 class HandPairCheck:
     mentor: Enrollment
@@ -598,7 +610,7 @@ def pair_by_hand_once(
     if check.already is not None:
         return None
     if isinstance(check.verdict, matching.Forbidden) and not override:
-        raise PairingRefused(check.verdict.reason)
+        raise PairingRefused(escape(check.verdict.reason))  # names and answers as typed, no mentions
     existing = [
         p
         for p in queries.pairings_in_program(session, program.id)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -35,14 +35,19 @@ from bot.services.catalog import (
     specializations,
     years_phrase,
 )
-from storage import queries
+from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
-from storage.models import Enrollment, Pairing, Program, Role
+from storage.models import Delivery, DeliveryStatus, Enrollment, Pairing, Program, Role
 
 PROFILE_CHANGED = "profile_changed"
 # Hex digits of a change's digest in its notice's key: with the day ("2025-04-10:") it fits the 32-character
 # period, and 80 bits leave no chance of two changes to one person's answers sharing a key.
 NOTICE_DIGEST_LENGTH = 20
+# A change repeated the same day (an answer flipped back and forth) is told once the person has left it alone
+# this long; a flip back in the meantime cancels it.
+CHANGE_SETTLES = timedelta(minutes=30)
+# In a notice's payload: the answers it told, as they were then (raw values), to know what coordinators know.
+TOLD_ANSWERS = "told_answers"
 
 
 def _listed(labels: dict[str, str]) -> Callable[[Any], str]:
@@ -104,8 +109,10 @@ def queue_edit_notice(
 
     Each distinct change (these answers, from these values to those, for these pairs) is told at most once a
     day in the program's time zone (`_notice_period`): a resent submission finds its row, and a person flipping
-    an answer back and forth posts two notices that day, not one a save. The same change made again on
-    another day is told again."""
+    an answer back and forth posts two notices that day, not one a save. A change repeated that day is held
+    back until the person stops flipping (CHANGE_SETTLES), and dropped if the answers end where the last notice
+    left them, so the coordinators' last notice is never wrong. The same change made again on another day is
+    told again."""
     after = match_answers(enrollment)
     changed = {name for name in MATCH_ANSWERS if before.get(name) != after[name]}
     program = queries.program_by_id(session, enrollment.program_id)
@@ -134,17 +141,44 @@ def queue_edit_notice(
         ],
         "pairs": pairs,
     }
+    payload[TOLD_ANSWERS] = {name: after[name] for name in sorted(told)}
     period = _notice_period(program, now, [(name, before[name], after[name]) for name in sorted(told)], pairs)
+    subject = f"enrollment:{enrollment.id}"
+    earlier = deliveries.rows_about(session, PROFILE_CHANGED, subject)
+    for row in earlier:  # a held-back change not yet told is superseded by this one
+        if row.status == DeliveryStatus.DUE and row.period.startswith(_held_prefix(period)):
+            row.status, row.error = DeliveryStatus.SKIPPED, "superseded by a later change"
+            session.add(row)
+    due_at = now
+    if any(row.period == period for row in earlier):
+        # This very change was told today: the person is flipping an answer back and forth. Not told again
+        # at once, but the coordinators' last notice must not stay wrong: unless the answers are back where
+        # it left them, the change is told once they have stopped flipping (CHANGE_SETTLES later).
+        last = next((r for r in reversed(earlier) if r.status != DeliveryStatus.SKIPPED), None)
+        if last is not None and _left_as(last, after, told):
+            return []
+        period, due_at = f"{_held_prefix(period)}{len(earlier)}", now + CHANGE_SETTLES
     return program_rules.queue_coordinator_notice(
         session,
         program,
-        DeliveryKey(PROFILE_CHANGED, f"enrollment:{enrollment.id}", period),
+        DeliveryKey(PROFILE_CHANGED, subject, period),
         payload,
-        due_at=now,
+        due_at=due_at,
         now=now,
         coordinators=coordinators,
         leave_out=frozenset({enrollment.person_id}),
     )
+
+
+def _held_prefix(period: str) -> str:
+    """The key period of a held-back change on this notice's day ("2025-04-10:held:")."""
+    return period.split(":", 1)[0] + ":held:"
+
+
+def _left_as(row: Delivery, after: dict[str, Any], told: set[str]) -> bool:
+    """Whether this notice left the coordinators knowing these answers as they are now."""
+    known = (row.payload or {}).get(TOLD_ANSWERS) or {}
+    return all(name in known and _comparable(known[name]) == after[name] for name in told)
 
 
 def _notice_period(

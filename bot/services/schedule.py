@@ -288,13 +288,18 @@ def pair_excusals(
 
     One rule for the schedule (nudges, missed periods) and the coordinators' meeting rate."""
     spans = list(program.blackouts or [])
+    members = {person.slack_user_id: person for person in people if person is not None}
     for enrollment in (mentor, mentee):
         if enrollment is None:
             continue
-        spans += list(enrollment.pause_history or [])
+        pauses = list(enrollment.pause_history or [])
         running = running_pause(enrollment, program.ends_on)
         if running is not None:
-            spans.append(running)
+            pauses.append(running)
+        # A pause's days are the person's own (a Tokyo morning is the evening before in Los Angeles); the
+        # periods are the program's: the days are laid on the program's calendar, as a deactivation's are.
+        person = members.get(enrollment.person_id)
+        spans += [_days_in_program_zone(a, b, person, program) if person is not None else [a, b] for a, b in pauses]
     for person in people:
         spans += deactivation_spans(person, program)
     started_on = pairing_started_on(pairing, program)

@@ -246,7 +246,7 @@ def parse_program_modal(view: dict[str, Any]) -> tuple[int | None, dict[str, str
 
 def program_saved_text(name: str, admin_channel: str | None = None, problem: str | None = None) -> str:
     """The coordinator's confirmation; when Shelfmate cannot post in the admin channel, what to do about it."""
-    text = f"Saved *{name}*. `/mentor-admin program list` shows the programs you coordinate."
+    text = f"Saved *{escape(name)}*. `/mentor-admin program list` shows the programs you coordinate."
     if admin_channel is None or problem is None:
         return text
     advice = admin_channel_problem(problem, f"<#{admin_channel}>")
@@ -271,7 +271,7 @@ def program_list_blocks(programs: list[Program], counts: dict[int, dict[str, int
             SectionBlock(
                 text=MarkdownTextObject(
                     text=clip(
-                        f"*{program.name}* ({status})\n"
+                        f"*{escape(program.name)}* ({status})\n"
                         f"Applications close {_day(program.applications_close)} · agreement due "
                         f"{_day(program.agreement_due)} · runs {_day(program.starts_on)} - {_day(program.ends_on)}\n"
                         f"{plural(c.get('mentor', 0), 'mentor')}, {plural(c.get('mentee', 0), 'mentee')} · "
@@ -520,8 +520,8 @@ def preview_answer(preview: MatchPreview) -> str:
 def approve_all_text(actor: str, program_name: str, result: ApprovalResult, shown: int = 10) -> str:
     """What Approve all did, and each proposal it left alone with the reason."""
     if not result.approved and not result.refused:  # a double click, or another coordinator was first
-        return f"Nothing left to approve in {program_name}: every proposal was already decided."
-    text = f"<@{actor}> approved {plural(result.approved, 'pair')} in {program_name}."
+        return f"Nothing left to approve in {escape(program_name)}: every proposal was already decided."
+    text = f"<@{actor}> approved {plural(result.approved, 'pair')} in {escape(program_name)}."
     if result.decided_one_by_one:
         text += f" {result.decided_one_by_one} had already been decided one by one."
     if not result.refused:
@@ -557,7 +557,9 @@ def override_blocks(mentor_id: str, mentee_id: str, program_id: int, reason: str
         [
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=clip(f"<@{mentor_id}> and <@{mentee_id}> break a matching rule: {reason}\nPair them anyway?")
+                    text=clip(
+                        f"<@{mentor_id}> and <@{mentee_id}> break a matching rule: {escape(reason)}\nPair them anyway?"
+                    )
                 )
             ),
             ActionsBlock(
@@ -569,7 +571,10 @@ def override_blocks(mentor_id: str, mentee_id: str, program_id: int, reason: str
                         style="danger",
                         value=value,
                         confirm=ConfirmObject(
-                            title="Override the rule?", text=clip(reason, 300), confirm="Pair anyway", deny="Cancel"
+                            title="Override the rule?",
+                            text=clip(escape(reason), 300),
+                            confirm="Pair anyway",
+                            deny="Cancel",
                         ),
                     )
                 ],
@@ -632,7 +637,7 @@ def _dissolve_actions(block_id: str, pairing_id: int) -> ActionsBlock:
 
 def account_gone_admin_text(program_name: str, gone: str, mentor: str, mentee: str, partner: str) -> str:
     return (
-        f":no_entry: <@{gone}>'s Slack account is no longer active, so their pairing in *{program_name}* "
+        f":no_entry: <@{gone}>'s Slack account is no longer active, so their pairing in *{escape(program_name)}* "
         f"(<@{mentor}> mentoring <@{mentee}>) can't meet. I've stopped the pair's reminders and told <@{partner}> "
         "that you can find them a new match. The pairing stays as it is until you decide: if the account won't "
         f"come back, dissolve it so <@{partner}> can be matched again (the button below, or "

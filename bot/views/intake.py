@@ -26,7 +26,7 @@ from slack_sdk.models.views import View
 from bot.services.catalog import GRADE_LEVELS, LIBRARY_TYPES, MEETING_FORMATS, ROLES, specializations
 from bot.services.enrollment import MAX_YEARS, TEXT_LIMITS, IntakeAnswers, JoinPrefill
 from bot.services.programs import MAX_CAPACITY
-from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, initial_option, options
+from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, escape, initial_option, options
 from bot.views.ids import INTAKE_CALLBACK
 from bot.views.state import SubmittedView, as_int
 from storage.models import Program
@@ -74,7 +74,7 @@ def intake_modal(
                 elements=[
                     MarkdownTextObject(
                         text=f"Editing your *{ROLES.get(answers.role, answers.role).lower()}* profile"
-                        + (f" in *{program_name}*" if program_name else "")
+                        + (f" in *{escape(program_name)}*" if program_name else "")
                         + "."
                     )
                 ]
@@ -98,7 +98,7 @@ def intake_modal(
         if len(programs) == 1:
             blocks.insert(
                 0,
-                ContextBlock(elements=[MarkdownTextObject(text=f"Applying to *{programs[0].name}*.")]),
+                ContextBlock(elements=[MarkdownTextObject(text=f"Applying to *{escape(programs[0].name)}*.")]),
             )
         else:
             blocks.append(
@@ -260,7 +260,7 @@ def prefill_source(prefill: JoinPrefill) -> str | None:
     if prefill.source_role is None:
         return None
     role = ROLES.get(prefill.source_role, prefill.source_role).lower()
-    return f"as a {role}" + (f" in *{prefill.source_program}*" if prefill.source_program else "")
+    return f"as a {role}" + (f" in *{escape(prefill.source_program)}*" if prefill.source_program else "")
 
 
 def _capacity_hint(programs: list[Program]) -> str:

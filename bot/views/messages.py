@@ -153,7 +153,7 @@ def _agreement_overdue(p: dict[str, Any]) -> Rendered:
             "(status introduced)"
         )
     missed = f"the agreement date ({_day(due.pop())})" if shared else "their agreement dates"
-    text = f"*{p['program']}*: {plural(total, 'pair')} missed {missed}:\n" + "\n".join(lines)
+    text = f"*{escape(p['program'])}*: {plural(total, 'pair')} missed {missed}:\n" + "\n".join(lines)
     return f"{plural(total, 'agreement')} overdue", render([_section(text)])
 
 
@@ -173,7 +173,7 @@ def _at_risk(p: dict[str, Any]) -> Rendered:
     if len(pairs) == 1:
         [(mentor, mentee, missed, last_met)] = pairs
         text = (
-            f":warning: *At risk* in {p['program']}: <@{mentor}> and <@{mentee}> missed "
+            f":warning: *At risk* in {escape(p['program'])}: <@{mentor}> and <@{mentee}> missed "
             f"{plural(missed, 'period')} in a row ({since(last_met)}). A friendly check-in from a coordinator may help."
         )
         return "A pair is at risk", render([_section(text)])
@@ -187,7 +187,7 @@ def _at_risk(p: dict[str, Any]) -> Rendered:
             "lists them all (at_risk yes)"
         )
     head = (
-        f":warning: *At risk* in {p['program']}: {len(pairs)} pairs have missed {AT_RISK_MISSED} or more meeting periods in a "
+        f":warning: *At risk* in {escape(p['program'])}: {len(pairs)} pairs have missed {AT_RISK_MISSED} or more meeting periods in a "
         "row. A friendly check-in from a coordinator may help."
     )
     chunks = [lines[i : i + LINES_PER_SECTION] for i in range(0, len(lines), LINES_PER_SECTION)]
@@ -197,20 +197,20 @@ def _at_risk(p: dict[str, Any]) -> Rendered:
 def _help_request(p: dict[str, Any]) -> Rendered:
     text = (
         f":sos: <@{p['requester']}> asked for help with their pairing (<@{p['mentor']}> mentoring "
-        f"<@{p['mentee']}>) in {p['program']}. Please reach out to them."
+        f"<@{p['mentee']}>) in {escape(p['program'])}. Please reach out to them."
     )
     return "A pair asked for help", render([_section(text)])
 
 
 def _applications_closing(p: dict[str, Any]) -> Rendered:
     deadline = applications_deadline_words(p["closes"], p["timezone"])
-    text = f"Applications for *{p['program']}* close on {deadline}. Mentors and mentees welcome: type `/mentor join`."
+    text = f"Applications for *{escape(p['program'])}* close on {deadline}. Mentors and mentees welcome: type `/mentor join`."
     return f"Applications for {p['program']} close soon", render([_section(text)])
 
 
 def _wrapup(p: dict[str, Any]) -> Rendered:
     text = (
-        f"*{p['program']}* has come to an end. Thank you both for the time you gave each other! "
+        f"*{escape(p['program'])}* has come to an end. Thank you both for the time you gave each other! "
         "Would you answer three quick questions? It helps coordinators plan the next cycle."
     )
     blocks: list[Block] = [
@@ -251,7 +251,7 @@ def _unreachable(p: dict[str, Any]) -> Rendered:
     who = " and ".join(f"<@{person}>" for person in p.get("people") or []) or "a recipient"
     what = DELIVERY_WORDS.get(str(p.get("kind", "")), "a message")
     error = str(p.get("error", ""))
-    text = f"I can't reach {who} in {p['program']} ({unreachable_words(error)}), so {what} was not delivered."
+    text = f"I can't reach {who} in {escape(p['program'])} ({unreachable_words(error)}), so {what} was not delivered."
     if error not in UNREACHABLE_WORDS:
         text += " They may have left the workspace or turned off messages from apps."
     return "Someone can't be reached", render([_section(text)])
@@ -310,7 +310,7 @@ def _coordinator_copy(p: dict[str, Any]) -> Rendered:
     advice = admin_channel_fix(error, channel)
     why = admin_channel_refusal(error) or unreachable_words(error)
     note = (
-        f":warning: I couldn't post this in {p['program']}'s admin channel {channel} ({why}), "
+        f":warning: I couldn't post this in {escape(p['program'])}'s admin channel {channel} ({why}), "
         f"so I'm sending it to you as a coordinator. To get these in the channel again, {advice}."
     )
     notice = render([_section(note)])

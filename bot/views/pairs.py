@@ -25,7 +25,7 @@ from slack_sdk.models.views import View
 from bot.services.agreements import BOUNDARIES, AgreementState, PairView, Terms
 from bot.services.catalog import CADENCES, MEETING_FORMATS, specializations
 from bot.services.checkins import LATE_LOGGING_DAYS, CheckInAnswers, Logged, late_logging_until
-from bot.views.common import clip, fit_labels, initial_option, options, render
+from bot.views.common import clip, escape, fit_labels, initial_option, options, render
 from bot.views.ids import (
     ACTION_ACCEPT_AGREEMENT,
     ACTION_CHANGE_AGREEMENT,
@@ -67,7 +67,7 @@ def agreement_modal(pair: PairView, terms: Terms) -> dict[str, Any]:
         blocks=[
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=f"Settle how you and <@{pair.partner_id}> will work together in *{clip(pair.program.name, 120)}*. "
+                    text=f"Settle how you and <@{pair.partner_id}> will work together in *{escape(clip(pair.program.name, 120))}*. "
                     "Your partner sees what you choose and accepts it or proposes a change. "
                     "I follow it: nudges come at your cadence, and if you say no to chat outside work hours, "
                     "I won't message you outside them either."
@@ -118,7 +118,7 @@ def agreement_choice(pairs: list[PairView]) -> tuple[str, list[dict[str, Any]]]:
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=clip(f"<@{pair.partner_id}> ({role}) in *{clip(pair.program.name, 120)}*")
+                    text=clip(f"<@{pair.partner_id}> ({role}) in *{escape(clip(pair.program.name, 120))}*")
                 ),
                 accessory=ButtonElement(
                     text="Open agreement", action_id=ACTION_OPEN_AGREEMENT, value=str(pair.pairing.id)
@@ -224,7 +224,7 @@ def checkin_modal(pairs: list[PairView], today: date, chosen: int | None = None)
         program = pairs[0].program
         today = min(today, program.ends_on)
         text = (
-            f"A meeting with <@{pairs[0].partner_id}> in *{clip(program.name, 120)}*, which ended on "
+            f"A meeting with <@{pairs[0].partner_id}> in *{escape(clip(program.name, 120))}*, which ended on "
             f"{program.ends_on:%b %-d, %Y}. Meetings up to then can be logged until "
             f"{late_logging_until(program):%b %-d, %Y}."
         )
@@ -334,7 +334,7 @@ def late_logging_closed_text(pair: PairView, until: date) -> str:
     """A pair whose program ended too long ago to log its meetings: say when it ended and how long logging stayed open."""
     program = pair.program
     return (
-        f"Your mentoring pairing with <@{pair.partner_id}> ended with *{clip(program.name, 120)}* on "
+        f"Your mentoring pairing with <@{pair.partner_id}> ended with *{escape(clip(program.name, 120))}* on "
         f"{program.ends_on:%b %-d, %Y}. Meetings from the program could be logged until {until:%b %-d, %Y} "
         f"({LATE_LOGGING_DAYS} days after the end), so there is no meeting to log now. "
         "`/mentor checkins` shows the meetings you logged."
@@ -345,7 +345,7 @@ def never_introduced_text(pair: PairView) -> str:
     """A pairing the program's end overtook before its intro went out: the two never met through the program."""
     program = pair.program
     return (
-        f"You and <@{pair.partner_id}> were never introduced: *{clip(program.name, 120)}* ended on "
+        f"You and <@{pair.partner_id}> were never introduced: *{escape(clip(program.name, 120))}* ended on "
         f"{program.ends_on:%b %-d, %Y} before your introduction went out, so there are no meetings to log "
         "for that pairing. `/mentor status` shows where you are."
     )
@@ -357,8 +357,8 @@ def checkins_list_text(pair: PairView, checkins: list[Any]) -> str:
     if not checkins:
         if live:
             return f"No meetings with <@{pair.partner_id}> are logged yet. `/mentor checkin` logs one."
-        return f"No meetings with <@{pair.partner_id}> were logged in *{clip(pair.program.name, 120)}*."
-    where = "" if live else f" in *{clip(pair.program.name, 120)}* (ended)"
+        return f"No meetings with <@{pair.partner_id}> were logged in *{escape(clip(pair.program.name, 120))}*."
+    where = "" if live else f" in *{escape(clip(pair.program.name, 120))}* (ended)"
     lines = [f"*Your meetings with <@{pair.partner_id}>*{where} (newest first):"]
     for c in checkins:
         line = f"• {c.met_on:%b %-d}: {c.duration_minutes} min"

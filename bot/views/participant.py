@@ -22,7 +22,7 @@ from bot.services.catalog import LIBRARY_TYPES, MEETING_FORMATS, ROLES, speciali
 from bot.services.enrollment import LeaveResult, SubmitResult
 from bot.services.overview import Coordinating, EnrollmentCard, Meetings, PersonOverview
 from bot.services.pairing import REMATCH_REASON_LIMIT, RematchRequest
-from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, fit_labels, render
+from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, escape, fit_labels, render
 from bot.views.coordinating import coordinator_blocks
 from bot.views.ids import (
     ACTION_CHECKIN,
@@ -50,7 +50,9 @@ REHEARSAL_BANNER = ":test_tube: *REHEARSAL*: the program clock is simulated; mes
 
 def _card_text(card: EnrollmentCard) -> str:
     role = ROLES.get(card.enrollment.role, card.enrollment.role)
-    lines = [f"*{card.program.name}*: {role} · {STATUS_WORDS.get(card.enrollment.status, card.enrollment.status)}"]
+    lines = [
+        f"*{escape(card.program.name)}*: {role} · {STATUS_WORDS.get(card.enrollment.status, card.enrollment.status)}"
+    ]
     if partners := card.partner_ids:
         who = "Your mentee" if card.enrollment.role == "mentor" else "Your mentor"
         who += "s" if len(partners) > 1 else ""
@@ -93,7 +95,7 @@ def status_text(overview: PersonOverview) -> str:
     """The notification's words: each role and program, which say more than a count of enrollments."""
     if not overview.cards:
         return "Not enrolled yet."
-    roles = [f"{card.enrollment.role} in {card.program.name}" for card in overview.cards]
+    roles = [f"{card.enrollment.role} in {escape(card.program.name)}" for card in overview.cards]
     return clip("Your mentoring: " + ", ".join(roles), 300)
 
 
@@ -202,7 +204,7 @@ def rematch_choice(requests: list[RematchRequest], reason: str) -> tuple[str, li
         role = "your mentee" if request.requester_is_mentor else "your mentor"
         blocks.append(
             SectionBlock(
-                text=MarkdownTextObject(text=clip(f"<@{request.partner_id}> ({role}) in *{name}*")),
+                text=MarkdownTextObject(text=clip(f"<@{request.partner_id}> ({role}) in *{escape(name)}*")),
                 accessory=ButtonElement(
                     text="This pairing",
                     action_id=ACTION_REMATCH_CHOICE,
@@ -219,7 +221,7 @@ def intake_confirmation(result: SubmitResult) -> tuple[str, list[dict[str, Any]]
     verb = "Thanks for applying" if result.created else "Your profile is updated"
     role = ROLES.get(enrollment.role, enrollment.role).lower()
     summary = [
-        f"{verb}: you're a *{role}* in *{result.program.name}*.",
+        f"{verb}: you're a *{role}* in *{escape(result.program.name)}*.",
         f"• Library: {LIBRARY_TYPES.get(enrollment.library_type, enrollment.library_type)}, {enrollment.organization}",
         f"• Specializations: {', '.join(specialization_label(s) for s in enrollment.specializations)}",
         f"• Experience: {years_in_kind(enrollment.years_experience, enrollment.library_type)}",
@@ -236,7 +238,7 @@ def intake_confirmation(result: SubmitResult) -> tuple[str, list[dict[str, Any]]
     else:
         summary.append("`/mentor status` shows where you are; `/mentor profile` edits your answers again.")
     text = clip("\n".join(summary))
-    return f"{verb}: {result.program.name}", render([SectionBlock(text=MarkdownTextObject(text=text))])
+    return f"{verb}: {escape(result.program.name)}", render([SectionBlock(text=MarkdownTextObject(text=text))])
 
 
 SLACK_SLOW = "Slack didn't answer in time when I checked who may join the program."
@@ -261,7 +263,7 @@ def intake_not_saved(problems: list[str]) -> tuple[str, list[dict[str, Any]]]:
 
 def _enrollments_named(enrollments: list[Enrollment], program_names: dict[int, str]) -> str:
     """ "PLSEP (as a mentor) and ALC (as a mentee)": pause and resume act on every enrollment, so say which."""
-    parts = [f"*{program_names.get(e.program_id, 'a program')}* (as a {e.role})" for e in enrollments]
+    parts = [f"*{escape(program_names.get(e.program_id, 'a program'))}* (as a {e.role})" for e in enrollments]
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
@@ -324,7 +326,7 @@ def left_message(result: LeaveResult) -> str:
 
 def partner_left_message(program_name: str) -> str:
     return (
-        f"Your mentoring partner in *{program_name}* has had to leave the program, so your pairing has ended. "
+        f"Your mentoring partner in *{escape(program_name)}* has had to leave the program, so your pairing has ended. "
         "This isn't about you: people's circumstances change. Your coordinator will help you find a new match."
     )
 
@@ -332,7 +334,7 @@ def partner_left_message(program_name: str) -> str:
 def partner_account_gone_message(program_name: str, gone: str) -> str:
     return (
         f"<@{gone}>'s Slack account is no longer active, so I've stopped the reminders for your pairing in "
-        f"*{program_name}*. This isn't about you. Your program's coordinators have been told and can find you a "
+        f"*{escape(program_name)}*. This isn't about you. Your program's coordinators have been told and can find you a "
         "new match; to ask them yourself, type `/mentor rematch` and a few words about what you'd like (only "
         "coordinators see it). If their account comes back, your reminders pick up again."
     )
@@ -340,6 +342,6 @@ def partner_account_gone_message(program_name: str, gone: str) -> str:
 
 def admin_pairing_dissolved_message(program_name: str, partner_id: str) -> str:
     return (
-        f"A pairing in *{program_name}* was dissolved because a participant left the program. "
+        f"A pairing in *{escape(program_name)}* was dissolved because a participant left the program. "
         f"<@{partner_id}> is back in the pool and may need a new match."
     )

@@ -8,7 +8,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlo
 
 from bot.services.catalog import specialization_label
 from bot.services.reports import ProgramSummary
-from bot.views.common import clip, export_command, month_labels, plural, render, unreachable_words
+from bot.views.common import clip, escape, export_command, month_labels, plural, render, unreachable_words
 
 STATUS_ORDER = ("applied", "waitlisted", "matched", "paused", "withdrawn")
 PAIRING_ORDER = ("proposed", "introduced", "active", "ended", "dissolved")
@@ -166,7 +166,7 @@ def _survey_text(summary: ProgramSummary) -> str:
 def summary_text(summary: ProgramSummary) -> str:
     if summary.ended_on:
         return (
-            f"{summary.program_name} ended on {summary.ended_on:%b %-d, %Y}: {plural(summary.checkins, 'check-in')}, "
+            f"{escape(summary.program_name)} ended on {summary.ended_on:%b %-d, %Y}: {plural(summary.checkins, 'check-in')}, "
             f"{_hours(summary.total_hours)}."
         )
     current = summary.this_month
@@ -174,7 +174,7 @@ def summary_text(summary: ProgramSummary) -> str:
         rate = f"{current.rate:.0%} of pairs met this month"
     else:
         rate = "this month is a break" if summary.in_break else "the program has not started"
-    return f"{summary.program_name}: {rate}, {len(summary.at_risk)} at risk, {_time_left(summary)}."
+    return f"{escape(summary.program_name)}: {rate}, {len(summary.at_risk)} at risk, {_time_left(summary)}."
 
 
 def _time_left(summary: ProgramSummary) -> str:
