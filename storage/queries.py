@@ -153,6 +153,14 @@ def pairing(session: Session, pairing_id: int) -> Pairing | None:
     return session.get(Pairing, pairing_id)
 
 
+def pairings_by_id(session: Session, pairing_ids: list[int]) -> dict[int, Pairing]:
+    """Pairing id -> pairing, in one query (the pairings a page of audit events is about)."""
+    if not pairing_ids:
+        return {}
+    rows = session.exec(select(Pairing).where(Pairing.id.in_(pairing_ids)))
+    return {row.id: row for row in rows if row.id is not None}
+
+
 def pairings_of_enrollments(session: Session, enrollment_ids: list[int], *, live_only: bool = True) -> list[Pairing]:
     if not enrollment_ids:
         return []

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
+from bot.clock import FixedClock
+from bot.runtime import Runtime
+from bot.scheduler import tick
 from bot.services import programs as program_service
 from storage.engine import session_scope
 from storage.models import Program
+
+if TYPE_CHECKING:
+    from tests.slack_driver import SlackDriver
+    from tests.slack_emulator import SlackEmulator
 
 PLSEP = {
     "name": "PLSEP Mentorship 2025",
@@ -145,3 +154,55 @@ def approve_all_value(messages: list[dict[str, Any]]) -> str:
     ]
     assert values, "no match preview with an Approve all button was posted"
     return values[-1]
+
+
+# -- journey steps shared by the pair journeys --------------------------------------------------------------
+def shown_text(messages: list[dict[str, Any]]) -> str:
+    """What people read in these messages: the text and every string in the blocks."""
+    return "\n".join((m.get("text") or "") + "\n" + block_texts(m.get("blocks") or []) for m in messages)
+
+
+def each_shown(messages: list[dict[str, Any]]) -> list[str]:
+    """`shown_text` of each message on its own."""
+    return [shown_text([m]) for m in messages]
+
+
+async def ticks_at(runtime: Runtime, clock: FixedClock, *moments: datetime) -> None:
+    """The scheduler's tick at each of these moments, in order (the clock is left at the last)."""
+    for moment in moments:
+        clock.set(moment)
+        await tick(runtime)
+
+
+async def introduce_pair(emulator: SlackEmulator, runtime: Runtime, clock: FixedClock, mentor: str, mentee: str) -> str:
+    """The scheduler's tick at the clock's time introduces a pairing already approved (e.g. `hand_pair`) in
+    its group DM; that DM's id, after checking the welcome was posted there."""
+    await tick(runtime)
+    conversation = emulator.im_id(mentor, mentee)
+    assert conversation and "Welcome to" in shown_text(emulator.messages_in(conversation))
+    return conversation
+
+
+async def send_user_change(slack: SlackDriver, emulator: SlackEmulator, runtime: Runtime, user_id: str) -> None:
+    """Slack's `user_change` event for what `users.info` now says about this user (sent after a profile or
+    account changed, to apps subscribed to it); the app finishes with it before the test moves on."""
+    slack.event(
+        {
+            "type": "user_change",
+            "user": emulator.user(user_id),
+            "cache_ts": int(time.time()),
+            "event_ts": f"{time.time():.6f}",
+        }
+    )
+    await asyncio.sleep(0.2)
+    await runtime.listener_work.finished(within=5)
+    emulator.wait_idle()
+
+
+async def deactivate_account(
+    slack: SlackDriver, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock, user_id: str, at: datetime
+) -> None:
+    """A workspace admin deactivates this person's account at `at`, and Slack tells the app (`user_change`)."""
+    clock.set(at)
+    emulator.deactivate_user(user_id)
+    await send_user_change(slack, emulator, runtime, user_id)

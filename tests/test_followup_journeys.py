@@ -16,12 +16,12 @@ from bot.scheduler import tick
 from storage.engine import session_scope
 from storage.models import Enrollment, Pairing
 from tests.conftest import ADMIN_ID
-from tests.factories import approve_all_value, make_program
+from tests.factories import approve_all_value, each_shown, make_program, send_user_change, ticks_at
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_ended_program_journeys import LATE_MENTEE, paired_late
-from tests.test_partner_change_journeys import MATCHED, MENTEE, _each, _introduced_pair, _ticks, _user_change
+from tests.test_partner_change_journeys import MATCHED, MENTEE, _introduced_pair
 from tests.test_programs_and_matching import enroll_pool
 from tests.test_scheduler import _pair
 from tests.test_second_year_journeys import MENTOR
@@ -110,11 +110,11 @@ async def test_a_pair_whose_member_was_deactivated_is_left_out_of_the_overdue_ag
 
     clock.set(datetime(2025, 2, 24, 17, tzinfo=UTC))
     emulator.deactivate_user(MENTEE)
-    await _user_change(slack, emulator, runtime, MENTEE)
-    await _ticks(runtime, clock, datetime(2025, 2, 24, 17, 5, tzinfo=UTC), datetime(2025, 3, 3, 17, 5, tzinfo=UTC))
-    await _ticks(runtime, clock, datetime(2025, 3, 3, 17, 10, tzinfo=UTC))
+    await send_user_change(slack, emulator, runtime, MENTEE)
+    await ticks_at(runtime, clock, datetime(2025, 2, 24, 17, 5, tzinfo=UTC), datetime(2025, 3, 3, 17, 5, tzinfo=UTC))
+    await ticks_at(runtime, clock, datetime(2025, 3, 3, 17, 10, tzinfo=UTC))
 
-    told = _each(emulator.messages_in(ADMIN_CHANNEL))
+    told = each_shown(emulator.messages_in(ADMIN_CHANNEL))
     assert [t for t in told if f"<@{MENTEE}>" in t and "no longer active" in t], told  # the account's own alert
     [overdue] = [t for t in told if "overdue" in t.lower() and not t.startswith("Weekly digest")]
     assert "<@U0MTEE1>" in overdue, overdue

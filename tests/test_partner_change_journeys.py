@@ -11,7 +11,6 @@ pair or a coordinator would have noticed.
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +22,16 @@ from bot.scheduler import tick
 from storage.engine import session_scope
 from storage.models import Pairing, Person, Program
 from tests.conftest import ADMIN_ID
-from tests.factories import block_texts, intake_state, make_program
+from tests.factories import (
+    block_texts,
+    deactivate_account,
+    each_shown,
+    intake_state,
+    introduce_pair,
+    make_program,
+    send_user_change,
+    ticks_at,
+)
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
@@ -50,13 +58,6 @@ ANSWERS: dict[str, Any] = {
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
-def _shown(messages: list[dict[str, Any]]) -> str:
-    """What people read in these messages: the text and every string in the blocks."""
-    return "\n".join((m.get("text") or "") + "\n" + block_texts(m.get("blocks") or []) for m in messages)
-
-
-def _each(messages: list[dict[str, Any]]) -> list[str]:
-    return [_shown([m]) for m in messages]
 
 
 def _pair_in_program(engine: Engine, emulator: SlackEmulator, program: Program, **answers: Any) -> int:
@@ -90,38 +91,14 @@ async def _introduced_pair(
     """The pair introduced in its group DM on Feb 20, its agreement settled on Feb 25 if `settle`."""
     pairing_id = _pair_in_program(engine, emulator, program)
     clock.set(MATCHED)
-    await tick(runtime)
-    conversation = emulator.im_id(MENTOR, MENTEE)
-    assert conversation and "Welcome to" in _shown(emulator.messages_in(conversation))
+    conversation = await introduce_pair(emulator, runtime, clock, MENTOR, MENTEE)
     if settle:
         settle_agreement(engine, pairing_id, SETTLED)
     return pairing_id, conversation
 
 
-async def _user_change(slack: SlackDriver, emulator: SlackEmulator, runtime: Runtime, user_id: str) -> None:
-    """Slack's `user_change` event for what `users.info` now says about this user; the app finishes with it
-    before the test moves on."""
-    slack.event(
-        {
-            "type": "user_change",
-            "user": emulator.user(user_id),
-            "cache_ts": int(time.time()),
-            "event_ts": f"{time.time():.6f}",
-        }
-    )
-    await asyncio.sleep(0.2)
-    await runtime.listener_work.finished(within=5)
-    emulator.wait_idle()
-
-
 def _reactivate(emulator: SlackEmulator, user_id: str) -> None:
     emulator.add_user(user_id, name=user_id.lower(), real_name=NAMES[user_id], display_name=NAMES[user_id], tz=LA)
-
-
-async def _ticks(runtime: Runtime, clock: FixedClock, *moments: datetime) -> None:
-    for moment in moments:
-        clock.set(moment)
-        await tick(runtime)
 
 
 def _reminders(texts: list[str]) -> list[str]:
@@ -158,16 +135,16 @@ async def test_a_deactivated_mentors_mentee_is_told_once_and_the_coordinators_on
     clock.set(deactivated)
     emulator.deactivate_user(MENTOR)
     for _ in range(3):  # Slack delivers an event again when it is not sure the first one arrived
-        await _user_change(slack, emulator, runtime, MENTOR)
-    await _ticks(runtime, clock, *(deactivated + timedelta(minutes=m) for m in (1, 2, 60)))
+        await send_user_change(slack, emulator, runtime, MENTOR)
+    await ticks_at(runtime, clock, *(deactivated + timedelta(minutes=m) for m in (1, 2, 60)))
 
-    to_ana = [t for t in _each(emulator.messages_in(MENTEE)) if f"<@{MENTOR}>" in t]
+    to_ana = [t for t in each_shown(emulator.messages_in(MENTEE)) if f"<@{MENTOR}>" in t]
     assert len(to_ana) == 1, ("Ana should hear once that Bo's account is gone", to_ana)
     told = to_ana[0]
     assert "no longer active" in told and PROGRAM in told, told
     assert "reminders" in told.lower() and "/mentor rematch" in told, told
 
-    to_coordinators = _about_the_pair(_each(emulator.messages_in(ADMIN_CHANNEL)))
+    to_coordinators = _about_the_pair(each_shown(emulator.messages_in(ADMIN_CHANNEL)))
     assert len(to_coordinators) == 1, ("the coordinators should hear once, naming the pair", to_coordinators)
     assert PROGRAM in to_coordinators[0] and "no longer active" in to_coordinators[0], to_coordinators[0]
 
@@ -186,10 +163,8 @@ async def test_no_reminders_and_no_quiet_streak_while_a_partner_is_deactivated(
     _, conversation = await _introduced_pair(engine, emulator, runtime, clock, program, settle=True)
     before = len(emulator.messages_in(conversation))
 
-    clock.set(datetime(2025, 3, 10, 17, tzinfo=UTC))
-    emulator.deactivate_user(MENTOR)
-    await _user_change(slack, emulator, runtime, MENTOR)
-    await _ticks(
+    await deactivate_account(slack, emulator, runtime, clock, MENTOR, datetime(2025, 3, 10, 17, tzinfo=UTC))
+    await ticks_at(
         runtime,
         clock,
         datetime(2025, 3, 17, 16, 5, tzinfo=UTC),  # the March nudge
@@ -200,9 +175,9 @@ async def test_no_reminders_and_no_quiet_streak_while_a_partner_is_deactivated(
         datetime(2025, 5, 5, 16, 5, tzinfo=UTC),  # Monday's digest
     )
 
-    reminders = _reminders(_each(emulator.messages_in(conversation)[before:]))
+    reminders = _reminders(each_shown(emulator.messages_in(conversation)[before:]))
     assert reminders == [], ("the pair was reminded to meet while Bo's account was deactivated", reminders)
-    at_risk = [t for t in _each(emulator.messages_in(ADMIN_CHANNEL)) if "At risk" in t and f"<@{MENTEE}>" in t]
+    at_risk = [t for t in each_shown(emulator.messages_in(ADMIN_CHANNEL)) if "At risk" in t and f"<@{MENTEE}>" in t]
     assert at_risk == [], ("Ana was reported as gone quiet for months her partner could not meet", at_risk)
     clock.set(datetime(2025, 5, 5, 18, tzinfo=UTC))
     summary = block_texts(slack.admin(ADMIN_ID, "summary").json()["blocks"])
@@ -220,18 +195,16 @@ async def test_reminders_stop_while_a_partner_is_deactivated_and_resume_when_the
     _, conversation = await _introduced_pair(engine, emulator, runtime, clock, program, settle=True)
     before = len(emulator.messages_in(conversation))
 
-    clock.set(datetime(2025, 3, 10, 17, tzinfo=UTC))
-    emulator.deactivate_user(MENTOR)
-    await _user_change(slack, emulator, runtime, MENTOR)
-    await _ticks(runtime, clock, datetime(2025, 3, 17, 16, 5, tzinfo=UTC))  # Monday 9:05 AM: the March nudge
-    held = _reminders(_each(emulator.messages_in(conversation)[before:]))
+    await deactivate_account(slack, emulator, runtime, clock, MENTOR, datetime(2025, 3, 10, 17, tzinfo=UTC))
+    await ticks_at(runtime, clock, datetime(2025, 3, 17, 16, 5, tzinfo=UTC))  # Monday 9:05 AM: the March nudge
+    held = _reminders(each_shown(emulator.messages_in(conversation)[before:]))
     assert held == [], ("the pair was nudged while Bo's account was deactivated", held)
 
     clock.set(datetime(2025, 3, 18, 16, tzinfo=UTC))
     _reactivate(emulator, MENTOR)
-    await _user_change(slack, emulator, runtime, MENTOR)
-    await _ticks(runtime, clock, datetime(2025, 3, 18, 16, 5, tzinfo=UTC), datetime(2025, 3, 18, 17, 5, tzinfo=UTC))
-    resumed = _reminders(_each(emulator.messages_in(conversation)[before:]))
+    await send_user_change(slack, emulator, runtime, MENTOR)
+    await ticks_at(runtime, clock, datetime(2025, 3, 18, 16, 5, tzinfo=UTC), datetime(2025, 3, 18, 17, 5, tzinfo=UTC))
+    resumed = _reminders(each_shown(emulator.messages_in(conversation)[before:]))
     assert len(resumed) == 1 and "friendly nudge" in resumed[0], ("reminders did not resume once Bo was back", resumed)
 
     summary = block_texts(slack.admin(ADMIN_ID, "summary").json()["blocks"])
@@ -249,10 +222,8 @@ async def test_a_deactivated_mentee_stops_the_agreement_reminder_and_her_mentor_
     _, conversation = await _introduced_pair(engine, emulator, runtime, clock, program, settle=False)
     before = len(emulator.messages_in(conversation))
 
-    clock.set(datetime(2025, 2, 24, 17, tzinfo=UTC))
-    emulator.deactivate_user(MENTEE)
-    await _user_change(slack, emulator, runtime, MENTEE)
-    await _ticks(
+    await deactivate_account(slack, emulator, runtime, clock, MENTEE, datetime(2025, 2, 24, 17, tzinfo=UTC))
+    await ticks_at(
         runtime,
         clock,
         datetime(2025, 2, 24, 17, 5, tzinfo=UTC),
@@ -260,9 +231,9 @@ async def test_a_deactivated_mentee_stops_the_agreement_reminder_and_her_mentor_
         datetime(2025, 2, 27, 17, 5, tzinfo=UTC),
     )
 
-    reminders = _reminders(_each(emulator.messages_in(conversation)[before:]))
+    reminders = _reminders(each_shown(emulator.messages_in(conversation)[before:]))
     assert reminders == [], ("the pair was asked to settle an agreement Ana can no longer settle", reminders)
-    to_bo = [t for t in _each(emulator.messages_in(MENTOR)) if f"<@{MENTEE}>" in t and "no longer active" in t]
+    to_bo = [t for t in each_shown(emulator.messages_in(MENTOR)) if f"<@{MENTEE}>" in t and "no longer active" in t]
     assert len(to_bo) == 1, to_bo
 
 
@@ -284,15 +255,15 @@ async def test_a_send_failing_with_account_inactive_has_the_same_effect_as_the_e
     )
 
     nudged = datetime(2025, 3, 17, 16, 5, tzinfo=UTC)
-    await _ticks(runtime, clock, nudged, nudged + timedelta(minutes=1), nudged + timedelta(hours=1))
+    await ticks_at(runtime, clock, nudged, nudged + timedelta(minutes=1), nudged + timedelta(hours=1))
     attempts = len([c for c in emulator.calls_to("chat.postMessage") if c.arg("channel") == conversation])
 
-    to_ana = [t for t in _each(emulator.messages_in(MENTEE)) if f"<@{MENTOR}>" in t and "no longer active" in t]
+    to_ana = [t for t in each_shown(emulator.messages_in(MENTEE)) if f"<@{MENTOR}>" in t and "no longer active" in t]
     assert len(to_ana) == 1, ("Ana was not told her partner's account is gone", to_ana)
-    to_coordinators = _about_the_pair(_each(emulator.messages_in(ADMIN_CHANNEL)))
+    to_coordinators = _about_the_pair(each_shown(emulator.messages_in(ADMIN_CHANNEL)))
     assert len(to_coordinators) == 1, to_coordinators
 
-    await _ticks(runtime, clock, datetime(2025, 3, 28, 16, 5, tzinfo=UTC), datetime(2025, 3, 28, 17, 5, tzinfo=UTC))
+    await ticks_at(runtime, clock, datetime(2025, 3, 28, 16, 5, tzinfo=UTC), datetime(2025, 3, 28, 17, 5, tzinfo=UTC))
     later = len([c for c in emulator.calls_to("chat.postMessage") if c.arg("channel") == conversation])
     assert later == attempts, "the bot went on sending reminders to a pair whose mentor's account is gone"
     with session_scope(engine) as session:
@@ -309,12 +280,10 @@ async def test_coordinators_hear_of_a_deactivated_partner_by_dm_when_the_admin_c
     await _introduced_pair(engine, emulator, runtime, clock, program, settle=True)
 
     deactivated = datetime(2025, 3, 11, 17, tzinfo=UTC)
-    clock.set(deactivated)
-    emulator.deactivate_user(MENTEE)
-    await _user_change(slack, emulator, runtime, MENTEE)
-    await _ticks(runtime, clock, deactivated + timedelta(minutes=1), deactivated + timedelta(minutes=2))
+    await deactivate_account(slack, emulator, runtime, clock, MENTEE, deactivated)
+    await ticks_at(runtime, clock, deactivated + timedelta(minutes=1), deactivated + timedelta(minutes=2))
 
-    by_dm = _about_the_pair(_each(emulator.messages_in(ADMIN_ID)))
+    by_dm = _about_the_pair(each_shown(emulator.messages_in(ADMIN_ID)))
     assert len(by_dm) == 1, ("the coordinator never heard that the pair can no longer meet", by_dm)
 
 
@@ -391,7 +360,7 @@ async def test_a_paired_mentees_new_region_is_told_to_the_coordinators_once(
     _edit_profile(slack, emulator, MENTEE, 2, retries=2, meeting_format="in_person", goals=new_goals, region="Bay Area")
     await _settle_down(runtime, emulator, clock)
 
-    told = [t for t in _each(emulator.messages_in(ADMIN_CHANNEL)) if f"<@{MENTEE}>" in t]
+    told = [t for t in each_shown(emulator.messages_in(ADMIN_CHANNEL)) if f"<@{MENTEE}>" in t]
     assert len(told) == 1, ("the coordinators should hear of the region change once", told)
     assert "Inland Empire" in told[0] and "Bay Area" in told[0], told[0]
     assert f"<@{MENTOR}>" in told[0] and PROGRAM in told[0], told[0]
@@ -414,11 +383,11 @@ async def test_only_the_answers_the_match_used_are_told_to_the_coordinators(
 
     _edit_profile(slack, emulator, MENTOR, 1, region="Bay Area")
     await _settle_down(runtime, emulator, clock)
-    assert [t for t in _each(emulator.messages_in(ADMIN_CHANNEL)) if f"<@{MENTOR}>" in t] == []
+    assert [t for t in each_shown(emulator.messages_in(ADMIN_CHANNEL)) if f"<@{MENTOR}>" in t] == []
 
     _edit_profile(slack, emulator, MENTOR, 2, region="Bay Area", specializations=["school_instruction", "management"])
     await _settle_down(runtime, emulator, clock)
-    told = [t for t in _each(emulator.messages_in(ADMIN_CHANNEL)) if f"<@{MENTOR}>" in t]
+    told = [t for t in each_shown(emulator.messages_in(ADMIN_CHANNEL)) if f"<@{MENTOR}>" in t]
     assert len(told) == 1, told
     assert "Management and administration" in told[0] and f"<@{MENTEE}>" in told[0], told[0]
     assert "Bay Area" not in told[0], ("a region the match did not use was reported", told[0])

@@ -21,12 +21,12 @@ from bot.views import participant as participant_views
 from storage.engine import session_scope
 from storage.models import Pairing, Person, Program
 from tests.conftest import ADMIN_ID
-from tests.factories import block_texts, make_program
+from tests.factories import block_texts, make_program, shown_text
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_scheduler import ADMIN_CHANNEL, _pair, deliveries, enroll, person, settle_agreement
-from tests.test_workspace_change_journeys import MENTOR, _introduced_active_pair, _shown
+from tests.test_workspace_change_journeys import MENTOR, _introduced_active_pair
 
 USERS = ("U0MENT1", "U0MTEE1", "U0MENT2", "U0MTEE2", "U0ADMIN01")
 
@@ -124,7 +124,7 @@ async def test_a_coordinator_whose_own_account_is_gone_is_not_sent_the_copy_of_t
     await _tick_at(runtime, clock, at)
     await _tick_at(runtime, clock, at + timedelta(minutes=5))
 
-    told = _shown(emulator.messages_in(ADMIN_ID))
+    told = shown_text(emulator.messages_in(ADMIN_ID))
     assert "Morgan" in told or f"<@{MENTOR}>" in told, "the other coordinator heard nothing"
     tried_mentor = [c for c in emulator.calls_to("chat.postMessage") if c.arg("channel") in (MENTOR,)]
     opened_for_mentor = [c for c in emulator.calls_to("conversations.open") if c.arg("users") == MENTOR]
@@ -193,12 +193,12 @@ async def test_without_an_admin_channel_the_coordinators_hear_of_overdue_agreeme
     await _tick_at(runtime, clock, datetime(2025, 3, 3, 17, 5, tzinfo=UTC))
     await _tick_at(runtime, clock, datetime(2025, 3, 3, 20, 5, tzinfo=UTC))
     overdue = [m for m in emulator.messages_in(ADMIN_ID) if "overdue" in str(m.get("text", ""))]
-    assert len(overdue) == 1 and "<@U0MTEE1>" in _shown(overdue), _shown(emulator.messages_in(ADMIN_ID))[:300]
+    assert len(overdue) == 1 and "<@U0MTEE1>" in shown_text(overdue), shown_text(emulator.messages_in(ADMIN_ID))[:300]
 
     await _tick_at(runtime, clock, datetime(2025, 5, 1, 17, 5, tzinfo=UTC))
     await _tick_at(runtime, clock, datetime(2025, 5, 1, 20, 5, tzinfo=UTC))
     at_risk = _at_risk_posts(emulator, ADMIN_ID)
-    assert len(at_risk) == 1 and "<@U0MTEE2>" in _shown(at_risk)
+    assert len(at_risk) == 1 and "<@U0MTEE2>" in shown_text(at_risk)
 
 
 def test_a_rematch_choice_without_a_pairing_says_it_is_out_of_date(

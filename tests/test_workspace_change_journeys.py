@@ -10,10 +10,8 @@ fix may listen for it or ask Slack again; an app that does not listen simply ign
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,12 +21,21 @@ from bot.app import create_runtime
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.runtime import Runtime
-from bot.scheduler import tick
 from bot.views.messages import render_delivery
 from storage.engine import session_scope
 from storage.models import Pairing, Person, Program
 from tests.conftest import ADMIN_ID
-from tests.factories import PLSEP, block_texts, make_program, program_modal_state
+from tests.factories import (
+    PLSEP,
+    block_texts,
+    deactivate_account,
+    introduce_pair,
+    make_program,
+    program_modal_state,
+    send_user_change,
+    shown_text,
+    ticks_at,
+)
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
@@ -75,38 +82,9 @@ async def _introduced_active_pair(
     at = datetime(2025, 2, 20, 18, tzinfo=UTC)  # Thursday 10 AM in Los Angeles
     clock.set(at)
     pairing_id = hand_pair(engine, program, MENTOR, MENTEE, at)
-    await tick(runtime)
-    conversation = emulator.im_id(MENTOR, MENTEE)
-    assert conversation and "Welcome to" in _shown(emulator.messages_in(conversation))
+    conversation = await introduce_pair(emulator, runtime, clock, MENTOR, MENTEE)
     settle_agreement(engine, pairing_id, datetime(2025, 2, 25, 18, tzinfo=UTC))
     return pairing_id, conversation
-
-
-def _shown(messages: list[dict[str, Any]]) -> str:
-    """What people read in these messages: the text and every string in the blocks."""
-    return "\n".join((m.get("text") or "") + "\n" + block_texts(m.get("blocks") or []) for m in messages)
-
-
-async def _user_change(slack: SlackDriver, emulator: SlackEmulator, runtime: Runtime, user_id: str) -> None:
-    """The `user_change` event Slack sends (to apps subscribed to it) after a profile or account changed; an
-    app that handles it gets to finish before the test moves on."""
-    slack.event(
-        {
-            "type": "user_change",
-            "user": emulator.user(user_id),
-            "cache_ts": int(time.time()),
-            "event_ts": f"{time.time():.6f}",
-        }
-    )
-    await asyncio.sleep(0.2)
-    await runtime.listener_work.finished(within=5)
-    emulator.wait_idle()
-
-
-async def _ticks(runtime: Runtime, clock: FixedClock, *moments: datetime) -> None:
-    for moment in moments:
-        clock.set(moment)
-        await tick(runtime)
 
 
 # -- the admin channel archived, or replaced ----------------------------------------------------------------
@@ -126,13 +104,13 @@ async def test_we_need_help_reaches_a_coordinator_when_the_admin_channel_is_arch
     clock.set(pressed)
     slack.block_action(MENTEE, "shelfmate_need_help", str(pairing_id), channel_id=conversation)
     told = wait_for(lambda: emulator.responses_to(slack.last_response_url))[-1]["text"]
-    await _ticks(runtime, clock, *(pressed + timedelta(minutes=m) for m in (1, 2, 3, 60)))
+    await ticks_at(runtime, clock, *(pressed + timedelta(minutes=m) for m in (1, 2, 3, 60)))
 
-    coordinator_saw = _shown(emulator.messages_in(ADMIN_ID)) + "\n".join(
+    coordinator_saw = shown_text(emulator.messages_in(ADMIN_ID)) + "\n".join(
         e.get("text", "") for e in emulator.ephemerals(user_id=ADMIN_ID)
     )
     pair_saw = "\n".join(
-        [told, _shown(emulator.messages_in(MENTEE)), _shown(emulator.messages_in(conversation)[before:])]
+        [told, shown_text(emulator.messages_in(MENTEE)), shown_text(emulator.messages_in(conversation)[before:])]
     )
     pair_told_it_failed = any(words in pair_saw.lower() for words in ("couldn't reach", "could not reach"))
     assert f"<@{MENTEE}>" in coordinator_saw or pair_told_it_failed, (
@@ -157,7 +135,7 @@ async def test_an_alert_queued_before_the_admin_channel_changed_goes_to_the_new_
     emulator.add_channel(new_channel, "plsep-coordinators", members=[ADMIN_ID, emulator.bot_user_id])
     _active_pair(engine, emulator, program)  # and no meeting logged in March or April
 
-    await _ticks(runtime, clock, datetime(2025, 5, 1, 7, 5, tzinfo=UTC))  # Thu May 1, 12:05 AM in Los Angeles
+    await ticks_at(runtime, clock, datetime(2025, 5, 1, 7, 5, tzinfo=UTC))  # Thu May 1, 12:05 AM in Los Angeles
     clock.set(datetime(2025, 5, 1, 15, 0, tzinfo=UTC))  # 8 AM: the coordinator edits the program
     values = PLSEP | {"admin_channel": new_channel}
     response = slack.view_submission(
@@ -169,10 +147,10 @@ async def test_an_alert_queued_before_the_admin_channel_changed_goes_to_the_new_
     assert response.status_code == 200 and response.content in (b"", b"{}"), response.text
     with session_scope(engine) as session:
         assert session.get(Program, program.id).admin_channel == new_channel
-    await _ticks(runtime, clock, datetime(2025, 5, 1, 16, 5, tzinfo=UTC))  # 9:05 AM
+    await ticks_at(runtime, clock, datetime(2025, 5, 1, 16, 5, tzinfo=UTC))  # 9:05 AM
 
-    in_new = _shown(emulator.messages_in(new_channel))
-    in_old = _shown(emulator.messages_in(ADMIN_CHANNEL))
+    in_new = shown_text(emulator.messages_in(new_channel))
+    in_old = shown_text(emulator.messages_in(ADMIN_CHANNEL))
     assert "At risk" in in_new and f"<@{MENTOR}>" in in_new, (
         "the at-risk alert went to the program's old admin channel after the coordinator changed it",
         {"old channel": in_old[-300:], "new channel": in_new[-300:]},
@@ -211,7 +189,7 @@ def test_moving_the_program_to_a_channel_shelfmate_is_not_in_warns_the_coordinat
     if not refused:
         wait_for(lambda: emulator.messages_in(ADMIN_ID), what="the coordinator's confirmation")
         emulator.wait_idle()
-    told = response.text + _shown(emulator.messages_in(ADMIN_ID))
+    told = response.text + shown_text(emulator.messages_in(ADMIN_ID))
     assert any(hint in told.lower() for hint in ("invite", "add me", "add shelfmate")), (
         "the program now reports to a channel Shelfmate cannot post in, and the coordinator was told nothing",
         told,
@@ -260,7 +238,7 @@ async def test_removing_the_app_for_a_day_does_not_mark_the_pair_unreachable_or_
     clock.set(removed)
     hand_pair(engine, program, MENTOR, MENTEE, removed)  # approved just before the app was removed
     emulator.fail("*", error="account_inactive", times=None)  # what Slack answers a removed app's bot token
-    await _ticks(runtime, clock, removed, removed + timedelta(minutes=1), removed + timedelta(minutes=30))
+    await ticks_at(runtime, clock, removed, removed + timedelta(minutes=1), removed + timedelta(minutes=30))
 
     # Friday morning: reinstalled; the operator puts the new bot token in and restarts the bot.
     emulator.clear_faults()
@@ -268,11 +246,11 @@ async def test_removing_the_app_for_a_day_does_not_mark_the_pair_unreachable_or_
     restarted = create_runtime(dataclasses.replace(settings, bot_token=emulator.token), engine=engine, clock=clock)
     friday = datetime(2025, 2, 21, 17, 5, tzinfo=UTC)
     monday = datetime(2025, 2, 24, 17, 5, tzinfo=UTC)  # 9:05 AM: the weekly digest
-    await _ticks(restarted, clock, friday, friday + timedelta(minutes=1), friday + timedelta(hours=1), monday)
+    await ticks_at(restarted, clock, friday, friday + timedelta(minutes=1), friday + timedelta(hours=1), monday)
 
     blamed = [
         shown
-        for shown in map(_shown, ([m] for m in emulator.messages_in(ADMIN_CHANNEL)))
+        for shown in map(shown_text, ([m] for m in emulator.messages_in(ADMIN_CHANNEL)))
         if any(f"<@{uid}>" in shown[shown.lower().find("can't reach") :] for uid in (MENTOR, MENTEE))
         and "can't reach" in shown.lower()
     ]
@@ -281,7 +259,7 @@ async def test_removing_the_app_for_a_day_does_not_mark_the_pair_unreachable_or_
         blamed,
     )
     conversation = emulator.im_id(MENTOR, MENTEE)
-    intro = _shown(emulator.messages_in(conversation)) if conversation else ""
+    intro = shown_text(emulator.messages_in(conversation)) if conversation else ""
     assert "Welcome to" in intro, "the pair approved before the app was removed was never introduced"
 
 
@@ -297,14 +275,14 @@ async def test_a_pair_approved_before_the_token_was_replaced_is_introduced_once_
     clock.set(thursday)
     hand_pair(engine, program, MENTOR, MENTEE, thursday)
     emulator.token = "xoxb-reinstalled-token"  # the bot still sends the old one: Slack answers invalid_auth
-    await _ticks(runtime, clock, *(thursday + timedelta(minutes=30 * n) for n in range(17)))  # until 6 PM
+    await ticks_at(runtime, clock, *(thursday + timedelta(minutes=30 * n) for n in range(17)))  # until 6 PM
 
     restarted = create_runtime(dataclasses.replace(settings, bot_token=emulator.token), engine=engine, clock=clock)
     friday = datetime(2025, 2, 21, 17, 5, tzinfo=UTC)  # 9:05 AM
-    await _ticks(restarted, clock, friday, friday + timedelta(minutes=1), friday + timedelta(hours=1))
+    await ticks_at(restarted, clock, friday, friday + timedelta(minutes=1), friday + timedelta(hours=1))
 
     conversation = emulator.im_id(MENTOR, MENTEE)
-    intro = _shown(emulator.messages_in(conversation)) if conversation else ""
+    intro = shown_text(emulator.messages_in(conversation)) if conversation else ""
     assert "Welcome to" in intro, (
         "the intro was given up on while the bot's own token was refused, and never sent once it worked",
         [(d.kind, d.status, d.attempts, d.error) for d in deliveries(engine)],
@@ -321,10 +299,8 @@ async def test_a_mentor_deactivated_mid_program_is_listed_under_cant_reach(
     emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID, emulator.bot_user_id])
     await _introduced_active_pair(engine, emulator, program, runtime, clock)
 
-    clock.set(datetime(2025, 3, 10, 17, tzinfo=UTC))
-    emulator.deactivate_user(MENTOR)
-    await _user_change(slack, emulator, runtime, MENTOR)
-    await _ticks(
+    await deactivate_account(slack, emulator, runtime, clock, MENTOR, datetime(2025, 3, 10, 17, tzinfo=UTC))
+    await ticks_at(
         runtime,
         clock,
         datetime(2025, 3, 11, 17, tzinfo=UTC),
@@ -354,17 +330,17 @@ async def test_reminders_follow_a_mentees_new_time_zone(
     emulator.add_user(
         MENTEE, name=MENTEE.lower(), real_name=NAMES[MENTEE], display_name=NAMES[MENTEE], tz=HONOLULU, tz_offset=-36000
     )
-    await _user_change(slack, emulator, runtime, MENTEE)
-    await _ticks(runtime, clock, datetime(2025, 3, 11, 17, tzinfo=UTC), datetime(2025, 3, 14, 17, tzinfo=UTC))
+    await send_user_change(slack, emulator, runtime, MENTEE)
+    await ticks_at(runtime, clock, datetime(2025, 3, 11, 17, tzinfo=UTC), datetime(2025, 3, 14, 17, tzinfo=UTC))
 
-    await _ticks(runtime, clock, datetime(2025, 3, 17, 16, 5, tzinfo=UTC))  # Mon 9:05 AM in LA, 6:05 AM in Honolulu
+    await ticks_at(runtime, clock, datetime(2025, 3, 17, 16, 5, tzinfo=UTC))  # Mon 9:05 AM in LA, 6:05 AM in Honolulu
     conversation = emulator.im_id(MENTOR, MENTEE)
-    early = _shown(emulator.messages_in(conversation)) if conversation else ""
+    early = shown_text(emulator.messages_in(conversation)) if conversation else ""
     assert "friendly nudge" not in early, "the nudge reached the mentee at 6:05 AM in her new time zone (Honolulu)"
 
-    await _ticks(runtime, clock, datetime(2025, 3, 17, 19, 5, tzinfo=UTC))  # 9:05 AM in Honolulu
+    await ticks_at(runtime, clock, datetime(2025, 3, 17, 19, 5, tzinfo=UTC))  # 9:05 AM in Honolulu
     conversation = emulator.im_id(MENTOR, MENTEE)
-    later = _shown(emulator.messages_in(conversation)) if conversation else ""
+    later = shown_text(emulator.messages_in(conversation)) if conversation else ""
     assert "friendly nudge" in later, "the nudge held for Honolulu's working hours never went out"
 
 
@@ -379,8 +355,8 @@ async def test_an_export_shows_a_participants_current_name(
 
     clock.set(datetime(2025, 4, 14, 17, tzinfo=UTC))
     emulator.add_user(MENTOR, name=MENTOR.lower(), real_name="Morgan Reyes", display_name="Morgan Reyes", tz=LA)
-    await _user_change(slack, emulator, runtime, MENTOR)
-    await _ticks(runtime, clock, datetime(2025, 4, 15, 17, tzinfo=UTC))
+    await send_user_change(slack, emulator, runtime, MENTOR)
+    await ticks_at(runtime, clock, datetime(2025, 4, 15, 17, tzinfo=UTC))
 
     clock.set(datetime(2025, 5, 5, 17, tzinfo=UTC))
     slack.admin(ADMIN_ID, "export participants")
@@ -403,7 +379,7 @@ async def test_sends_resume_in_the_same_process_once_slack_accepts_the_token_aga
     clock.set(suspended)
     hand_pair(engine, program, MENTOR, MENTEE, suspended)
     emulator.fail("*", error="account_inactive", times=None)
-    await _ticks(runtime, clock, *(suspended + timedelta(minutes=m) for m in (0, 1, 2, 30)))
+    await ticks_at(runtime, clock, *(suspended + timedelta(minutes=m) for m in (0, 1, 2, 30)))
 
     [intro] = [d for d in deliveries(engine) if d.kind == "intro"]
     assert (intro.status, intro.attempts) == ("due", 0), (intro.status, intro.attempts, intro.error)
@@ -412,8 +388,8 @@ async def test_sends_resume_in_the_same_process_once_slack_accepts_the_token_aga
     assert len(refused) == 1 and settings.bot_token not in refused[0], refused
 
     emulator.clear_faults()
-    await _ticks(runtime, clock, suspended + timedelta(hours=1))
+    await ticks_at(runtime, clock, suspended + timedelta(hours=1))
     conversation = emulator.im_id(MENTOR, MENTEE)
-    assert conversation and "Welcome to" in _shown(emulator.messages_in(conversation))
+    assert conversation and "Welcome to" in shown_text(emulator.messages_in(conversation))
     with session_scope(engine) as session:
         assert all(session.get(Person, uid).unreachable_reason is None for uid in (MENTOR, MENTEE))

@@ -37,7 +37,7 @@ from bot.services.catalog import (
 )
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
-from storage.models import Delivery, DeliveryStatus, Enrollment, Pairing, Program, Role
+from storage.models import Delivery, DeliveryStatus, Enrollment, Pairing, Person, Program, Role
 
 PROFILE_CHANGED = "profile_changed"
 # Hex digits of a change's digest in its notice's key: with the day ("2025-04-10:") it fits the 32-character
@@ -118,12 +118,26 @@ def queue_edit_notice(
     program = queries.program_by_id(session, enrollment.program_id)
     if not changed or program is None or enrollment.id is None:
         return []
+    pairings = [
+        pairing
+        for pairing in queries.pairings_of_enrollments(session, [enrollment.id])
+        # a draft the coordinators have not approved: the next preview scores it afresh
+        if not pairing.is_draft()
+    ]
+    if not pairings:
+        return []
+    # Read once for all the person's pairs (a mentor may have many), not once a pair: the program's rules, the
+    # pairs' members and their people.
+    rules = pairing_service.rules_for(session, program)
+    members = queries.enrollments_by_id(
+        session, sorted({e for p in pairings for e in (p.mentor_enrollment_id, p.mentee_enrollment_id)})
+    )
+    members[enrollment.id] = enrollment
+    people = queries.people(session, sorted({e.person_id for e in members.values()}))
     pairs = []
     told: set[str] = set()
-    for pairing in queries.pairings_of_enrollments(session, [enrollment.id]):
-        if pairing.is_draft():
-            continue  # a draft the coordinators have not approved: the next preview scores it afresh
-        found = _pair_change(session, program, pairing, enrollment, before, changed)
+    for pairing in pairings:
+        found = _pair_change(program, rules, pairing, members, people, enrollment, before, changed)
         if found is not None:
             answers, pair = found
             told |= answers
@@ -192,21 +206,25 @@ def _notice_period(
 
 
 def _pair_change(
-    session: Session,
     program: Program,
+    rules: matching.MatchRules,
     pairing: Pairing,
+    members: dict[int, Enrollment],
+    people: dict[str, Person],
     enrollment: Enrollment,
     before: dict[str, Any],
     changed: set[str],
 ) -> tuple[set[str], dict[str, Any]] | None:
     """(the changed answers this pairing's match used, how its match reads then and now); None when no part of
-    it reads differently."""
-    mentor = queries.enrollment(session, pairing.mentor_enrollment_id)
-    mentee = queries.enrollment(session, pairing.mentee_enrollment_id)
+    it reads differently. `members` and `people` hold the enrollments and people of the pairing (read once for
+    all the edited person's pairs)."""
+    mentor = members.get(pairing.mentor_enrollment_id)
+    mentee = members.get(pairing.mentee_enrollment_id)
     if mentor is None or mentee is None:
         return None
-    people = queries.people(session, [mentor.person_id, mentee.person_id])
-    names = {pid: p.display_name for pid, p in people.items() if p.display_name}
+    names = {
+        pid: p.display_name for pid in (mentor.person_id, mentee.person_id) if (p := people.get(pid)) and p.display_name
+    }
 
     def candidate(e: Enrollment, answers: dict[str, Any] | None = None) -> matching.Candidate:
         person = people.get(e.person_id)
@@ -215,7 +233,6 @@ def _pair_change(
             return plain
         return dataclasses.replace(plain, **answers)  # lists as tuples: Candidate keeps them as sets
 
-    rules = pairing_service.rules_for(session, program)
     mine = enrollment.role == Role.MENTOR
     old_pair = (
         (candidate(mentor, before), candidate(mentee)) if mine else (candidate(mentor), candidate(mentee, before))

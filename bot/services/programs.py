@@ -532,14 +532,17 @@ def audit_trail(session: Session, user_id: str, super_admins: frozenset[str], li
     of each pairing an event is about (an event stores the pairing's id only)."""
     events = visible_audit_events(session, user_id, super_admins, limit)
     programs = [p for p in queries.all_programs(session) if p.id is not None]
+    # Two queries for the whole page (its pairings, then their members), not two or three per event.
+    pairing_ids = {(event.detail or {}).get("pairing_id") for event in events}
+    pairings = queries.pairings_by_id(session, sorted(i for i in pairing_ids if isinstance(i, int)))
+    members = queries.enrollments_by_id(
+        session, sorted({e for p in pairings.values() for e in (p.mentor_enrollment_id, p.mentee_enrollment_id)})
+    )
     pairs: dict[int, tuple[str, str]] = {}
-    for event in events:
-        pairing_id = (event.detail or {}).get("pairing_id")
-        if isinstance(pairing_id, int) and pairing_id not in pairs:
-            pairing = queries.pairing(session, pairing_id)
-            members = queries.pair_members(session, pairing) if pairing is not None else None
-            if members is not None:
-                pairs[pairing_id] = members
+    for pairing_id, pairing in pairings.items():
+        mentor, mentee = members.get(pairing.mentor_enrollment_id), members.get(pairing.mentee_enrollment_id)
+        if mentor is not None and mentee is not None:
+            pairs[pairing_id] = (mentor.person_id, mentee.person_id)
     return AuditTrail(
         events=events,
         program_names={p.id: p.name for p in programs if p.id is not None},

@@ -373,8 +373,9 @@ def export_csv(session: Session, program: Program, kind: str) -> bytes:
         writer.writerow(
             ["pairing_id", "met_on", "duration_minutes", "format", "topics", "rating", "logged_by", "logged_by_name"]
         )
+        checkins_of = queries.checkins_by_pairing(session, [p.id for p in pairings if p.id is not None])
         for p in pairings:
-            for c in queries.checkins_for_pairing(session, p.id):  # type: ignore[arg-type]
+            for c in checkins_of.get(p.id or 0, []):
                 writer.writerow(
                     [p.id, c.met_on.isoformat(), c.duration_minutes, c.format, "; ".join(c.topics), c.rating or "",
                      c.logged_by, name.get(c.logged_by, "")]
@@ -384,9 +385,10 @@ def export_csv(session: Session, program: Program, kind: str) -> bytes:
         participants: dict[tuple[str, str], Enrollment] = {}
         meetings: Counter[tuple[str, str]] = Counter()
         minutes: Counter[tuple[str, str]] = Counter()
+        checkins_of = queries.checkins_by_pairing(session, [p.id for p in pairings if p.id is not None])
         for p in pairings:
             members = [e for e in (by_id.get(p.mentor_enrollment_id), by_id.get(p.mentee_enrollment_id)) if e]
-            checkins = queries.checkins_for_pairing(session, p.id)  # type: ignore[arg-type]
+            checkins = checkins_of.get(p.id or 0, [])
             if not (_was_paired(p) or checkins):
                 continue
             for e in members:
