@@ -23,11 +23,11 @@ from bot.scheduler import tick
 from storage.engine import session_scope
 from storage.models import Delivery, Enrollment, Pairing, Person, Program
 from tests.conftest import ADMIN_ID
-from tests.factories import approve_all_value, block_texts, make_program
+from tests.factories import approve_all_value, block_texts, each_shown, make_program
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
-from tests.test_partner_change_journeys import MENTEE, _edit_profile, _settle_down, _shown
+from tests.test_partner_change_journeys import MENTEE, _edit_profile, _settle_down
 from tests.test_programs_and_matching import enroll_pool
 from tests.test_scheduler import enroll, hand_pair, log_meeting, settle_agreement
 from tests.test_security_review_journeys import _about, _running_pair
@@ -212,7 +212,7 @@ async def test_an_answer_flipped_back_and_forth_ends_with_the_coordinators_told_
     clock.set(clock.now() + timedelta(hours=1))
     await _settle_down(runtime, emulator, clock)
 
-    told = [_shown([m]) for m in _about(emulator, MENTEE)]
+    told = each_shown(_about(emulator, MENTEE))
     assert len(told) == 3, told
     assert "from *Inland Empire* to *Bay Area*" in told[-1], ("the last notice is out of date", told)
 

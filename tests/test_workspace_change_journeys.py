@@ -214,7 +214,7 @@ def test_moving_the_program_to_a_channel_shelfmate_cannot_see_says_so_and_both_w
     )
     assert response.status_code == 200, response.text
     wait_for(lambda: emulator.messages_in(ADMIN_ID), what="the coordinator's confirmation")
-    told = _shown(emulator.messages_in(ADMIN_ID))
+    told = shown_text(emulator.messages_in(ADMIN_ID))
     assert "can't see" in told and "private" in told and "/invite @Shelfmate" in told, told
     assert "choose another admin channel" in told, told
 
