@@ -23,6 +23,7 @@ from bot.views import audit as audit_views
 from bot.views import help as help_views
 from bot.views import summary as summary_views
 from bot.views.chart import meeting_rate_png
+from bot.views.common import escape
 from bot.views.ids import (
     ACTION_APPROVE_ALL,
     ACTION_APPROVE_PAIR,
@@ -101,7 +102,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                 if program_service.has_ended(program, runtime.now()):
                     await ack(text=program_service.ended_message(program), response_type="ephemeral")
                     return
-                await ack(text=f"Working out matches for {program.name}…", response_type="ephemeral")
+                await ack(text=f"Working out matches for {escape(program.name)}…", response_type="ephemeral")
                 await say(await _post_preview(runtime, program, user_id))
             elif subcommand in ("pair", "unpair"):
                 mentor_id, mentee_id, name = parse_two_people(args)
@@ -340,7 +341,7 @@ async def _post_preview(runtime: Runtime, program: Program, actor: str) -> str:
     if not channel:
         return summary + " Set an admin channel (`/mentor-admin program edit`) to review them there."
     try:
-        posted = await runtime.gateway.post(
+        await runtime.gateway.post(
             channel,
             admin_views.preview_post_text(preview),
             admin_views.match_preview_blocks(preview, rehearsal=runtime.rehearsal),
@@ -354,10 +355,10 @@ async def _post_preview(runtime: Runtime, program: Program, actor: str) -> str:
                 initial_comment=None,
             )
     except Unreachable as error:
-        return summary + f" I couldn't post in <#{channel}> ({error.error}): invite me there with `/invite @Shelfmate`."
+        return f"{summary} {admin_views.admin_channel_refused(channel, error.error)}"
     except SlackUnavailable:
         return summary + " Slack didn't answer; the proposal is saved, run the preview again to post it."
-    return summary + f" Review them in <#{channel}>." + ("" if posted.ts else "")
+    return summary + f" Review them in <#{channel}>."
 
 
 async def _post_summary(runtime: Runtime, program: Program, summary: reports.ProgramSummary) -> str:
@@ -378,7 +379,7 @@ async def _post_summary(runtime: Runtime, program: Program, summary: reports.Pro
                 title=f"{program.name}: meetings by month",
             )
     except Unreachable as error:
-        return f"I couldn't post in <#{program.admin_channel}> ({error.error}): invite me with `/invite @Shelfmate`."
+        return admin_views.admin_channel_refused(program.admin_channel, error.error)
     except SlackUnavailable:
         return "Slack didn't answer; please try again in a minute."
     return f"Posted to <#{program.admin_channel}>."
@@ -397,7 +398,7 @@ async def _post_export(runtime: Runtime, program: Program, kind: str, actor: str
             initial_comment=f"<@{actor}> exported {kind}.",
         )
     except Unreachable as error:
-        return f"I couldn't upload to <#{program.admin_channel}> ({error.error})."
+        return admin_views.admin_channel_refused(program.admin_channel, error.error, doing="upload to")
     except SlackUnavailable:
         return "Slack didn't answer; please try again in a minute."
     return f"Uploaded `{kind}` to <#{program.admin_channel}>."

@@ -33,7 +33,16 @@ from bot.services.csv_files import SpreadsheetCsv
 from bot.services.pairing import ApprovalResult, Decision, MatchPreview, Who
 from bot.services.programs import LIST_TEXT_LIMIT, MAX_CAPACITY, blackouts_text
 from bot.services.reasons import split_reasons
-from bot.views.common import MAX_BLOCKS_PER_MESSAGE, admin_channel_problem, clip, escape, plural, render
+from bot.views.common import (
+    MAX_BLOCKS_PER_MESSAGE,
+    admin_channel_fix,
+    admin_channel_problem,
+    admin_channel_refusal,
+    clip,
+    escape,
+    plural,
+    render,
+)
 from bot.views.ids import (
     ACTION_APPROVE_ALL,
     ACTION_APPROVE_PAIR,
@@ -686,3 +695,13 @@ def profile_changed_admin_text(payload: dict[str, Any]) -> str:
         )
     lines.append("_The pairing's recorded reasons stay as they were when it was approved._")
     return "\n".join(lines)
+
+
+def admin_channel_refused(channel: str, problem: str, *, doing: str = "post in") -> str:
+    """A coordinator's summary, export or preview the admin channel refused: why, in words, and the way out
+    that fits (an invitation cannot unarchive a channel), never Slack's error code."""
+    where = f"<#{channel}>"
+    reason = admin_channel_refusal(problem)
+    if reason is None:
+        return f"I couldn't {doing} {where}: Slack refused it. Please try again in a minute."
+    return f"I couldn't {doing} {where}: {reason}; {admin_channel_fix(problem, where)}."
