@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from bot.clock import FixedClock
 from bot.runtime import Runtime
 from bot.scheduler import tick
 from bot.services import programs as program_service
 from storage.engine import session_scope
-from storage.models import Program
+from storage.models import Enrollment, Pairing, Program
 
 if TYPE_CHECKING:
     from tests.slack_driver import SlackDriver
@@ -47,6 +48,39 @@ def make_program(engine: Engine, **overrides: str) -> Program:
     values = PLSEP | overrides
     with session_scope(engine, write=True) as session:
         return program_service.create_program(session, values, actor="U0ADMIN01", now=datetime(2025, 1, 1, tzinfo=UTC))
+
+
+def stored_enrollment(session: Session, program_id: int | None, person_id: str, role: str, **fields: Any) -> Enrollment:
+    """An enrollment written straight to the database (a school librarian in reference unless told), its id
+    ready."""
+    values: dict[str, Any] = {
+        "status": "matched",
+        "library_type": "school",
+        "organization": "X",
+        "specializations": ["reference"],
+        "years_experience": 9 if role == "mentor" else 1,
+    }
+    enrollment = Enrollment(program_id=program_id, person_id=person_id, role=role, **(values | fields))
+    session.add(enrollment)
+    session.flush()
+    return enrollment
+
+
+def stored_pairing(
+    session: Session, mentor: Enrollment, mentee: Enrollment, approved_at: datetime, **fields: Any
+) -> Pairing:
+    """An approved pairing written straight to the database (active unless told), its id ready."""
+    values: dict[str, Any] = {"status": "active"} | fields
+    pairing = Pairing(
+        program_id=mentor.program_id,
+        mentor_enrollment_id=mentor.id,
+        mentee_enrollment_id=mentee.id,
+        approved_at=approved_at,
+        **values,
+    )
+    session.add(pairing)
+    session.flush()
+    return pairing
 
 
 def program_modal_state(**values: str) -> dict[str, dict[str, dict[str, Any]]]:

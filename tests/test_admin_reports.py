@@ -18,7 +18,7 @@ from bot.scheduler import tick
 from storage.engine import session_scope
 from storage.models import CheckIn, Enrollment, Pairing, Person, Program
 from tests.conftest import ADMIN_ID
-from tests.factories import block_texts, make_program
+from tests.factories import block_texts, make_program, stored_enrollment, stored_pairing
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_participants import wait_for
@@ -40,14 +40,10 @@ def build_known_state(engine: Engine, **program_overrides: str) -> dict[str, Any
         session.get(Person, "U0E3").unreachable_reason = "account_inactive"
 
         def enroll(uid: str, role: str, status: str, specs: list[str]) -> Enrollment:
-            e = Enrollment(
-                program_id=program.id, person_id=uid, role=role, status=status, library_type="school",
-                organization="X", specializations=specs, years_experience=9 if role == "mentor" else 1,
-                capacity=2 if role == "mentor" else 0,
-            )  # fmt: skip
-            session.add(e)
-            session.flush()
-            return e
+            capacity = 2 if role == "mentor" else 0
+            return stored_enrollment(
+                session, program.id, uid, role, status=status, specializations=specs, capacity=capacity
+            )
 
         m1 = enroll("U0M1", "mentor", "matched", ["reference"])
         m2 = enroll("U0M2", "mentor", "matched", ["reference"])
@@ -58,30 +54,9 @@ def build_known_state(engine: Engine, **program_overrides: str) -> dict[str, Any
         enroll("U0E4", "mentee", "waitlisted", ["cataloging", "reference"])
         enroll("U0E5", "mentee", "waitlisted", ["cataloging"])
         approved = datetime(2025, 2, 20, tzinfo=UTC)
-        p1 = Pairing(
-            program_id=program.id,
-            mentor_enrollment_id=m1.id,
-            mentee_enrollment_id=e1.id,
-            status="active",
-            approved_at=approved,
-        )
-        p2 = Pairing(
-            program_id=program.id,
-            mentor_enrollment_id=m2.id,
-            mentee_enrollment_id=e2.id,
-            status="active",
-            approved_at=approved,
-            at_risk=True,
-        )
-        p3 = Pairing(
-            program_id=program.id,
-            mentor_enrollment_id=m2.id,
-            mentee_enrollment_id=e3.id,
-            status="introduced",
-            approved_at=approved,
-        )
-        session.add_all([p1, p2, p3])
-        session.flush()
+        p1 = stored_pairing(session, m1, e1, approved)
+        p2 = stored_pairing(session, m2, e2, approved, at_risk=True)
+        stored_pairing(session, m2, e3, approved, status="introduced")
         for pairing, day, minutes, rating in (
             (p1, date(2025, 3, 5), 60, 5),
             (p1, date(2025, 5, 2), 30, 4),

@@ -17,9 +17,9 @@ from sqlmodel import Session
 from bot.services import profile_changes, reports
 from bot.services import programs as program_service
 from storage.engine import session_scope
-from storage.models import AuditEvent, CheckIn, Enrollment, Pairing, Person, Program
+from storage.models import AuditEvent, CheckIn, Enrollment, Person, Program
 from tests.conftest import ADMIN_ID
-from tests.factories import make_program
+from tests.factories import make_program, stored_enrollment, stored_pairing
 
 APPROVED = datetime(2025, 2, 20, tzinfo=UTC)
 NOW = datetime(2025, 5, 20, 18, 0, tzinfo=UTC)
@@ -49,31 +49,13 @@ def one_mentor_program(engine: Engine, pairs: int, *, name: str) -> dict[str, An
     with session_scope(engine, write=True) as session:
         session.add(Person(slack_user_id=mentor_id, display_name="mentor", timezone="America/Los_Angeles"))
         session.flush()
-        mentor = Enrollment(
-            program_id=program.id, person_id=mentor_id, role="mentor", status="matched", library_type="school",
-            organization="X", specializations=["reference"], years_experience=9, capacity=pairs,
-        )  # fmt: skip
-        session.add(mentor)
-        session.flush()
+        mentor = stored_enrollment(session, program.id, mentor_id, "mentor", capacity=pairs)
         for n in range(pairs):
             mentee_id = f"U0E{name[-3:]}{n:03d}"
             session.add(Person(slack_user_id=mentee_id, display_name=f"mentee {n}", timezone="America/Los_Angeles"))
             session.flush()
-            mentee = Enrollment(
-                program_id=program.id, person_id=mentee_id, role="mentee", status="matched", library_type="school",
-                organization="Y", specializations=["reference"], years_experience=1,
-            )  # fmt: skip
-            session.add(mentee)
-            session.flush()
-            pairing = Pairing(
-                program_id=program.id,
-                mentor_enrollment_id=mentor.id,
-                mentee_enrollment_id=mentee.id,
-                status="active",
-                approved_at=APPROVED,
-            )
-            session.add(pairing)
-            session.flush()
+            mentee = stored_enrollment(session, program.id, mentee_id, "mentee", organization="Y")
+            pairing = stored_pairing(session, mentor, mentee, APPROVED)
             for day in (date(2025, 3, 5), date(2025, 4, 9)):
                 session.add(
                     CheckIn(
