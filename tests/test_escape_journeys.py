@@ -10,11 +10,13 @@ from sqlalchemy.engine import Engine
 
 from bot.clock import FixedClock
 from bot.views.common import escape
+from storage.engine import session_scope
 from tests.conftest import ADMIN_ID
-from tests.factories import make_program
+from tests.factories import make_program, stored_pairing
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_leftover2_journeys import ESCAPED_NAME, MARKED_NAME, everything_said
+from tests.test_scheduler import enroll, person
 
 BO, ANA, NEWCOMER = "U0ESCBO", "U0ESCANA", "U0ESCNEW"
 
@@ -47,6 +49,31 @@ def test_refusals_that_name_a_program_with_markup_neither_ping_nor_link(
     said = everything_said(emulator, answers)
     naming = [text for text in said if "Tweens" in text]
     assert len(naming) >= 6, said
+    raw = [text for text in naming if "<!channel>" in text or "<&>" in text]
+    assert raw == [], ("the program's name was quoted as mrkdwn", *raw)
+    assert all(ESCAPED_NAME in text for text in naming), naming
+
+
+def test_a_rematch_and_a_pause_answer_name_a_program_with_markup_as_typed(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
+) -> None:
+    """Casey, the only coordinator, mentors Ana. Ana asks for a rematch (Shelfmate will not pass it on to the
+    partner it is about, and says so naming the program), then pauses: both answers name the program as typed."""
+    program = make_program(engine, name=MARKED_NAME)
+    emulator.add_user(ANA, name="ana", real_name="Ana Mentee", tz="America/Los_Angeles")
+    with session_scope(engine, write=True) as session:
+        person(session, ADMIN_ID)
+        person(session, ANA)
+        mentor = enroll(session, program, ADMIN_ID, "mentor", status="matched")
+        mentee = enroll(session, program, ANA, "mentee", status="matched")
+        stored_pairing(session, mentor, mentee, datetime(2025, 3, 3, 18, tzinfo=UTC))
+    clock.set(datetime(2025, 4, 10, 18, tzinfo=UTC))
+    answers: list[Any] = []
+    answers += _answer(slack, emulator, slack.mentor(ANA, "rematch our schedules never line up"))
+    answers += _answer(slack, emulator, slack.mentor(ANA, "pause"))
+
+    naming = [text for text in everything_said(emulator, answers) if "Tweens" in text]
+    assert any("only coordinator" in text for text in naming), naming
     raw = [text for text in naming if "<!channel>" in text or "<&>" in text]
     assert raw == [], ("the program's name was quoted as mrkdwn", *raw)
     assert all(ESCAPED_NAME in text for text in naming), naming
