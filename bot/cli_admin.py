@@ -25,7 +25,7 @@ from bot.services import programs as program_service
 from bot.services.catalog import specializations
 from bot.services.enrollment import IntakeAnswers, SlackProfile
 from bot.slack_gateway import RateLimited, SlackGateway, SlackUnavailable
-from bot.views.common import admin_channel_problem, on_the_command_line, plural
+from bot.views.common import admin_channel_problem, on_the_command_line, plural, unescape
 from storage import queries
 from storage.engine import make_engine, session_scope
 
@@ -316,7 +316,11 @@ def cmd_program_edit(args: argparse.Namespace) -> int:
             )
             print(f"Updated program {program.name!r}.")
             if was_closed and program.closed_at is None:
-                print(program_service.reopened_note(program).replace("`/mentor-admin pair`", "/mentor-admin pair"))
+                print(
+                    unescape(program_service.reopened_note(program)).replace(
+                        "`/mentor-admin pair`", "/mentor-admin pair"
+                    )
+                )
             name, channel = program.name, program.admin_channel
     except program_service.ProgramInvalid as invalid:
         raise CommandFailed(_invalid_lines(invalid)) from None
@@ -762,7 +766,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 try:
                     program = program_service.resolve_program(session, args.program or "")
                 except program_service.ProgramInvalid as invalid:
-                    raise CommandFailed("; ".join(invalid.errors.values())) from None
+                    raise CommandFailed(unescape("; ".join(invalid.errors.values()))) from None
                 content = reports.export_csv(session, program, args.kind)
                 if handle is not None:  # written before the audit event, which rolls back if writing fails
                     _write_export(handle, args.out, content)

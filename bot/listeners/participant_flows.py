@@ -23,7 +23,7 @@ from bot.services.overview import ProfileRefusal
 from bot.slack_gateway import SlackUnavailable, Unreachable
 from bot.views import intake as intake_views
 from bot.views import participant as views
-from bot.views.common import SLACK_TROUBLE
+from bot.views.common import SLACK_TROUBLE, escape
 from storage.models import Program
 
 log = logging.getLogger(__name__)
@@ -268,7 +268,7 @@ async def _send_rematch(runtime: Runtime, request: pairing_service.RematchReques
     route = pairing_service.rematch_route(request, runtime.settings.admins)
     if route.privately and not route.recipients:
         return (
-            f"I haven't sent this: <@{request.partner_id}> is the only coordinator of {request.program.name}, "
+            f"I haven't sent this: <@{request.partner_id}> is the only coordinator of {escape(request.program.name)}, "
             "so anything I pass on would reach them. Please talk to someone you trust at your library or "
             "system about it instead."
         )

@@ -24,6 +24,7 @@ from bot.services.catalog import (
     years_in_kind,
 )
 from bot.services.schedule import zone
+from bot.views.common import escape  # refusals are mrkdwn: a typed program name must not ping or link
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
 from storage.models import (
@@ -186,7 +187,7 @@ def why_no_program(session: Session, now: datetime) -> str:
     if upcoming:
         first = min(upcoming, key=lambda p: p.applications_open or date.max)
         return (
-            f"Applications for *{first.name}* open on {_day(first.applications_open)}. "
+            f"Applications for *{escape(first.name)}* open on {_day(first.applications_open)}. "
             "Come back then, or ask your coordinator to add you early."
         )
     latest = max(programs, key=lambda p: p.applications_close)
@@ -197,7 +198,7 @@ def closed_refusal(program: Program) -> str:
     """Said to someone who tries to join after the application deadline."""
     closed = applications_deadline_words(program.applications_close, program.timezone)
     return (
-        f"Applications for *{program.name}* closed on {closed}. "
+        f"Applications for *{escape(program.name)}* closed on {closed}. "
         "Ask your program coordinator about joining late or about the next cycle."
     )
 
@@ -206,11 +207,11 @@ def check_eligible(program: Program, user_id: str, channel_members: set[str] | N
     """Eligibility is enforced on the server; channel membership is fetched by the caller."""
     if program.eligibility == "allowlist" and user_id not in (program.eligibility_allowlist or []):
         raise JoinRefused(
-            f"*{program.name}* is open to invited participants only. Ask your program coordinator to add you."
+            f"*{escape(program.name)}* is open to invited participants only. Ask your program coordinator to add you."
         )
     if program.eligibility == "channel" and (channel_members is None or user_id not in channel_members):
         raise JoinRefused(
-            f"*{program.name}* is open to members of <#{program.eligibility_channel}>. "
+            f"*{escape(program.name)}* is open to members of <#{program.eligibility_channel}>. "
             "Join that channel, then try `/mentor join` again."
         )
 

@@ -451,7 +451,7 @@ def approve_all(
     preview_event = queries.latest_audit_event(session, program.id, PREVIEW_ACTION)  # type: ignore[arg-type]
     if preview_fingerprint != _fingerprint(preview_event):
         raise PreviewReplaced(
-            f"A newer preview of {program.name} replaced this one, so nothing was approved: "
+            f"A newer preview of {escape(program.name)} replaced this one, so nothing was approved: "
             "use the buttons on the latest preview."
         )
     approver = _Approver(session, program, now)
@@ -464,7 +464,7 @@ def approve_all(
             mentor = queries.enrollment(session, pairing.mentor_enrollment_id)
             mentee = queries.enrollment(session, pairing.mentee_enrollment_id)
             why = (
-                f"your own pairing, left for another coordinator of {program.name} to approve"
+                f"your own pairing, left for another coordinator of {escape(program.name)} to approve"
                 if isinstance(problem, OwnPairing)
                 else str(problem)
             )
@@ -514,7 +514,7 @@ def own_pairing_message(program: Program, *, approved: bool = False) -> str:
     unpair. Once it is approved they can ask for a change as any participant does (`approved`)."""
     ask = " If your pairing isn't working, `/mentor rematch <reason>` tells the coordinators why." if approved else ""
     return (
-        f"You're one of these two, so please ask another coordinator of {program.name} to decide your "
+        f"You're one of these two, so please ask another coordinator of {escape(program.name)} to decide your "
         f"own pairing.{ask} Nothing changed."
     )
 
@@ -569,9 +569,9 @@ def check_hand_pair(
     mentor = queries.enrollment_for(session, program.id, mentor_id, Role.MENTOR)  # type: ignore[arg-type]
     mentee = queries.enrollment_for(session, program.id, mentee_id, Role.MENTEE)  # type: ignore[arg-type]
     if mentor is None or mentor.status == EnrollmentStatus.WITHDRAWN:
-        raise PairingRefused(f"<@{mentor_id}> is not a mentor in {program.name}.")
+        raise PairingRefused(f"<@{mentor_id}> is not a mentor in {escape(program.name)}.")
     if mentee is None or mentee.status == EnrollmentStatus.WITHDRAWN:
-        raise PairingRefused(f"<@{mentee_id}> is not a mentee in {program.name}.")
+        raise PairingRefused(f"<@{mentee_id}> is not a mentee in {escape(program.name)}.")
     for person_id, enrollment in ((mentor_id, mentor), (mentee_id, mentee)):
         if enrollment.status == EnrollmentStatus.PAUSED:  # pairing would end the pause and message them
             until = f" until {enrollment.paused_until:%b %-d, %Y}" if enrollment.paused_until else ""
@@ -582,7 +582,7 @@ def check_hand_pair(
     taken = [p for p in live if _binding(p) and p.mentee_enrollment_id == mentee.id]
     already = next((p for p in taken if p.mentor_enrollment_id == mentor.id), None)
     if taken and already is None:
-        raise PairingRefused(f"<@{mentee_id}> already has a mentor in {program.name}. Unpair them first.")
+        raise PairingRefused(f"<@{mentee_id}> already has a mentor in {escape(program.name)}. Unpair them first.")
     load = sum(
         1
         for p in queries.pairings_of_enrollments(session, [mentor.id])  # type: ignore[list-item]
@@ -735,9 +735,9 @@ def unpair(session: Session, program: Program, mentor_id: str, mentee_id: str, a
         aware = ended_at if ended_at.tzinfo else ended_at.replace(tzinfo=UTC)  # SQLite hands back naive UTC
         on = aware.astimezone(zone(program.timezone)).strftime("%b %-d, %Y")
         raise PairingRefused(
-            f"<@{mentor_id}> and <@{mentee_id}> were already unpaired in {program.name} on {on}; nothing changed."
+            f"<@{mentor_id}> and <@{mentee_id}> were already unpaired in {escape(program.name)} on {on}; nothing changed."
         )
-    raise PairingRefused(f"<@{mentor_id}> and <@{mentee_id}> are not paired in {program.name}.")
+    raise PairingRefused(f"<@{mentor_id}> and <@{mentee_id}> are not paired in {escape(program.name)}.")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session
 
 from bot.services.catalog import CADENCES
+from bot.views.common import escape  # answers are mrkdwn: a typed program name must not ping or link
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
 from storage.models import AuditEvent, Program
@@ -426,14 +427,14 @@ def has_ended(program: Program, now: datetime) -> bool:
 def reopened_note(program: Program) -> str:
     """Said to the coordinator whose edit reopened a closed program: what runs again and what does not."""
     return (
-        f"{program.name} was closed and is reopened: it now runs until {program.ends_on:%b %-d, %Y}. Pairs that "
+        f"{escape(program.name)} was closed and is reopened: it now runs until {program.ends_on:%b %-d, %Y}. Pairs that "
         "ended with it stay ended; pair them again with `/mentor-admin pair` if they carry on."
     )
 
 
 def ended_message(program: Program) -> str:
     return (
-        f"{program.name} ended on {program.ends_on:%b %-d, %Y}, so nobody can be matched or paired in it now. "
+        f"{escape(program.name)} ended on {program.ends_on:%b %-d, %Y}, so nobody can be matched or paired in it now. "
         "Use a program that is running (`/mentor-admin program list`)."
     )
 
@@ -557,12 +558,14 @@ def resolve_program(session: Session, name: str) -> Program:
     if name:
         program = queries.program_by_name(session, name)
         if program is None:
-            known = ", ".join(p.name for p in queries.all_programs(session)) or "none yet"
-            raise ProgramInvalid({"name": f"there is no program called {name!r} (programs: {known})."})
+            known = ", ".join(escape(p.name) for p in queries.all_programs(session)) or "none yet"
+            raise ProgramInvalid({"name": f"there is no program called {escape(repr(name))} (programs: {known})."})
         return program
     running = queries.unclosed_programs(session)
     if len(running) == 1:
         return running[0]
     if not running:
         raise ProgramInvalid({"name": "there is no program yet: `/mentor-admin program create`."})
-    raise ProgramInvalid({"name": "several programs are running; add the name: " + ", ".join(p.name for p in running)})
+    raise ProgramInvalid(
+        {"name": "several programs are running; add the name: " + ", ".join(escape(p.name) for p in running)}
+    )

@@ -80,6 +80,11 @@ def escape(text: str, *, in_code: bool = False) -> str:
     return escaped.replace("`", "'") if in_code else escaped
 
 
+def unescape(text: str) -> str:
+    """Mrkdwn composed for Slack, shown in a terminal: the escaped &, < and > as typed again."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def export_command(kind: str, program_name: str) -> str:
     """The command that lists a cut list in full, ready to copy."""
     return f"`/mentor-admin export {kind} {escape(program_name, in_code=True)}`"
