@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.delivery import resolve_channel
 from bot.runtime import Runtime
+from bot.views.common import unescape
 from bot.web import RECEIVED_AT
 
 log = logging.getLogger(__name__)
@@ -136,4 +137,4 @@ def register_all(app: AsyncApp, runtime: Runtime) -> None:
 
 def as_typed(text: str) -> str:
     """Slack sends a slash command's &, < and > as &amp;, &lt; and &gt;; a name looked up must be as typed."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return unescape(text)
