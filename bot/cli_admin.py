@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from bot.config import Settings, load_settings
+from bot.mrkdwn import unescape
 from bot.services import enrollment as enrollment_service
 from bot.services import programs as program_service
 from bot.services.catalog import specializations
 from bot.services.enrollment import IntakeAnswers, SlackProfile
 from bot.slack_gateway import RateLimited, SlackGateway, SlackUnavailable
-from bot.views.common import admin_channel_problem, on_the_command_line, plural, unescape
+from bot.views.common import admin_channel_problem, on_the_command_line, plural
 from storage import queries
 from storage.engine import make_engine, session_scope
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from bot.clock import FixedClock
-from bot.views.common import escape
+from bot.mrkdwn import escape
 from storage.engine import session_scope
 from tests.conftest import ADMIN_ID
 from tests.factories import make_program, stored_pairing

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 from slack_bolt.async_app import AsyncApp
 
 from bot.delivery import resolve_channel
+from bot.mrkdwn import unescape
 from bot.runtime import Runtime
-from bot.views.common import unescape
 from bot.web import RECEIVED_AT
 
 log = logging.getLogger(__name__)

@@ -11,6 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.listeners import as_typed, user_of
 from bot.listeners.commands import split_command
+from bot.mrkdwn import escape
 from bot.runtime import Runtime
 from bot.services import pairing as pairing_service
 from bot.services import programs as program_service
@@ -23,7 +24,6 @@ from bot.views import audit as audit_views
 from bot.views import help as help_views
 from bot.views import summary as summary_views
 from bot.views.chart import meeting_rate_png
-from bot.views.common import escape
 from bot.views.ids import (
     ACTION_APPROVE_ALL,
     ACTION_APPROVE_PAIR,

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from bot import delivery
+from bot.mrkdwn import escape
 from bot.runtime import Runtime
 from bot.services import enrollment as enrollment_service
 from bot.services import overview as overview_service
@@ -23,7 +24,7 @@ from bot.services.overview import ProfileRefusal
 from bot.slack_gateway import SlackUnavailable, Unreachable
 from bot.views import intake as intake_views
 from bot.views import participant as views
-from bot.views.common import SLACK_TROUBLE, escape
+from bot.views.common import SLACK_TROUBLE
 from storage.models import Program
 
 log = logging.getLogger(__name__)

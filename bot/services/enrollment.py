@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
 
+from bot.mrkdwn import escape  # refusals are mrkdwn: typed words must not ping or link
 from bot.services import accounts
 from bot.services import programs as program_rules
 from bot.services.catalog import (
@@ -24,7 +25,6 @@ from bot.services.catalog import (
     years_in_kind,
 )
 from bot.services.schedule import zone
-from bot.views.common import escape  # refusals are mrkdwn: a typed program name must not ping or link
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
 from storage.models import (

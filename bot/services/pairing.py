@@ -17,12 +17,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
+from bot.mrkdwn import escape  # refusals are mrkdwn: typed words must not ping or link
 from bot.services import accounts, matching
 from bot.services import programs as program_rules
 from bot.services.catalog import specializations
 from bot.services.reasons import split_reasons
 from bot.services.schedule import zone
-from bot.views.common import escape  # refusals are mrkdwn: typed words in them must not ping or link
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
 from storage.models import (

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
+from bot.mrkdwn import escape  # refusals are mrkdwn: typed words must not ping or link
 from bot.services.catalog import CADENCES
-from bot.views.common import escape  # answers are mrkdwn: a typed program name must not ping or link
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
 from storage.models import AuditEvent, Program

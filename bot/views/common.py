@@ -9,6 +9,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block, Option
 
+from bot.mrkdwn import escape
 from bot.services.catalog import UNREACHABLE_WORDS
 
 SECTION_TEXT_LIMIT = 3000
@@ -72,17 +73,6 @@ def admin_channel_problem(problem: str, channel: str, speaker: Speaker = IN_SLAC
     else:
         opening = f"{speaker.i_am} not in {channel} yet"
     return f"{opening}, {cannot}: {fix}. Until then they come to coordinators by DM."
-
-
-def escape(text: str, *, in_code: bool = False) -> str:
-    """Text people typed or stored must not turn into mentions or links in mrkdwn, nor end a code span."""
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return escaped.replace("`", "'") if in_code else escaped
-
-
-def unescape(text: str) -> str:
-    """Mrkdwn composed for Slack, shown in a terminal: the escaped &, < and > as typed again."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def export_command(kind: str, program_name: str) -> str:
