@@ -15,7 +15,7 @@ from tests.conftest import ADMIN_ID
 from tests.factories import make_program, stored_pairing
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
-from tests.test_leftover2_journeys import ESCAPED_NAME, MARKED_NAME, everything_said
+from tests.test_leftover2_journeys import ESCAPED_NAME, MARKED_NAME, naming_the_program
 from tests.test_scheduler import enroll, person
 
 BO, ANA, NEWCOMER = "U0ESCBO", "U0ESCANA", "U0ESCNEW"
@@ -46,10 +46,8 @@ def test_refusals_that_name_a_program_with_markup_neither_ping_nor_link(
     answers += _answer(slack, emulator, slack.admin(ADMIN_ID, f"match preview {typed}"))
     answers += _answer(slack, emulator, slack.admin(ADMIN_ID, f"pair <@{BO}|bo> <@{ANA}|ana> {typed}"))
 
-    said = everything_said(emulator, answers)
-    naming = [text for text in said if "Tweens" in text]
-    assert len(naming) >= 6, said
-    raw = [text for text in naming if "<!channel>" in text or "<&>" in text]
+    naming, raw = naming_the_program(emulator, answers)
+    assert len(naming) >= 6, naming
     assert raw == [], ("the program's name was quoted as mrkdwn", *raw)
     assert all(ESCAPED_NAME in text for text in naming), naming
 
@@ -72,8 +70,7 @@ def test_a_rematch_and_a_pause_answer_name_a_program_with_markup_as_typed(
     answers += _answer(slack, emulator, slack.mentor(ANA, "rematch our schedules never line up"))
     answers += _answer(slack, emulator, slack.mentor(ANA, "pause"))
 
-    naming = [text for text in everything_said(emulator, answers) if "Tweens" in text]
+    naming, raw = naming_the_program(emulator, answers)
     assert any("only coordinator" in text for text in naming), naming
-    raw = [text for text in naming if "<!channel>" in text or "<&>" in text]
     assert raw == [], ("the program's name was quoted as mrkdwn", *raw)
     assert all(ESCAPED_NAME in text for text in naming), naming

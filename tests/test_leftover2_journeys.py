@@ -58,6 +58,12 @@ def mrkdwn_texts(node: Any, *, top: bool = True) -> list[str]:
     return out
 
 
+def naming_the_program(emulator: SlackEmulator, answers: list[Any]) -> tuple[list[str], list[str]]:
+    """Every text said that names the marked-up program, and those of them that quote it as mrkdwn."""
+    naming = [text for text in everything_said(emulator, answers) if "Tweens" in text]
+    return naming, [text for text in naming if "<!channel>" in text or "<&>" in text]
+
+
 def everything_said(emulator: SlackEmulator, answers: list[Any]) -> list[str]:
     """The mrkdwn of every message posted, every view published, and the given answers."""
     said: list[str] = []
@@ -102,10 +108,8 @@ async def test_a_program_name_with_slack_markup_is_shown_as_typed_everywhere(
         clock.set(clock.now() + timedelta(minutes=1))
     emulator.wait_idle()
 
-    said = everything_said(emulator, answers)
-    naming = [text for text in said if "Tweens" in text]
+    naming, raw = naming_the_program(emulator, answers)
     assert len(naming) >= 5, naming
-    raw = [text for text in naming if "<!channel>" in text or "<&>" in text]
     assert raw == [], ("the program's name was quoted as mrkdwn", *raw)
     assert any(ESCAPED_NAME in text for text in naming), naming
 
