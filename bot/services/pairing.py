@@ -175,7 +175,7 @@ def preview(
     `super_admins` (SHELFMATE_ADMINS) coordinate every program: a waitlisted one gets a neutral reason too."""
     _decide_alone(session, program.id)  # type: ignore[arg-type]  # not while an Approve all reads the proposals
     for stale in queries.pairings_in_program(session, program.id, [PairingStatus.PROPOSED]):  # type: ignore[arg-type]
-        if stale.approved_at is None:
+        if stale.is_draft():
             session.delete(stale)
     session.flush()
 
@@ -754,7 +754,7 @@ def rematch_requests(session: Session, person_id: str) -> list[RematchRequest]:
     requests = []
     mine = [e for e in queries.enrollments_of_person(session, person_id) if e.status != EnrollmentStatus.WITHDRAWN]
     for pairing in queries.pairings_of_enrollments(session, [e.id for e in mine]):  # type: ignore[misc]
-        if pairing.approved_at is None:
+        if pairing.is_draft():  # not the pair's yet: nobody approved it, so there is nothing to end
             continue
         program = queries.program_by_id(session, pairing.program_id)
         mentor = queries.enrollment(session, pairing.mentor_enrollment_id)
