@@ -16,7 +16,6 @@ from bot.listeners.participant_flows import Offer
 from bot.runtime import Runtime
 from bot.services import checkins, pair_replies, schedule
 from bot.services.agreements import NotYourPairing, PairView
-from bot.services.checkins import AgreementRefusal, CheckinRefusal
 from bot.slack_gateway import SlackUnavailable, Unreachable
 from bot.views import pairs as views
 from bot.views.common import SLACK_TROUBLE
@@ -32,17 +31,6 @@ from bot.views.ids import (
 from bot.views.state import SubmittedView, as_int, submission_key
 
 log = logging.getLogger(__name__)
-
-NOT_YOURS = "That belongs to another pair, so nothing changed."
-NO_PAIRING = "You don't have a mentoring partner to log a meeting with yet. `/mentor status` shows where you are."
-PAIRING_OVER = (
-    "Your mentoring pairing has ended, so there is no meeting to log now. "
-    "`/mentor checkins` shows the meetings you logged."
-)
-NO_MEETINGS = (
-    "You haven't been introduced to a mentoring partner yet, so there are no meetings to show. "
-    "`/mentor status` shows where you are."
-)
 
 
 def _action_value(body: dict[str, Any]) -> str:
@@ -83,33 +71,12 @@ async def open_checkin(runtime: Runtime, user_id: str, trigger_id: str, chosen: 
     """Open the check-in modal; returns a message for the person when there is nothing to open."""
     target = await runtime.read(checkins.checkin_choice, user_id, runtime.now(), chosen)
     if target.refusal is not None or target.today is None:
-        return checkin_refusal_text(target)
+        return views.checkin_refusal_text(target)
     try:
         await runtime.gateway.open_view(trigger_id, views.checkin_modal(target.pairs, target.today, chosen))
     except (SlackUnavailable, Unreachable):
         return SLACK_TROUBLE
     return None
-
-
-def checkin_refusal_text(target: checkins.CheckinTarget) -> str:
-    """Why there is no meeting to log, in the person's words."""
-    refusal, about = target.refusal, target.about
-    if refusal == CheckinRefusal.NEVER_INTRODUCED and about is not None:
-        return views.never_introduced_text(about)
-    if refusal == CheckinRefusal.LATE_LOGGING_CLOSED and about is not None:
-        return views.late_logging_closed_text(about, checkins.late_logging_until(about.program))
-    if refusal == CheckinRefusal.NO_PAIRING:
-        return NO_PAIRING
-    if refusal == CheckinRefusal.PAIRING_OVER:
-        return PAIRING_OVER
-    return NOT_YOURS
-
-
-AGREEMENT_OVER = (
-    "Your mentoring pairing has ended, so there is no agreement to settle now. "
-    "`/mentor checkins` shows the meetings you logged."
-)
-NO_PARTNER = "You don't have a mentoring partner yet. `/mentor status` shows where you are."
 
 
 async def open_agreement_for(
@@ -122,11 +89,7 @@ async def open_agreement_for(
         await offer(*views.agreement_choice(target.choices))
         return None
     if target.pair is None or target.terms is None:
-        if target.refusal == AgreementRefusal.PAIRING_OVER:
-            return AGREEMENT_OVER
-        if target.refusal == AgreementRefusal.NO_PARTNER:
-            return NO_PARTNER
-        return NOT_YOURS
+        return views.agreement_refusal_text(target.refusal)
     try:
         await runtime.gateway.open_view(trigger_id, views.agreement_modal(target.pair, target.terms))
     except (SlackUnavailable, Unreachable):
@@ -138,7 +101,7 @@ async def list_checkins(runtime: Runtime, user_id: str) -> str:
     """Read back every pairing's meetings and notes, ended ones too: the record is the pair's to keep."""
     histories = await runtime.read(checkins.history, user_id)
     if not histories:
-        return NO_MEETINGS
+        return views.NO_MEETINGS
     return "\n\n".join(views.checkins_list_text(h.pair, h.checkins) for h in histories)
 
 
@@ -169,7 +132,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                 pair_replies.accept, key, pairing_id, user_of(body), fingerprint, runtime.now(), views.agreement_message
             )
         except NotYourPairing:
-            await private(respond, NOT_YOURS)
+            await private(respond, views.NOT_YOURS)
             return
         if state is None:
             await private(respond, "Nothing has been proposed yet: use *Set up our agreement* to propose terms.")
@@ -197,7 +160,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                 pair_replies.propose, key, pairing_id, user_id, terms, runtime.now(), views.agreement_message
             )
         except NotYourPairing:
-            await ack(response_action="errors", errors={"cadence": NOT_YOURS})
+            await ack(response_action="errors", errors={"cadence": views.NOT_YOURS})
             return
         await ack()
         if state is not None:
@@ -221,7 +184,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             return
         target = await runtime.read(checkins.checkin_target, pairing_id, user_id, runtime.now())
         if target.refusal is not None or target.today is None:
-            await ack(response_action="errors", errors={anchor: checkin_refusal_text(target)})
+            await ack(response_action="errors", errors={anchor: views.checkin_refusal_text(target)})
             return
         pair, today = target.pairs[0], target.today
         errors = checkins.validate(answers, pair, today)
@@ -234,7 +197,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                 pair_replies.log_meeting, key, pair.pairing.id, user_id, answers, runtime.now(), views.checkin_message
             )
         except NotYourPairing:  # dissolved (or its member left) between the check above and this write
-            await ack(response_action="errors", errors={anchor: PAIRING_OVER})
+            await ack(response_action="errors", errors={anchor: views.PAIRING_OVER})
             return
         if outcome.already_logged is not None:
             day = outcome.already_logged.met_on

@@ -24,7 +24,15 @@ from slack_sdk.models.views import View
 
 from bot.services.agreements import BOUNDARIES, AgreementState, PairView, Terms
 from bot.services.catalog import CADENCES, MEETING_FORMATS, specializations
-from bot.services.checkins import LATE_LOGGING_DAYS, CheckInAnswers, Logged, late_logging_until
+from bot.services.checkins import (
+    LATE_LOGGING_DAYS,
+    AgreementRefusal,
+    CheckInAnswers,
+    CheckinRefusal,
+    CheckinTarget,
+    Logged,
+    late_logging_until,
+)
 from bot.views.common import clip, escape, fit_labels, initial_option, options, render
 from bot.views.ids import (
     ACTION_ACCEPT_AGREEMENT,
@@ -38,6 +46,8 @@ from bot.views.state import SubmittedView, as_int
 YES_NO = {"yes": "Yes", "no": "No"}
 RATINGS = {str(n): f"{n} - {w}" for n, w in enumerate(["poor", "fair", "good", "very good", "excellent"], start=1)}
 MEETING_KINDS = {k: v for k, v in MEETING_FORMATS.items() if k != "any"}
+# A button or form about a pairing that is not the clicker's (or no longer exists).
+NOT_YOURS = "That belongs to another pair, so nothing changed."
 
 
 def _radio(block_id: str, label: str, choices: dict[str, str], chosen: str) -> InputBlock:
@@ -189,7 +199,34 @@ def agreement_message(state: AgreementState) -> tuple[str, list[dict[str, Any]]]
     return "A mentoring agreement is waiting for you", render(blocks)
 
 
+AGREEMENT_OVER = (
+    "Your mentoring pairing has ended, so there is no agreement to settle now. "
+    "`/mentor checkins` shows the meetings you logged."
+)
+NO_PARTNER = "You don't have a mentoring partner yet. `/mentor status` shows where you are."
+
+
+def agreement_refusal_text(refusal: AgreementRefusal | None) -> str:
+    """Why there is no agreement to open, in the person's words."""
+    if refusal == AgreementRefusal.PAIRING_OVER:
+        return AGREEMENT_OVER
+    if refusal == AgreementRefusal.NO_PARTNER:
+        return NO_PARTNER
+    return NOT_YOURS
+
+
 # -- check-ins -----------------------------------------------------------------------------------------------
+NO_PAIRING = "You don't have a mentoring partner to log a meeting with yet. `/mentor status` shows where you are."
+PAIRING_OVER = (
+    "Your mentoring pairing has ended, so there is no meeting to log now. "
+    "`/mentor checkins` shows the meetings you logged."
+)
+NO_MEETINGS = (
+    "You haven't been introduced to a mentoring partner yet, so there are no meetings to show. "
+    "`/mentor status` shows where you are."
+)
+
+
 def _partner_choices(pairs: list[PairView]) -> dict[str, str]:
     """Pairing id -> "With Dana"; with the program too when one partner is someone's partner twice (a mentor
     in one program and a mentee in another), so no two choices read the same."""
@@ -349,6 +386,20 @@ def never_introduced_text(pair: PairView) -> str:
         f"{program.ends_on:%b %-d, %Y} before your introduction went out, so there are no meetings to log "
         "for that pairing. `/mentor status` shows where you are."
     )
+
+
+def checkin_refusal_text(target: CheckinTarget) -> str:
+    """Why there is no meeting to log, in the person's words."""
+    refusal, about = target.refusal, target.about
+    if refusal == CheckinRefusal.NEVER_INTRODUCED and about is not None:
+        return never_introduced_text(about)
+    if refusal == CheckinRefusal.LATE_LOGGING_CLOSED and about is not None:
+        return late_logging_closed_text(about, late_logging_until(about.program))
+    if refusal == CheckinRefusal.NO_PAIRING:
+        return NO_PAIRING
+    if refusal == CheckinRefusal.PAIRING_OVER:
+        return PAIRING_OVER
+    return NOT_YOURS
 
 
 def checkins_list_text(pair: PairView, checkins: list[Any]) -> str:
