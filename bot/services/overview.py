@@ -195,8 +195,8 @@ def coordinating(
 def _applied_in_proposals(session: Session, program: Program) -> int:
     """How many applied mentors and mentees are in a proposal no coordinator has approved yet."""
     proposed = queries.pairings_in_program(session, program.id, [PairingStatus.PROPOSED])  # type: ignore[arg-type]
-    waiting = {p.mentor_enrollment_id for p in proposed if p.approved_at is None}
-    waiting |= {p.mentee_enrollment_id for p in proposed if p.approved_at is None}
+    waiting = {p.mentor_enrollment_id for p in proposed if p.is_draft()}
+    waiting |= {p.mentee_enrollment_id for p in proposed if p.is_draft()}
     return sum(
         1
         for e in queries.enrollments_in_program(session, program.id)  # type: ignore[arg-type]
