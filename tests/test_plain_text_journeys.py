@@ -13,12 +13,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from bot.clock import FixedClock
+from bot.runtime import Runtime
+from bot.scheduler import tick
+from storage.engine import session_scope
+from storage.models import Enrollment, Person
 from tests.factories import intake_state, make_program
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
+from tests.test_ended_program_journeys import LATE_MENTEE, paired_late
+from tests.test_second_year_journeys import DAY_AFTER_THE_END, LAST_YEAR, MENTOR, checkin_state
 
 LIB = "U0PLAIN01"
 TYPED_NAME = "Tweens <&> Teens"
@@ -88,3 +95,59 @@ def test_a_channel_rule_that_shuts_someone_out_while_the_form_is_open_names_prog
     assert "/mentor join" in shown, errors
     assert _markup_in(shown) == [], errors
     assert "C0TEENS01" not in json.dumps(errors), errors
+
+
+async def test_a_check_in_form_for_a_pair_never_introduced_names_the_partner_not_their_slack_id(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Paired on the program's last evening, the pair's intro was dropped at the end. A check-in form for that
+    pairing is refused in the form; it names the partner as people see them, not `<@U…>`, and the program
+    without asterisks."""
+    late_pair = paired_late(engine, emulator, clock, datetime(2025, 7, 1, 1, 0, tzinfo=UTC))
+    await tick(runtime)  # the intro waits for the morning
+    clock.set(DAY_AFTER_THE_END)
+    await tick(runtime)  # the program closes; the intro is dropped
+    with session_scope(engine) as session:
+        partner_name = session.get(Person, MENTOR).display_name
+
+    refused = slack.view_submission(
+        LATE_MENTEE,
+        "shelfmate_checkin",
+        checkin_state("2025-06-30"),
+        private_metadata=json.dumps({"pairing_id": late_pair}),
+    )
+    assert refused.json().get("response_action") == "errors", refused.text
+    shown = " ".join(refused.json()["errors"].values())
+    assert f"You and @{partner_name} were never introduced: {LAST_YEAR} ended" in shown, shown
+    assert _markup_in(shown) == [], shown
+
+
+def test_a_profile_form_saved_after_leaving_names_the_program_as_typed(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
+) -> None:
+    """Dana joins "Tweens <&> Teens", opens her profile form, and leaves the program from another window before
+    saving it: the form says she left, naming the program as typed (the text was quoted raw into mrkdwn)."""
+    program = make_program(engine, name=TYPED_NAME)
+    user = _librarian(emulator)
+    view = _open_join_form(slack, emulator, user)
+    assert slack.view_submission(user, view["callback_id"], intake_state(), private_metadata=view["private_metadata"])
+    assert _enrollment_status(engine, program.id, user) == "applied"
+    emulator.reset_calls()
+    slack.mentor(user, "profile")
+    wait_for(lambda: emulator.calls_to("views.open"), what="the profile form")
+    profile = emulator.calls_to("views.open")[-1].arg("view")
+    slack.block_action(user, "shelfmate_leave_confirm", "leave")
+    wait_for(lambda: _enrollment_status(engine, program.id, user) == "withdrawn", what="Dana has left")
+
+    errors = _submit(slack, user, profile)
+    shown = " ".join(errors.values())
+    assert f"You left {TYPED_NAME}, so there is no profile to save." in shown, errors
+    assert _markup_in(shown) == [], errors
+
+
+def _enrollment_status(engine: Engine, program_id: int | None, user: str) -> str | None:
+    with session_scope(engine) as session:
+        found = session.exec(
+            select(Enrollment).where(Enrollment.program_id == program_id, Enrollment.person_id == user)
+        ).first()
+        return found.status if found else None
