@@ -16,15 +16,18 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.clock import FixedClock
+from bot.mrkdwn import escape
 from bot.runtime import Runtime
 from bot.scheduler import tick
 from storage.engine import session_scope
-from storage.models import Enrollment, Person
-from tests.factories import intake_state, make_program
+from storage.models import Enrollment, Pairing, Person, Program
+from tests.conftest import ADMIN_ID
+from tests.factories import intake_state, make_program, program_form
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_ended_program_journeys import LATE_MENTEE, paired_late
+from tests.test_scheduler import enroll, hand_pair, person
 from tests.test_second_year_journeys import DAY_AFTER_THE_END, LAST_YEAR, MENTOR, checkin_state
 
 LIB = "U0PLAIN01"
@@ -151,3 +154,111 @@ def _enrollment_status(engine: Engine, program_id: int | None, user: str) -> str
             select(Enrollment).where(Enrollment.program_id == program_id, Enrollment.person_id == user)
         ).first()
         return found.status if found else None
+
+
+# -- every plain_text a journey shows -------------------------------------------------------------------------
+# What plain text must not show whatever was typed: mrkdwn escapes and Slack references.
+ESCAPES_AND_REFERENCES = ("&lt;", "&gt;", "&amp;", "<@", "<#", "<!")
+OTHER_NAME = "Readers & Writers <Club>"
+BO = "U0PLAINBO"
+
+
+def plain_texts(node: Any) -> list[str]:
+    """The text of every plain_text object in a view (titles, labels, hints, placeholders, options, buttons)."""
+    out: list[str] = []
+    if isinstance(node, dict):
+        if node.get("type") == "plain_text" and isinstance(node.get("text"), str):
+            out.append(node["text"])
+        for value in node.values():
+            out += plain_texts(value)
+    elif isinstance(node, list):
+        for item in node:
+            out += plain_texts(item)
+    return out
+
+
+def views_shown(emulator: SlackEmulator) -> list[dict[str, Any]]:
+    return [
+        call.arg("view")
+        for method in ("views.open", "views.update", "views.push", "views.publish")
+        for call in emulator.calls_to(method)
+    ]
+
+
+async def test_no_modal_nor_form_error_shows_mrkdwn_escapes_or_raw_references(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Two programs named with markup are open. Dana joins one (choosing it in the form), opens her profile;
+    Bo mentors her in both, so she logs a meeting choosing between them, opens the agreement form and the
+    wrap-up survey; the coordinator edits a program and mistypes its time zone; Dana's form for the other
+    program is still open when its applications close. No modal, Home tab nor form error
+    shows `&lt;`, `&amp;` or a raw `<@…>`, `<#…>` or `<!…>`, and the programs' names read as typed."""
+    first, second = make_program(engine, name=TYPED_NAME), make_program(engine, name=OTHER_NAME)
+    user = _librarian(emulator)
+    emulator.add_user(BO, name="bo", real_name="Bo Mentor", display_name="Bo", tz="America/Los_Angeles")
+    shown: list[dict[str, Any]] = []
+    errors: list[dict[str, str]] = []
+
+    join_form = _open_join_form(slack, emulator, user)
+    joined = slack.view_submission(
+        user,
+        join_form["callback_id"],
+        intake_state(program_id=first.id),
+        private_metadata=join_form["private_metadata"],
+    )
+    assert joined.status_code == 200 and not joined.content, joined.text
+    shown += views_shown(emulator)
+    emulator.reset_calls()
+    slack.mentor(user, "profile")
+    wait_for(lambda: emulator.calls_to("views.open"), what="the profile form")
+    shown += views_shown(emulator)
+
+    with session_scope(engine, write=True) as session:
+        person(session, BO)
+        for program in (session.get(Program, first.id), session.get(Program, second.id)):
+            enroll(session, program, BO, "mentor", status="matched")
+        enroll(session, session.get(Program, second.id), user, "mentee", status="matched")
+    pairings = [hand_pair(engine, program, BO, user, clock.now()) for program in (first, second)]
+    with session_scope(engine, write=True) as session:
+        for pairing_id in pairings:
+            session.get(Pairing, pairing_id).status = "introduced"
+    for action in ("shelfmate_checkin", "shelfmate_open_agreement", "shelfmate_survey"):
+        emulator.reset_calls()
+        slack.block_action(user, action, str(pairings[0]))
+        wait_for(lambda: emulator.calls_to("views.open") or emulator.responses_to(slack.last_response_url))
+        shown += views_shown(emulator)
+    emulator.reset_calls()
+    slack.mentor(user, "checkin")
+    checkin_form = wait_for(lambda: emulator.calls_to("views.open"), what="the check-in form")[-1].arg("view")
+    shown += views_shown(emulator)
+    assert any(f"in {TYPED_NAME}" in text for text in plain_texts(checkin_form)), plain_texts(checkin_form)
+
+    emulator.reset_calls()
+    slack.admin(ADMIN_ID, f"program edit {escape(TYPED_NAME)}")
+    program_modal = wait_for(lambda: emulator.calls_to("views.open"), what="the program form")[-1].arg("view")
+    shown += views_shown(emulator)
+    form = program_form(name=TYPED_NAME, timezone="Mars/<&>")
+    answer = slack.view_submission(
+        ADMIN_ID, program_modal["callback_id"], form, private_metadata=program_modal["private_metadata"]
+    )
+    errors.append(answer.json().get("errors") or {})
+    assert "Mars/<&>" in json.dumps(errors[-1]), answer.text
+
+    clock.set(OPEN)  # Dana opens the join form again for the other program, which closes before she applies
+    late_form = _open_join_form(slack, emulator, user)
+    shown += views_shown(emulator)
+    clock.set(CLOSED)
+    answer = slack.view_submission(
+        user,
+        late_form["callback_id"],
+        intake_state(program_id=second.id),
+        private_metadata=late_form["private_metadata"],
+    )
+    errors.append(answer.json().get("errors") or {})
+    assert "closed on" in json.dumps(errors[-1]), answer.text
+
+    assert len(shown) >= 8, [view.get("callback_id") for view in shown]
+    texts = [text for view in shown for text in plain_texts(view)] + [e for err in errors for e in err.values()]
+    assert any(TYPED_NAME in text for text in texts) and any(OTHER_NAME in text for text in texts), texts
+    marked = [text for text in texts if any(markup in text for markup in ESCAPES_AND_REFERENCES)]
+    assert marked == [], marked
