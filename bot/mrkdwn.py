@@ -1,7 +1,9 @@
 """Slack's mrkdwn, the text format of messages, refusals and answers: what typed text needs to show as typed.
 
 Its own module, below both the views and the services: services compose refusals in mrkdwn (they name people
-with mentions) and must not import the views to escape what people typed.
+with mentions) and must not import the views to escape what people typed. Where Slack shows text as typed
+(form errors, plain_text objects) the listeners turn that mrkdwn back with `as_plain_text`, so every refusal
+is composed one way, escaped, and shown right in both places.
 """
 
 from __future__ import annotations
