@@ -257,6 +257,15 @@ class SlackGateway:
             return "not_in_channel"
         return None
 
+    async def channel_name(self, channel_id: str) -> str | None:
+        """The channel's name as people see it in Slack (without the #), or None when Slack does not say."""
+        try:
+            data = await self._call("conversations.info", channel=channel_id)
+        except (SlackUnavailable, Unreachable):
+            return None
+        name = (data.get("channel") or {}).get("name")
+        return name if isinstance(name, str) and name else None
+
     async def find_person(self, id_or_email: str) -> SlackProfile | None:
         """A person's profile by user id or email; None when Slack has no such user. users.lookupByEmail
         answers with the whole user object, so an email costs one call, not a lookup and then users.info."""

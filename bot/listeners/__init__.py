@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 from slack_bolt.async_app import AsyncApp
 
 from bot.delivery import resolve_channel
-from bot.mrkdwn import unescape
+from bot.mrkdwn import as_plain_text, unescape
 from bot.runtime import Runtime
+from bot.views.common import clip
 from bot.web import RECEIVED_AT
 
 log = logging.getLogger(__name__)
@@ -138,3 +139,14 @@ def register_all(app: AsyncApp, runtime: Runtime) -> None:
 def as_typed(text: str) -> str:
     """Slack sends a slash command's &, < and > as &amp;, &lt; and &gt;; a name looked up must be as typed."""
     return unescape(text)
+
+
+# Slack cuts a form error at 150 characters.
+FORM_ERROR_LIMIT = 150
+
+
+def form_errors(errors: Mapping[str, str], names: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Field -> problem as a modal shows it: Slack shows form errors as plain text, so the mrkdwn the services
+    and views compose (a program's escaped name in bold, `<@U…>`, `/mentor join` in backticks) reads as typed.
+    `names` gives the people and channels the problems mention by id their readable names."""
+    return {field: clip(as_plain_text(problem, names), FORM_ERROR_LIMIT) for field, problem in errors.items()}

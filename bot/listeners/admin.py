@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.listeners import as_typed, user_of
+from bot.listeners import as_typed, form_errors, user_of
 from bot.listeners.commands import split_command
 from bot.mrkdwn import escape
 from bot.runtime import Runtime
@@ -199,10 +199,10 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         program_id, values = admin_views.parse_program_modal(view)
         program = await runtime.read(program_service.program_by_id, program_id) if program_id else None
         if program_id and program is None:
-            await ack(response_action="errors", errors={"name": "This program no longer exists."})
+            await ack(response_action="errors", errors=form_errors({"name": "This program no longer exists."}))
             return
         if refusal := await authorized(user_id, program):
-            await ack(response_action="errors", errors={"name": refusal[:150]})
+            await ack(response_action="errors", errors=form_errors({"name": refusal}))
             return
         try:
             saved = await runtime.write(
@@ -216,15 +216,13 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             )
         except ProgramInvalid as invalid:
             present = SubmittedView(view).fields
-            errors = {k: v[:150] for k, v in invalid.errors.items() if k in present}
+            errors = {k: v for k, v in invalid.errors.items() if k in present}
             leftover = [
                 f"{program_service.FIELD_LABELS.get(k, k)} {v}" for k, v in invalid.errors.items() if k not in present
             ]
             if leftover or not errors:
-                errors["name"] = (errors.get("name", "") + " " + " ".join(leftover)).strip()[
-                    :150
-                ] or "Please check the form."
-            await ack(response_action="errors", errors=errors)
+                errors["name"] = (errors.get("name", "") + " " + " ".join(leftover)).strip() or "Please check the form."
+            await ack(response_action="errors", errors=form_errors(errors))
             return
         await ack()
         if saved is None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.listeners import user_of
+from bot.listeners import form_errors, user_of
 from bot.runtime import Runtime
 from bot.services import schedule, surveys
 from bot.views.ids import ACTION_NEED_HELP, ACTION_NOT_YET, ACTION_SURVEY, SURVEY_CALLBACK
@@ -71,7 +71,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         user_id = user_of(body)
         pairing_id, answers, errors = parse_survey(view)
         if errors:
-            await ack(response_action="errors", errors=errors)
+            await ack(response_action="errors", errors=form_errors(errors))
             return
         saved = (
             await runtime.write(surveys.save_response, pairing_id, user_id, **answers, now=runtime.now())
@@ -79,6 +79,8 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             else None
         )
         if saved is None:
-            await ack(response_action="errors", errors={"satisfaction": "This survey isn't for your pairing."})
+            await ack(
+                response_action="errors", errors=form_errors({"satisfaction": "This survey isn't for your pairing."})
+            )
             return
         await ack()

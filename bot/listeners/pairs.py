@@ -11,7 +11,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot import delivery
-from bot.listeners import user_of
+from bot.listeners import form_errors, user_of
 from bot.listeners.participant_flows import Offer
 from bot.runtime import Runtime
 from bot.services import checkins, pair_replies, schedule
@@ -152,7 +152,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         user_id = user_of(body)
         pairing_id, terms, errors = views.parse_agreement(view)
         if errors:
-            await ack(response_action="errors", errors=errors)
+            await ack(response_action="errors", errors=form_errors(errors))
             return
         key = submission_key(view, user_id)
         try:
@@ -160,7 +160,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                 pair_replies.propose, key, pairing_id, user_id, terms, runtime.now(), views.agreement_message
             )
         except NotYourPairing:
-            await ack(response_action="errors", errors={"cadence": views.NOT_YOURS})
+            await ack(response_action="errors", errors=form_errors({"cadence": views.NOT_YOURS}))
             return
         await ack()
         if state is not None:
@@ -180,16 +180,19 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         pairing_id, answers, errors = views.parse_checkin(view)
         anchor = "pairing_id" if "pairing_id" in SubmittedView(view).fields else "met_on"
         if errors:
-            await ack(response_action="errors", errors=errors)
+            await ack(response_action="errors", errors=form_errors(errors))
             return
         target = await runtime.read(checkins.checkin_target, pairing_id, user_id, runtime.now())
         if target.refusal is not None or target.today is None:
-            await ack(response_action="errors", errors={anchor: views.checkin_refusal_text(target)})
+            about = target.about
+            partner = {about.partner_id: about.partner_name} if about is not None else {}
+            refusal = views.checkin_refusal_text(target)
+            await ack(response_action="errors", errors=form_errors({anchor: refusal}, partner))
             return
         pair, today = target.pairs[0], target.today
         errors = checkins.validate(answers, pair, today)
         if errors:
-            await ack(response_action="errors", errors=errors)
+            await ack(response_action="errors", errors=form_errors(errors))
             return
         key = submission_key(view, user_id)
         try:
@@ -197,13 +200,15 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                 pair_replies.log_meeting, key, pair.pairing.id, user_id, answers, runtime.now(), views.checkin_message
             )
         except NotYourPairing:  # dissolved (or its member left) between the check above and this write
-            await ack(response_action="errors", errors={anchor: views.PAIRING_OVER})
+            await ack(response_action="errors", errors=form_errors({anchor: views.PAIRING_OVER}))
             return
         if outcome.already_logged is not None:
             day = outcome.already_logged.met_on
             await ack(
                 response_action="errors",
-                errors={"met_on": f"A meeting on {day:%b %-d} is already logged (`/mentor checkins` shows it)."},
+                errors=form_errors(
+                    {"met_on": f"A meeting on {day:%b %-d} is already logged (`/mentor checkins` shows it)."}
+                ),
             )
             return
         await ack()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.listeners import ack_budget_left, finished_within, user_of
+from bot.listeners import ack_budget_left, finished_within, form_errors, user_of
 from bot.listeners import participant_flows as flows
+from bot.mrkdwn import unnamed_channels
 from bot.runtime import Runtime
 from bot.slack_gateway import SlackUnavailable, Unreachable
 from bot.views import intake as intake_views
@@ -39,7 +41,8 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             application = applying.result()
             if application is None or application.errors:
                 errors = application.errors if application else {"role": participant_views.SLACK_SLOW_PRESS_AGAIN}
-                await ack(response_action="errors", errors=_inline(view, errors))
+                names = await _channel_names(runtime, errors.values(), ack_budget_left(context))
+                await ack(response_action="errors", errors=_inline(view, form_errors(errors, names)))
                 return
             await ack()
         else:
@@ -71,6 +74,21 @@ async def _tell(runtime: Runtime, user_id: str, text: str, blocks: list[dict[str
         await runtime.gateway.post(user_id, text, blocks)
     except (SlackUnavailable, Unreachable):
         log.warning("could not tell a person by DM how their application went")
+
+
+async def _channel_names(runtime: Runtime, problems: Iterable[str], seconds: float) -> dict[str, str]:
+    """The names of the channels the problems mention (a channel-only program's), for the plain-text form
+    errors: a librarian knows #teen-services, not C0123. Within what is left of Slack's wait, else none."""
+    channels = sorted(set().union(*(unnamed_channels(problem) for problem in problems)))
+    if not channels:
+        return {}
+    try:
+        found = await asyncio.wait_for(
+            asyncio.gather(*(runtime.gateway.channel_name(c) for c in channels)), timeout=max(seconds, 0.1)
+        )
+    except TimeoutError:
+        return {}
+    return {channel: name for channel, name in zip(channels, found, strict=True) if name}
 
 
 def _inline(view: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:

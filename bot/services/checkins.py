@@ -9,6 +9,7 @@ from enum import StrEnum
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from bot.mrkdwn import escape  # form errors are mrkdwn, like every refusal: the listener shows them plain
 from bot.services.agreements import (
     NotYourPairing,
     PairView,
@@ -130,7 +131,9 @@ def validate(answers: CheckInAnswers, pair: PairView, today: date) -> dict[str, 
     elif answers.met_on < program.starts_on:
         errors["met_on"] = f"The program starts on {program.starts_on:%b %-d, %Y}; pick a day from then on."
     elif ended and answers.met_on > program.ends_on:
-        errors["met_on"] = f"{program.name} ended on {program.ends_on:%b %-d, %Y}; pick the day you met, up to then."
+        errors["met_on"] = (
+            f"{escape(program.name)} ended on {program.ends_on:%b %-d, %Y}; pick the day you met, up to then."
+        )
     if answers.duration_minutes is None or not 5 <= answers.duration_minutes <= MAX_DURATION_MINUTES:
         errors["duration"] = f"Enter the minutes you met, from 5 to {MAX_DURATION_MINUTES}."
     if answers.format not in MEETING_FORMATS or answers.format == "any":

@@ -352,7 +352,9 @@ def apply(
         # A profile form left open while the person left: saving it must not bring them back past every check.
         enrollment = queries.enrollment_for(session, program.id, person_id, answers.role)  # type: ignore[arg-type]
         if enrollment is None or enrollment.status == EnrollmentStatus.WITHDRAWN:
-            errors = {"role": f"You left {program.name}, so there is no profile to save. `/mentor join` to apply."}
+            errors = {
+                "role": f"You left *{escape(program.name)}*, so there is no profile to save. `/mentor join` to apply."
+            }
     if errors:
         return Application(errors)
     first_time = queries.remember_request(session, request_key, now)

@@ -170,7 +170,7 @@ def validate_program(values: dict[str, str], *, existing: Program | None = None)
         try:
             out[key] = parse_date(text)
         except ValueError:
-            errors[key] = f"{text!r} is not a date: use YYYY-MM-DD."
+            errors[key] = f"{escape(repr(text))} is not a date: use YYYY-MM-DD."
 
     dates = {
         k: out.get(k) for k in ("applications_open", "applications_close", "agreement_due", "starts_on", "ends_on")
@@ -224,7 +224,7 @@ def validate_program(values: dict[str, str], *, existing: Program | None = None)
     allowlist = _split(current("eligibility_allowlist"))
     bad = [u for u in allowlist if not SLACK_USER_ID.match(u)]
     if bad:
-        errors["eligibility_allowlist"] = f"these are not Slack user ids: {', '.join(bad)}."
+        errors["eligibility_allowlist"] = f"these are not Slack user ids: {escape(', '.join(bad))}."
     out["eligibility_allowlist"] = allowlist
     if eligibility == "allowlist" and not allowlist:
         errors.setdefault("eligibility_allowlist", "is required when eligibility is allowlist.")
@@ -246,13 +246,13 @@ def validate_program(values: dict[str, str], *, existing: Program | None = None)
             raise ValueError(tz)
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        errors["timezone"] = f"{tz[:40]!r} is not a time zone name such as America/Chicago."
+        errors["timezone"] = f"{escape(repr(tz[:40]))} is not a time zone name such as America/Chicago."
     out["timezone"] = tz
 
     try:
         out["blackouts"] = parse_blackouts(current("blackouts"))
     except ValueError as error:
-        errors["blackouts"] = f"{error}. Use YYYY-MM-DD..YYYY-MM-DD, separated by commas."
+        errors["blackouts"] = f"{escape(str(error))}. Use YYYY-MM-DD..YYYY-MM-DD, separated by commas."
 
     cross_org = (current("cross_org") or "none").lower()
     if cross_org not in CROSS_ORG:
@@ -268,12 +268,12 @@ def validate_program(values: dict[str, str], *, existing: Program | None = None)
     try:
         out["weights"] = parse_weights(current("weights"))
     except ValueError as error:
-        errors["weights"] = f"{error}. Use name=number, e.g. specialization=4, library_type=2."
+        errors["weights"] = f"{escape(str(error))}. Use name=number, e.g. specialization=4, library_type=2."
 
     admins = _split(current("admins"))
     bad = [u for u in admins if not SLACK_USER_ID.match(u)]
     if bad:
-        errors["admins"] = f"these are not Slack user ids: {', '.join(bad)}."
+        errors["admins"] = f"these are not Slack user ids: {escape(', '.join(bad))}."
     out["admins"] = admins
 
     allow = (current("allow_guests") or "false").lower()
