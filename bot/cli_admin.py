@@ -390,8 +390,10 @@ def cmd_program_list(args: argparse.Namespace) -> int:
 
 
 def _invalid_lines(invalid: program_service.ProgramInvalid) -> str:
+    """The program checks' problems, one per option; they quote what was typed escaped for Slack: unescaped."""
     return "\n".join(
-        f"{program_service.FIELD_LABELS.get(k, k)} ({'--' + _option_for(k)}): {v}" for k, v in invalid.errors.items()
+        f"{program_service.FIELD_LABELS.get(k, k)} ({'--' + _option_for(k)}): {unescape(v)}"
+        for k, v in invalid.errors.items()
     )
 
 

@@ -480,3 +480,17 @@ def test_program_list_counts_one_mentor_and_one_mentee_in_the_singular(
     [line] = capsys.readouterr().out.strip().splitlines()
     columns = line.split("\t")
     assert "1 mentor" in columns and "2 mentees" in columns, columns
+
+
+def test_a_wrong_time_zone_or_admin_id_is_quoted_as_typed_in_the_terminal(
+    operator_shell: Path, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The program checks escape what was typed, for the Slack form and slash command (mrkdwn); the terminal
+    must show it as typed, not as `&lt;` and `&amp;`."""
+    args = ["program", "create", "--name", "PLSEP 2026", *PROGRAM_DATES, "--timezone", "Pacific <&> Time"]
+    assert main([*args, "--admins", "U0GOOD01,<@dana&co>"]) != 0
+    captured = capsys.readouterr()
+    told = captured.out + captured.err
+    assert "'Pacific <&> Time' is not a time zone name" in told, told
+    assert "<@dana&co>" in told and "&lt;" not in told and "&amp;" not in told, told
+    assert "Traceback" not in told, told
