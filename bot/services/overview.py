@@ -14,7 +14,7 @@ from sqlmodel import Session
 from bot.services import accounts, reports
 from bot.services import enrollment as enrollment_service
 from bot.services import programs as program_rules
-from bot.services.agreements import settled_cadence
+from bot.services.agreements import Terms, agreed_terms, is_settled, settled_cadence
 from bot.services.checkins import ended_before_intro
 from bot.services.schedule import agreement_due_on, met_this_period
 from storage import queries
@@ -57,6 +57,10 @@ class Partnership:
     partner_id: str | None
     partner: Person | None
     meetings: Meetings | None = None  # only for a pair that is running now (active, within the program's dates)
+    # The terms the pair settled and the bot follows (how often, on call, after hours, boundaries), shown back
+    # so neither has to scroll their DM for them; None until both accepted some, and once the pairing is over.
+    agreed: Terms | None = None
+    change_pending: bool = False  # one of them proposed other terms the partner has not accepted yet
 
 
 @dataclass(frozen=True)
@@ -219,7 +223,18 @@ def _partnerships(
         partner = queries.person(session, partner_id) if partner_id else None
         # A partner whose account is gone cannot meet: the card says so instead of "not yet this month".
         meetings = None if accounts.is_deactivated(partner) else _meetings(session, program, pairing, today)
-        out.append(Partnership(pairing=pairing, partner_id=partner_id, partner=partner, meetings=meetings))
+        agreement = queries.agreement_for(session, pairing.id) if pairing.is_running() else None  # type: ignore[arg-type]
+        agreed = agreed_terms(agreement)
+        out.append(
+            Partnership(
+                pairing=pairing,
+                partner_id=partner_id,
+                partner=partner,
+                meetings=meetings,
+                agreed=agreed,
+                change_pending=agreed is not None and not is_settled(agreement),
+            )
+        )
     return out
 
 

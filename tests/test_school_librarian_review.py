@@ -1,0 +1,119 @@
+"""A school year read by a new school librarian (the only one in her building), her mentor from the neighbouring
+district and the district's coordinator, as found in a product review: each test is something one of them would
+have noticed. The seed says a pair should settle how often they meet, whether the mentor is "on call" during
+school hours, whether chat outside school hours is fine, and their boundaries.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from bot.clock import FixedClock
+from bot.runtime import Runtime
+from storage.engine import session_scope
+from storage.models import Program
+from tests.factories import introduce_pair, shown_text
+from tests.polling import wait_for
+from tests.slack_driver import SlackDriver
+from tests.slack_emulator import SlackEmulator
+from tests.test_participants import opened_view
+from tests.test_scheduler import enroll, hand_pair, person
+from tests.test_school_year_journeys import LA, _school_year
+
+MENTOR = "U0MARISOL"  # six years in a Lakeview USD school library
+LIBRARIAN = "U0JUNIPER"  # new, and the only librarian in her Hillcrest USD elementary school
+INTRODUCED = datetime(2025, 9, 10, 17, 0, tzinfo=UTC)  # Wednesday, 10 AM Pacific
+
+
+def _radio(value: str) -> dict[str, Any]:
+    return {"type": "radio_buttons", "selected_option": {"value": value}}
+
+
+def _agreement_form(cadence: str, on_call: str, after_hours: str, boundaries: str) -> dict[str, Any]:
+    return {
+        "cadence": {"cadence": {"type": "static_select", "selected_option": {"value": cadence}}},
+        "mentor_on_call": {"mentor_on_call": _radio(on_call)},
+        "after_hours_ok": {"after_hours_ok": _radio(after_hours)},
+        "boundaries": {"boundaries": _radio(boundaries)},
+        "first_meeting_on": {"first_meeting_on": {"type": "datepicker", "selected_date": None}},
+    }
+
+
+async def _introduced(engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock) -> tuple[int, str]:
+    """Hillcrest USD's school year, Marisol (Lakeview USD) paired with Juniper and introduced: (pairing, DM)."""
+    program = _school_year(engine, emulator)
+    clock.set(INTRODUCED)
+    with session_scope(engine, write=True) as session:
+        program = session.get(Program, program.id)
+        for uid, role, org in ((MENTOR, "mentor", "Lakeview USD"), (LIBRARIAN, "mentee", "Hillcrest USD")):
+            emulator.add_user(uid, name=uid.lower(), tz=LA)
+            person(session, uid, LA)
+            enroll(session, program, uid, role, organization=org, grade_levels=["elementary"])
+    pairing_id = hand_pair(engine, program, MENTOR, LIBRARIAN, INTRODUCED)
+    return pairing_id, await introduce_pair(emulator, runtime, clock, MENTOR, LIBRARIAN)
+
+
+def _settle_in_slack(slack: SlackDriver, emulator: SlackEmulator, pairing_id: int, conversation: str) -> None:
+    """Juniper presses "Set up our agreement" and proposes; Marisol presses Accept on the proposal."""
+    opened = len(emulator.calls_to("views.open"))
+    slack.block_action(LIBRARIAN, "shelfmate_open_agreement", str(pairing_id), channel_id=conversation)
+    view = opened_view(emulator, opened)
+    form = _agreement_form("biweekly", on_call="yes", after_hours="no", boundaries="professional")
+    slack.view_submission(
+        LIBRARIAN, view["callback_id"], form, private_metadata=view["private_metadata"], view_hash="agreement.1"
+    )
+    proposal = wait_for(
+        lambda: [
+            m for m in emulator.messages_in(conversation) if "proposed your mentoring agreement" in shown_text([m])
+        ],
+        what="the proposal in the pair's DM",
+    )[-1]
+    [accept] = [
+        e["value"]
+        for b in proposal["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "shelfmate_accept_agreement"
+    ]
+    slack.block_action(MENTOR, "shelfmate_accept_agreement", accept, channel_id=conversation)
+    wait_for(
+        lambda: [m for m in emulator.messages_in(conversation) if "Agreement settled" in shown_text([m])],
+        what="the settled agreement in the pair's DM",
+    )
+
+
+def _home_tab(slack: SlackDriver, emulator: SlackEmulator, user_id: str) -> str:
+    before = len([c for c in emulator.calls_to("views.publish") if c.arg("user_id") == user_id])
+    assert slack.app_home_opened(user_id).status_code == 200
+    published = wait_for(
+        lambda: [c for c in emulator.calls_to("views.publish") if c.arg("user_id") == user_id][before:],
+        what="the Home tab",
+    )
+    return shown_text([{"blocks": published[-1].arg("view")["blocks"]}])
+
+
+def _status(slack: SlackDriver, user_id: str) -> str:
+    answer = slack.mentor(user_id, "status").json()
+    return shown_text([answer])
+
+
+# -- 1. what the pair agreed is shown back ------------------------------------------------------------------------
+async def test_the_home_tab_and_status_show_back_what_the_pair_agreed(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Juniper and Marisol settled: every two weeks, Marisol on call during the day, no chat after hours,
+    professional topics only. The terms were posted once in their DM; afterwards the Home tab and `/mentor status`
+    said only "You're all set with Marisol", so in November Juniper could not look up whether Marisol had agreed
+    to be on call (the only place left was the agreement form, which proposes a change). Both should show the
+    terms in force."""
+    pairing_id, conversation = await _introduced(engine, emulator, runtime, clock)
+    _settle_in_slack(slack, emulator, pairing_id, conversation)
+
+    for shown in (_home_tab(slack, emulator, LIBRARIAN), _status(slack, LIBRARIAN), _home_tab(slack, emulator, MENTOR)):
+        assert "every two weeks" in shown, shown
+        assert "Mentor on call during work hours: yes" in shown, shown
+        assert "Chat outside work hours: no, work hours only" in shown, shown
+        assert "Professional library topics only" in shown, shown
