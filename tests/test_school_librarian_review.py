@@ -6,7 +6,7 @@ school hours, whether chat outside school hours is fine, and their boundaries.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -15,12 +15,12 @@ from bot.clock import FixedClock
 from bot.runtime import Runtime
 from storage.engine import session_scope
 from storage.models import Program
-from tests.factories import introduce_pair, shown_text
+from tests.factories import each_shown, introduce_pair, shown_text, ticks_at
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_participants import opened_view
-from tests.test_scheduler import enroll, hand_pair, person
+from tests.test_scheduler import enroll, hand_pair, log_meeting, person
 from tests.test_school_year_journeys import LA, _school_year
 
 MENTOR = "U0MARISOL"  # six years in a Lakeview USD school library
@@ -117,3 +117,27 @@ async def test_the_home_tab_and_status_show_back_what_the_pair_agreed(
         assert "Mentor on call during work hours: yes" in shown, shown
         assert "Chat outside work hours: no, work hours only" in shown, shown
         assert "Professional library topics only" in shown, shown
+
+
+# -- 2. reminders speak of the pair's own two weeks, not of "this period" -------------------------------------------
+async def test_a_biweekly_pairs_reminders_say_these_two_weeks_not_this_period(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Juniper and Marisol agreed to meet every two weeks. Their nudge said "no meeting is logged yet for this
+    period (until Sep 21)" and then "did you meet this period?": in a school a period is a class period, and
+    nothing they were told names any other. The Home tab said "not yet this fortnight", a word American school
+    librarians do not use. Each should name the pair's own stretch: these two weeks, until Sep 21."""
+    pairing_id, conversation = await _introduced(engine, emulator, runtime, clock)
+    _settle_in_slack(slack, emulator, pairing_id, conversation)
+    before = len(emulator.messages_in(conversation))
+    # Mon Sep 15 (the nudge, mid-way through Sep 8-21) and Fri Sep 19 ("Did you meet?"), 10:05 AM Pacific.
+    await ticks_at(runtime, clock, datetime(2025, 9, 15, 17, 5, tzinfo=UTC), datetime(2025, 9, 19, 17, 5, tzinfo=UTC))
+
+    reminders = each_shown(emulator.messages_in(conversation)[before:])
+    assert [r.splitlines()[0] for r in reminders] == ["A friendly nudge to meet", "Did you meet?"], reminders
+    for reminder in reminders:
+        assert "period" not in reminder, reminder
+        assert "these two weeks (until Sep 21)" in reminder, reminder
+    log_meeting(engine, pairing_id, date(2025, 9, 19), LIBRARIAN)
+    home = _home_tab(slack, emulator, LIBRARIAN)
+    assert f"<@{MENTOR}>: met these two weeks (last on Sep 19, 2025)" in home, home

@@ -15,6 +15,7 @@ from bot.services import accounts, reports
 from bot.services import enrollment as enrollment_service
 from bot.services import programs as program_rules
 from bot.services.agreements import Terms, agreed_terms, is_settled, settled_cadence
+from bot.services.catalog import cadence_stretch
 from bot.services.checkins import ended_before_intro
 from bot.services.schedule import agreement_due_on, met_this_period
 from storage import queries
@@ -33,10 +34,6 @@ from storage.models import (
 # Pairings a card shows: the live ones, and those the program's wrap-up ended (the pair worked together to
 # the end). Dissolved ones are left out: that partner left or was unpaired and is no longer "yours".
 SHOWN_PAIRING_STATUSES = (*LIVE_PAIRING_STATUSES, PairingStatus.ENDED)
-
-
-# How a card names the period a pair is expected to meet in, by the agreement's cadence.
-PERIOD_WORDS = {"weekly": "this week", "biweekly": "this fortnight", "monthly": "this month"}
 
 
 @dataclass(frozen=True)
@@ -245,7 +242,7 @@ def _meetings(session: Session, program: Program, pairing: Pairing, today: date)
     met_days = [c.met_on for c in queries.checkins_for_pairing(session, pairing.id)]  # type: ignore[arg-type]
     cadence = settled_cadence(queries.agreement_for(session, pairing.id), program.default_cadence)  # type: ignore[arg-type]
     return Meetings(
-        this_period=PERIOD_WORDS.get(cadence, "this period"),
+        this_period=cadence_stretch(cadence),
         met_this_period=met_this_period(program, cadence, met_days, today),
         last_met=max(met_days, default=None),
     )

@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.services.catalog import CADENCES, LIBRARY_TYPES, applications_deadline_words, zone_label
+from bot.services.catalog import CADENCES, LIBRARY_TYPES, applications_deadline_words, cadence_stretch, zone_label
 from bot.services.schedule import AT_RISK_MISSED
 from bot.views.common import (
     MAX_BLOCKS_PER_MESSAGE,
@@ -109,14 +109,16 @@ def _meet_buttons(pairing_id: int) -> ActionsBlock:
 
 def _nudge(p: dict[str, Any]) -> Rendered:
     text = (
-        f"Hi <@{p['mentor']}> and <@{p['mentee']}>, a friendly nudge: no meeting is logged yet for this "
-        f"period (until {_day(p['period_end'])}). A short call counts! Log it with `/mentor checkin`."
+        f"Hi <@{p['mentor']}> and <@{p['mentee']}>, a friendly nudge: no meeting is logged yet for "
+        f"{cadence_stretch(p.get('cadence'))} (until {_day(p['period_end'])}). A short call counts! "
+        "Log it with `/mentor checkin`."
     )
     return "A friendly nudge to meet", render([_section(text), _meet_buttons(p["pairing_id"])])
 
 
 def _did_you_meet(p: dict[str, Any]) -> Rendered:
-    text = f"<@{p['mentor']}>, <@{p['mentee']}>: did you meet this period? It ends on {_day(p['period_end'])}."
+    stretch = cadence_stretch(p.get("cadence"))
+    text = f"<@{p['mentor']}>, <@{p['mentee']}>: did you meet {stretch} (until {_day(p['period_end'])})?"
     return "Did you meet?", render([_section(text), _meet_buttons(p["pairing_id"])])
 
 
