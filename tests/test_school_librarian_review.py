@@ -141,3 +141,18 @@ async def test_a_biweekly_pairs_reminders_say_these_two_weeks_not_this_period(
     log_meeting(engine, pairing_id, date(2025, 9, 19), LIBRARIAN)
     home = _home_tab(slack, emulator, LIBRARIAN)
     assert f"<@{MENTOR}>: met these two weeks (last on Sep 19, 2025)" in home, home
+
+
+# -- 3. the pair is told when the program pauses for school breaks ------------------------------------------------
+async def test_the_introduction_tells_the_pair_about_the_programs_school_breaks(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """The coordinator entered winter break (Dec 22 - Jan 2) and spring break (Mar 30 - Apr 3): no reminders
+    then, and a stretch mostly in a break is not counted as missed. The pair was never told: the introduction's
+    calendar said only "program runs Sep 8 - Jun 12 · meet at least monthly", so Juniper would wonder whether
+    she must find a meeting over winter break. The introduction should name the breaks."""
+    _, conversation = await _introduced(engine, emulator, runtime, clock)
+    [intro] = [m for m in each_shown(emulator.messages_in(conversation)) if "Welcome to" in m]
+    assert "program runs Sep 8 - Jun 12" in intro, intro
+    assert "Dec 22 - Jan 2" in intro and "Mar 30 - Apr 3" in intro, intro
+    assert "no reminders" in intro, intro

@@ -77,11 +77,25 @@ def _intro(p: dict[str, Any]) -> Rendered:
         _section(
             f"*Calendar:* agreement by {_day(p['agreement_due'])} · program runs {_day(p['starts_on'])} - "
             f"{_day(p['ends_on'])} · meet at least {CADENCES.get(p.get('cadence', 'monthly'), 'monthly').lower()}"
+            + _breaks_words(p.get("breaks") or [])
         ),
         _section(questions),
         _agreement_button(p["pairing_id"]),
     ]
     return f"Welcome to {escape(p['program'])}: meet your mentoring partner", render(blocks)
+
+
+BREAKS_SHOWN = 8  # a school year has a handful; a coordinator's many one-day closures are counted past these
+
+
+def _breaks_words(breaks: list[list[str]]) -> str:
+    """A line "Breaks (no reminders, ...): Dec 22 - Jan 2, Mar 30 - Apr 3" (absent from intros queued before
+    breaks were told)."""
+    if not breaks:
+        return ""
+    spans = [_day(a) if a == b else f"{_day(a)} - {_day(b)}" for a, b in breaks[:BREAKS_SHOWN]]
+    more = f" and {len(breaks) - BREAKS_SHOWN} more" if len(breaks) > BREAKS_SHOWN else ""
+    return "\n*Breaks* (no reminders, and no meeting expected): " + ", ".join(spans) + more
 
 
 def _agreement_button(pairing_id: int) -> ActionsBlock:
