@@ -156,3 +156,19 @@ async def test_the_introduction_tells_the_pair_about_the_programs_school_breaks(
     assert "program runs Sep 8 - Jun 12" in intro, intro
     assert "Dec 22 - Jan 2" in intro and "Mar 30 - Apr 3" in intro, intro
     assert "no reminders" in intro, intro
+
+
+# -- 4. "work hours" is said in hours -----------------------------------------------------------------------------
+async def test_the_agreement_form_says_which_hours_count_as_work_hours(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """The agreement form asks whether the mentor is on call "during work hours" and promises "if you say no to
+    chat outside work hours, I won't message you outside them either", but never says which hours those are. A
+    school librarian's day runs from about 7:30 to 3:30; the bot's are 9 AM to 5 PM on weekdays, in each person's
+    own time zone. The form should say so before the pair chooses."""
+    pairing_id, conversation = await _introduced(engine, emulator, runtime, clock)
+    opened = len(emulator.calls_to("views.open"))
+    slack.block_action(LIBRARIAN, "shelfmate_open_agreement", str(pairing_id), channel_id=conversation)
+    form = shown_text([{"blocks": opened_view(emulator, opened)["blocks"]}])
+    assert "9 AM" in form and "5 PM" in form and "Monday to Friday" in form, form
+    assert "your own time zone" in form, form
