@@ -128,7 +128,7 @@ async def test_a_queued_reask_is_dropped_once_the_pair_logs_the_meeting(
 
     clock.set(datetime(2025, 3, 31, 17, tzinfo=UTC))  # Monday 10 AM in Los Angeles
     await tick(runtime)
-    asked = [t for t in posted_texts(emulator) if "did you meet this period" in t]
+    asked = [t for t in posted_texts(emulator) if "did you meet this month" in t]
     assert asked == [], f"the pair logged a meeting on Mar 27 but was still asked: {asked}"
 
 

@@ -137,7 +137,7 @@ async def test_a_meeting_on_the_last_day_can_be_logged_the_next_morning(
     clock.set(datetime(2025, 6, 27, 17, 5, tzinfo=UTC))  # Friday Jun 27, 10:05 AM: June's "Did you meet?"
     await tick(runtime)
     conversation = conversation_of(engine, pairing_id)
-    [asked] = [m for m in emulator.messages_in(conversation) if "did you meet this period" in shown(m)]
+    [asked] = [m for m in emulator.messages_in(conversation) if "did you meet this month" in shown(m)]
     we_met = button(asked, "shelfmate_we_met")
 
     await end_of_program(engine, runtime, clock, pairing_id)

@@ -26,6 +26,16 @@ MEETING_FORMATS: dict[str, str] = {
     "any": "Any of these",
 }
 CADENCES: dict[str, str] = {"weekly": "Weekly", "biweekly": "Every two weeks", "monthly": "Monthly"}
+# The stretch a pair is expected to meet in, as the pair says it: never "this period", which in a school is a
+# class period, nor "fortnight", which American librarians do not say.
+CADENCE_STRETCH: dict[str, str] = {"weekly": "this week", "biweekly": "these two weeks", "monthly": "this month"}
+
+
+def cadence_stretch(cadence: str | None) -> str:
+    """ "these two weeks" for a pair meeting every two weeks; "this month" for anything unknown (the default)."""
+    return CADENCE_STRETCH.get(cadence or "", CADENCE_STRETCH["monthly"])
+
+
 ROLES: dict[str, str] = {"mentor": "Mentor", "mentee": "Mentee"}
 
 # Why Slack would not take a message for someone, said plainly (Slack's error codes are for the log):

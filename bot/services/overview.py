@@ -14,7 +14,8 @@ from sqlmodel import Session
 from bot.services import accounts, reports
 from bot.services import enrollment as enrollment_service
 from bot.services import programs as program_rules
-from bot.services.agreements import settled_cadence
+from bot.services.agreements import Terms, agreed_terms, is_settled, settled_cadence
+from bot.services.catalog import cadence_stretch
 from bot.services.checkins import ended_before_intro
 from bot.services.schedule import agreement_due_on, met_this_period
 from storage import queries
@@ -35,10 +36,6 @@ from storage.models import (
 SHOWN_PAIRING_STATUSES = (*LIVE_PAIRING_STATUSES, PairingStatus.ENDED)
 
 
-# How a card names the period a pair is expected to meet in, by the agreement's cadence.
-PERIOD_WORDS = {"weekly": "this week", "biweekly": "this fortnight", "monthly": "this month"}
-
-
 @dataclass(frozen=True)
 class Meetings:
     """Whether a running pair met in the current period, and when it last met: for a mentor of several mentees,
@@ -57,6 +54,10 @@ class Partnership:
     partner_id: str | None
     partner: Person | None
     meetings: Meetings | None = None  # only for a pair that is running now (active, within the program's dates)
+    # The terms the pair settled and the bot follows (how often, on call, after hours, boundaries), shown back
+    # so neither has to scroll their DM for them; None until both accepted some, and once the pairing is over.
+    agreed: Terms | None = None
+    change_pending: bool = False  # one of them proposed other terms the partner has not accepted yet
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,18 @@ def _partnerships(
         partner = queries.person(session, partner_id) if partner_id else None
         # A partner whose account is gone cannot meet: the card says so instead of "not yet this month".
         meetings = None if accounts.is_deactivated(partner) else _meetings(session, program, pairing, today)
-        out.append(Partnership(pairing=pairing, partner_id=partner_id, partner=partner, meetings=meetings))
+        agreement = queries.agreement_for(session, pairing.id) if pairing.is_running() else None  # type: ignore[arg-type]
+        agreed = agreed_terms(agreement)
+        out.append(
+            Partnership(
+                pairing=pairing,
+                partner_id=partner_id,
+                partner=partner,
+                meetings=meetings,
+                agreed=agreed,
+                change_pending=agreed is not None and not is_settled(agreement),
+            )
+        )
     return out
 
 
@@ -230,7 +242,7 @@ def _meetings(session: Session, program: Program, pairing: Pairing, today: date)
     met_days = [c.met_on for c in queries.checkins_for_pairing(session, pairing.id)]  # type: ignore[arg-type]
     cadence = settled_cadence(queries.agreement_for(session, pairing.id), program.default_cadence)  # type: ignore[arg-type]
     return Meetings(
-        this_period=PERIOD_WORDS.get(cadence, "this period"),
+        this_period=cadence_stretch(cadence),
         met_this_period=met_this_period(program, cadence, met_days, today),
         last_met=max(met_days, default=None),
     )

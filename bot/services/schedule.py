@@ -655,6 +655,9 @@ class Planner:
                 "starts_on": program.starts_on.isoformat(),
                 "ends_on": program.ends_on.isoformat(),
                 "cadence": program.default_cadence,
+                # The school breaks still ahead: the pair should know no reminders come then, and that they
+                # need not find a meeting over winter break.
+                "breaks": [[a, b] for a, b in program.blackouts or [] if b >= self.today(program).isoformat()],
             },
             program=program,
             pairing=ctx.pairing,

@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.services.catalog import CADENCES, LIBRARY_TYPES, applications_deadline_words, zone_label
+from bot.services.catalog import CADENCES, LIBRARY_TYPES, applications_deadline_words, cadence_stretch, zone_label
 from bot.services.schedule import AT_RISK_MISSED
 from bot.views.common import (
     MAX_BLOCKS_PER_MESSAGE,
@@ -77,11 +77,25 @@ def _intro(p: dict[str, Any]) -> Rendered:
         _section(
             f"*Calendar:* agreement by {_day(p['agreement_due'])} · program runs {_day(p['starts_on'])} - "
             f"{_day(p['ends_on'])} · meet at least {CADENCES.get(p.get('cadence', 'monthly'), 'monthly').lower()}"
+            + _breaks_words(p.get("breaks") or [])
         ),
         _section(questions),
         _agreement_button(p["pairing_id"]),
     ]
     return f"Welcome to {escape(p['program'])}: meet your mentoring partner", render(blocks)
+
+
+BREAKS_SHOWN = 8  # a school year has a handful; a coordinator's many one-day closures are counted past these
+
+
+def _breaks_words(breaks: list[list[str]]) -> str:
+    """A line "Breaks (no reminders, ...): Dec 22 - Jan 2, Mar 30 - Apr 3" (absent from intros queued before
+    breaks were told)."""
+    if not breaks:
+        return ""
+    spans = [_day(a) if a == b else f"{_day(a)} - {_day(b)}" for a, b in breaks[:BREAKS_SHOWN]]
+    more = f" and {len(breaks) - BREAKS_SHOWN} more" if len(breaks) > BREAKS_SHOWN else ""
+    return "\n*Breaks* (no reminders, and no meeting expected): " + ", ".join(spans) + more
 
 
 def _agreement_button(pairing_id: int) -> ActionsBlock:
@@ -109,14 +123,16 @@ def _meet_buttons(pairing_id: int) -> ActionsBlock:
 
 def _nudge(p: dict[str, Any]) -> Rendered:
     text = (
-        f"Hi <@{p['mentor']}> and <@{p['mentee']}>, a friendly nudge: no meeting is logged yet for this "
-        f"period (until {_day(p['period_end'])}). A short call counts! Log it with `/mentor checkin`."
+        f"Hi <@{p['mentor']}> and <@{p['mentee']}>, a friendly nudge: no meeting is logged yet for "
+        f"{cadence_stretch(p.get('cadence'))} (until {_day(p['period_end'])}). A short call counts! "
+        "Log it with `/mentor checkin`."
     )
     return "A friendly nudge to meet", render([_section(text), _meet_buttons(p["pairing_id"])])
 
 
 def _did_you_meet(p: dict[str, Any]) -> Rendered:
-    text = f"<@{p['mentor']}>, <@{p['mentee']}>: did you meet this period? It ends on {_day(p['period_end'])}."
+    stretch = cadence_stretch(p.get("cadence"))
+    text = f"<@{p['mentor']}>, <@{p['mentee']}>: did you meet {stretch} (until {_day(p['period_end'])})?"
     return "Did you meet?", render([_section(text), _meet_buttons(p["pairing_id"])])
 
 

@@ -20,7 +20,7 @@ from slack_sdk.models.views import View
 
 from bot.services.catalog import LIBRARY_TYPES, MEETING_FORMATS, ROLES, specialization_label, years_in_kind
 from bot.services.enrollment import LeaveResult, SubmitResult
-from bot.services.overview import Coordinating, EnrollmentCard, Meetings, PersonOverview
+from bot.services.overview import Coordinating, EnrollmentCard, Meetings, Partnership, PersonOverview
 from bot.services.pairing import REMATCH_REASON_LIMIT, RematchRequest
 from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, escape, fit_labels, render
 from bot.views.coordinating import coordinator_blocks
@@ -64,7 +64,18 @@ def _card_text(card: EnrollmentCard) -> str:
         for p in card.partnerships
         if p.meetings is not None and p.partner_id
     ]
+    # What each pair settled, so "is she on call during the day?" has an answer without scrolling the DM.
+    lines += [_agreed_words(p) for p in card.partnerships if p.agreed is not None and p.partner_id]
     return clip("\n".join(lines))
+
+
+def _agreed_words(partnership: Partnership) -> str:
+    """ "Agreed with @Marisol: Meet: every two weeks · Mentor on call during work hours: yes · ..." """
+    assert partnership.agreed is not None
+    text = f"_Agreed with <@{partnership.partner_id}>:_ " + " · ".join(partnership.agreed.sentences())
+    if partnership.change_pending:
+        text += " (a change is waiting to be accepted; these terms hold until then)"
+    return text
 
 
 def _meetings_words(meetings: Meetings) -> str:
