@@ -22,6 +22,7 @@ from storage import queries
 from storage.models import (
     LIVE_PAIRING_STATUSES,
     RUNNING_PAIRING_STATUSES,
+    Agreement,
     Enrollment,
     EnrollmentStatus,
     Pairing,
@@ -219,9 +220,9 @@ def _partnerships(
         partner_id = other.person_id if other else None
         partner = queries.person(session, partner_id) if partner_id else None
         # A partner whose account is gone cannot meet: the card says so instead of "not yet this month".
-        meetings = None if accounts.is_deactivated(partner) else _meetings(session, program, pairing, today)
-        agreement = queries.agreement_for(session, pairing.id) if pairing.is_running() else None  # type: ignore[arg-type]
-        agreed = agreed_terms(agreement)
+        agreement = queries.agreement_for(session, pairing.id)  # type: ignore[arg-type]
+        meetings = None if accounts.is_deactivated(partner) else _meetings(session, program, pairing, agreement, today)
+        agreed = agreed_terms(agreement) if pairing.is_running() else None
         out.append(
             Partnership(
                 pairing=pairing,
@@ -235,12 +236,14 @@ def _partnerships(
     return out
 
 
-def _meetings(session: Session, program: Program, pairing: Pairing, today: date) -> Meetings | None:
+def _meetings(
+    session: Session, program: Program, pairing: Pairing, agreement: Agreement | None, today: date
+) -> Meetings | None:
     """This period's meetings of a running pair, by the cadence it agreed (the check-in rule the nudges use)."""
     if pairing.status != PairingStatus.ACTIVE or not program.starts_on <= today <= program.ends_on:
         return None
     met_days = [c.met_on for c in queries.checkins_for_pairing(session, pairing.id)]  # type: ignore[arg-type]
-    cadence = settled_cadence(queries.agreement_for(session, pairing.id), program.default_cadence)  # type: ignore[arg-type]
+    cadence = settled_cadence(agreement, program.default_cadence)
     return Meetings(
         this_period=cadence_stretch(cadence),
         met_this_period=met_this_period(program, cadence, met_days, today),
