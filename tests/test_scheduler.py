@@ -770,10 +770,11 @@ def test_not_yet_asks_again_by_the_last_working_day_of_the_period_or_not_at_all(
     pairing_id = _pair(engine, program, datetime(2025, 2, 20, 18, tzinfo=UTC), status="active")
     with session_scope(engine, write=True) as session:
         assert (
-            schedule.ask_again(session, pairing_id, datetime(2025, 3, 28, 17, tzinfo=UTC)) == schedule.AskAgain.QUEUED
+            schedule.ask_again(session, pairing_id, datetime(2025, 3, 28, 17, tzinfo=UTC)).outcome
+            == schedule.AskAgain.QUEUED
         )
         assert (
-            schedule.ask_again(session, pairing_id, datetime(2025, 3, 28, 17, 1, tzinfo=UTC))
+            schedule.ask_again(session, pairing_id, datetime(2025, 3, 28, 17, 1, tzinfo=UTC)).outcome
             == schedule.AskAgain.QUEUED
         )  # again
     [again] = [d for d in deliveries(engine) if d.kind == "did_you_meet_again"]
@@ -782,7 +783,7 @@ def test_not_yet_asks_again_by_the_last_working_day_of_the_period_or_not_at_all(
         session.delete(session.get(Delivery, again.id))
     with session_scope(engine, write=True) as session:
         assert (
-            schedule.ask_again(session, pairing_id, datetime(2025, 3, 31, 17, tzinfo=UTC))
+            schedule.ask_again(session, pairing_id, datetime(2025, 3, 31, 17, tzinfo=UTC)).outcome
             == schedule.AskAgain.PERIOD_ENDING
         )
     assert [d for d in deliveries(engine) if d.kind == "did_you_meet_again"] == []
@@ -795,10 +796,11 @@ def test_not_yet_asks_again_by_the_last_working_day_of_the_period_or_not_at_all(
     settle_agreement(engine, other, datetime(2027, 2, 25, 18, tzinfo=UTC), cadence="weekly")
     with session_scope(engine, write=True) as session:
         assert (
-            schedule.ask_again(session, other, datetime(2027, 3, 4, 18, tzinfo=UTC)) == schedule.AskAgain.QUEUED
+            schedule.ask_again(session, other, datetime(2027, 3, 4, 18, tzinfo=UTC)).outcome == schedule.AskAgain.QUEUED
         )  # Thursday
         assert (
-            schedule.ask_again(session, other, datetime(2027, 3, 12, 18, tzinfo=UTC)) == schedule.AskAgain.PERIOD_ENDING
+            schedule.ask_again(session, other, datetime(2027, 3, 12, 18, tzinfo=UTC)).outcome
+            == schedule.AskAgain.PERIOD_ENDING
         )  # Friday
     [again] = [d for d in deliveries(engine) if d.kind == "did_you_meet_again"]
     assert (again.period, again.due_at.replace(tzinfo=UTC).astimezone(ZoneInfo(LA)).date()) == (

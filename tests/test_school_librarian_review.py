@@ -172,3 +172,19 @@ async def test_the_agreement_form_says_which_hours_count_as_work_hours(
     form = shown_text([{"blocks": opened_view(emulator, opened)["blocks"]}])
     assert "9 AM" in form and "5 PM" in form and "Monday to Friday" in form, form
     assert "your own time zone" in form, form
+
+
+# -- 5. "Not yet" answers in the pair's own stretch too -------------------------------------------------------------
+async def test_not_yet_on_the_last_school_day_of_two_weeks_speaks_of_these_two_weeks(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Juniper presses *Not yet* on Friday Sep 19, the last school day of their two weeks: the answer said "This
+    period is nearly over", the one "period" left after the reminders learned to say "these two weeks"."""
+    pairing_id, conversation = await _introduced(engine, emulator, runtime, clock)
+    _settle_in_slack(slack, emulator, pairing_id, conversation)
+    clock.set(datetime(2025, 9, 19, 17, 5, tzinfo=UTC))
+
+    slack.block_action(LIBRARIAN, "shelfmate_not_yet", str(pairing_id), channel_id=conversation)
+    answer = wait_for(lambda: emulator.responses_to(slack.last_response_url), what="the answer")[-1]["text"]
+    assert "These two weeks are nearly over" in answer, answer
+    assert "period" not in answer, answer

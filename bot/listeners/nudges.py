@@ -10,6 +10,7 @@ from bot.listeners import form_errors, user_of
 from bot.runtime import Runtime
 from bot.services import schedule, surveys
 from bot.views.ids import ACTION_NEED_HELP, ACTION_NOT_YET, ACTION_SURVEY, SURVEY_CALLBACK
+from bot.views.pairs import not_yet_answer
 from bot.views.state import as_int
 from bot.views.survey import parse_survey, survey_modal
 
@@ -23,15 +24,6 @@ def _user_and_pairing(body: dict[str, Any]) -> tuple[str, int | None]:
 NOT_YOURS = "That button belongs to another pair's conversation, so nothing changed."
 
 
-LOG_IT = "log a meeting any time with `/mentor checkin`."
-NOT_YET_ANSWERS = {
-    schedule.AskAgain.QUEUED: "No problem: I'll ask again in a few days.",
-    schedule.AskAgain.PERIOD_ENDING: f"No problem. This period is nearly over, so I won't ask again; {LOG_IT}",
-    schedule.AskAgain.ALREADY_ASKED: f"No problem. I've already asked again this period; {LOG_IT}",
-    schedule.AskAgain.NOT_ACTIVE: "This pairing is not active any more, so there is nothing to ask again.",
-}
-
-
 def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.action(ACTION_NOT_YET)
     async def not_yet(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -41,7 +33,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await respond(text=NOT_YOURS, replace_original=False, response_type="ephemeral")
             return
         asked = await runtime.write(schedule.ask_again, pairing_id, runtime.now())
-        await respond(text=NOT_YET_ANSWERS[asked], replace_original=False, response_type="ephemeral")
+        await respond(text=not_yet_answer(asked), replace_original=False, response_type="ephemeral")
 
     @app.action(ACTION_NEED_HELP)
     async def need_help(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:

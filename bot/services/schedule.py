@@ -1103,19 +1103,27 @@ class AskAgain(StrEnum):
     NOT_ACTIVE = "not_active"
 
 
-def ask_again(session: Session, pairing_id: int, now: datetime) -> AskAgain:
+@dataclass(frozen=True)
+class AskedAgain:
+    """What "Not yet" did, and the pair's cadence: the answer names their own stretch ("these two weeks")."""
+
+    outcome: AskAgain
+    cadence: str | None = None
+
+
+def ask_again(session: Session, pairing_id: int, now: datetime) -> AskedAgain:
     """ "Not yet": ask "Did you meet?" once more in a few days, still within the period."""
     pairing = queries.pairing(session, pairing_id)
     program = queries.program_by_id(session, pairing.program_id) if pairing else None
     if pairing is None or program is None or pairing.status != PairingStatus.ACTIVE:
-        return AskAgain.NOT_ACTIVE
+        return AskedAgain(AskAgain.NOT_ACTIVE)
     agreement = queries.agreement_for(session, pairing_id)
     cadence = settled_cadence(agreement, program.default_cadence)
     today = now.astimezone(zone(program.timezone)).date()
     current = period_containing(program, cadence, today)
     members = queries.pair_members(session, pairing)
     if members is None:
-        return AskAgain.NOT_ACTIVE
+        return AskedAgain(AskAgain.NOT_ACTIVE)
     people = queries.people(session, list(members))
     zones = [people[m].timezone if m in people else program.timezone for m in reversed(members)]
     # A few days on, but by the period's last working day: a later ask would wait past the period's end (and
@@ -1123,7 +1131,7 @@ def ask_again(session: Session, pairing_id: int, now: datetime) -> AskAgain:
     last_working = current.last_working_day(current.end)
     ask_on = min(today + timedelta(days=ASK_AGAIN_DAYS), last_working or today)
     if ask_on <= today:
-        return AskAgain.PERIOD_ENDING
+        return AskedAgain(AskAgain.PERIOD_ENDING, cadence)
     key = DeliveryKey("did_you_meet_again", f"pairing:{pairing_id}", current.key)
     created = deliveries.enqueue(
         session,
@@ -1148,8 +1156,8 @@ def ask_again(session: Session, pairing_id: int, now: datetime) -> AskAgain:
         now=now,
     )
     if created or deliveries.due_later(session, key, now) is not None:
-        return AskAgain.QUEUED
-    return AskAgain.ALREADY_ASKED
+        return AskedAgain(AskAgain.QUEUED, cadence)
+    return AskedAgain(AskAgain.ALREADY_ASKED, cadence)
 
 
 def request_help(session: Session, pairing_id: int, user_id: str, now: datetime) -> bool:

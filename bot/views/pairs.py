@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.services.agreements import BOUNDARIES, AgreementState, PairView, Terms
-from bot.services.catalog import CADENCES, MEETING_FORMATS, specializations
+from bot.services.catalog import CADENCES, MEETING_FORMATS, cadence_stretch, specializations
 from bot.services.checkins import (
     LATE_LOGGING_DAYS,
     AgreementRefusal,
@@ -33,7 +33,7 @@ from bot.services.checkins import (
     Logged,
     late_logging_until,
 )
-from bot.services.schedule import WORK_END, WORK_START
+from bot.services.schedule import WORK_END, WORK_START, AskAgain, AskedAgain
 from bot.views.common import clip, escape, fit_labels, initial_option, options, render
 from bot.views.ids import (
     ACTION_ACCEPT_AGREEMENT,
@@ -421,3 +421,19 @@ def checkins_list_text(pair: PairView, checkins: list[Any]) -> str:
             line += f"\n   _Note:_ {c.private_note[:500]}"
         lines.append(line)
     return clip("\n".join(lines))
+
+
+LOG_IT = "log a meeting any time with `/mentor checkin`."
+
+
+def not_yet_answer(asked: AskedAgain) -> str:
+    """The answer to *Not yet*, naming the pair's own stretch ("these two weeks"), as its reminders do."""
+    stretch = cadence_stretch(asked.cadence)
+    if asked.outcome == AskAgain.QUEUED:
+        return "No problem: I'll ask again in a few days."
+    if asked.outcome == AskAgain.PERIOD_ENDING:
+        verb = "are" if stretch.startswith("these") else "is"
+        return f"No problem. {stretch.capitalize()} {verb} nearly over, so I won't ask again; {LOG_IT}"
+    if asked.outcome == AskAgain.ALREADY_ASKED:
+        return f"No problem. I've already asked again {stretch}; {LOG_IT}"
+    return "This pairing is not active any more, so there is nothing to ask again."
