@@ -12,6 +12,7 @@ from pathlib import Path
 from bot.cli import build_parser
 from bot.config import DEFAULT_DATABASE_URL, DEFAULT_SLACK_API_URL, LOG_LEVELS, WHERE
 from bot.views.help import ADMIN_SUBCOMMANDS, MENTOR_SUBCOMMANDS
+from tests.slack_driver import SlackDriver
 from tests.test_cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,3 +100,13 @@ def test_sweep_help_says_when_at_moves_the_rehearsal_clock(tmp_path: Path) -> No
     at_help = " ".join(options.split("--at AT", 1)[1].split("\n  --dry-run", 1)[0].split())
     assert "SHELFMATE_CLOCK=rehearsal" in at_help, at_help
     assert "dry run" in at_help or "--dry-run" in at_help, at_help
+
+
+def test_mentor_help_says_leave_withdraws_from_every_program(slack: SlackDriver) -> None:
+    """`/mentor help` said `leave` withdraws "from the program"; it withdraws from every program the person
+    is in (the confirmation says so), so a mentor in one program and a mentee in another who wants out of
+    one would learn too late, at the confirmation, that it ends both."""
+    answer = slack.mentor("U0HELP0001", "help").json()
+    section = next(block["text"]["text"] for block in answer["blocks"] if block["type"] == "section")
+    leave = next(line for line in section.splitlines() if "/mentor leave" in line)
+    assert "every program" in leave, leave
