@@ -64,6 +64,25 @@ class _MisleadingTokenWarnings(logging.Filter):
 
 
 _MISLEADING_TOKEN_WARNINGS = _MisleadingTokenWarnings()
+
+
+class _SocketModeRetriesInOneLine(logging.Filter):
+    """Socket Mode's "Failed to connect (error: ...); Retrying..." as one WARNING line, not an ERROR trace.
+
+    slack_sdk logs it with an 80-line traceback every ten seconds while Slack cannot be reached (a firewall,
+    an outage), burying the rest of the log. The error's own words say what failed, and the client retries
+    by itself, so it is a warning. Other records pass unchanged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.getMessage().startswith("Failed to connect (error:"):
+            record.msg, record.args = " ".join(record.getMessage().split()), ()
+            record.exc_info, record.exc_text, record.stack_info = None, None, None
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return True
+
+
+_SOCKET_MODE_RETRIES_IN_ONE_LINE = _SocketModeRetriesInOneLine()
 BOLT_LOGGER = "shelfmate.bolt"
 
 
@@ -135,6 +154,7 @@ def create_app(runtime: Runtime) -> AsyncApp:
     for verifier in (RequestVerification, AsyncRequestVerification):
         logging.getLogger(f"slack_bolt.{verifier.__name__}").addFilter(_REJECTED_REQUEST_WITHOUT_BODY)
     logging.getLogger(BOLT_LOGGER).addFilter(_MISLEADING_TOKEN_WARNINGS)
+    logging.getLogger(BOLT_LOGGER).addFilter(_SOCKET_MODE_RETRIES_IN_ONE_LINE)
 
     app = AsyncApp(
         signing_secret=runtime.settings.signing_secret,

@@ -88,7 +88,7 @@ The CSV file has a header row; column order does not matter. Required columns ar
   grade_levels        school librarians: elementary;middle;high
   goals               free text
   meeting_format      in_person, video, phone or any (default any)
-  capacity            mentors: how many mentees (default: the program's)
+  capacity            mentors: how many mentees, 1-20 (default: the program's)
   not_with            user ids or emails separated by ";"
 Names, time zones and account status are read from Slack (users.lookupByEmail, users.info); bot,
 deactivated and (unless the program allows guests) guest accounts are bad rows.

@@ -93,7 +93,11 @@ def cmd_clock_show(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     sweep = sub.add_parser("sweep", help="run every due sweep once (plan, recover, deliver)")
-    sweep.add_argument("--at", help="act as if it were this ISO date-time (moves the rehearsal clock)")
+    sweep.add_argument(
+        "--at",
+        help="act as if it were this ISO date-time; with SHELFMATE_CLOCK=rehearsal, also moves the rehearsal "
+        "clock there (not in a --dry-run)",
+    )
     sweep.add_argument(
         "--dry-run",
         action="store_true",

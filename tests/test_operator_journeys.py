@@ -307,3 +307,38 @@ def test_a_clean_start_logs_no_warnings(tmp_path: Path, emulator: SlackEmulator)
     assert "Uvicorn running" in output, output[-2000:]
     warnings = [line for line in output.splitlines() if " WARNING " in line]
     assert warnings == []
+
+
+def test_socket_mode_while_slack_is_unreachable_logs_one_line_per_attempt(tmp_path: Path) -> None:
+    """The README promises that Slack being unreachable "only logs a warning". In Socket Mode behind a
+    firewall (or during a Slack outage) `shelfmate run` logs an 80-line ERROR traceback (aiohttp's
+    ClientConnectorError, twice chained) every ten seconds for as long as Slack stays away, burying anything
+    else in the log. Each attempt should be one WARNING line saying what failed and that it retries."""
+    closed_port = free_port()  # nothing listens there: every call is refused at once, as a firewall would
+    log = tmp_path / "run.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run"],
+            cwd=tmp_path,
+            env=shelfmate_env(
+                tmp_path,
+                SLACK_BOT_TOKEN="xoxb-1",
+                SLACK_SIGNING_SECRET=SECRET,
+                SLACK_APP_TOKEN="xapp-1-valid",
+                SLACK_API_URL=f"http://127.0.0.1:{closed_port}/api/",
+                DATABASE_URL=f"sqlite:///{tmp_path}/s.db",
+            ),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "Failed to connect" not in log.read_text():
+            time.sleep(0.2)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        assert _finish(process, within=15)[0] is not None
+    output = log.read_text()
+    attempts = [line for line in output.splitlines() if "Failed to connect" in line]
+    assert attempts, output[-2000:]
+    assert "Traceback" not in output, output[-2000:]
+    assert all(" WARNING " in line and "Retrying" in line for line in attempts), attempts

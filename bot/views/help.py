@@ -19,7 +19,7 @@ MENTOR_SUBCOMMANDS: list[tuple[str, str]] = [
     ("pause [until YYYY-MM-DD]", "Take a break: no matching and no reminders until you resume."),
     ("resume", "End a pause."),
     ("rematch <reason>", "Tell the coordinators, privately, why your pairing is not working."),
-    ("leave", "Withdraw from the program and erase your answers."),
+    ("leave", "Withdraw from every program you are in and erase your answers and private notes."),
     ("help", "Show this message."),
 ]
 
