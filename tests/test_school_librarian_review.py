@@ -13,15 +13,13 @@ from sqlalchemy.engine import Engine
 
 from bot.clock import FixedClock
 from bot.runtime import Runtime
-from storage.engine import session_scope
-from storage.models import Program
 from tests.factories import each_shown, introduce_pair, shown_text, ticks_at
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_participants import opened_view
-from tests.test_scheduler import enroll, hand_pair, log_meeting, person
-from tests.test_school_year_journeys import LA, _school_year
+from tests.test_scheduler import log_meeting
+from tests.test_school_year_journeys import _neighbouring_districts_paired, _school_year
 
 MENTOR = "U0MARISOL"  # six years in a Lakeview USD school library
 LIBRARIAN = "U0JUNIPER"  # new, and the only librarian in her Hillcrest USD elementary school
@@ -46,13 +44,7 @@ async def _introduced(engine: Engine, emulator: SlackEmulator, runtime: Runtime,
     """Hillcrest USD's school year, Marisol (Lakeview USD) paired with Juniper and introduced: (pairing, DM)."""
     program = _school_year(engine, emulator)
     clock.set(INTRODUCED)
-    with session_scope(engine, write=True) as session:
-        program = session.get(Program, program.id)
-        for uid, role, org in ((MENTOR, "mentor", "Lakeview USD"), (LIBRARIAN, "mentee", "Hillcrest USD")):
-            emulator.add_user(uid, name=uid.lower(), tz=LA)
-            person(session, uid, LA)
-            enroll(session, program, uid, role, organization=org, grade_levels=["elementary"])
-    pairing_id = hand_pair(engine, program, MENTOR, LIBRARIAN, INTRODUCED)
+    pairing_id = _neighbouring_districts_paired(engine, emulator, program, MENTOR, LIBRARIAN, INTRODUCED)
     return pairing_id, await introduce_pair(emulator, runtime, clock, MENTOR, LIBRARIAN)
 
 

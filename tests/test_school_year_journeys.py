@@ -45,14 +45,21 @@ def _school_year(engine: Engine, emulator: SlackEmulator) -> Program:
     return program
 
 
-def _pair_up(engine: Engine, emulator: SlackEmulator, program: Program, mentor: str, mentee: str, at: datetime) -> int:
+def _neighbouring_districts_paired(
+    engine: Engine, emulator: SlackEmulator, program: Program, mentor: str, mentee: str, at: datetime
+) -> int:
+    """An elementary-school mentor from Lakeview USD hand-paired with a mentee from Hillcrest USD, both Pacific."""
     with session_scope(engine, write=True) as session:
         program = session.get(Program, program.id)
         for uid, role, org in ((mentor, "mentor", "Lakeview USD"), (mentee, "mentee", "Hillcrest USD")):
             emulator.add_user(uid, name=uid.lower(), tz=LA)
             person(session, uid, LA)
             enroll(session, program, uid, role, organization=org, grade_levels=["elementary"])
-    pairing_id = hand_pair(engine, program, mentor, mentee, at)
+    return hand_pair(engine, program, mentor, mentee, at)
+
+
+def _pair_up(engine: Engine, emulator: SlackEmulator, program: Program, mentor: str, mentee: str, at: datetime) -> int:
+    pairing_id = _neighbouring_districts_paired(engine, emulator, program, mentor, mentee, at)
     with session_scope(engine, write=True) as session:
         session.get(Pairing, pairing_id).status = "introduced"
     return pairing_id
