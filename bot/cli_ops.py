@@ -47,7 +47,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                     if d.due_at <= now
                 ]
                 session.rollback()
-            print(f"At {now.isoformat()}: {len(report.enqueued)} new message(s) would be planned; {len(due)} due now:")
+            waiting = f"{len(due)} due now:" if due else "nothing is due now."
+            print(f"At {now.isoformat()}: {len(report.enqueued)} new message(s) would be planned; {waiting}")
             for line in due:
                 print(line)
             return 0

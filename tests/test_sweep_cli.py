@@ -83,6 +83,16 @@ def test_a_dry_run_sends_nothing_and_changes_nothing_not_even_the_rehearsal_cloc
     assert rehearsal_now(engine) == MONDAY_10_AM_LA - timedelta(days=30)
 
 
+def test_a_dry_run_with_nothing_due_says_so_in_a_whole_sentence(
+    operator_env: None, engine: Engine, emulator: SlackEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With nothing due the dry run printed "... 0 due now:", a colon leading to nothing."""
+    assert main(["sweep", "--at", MONDAY_10_AM_LA.isoformat(), "--dry-run"]) == 0
+    [line] = capsys.readouterr().out.strip().splitlines()
+    assert line.endswith("nothing is due now."), line
+    assert emulator.calls == []
+
+
 def test_clock_set_stores_the_rehearsal_clock_and_clock_show_reads_it(
     operator_env: None, engine: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
