@@ -180,3 +180,18 @@ async def test_not_yet_on_the_last_school_day_of_two_weeks_speaks_of_these_two_w
     answer = wait_for(lambda: emulator.responses_to(slack.last_response_url), what="the answer")[-1]["text"]
     assert "These two weeks are nearly over" in answer, answer
     assert "period" not in answer, answer
+
+
+# -- 6. the card says the program is over ----------------------------------------------------------------------
+async def test_after_the_school_year_her_status_says_the_program_ended_not_matched(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """In July Juniper's `/mentor status` still read "Mentee · Matched", as if the pairing were running, above
+    "Next: The program ended on Jun 12, 2026". The card should say the program ended, and still name Marisol."""
+    await _introduced(engine, emulator, runtime, clock)
+    clock.set(datetime(2026, 7, 6, 17, 0, tzinfo=UTC))
+
+    shown = _status(slack, LIBRARIAN)
+    assert "Mentee · Program ended" in shown, shown
+    assert "Matched" not in shown, shown
+    assert f"<@{MENTOR}>" in shown and "ended on Jun 12, 2026" in shown, shown

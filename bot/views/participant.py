@@ -44,15 +44,16 @@ STATUS_WORDS = {
     "paused": "Paused",
     "withdrawn": "Withdrawn",
 }
+PROGRAM_ENDED = "Program ended"
 MAX_PROFILE_CHOICES = 25  # buttons Slack allows in one actions block
 REHEARSAL_BANNER = ":test_tube: *REHEARSAL*: the program clock is simulated; messages are practice."
 
 
 def _card_text(card: EnrollmentCard) -> str:
     role = ROLES.get(card.enrollment.role, card.enrollment.role)
-    lines = [
-        f"*{escape(card.program.name)}*: {role} · {STATUS_WORDS.get(card.enrollment.status, card.enrollment.status)}"
-    ]
+    # Once the program is over, "Matched" would read as a pairing still running.
+    status = PROGRAM_ENDED if card.program_ended else STATUS_WORDS.get(card.enrollment.status, card.enrollment.status)
+    lines = [f"*{escape(card.program.name)}*: {role} · {status}"]
     if partners := card.partner_ids:
         who = "Your mentee" if card.enrollment.role == "mentor" else "Your mentor"
         who += "s" if len(partners) > 1 else ""
