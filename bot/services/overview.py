@@ -220,9 +220,10 @@ def _partnerships(
         partner_id = other.person_id if other else None
         partner = queries.person(session, partner_id) if partner_id else None
         # A partner whose account is gone cannot meet: the card says so instead of "not yet this month".
-        agreement = queries.agreement_for(session, pairing.id)  # type: ignore[arg-type]
+        # Only a running pair has terms in force or meetings to count: an ended one costs no agreement read.
+        agreement = queries.agreement_for(session, pairing.id) if pairing.is_running() else None  # type: ignore[arg-type]
         meetings = None if accounts.is_deactivated(partner) else _meetings(session, program, pairing, agreement, today)
-        agreed = agreed_terms(agreement) if pairing.is_running() else None
+        agreed = agreed_terms(agreement)
         out.append(
             Partnership(
                 pairing=pairing,
