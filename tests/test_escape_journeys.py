@@ -13,6 +13,7 @@ from bot.mrkdwn import escape
 from storage.engine import session_scope
 from tests.conftest import ADMIN_ID
 from tests.factories import make_program, stored_pairing
+from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_leftover2_journeys import ESCAPED_NAME, MARKED_NAME, naming_the_program
@@ -22,9 +23,13 @@ BO, ANA, NEWCOMER = "U0ESCBO", "U0ESCANA", "U0ESCNEW"
 
 
 def _answer(slack: SlackDriver, emulator: SlackEmulator, response: Any) -> list[Any]:
-    """A slash command's answer: the ack's body and whatever went to its response_url."""
+    """A slash command's answer: the ack's body and whatever went to its response_url. An empty ack means the
+    answer comes later by response_url: waited for, since a loaded machine may not have started sending it."""
+    acked = response.json() if response.content else {}
+    if not acked.get("text") and not acked.get("blocks"):
+        wait_for(lambda: emulator.responses_to(slack.last_response_url), what="the answer by response_url")
     emulator.wait_idle()
-    return [response.json() if response.content else {}, *emulator.responses_to(slack.last_response_url)]
+    return [acked, *emulator.responses_to(slack.last_response_url)]
 
 
 def test_refusals_that_name_a_program_with_markup_neither_ping_nor_link(
