@@ -605,7 +605,7 @@ def test_program_from_the_cli_to_approved_matches_through_slack(
     [post] = [c for c in emulator.calls_to("chat.postMessage") if c.arg("channel") == ADMIN_CHANNEL]
     assert post.ok and emulator.violations == []  # the preview passed the catalogue check
     blocks = post.arg("blocks")
-    assert "neighbor organization: u0hill0001 is at Hill USD" in block_texts(blocks)
+    assert "U0hill0001 is at Hill USD, one of the neighbor organizations; " in block_texts(blocks)
 
     approve_all = next(
         element

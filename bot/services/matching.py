@@ -592,8 +592,7 @@ def _component_scores(
                 "cross_org",
                 1.0,
                 full,
-                f"cross-organization pair with a neighbor organization: {words.mentor} is at {org_a}, "
-                f"{words.mentee} at {org_b}",
+                f"{words.mentor} is at {org_a}, one of the neighbor organizations; {words.mentee} is at {org_b}",
             )
         elif neutral:
             add("cross_org", 0.5, full // 2, f"{words.mentor} is at {org_a}, not one of the neighbor organizations")
