@@ -269,6 +269,27 @@ def test_the_match_preview_shows_typed_regions_and_organizations_in_its_reasons_
     )
 
 
+def test_the_intro_asks_the_agreement_forms_questions_in_the_forms_own_words() -> None:
+    """The pair talk the questions over first, then find the same ones in the form (it asked whether the mentor
+    was "happy to be on call"; the form asks whether the mentor "is on call")."""
+    modal = pairs.agreement_modal(pair_view(7, "U0MENTEE"), Terms("monthly", True, False, "professional"))
+    questions = [b["label"]["text"] for b in modal["blocks"] if b["type"] == "input" and "?" in b["label"]["text"]]
+    payload = {
+        "program": "PLSEP",
+        "mentor": {"id": "U0A", "role": "mentor", "library_type": "school", "organization": "Valley USD"},
+        "mentee": {"id": "U0B", "role": "mentee", "library_type": "school", "organization": "Hill USD"},
+        "reasons": ["Both work in school libraries"],
+        "agreement_due": "2025-03-01",
+        "starts_on": "2025-03-01",
+        "ends_on": "2025-06-30",
+        "pairing_id": 7,
+    }
+    intro = block_texts(messages.RENDERERS["intro"](payload)[1])
+    assert len(questions) == 3
+    for question in questions:
+        assert question in intro
+
+
 def test_a_pairs_intro_shows_what_they_typed_as_text_and_keeps_its_own_mentions() -> None:
     """Ana typed `<!channel>` into her organization and goals, and matching quoted her region in a reason and a
     concern: the pair's intro shows her words, pings nobody, and still names the two of them."""

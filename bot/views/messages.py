@@ -30,6 +30,7 @@ from bot.views.common import (
     unreachable_words,
 )
 from bot.views.ids import ACTION_NEED_HELP, ACTION_NOT_YET, ACTION_OPEN_AGREEMENT, ACTION_SURVEY, ACTION_WE_MET
+from bot.views.pairs import AFTER_HOURS_QUESTION, MEETING_QUESTION, ON_CALL_QUESTION
 
 Rendered = tuple[str, list[dict[str, Any]]]
 
@@ -64,9 +65,9 @@ def _intro(p: dict[str, Any]) -> Rendered:
     talk = list(p.get("talk_about") or [])  # absent from intros queued before concerns were told
     questions = (
         "*Before your first meeting, settle these together* (the agreement button records them):\n"
-        "• How often will you meet? What is a realistic time commitment for both of you?\n"
-        "• Is the mentor happy to be on call during work hours for quick questions?\n"
-        "• Is it fine to chat outside work hours, or only during them?\n"
+        f"• {MEETING_QUESTION} What is a realistic time commitment for both of you?\n"
+        f"• {ON_CALL_QUESTION}\n"
+        f"• {AFTER_HOURS_QUESTION} Or only during them?\n"
         "• What boundaries suit you: professional library topics only, or also how work touches personal life?"
     )
     blocks: list[Block] = [

@@ -64,6 +64,12 @@ def _radio(block_id: str, label: str, choices: dict[str, str], chosen: str) -> I
     )
 
 
+# The intro asks these word for word, so the pair recognise in the form what they talked over.
+MEETING_QUESTION = "How often will you meet?"
+ON_CALL_QUESTION = "Is the mentor on call during work hours for quick questions?"
+AFTER_HOURS_QUESTION = "Is chat outside work hours fine?"
+
+
 def _bullets(lines: list[str]) -> str:
     return "\n".join(f"• {line}" for line in lines)
 
@@ -89,7 +95,7 @@ def agreement_modal(pair: PairView, terms: Terms) -> dict[str, Any]:
             ),
             InputBlock(
                 block_id="cadence",
-                label="How often will you meet?",
+                label=MEETING_QUESTION,
                 element=StaticSelectElement(
                     action_id="cadence",
                     options=options(CADENCES),
@@ -98,13 +104,11 @@ def agreement_modal(pair: PairView, terms: Terms) -> dict[str, Any]:
             ),
             _radio(
                 "mentor_on_call",
-                "Is the mentor on call during work hours for quick questions?",
+                ON_CALL_QUESTION,
                 YES_NO,
                 "yes" if terms.mentor_on_call else "no",
             ),
-            _radio(
-                "after_hours_ok", "Is chat outside work hours fine?", YES_NO, "yes" if terms.after_hours_ok else "no"
-            ),
+            _radio("after_hours_ok", AFTER_HOURS_QUESTION, YES_NO, "yes" if terms.after_hours_ok else "no"),
             _radio("boundaries", "Topic boundaries", BOUNDARIES, terms.boundaries),
             InputBlock(
                 block_id="first_meeting_on",
