@@ -583,7 +583,7 @@ async def _ask_slack(values: list[str]) -> Directory:
     reported and skipped like other bad rows (a rerun updates what loaded, so "try again" is safe)."""
     from bot.slack_client import connection_pool, make_slack_client
 
-    settings = load_settings()
+    settings = load_settings(receives_requests=False)
     directory = Directory()
     failed_in_a_row = 0
     async with connection_pool() as pool:

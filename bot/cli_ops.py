@@ -27,7 +27,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from bot.services import schedule
 
     at = parse_moment(args.at) if args.at else None  # a typo in --at is reported before any database work
-    settings = load_settings(require_slack=not args.dry_run)
+    settings = load_settings(require_slack=not args.dry_run, receives_requests=False)
     engine = open_database(settings)
     try:
         # A dry run changes nothing, the rehearsal clock included; a real one moves that clock to --at.

@@ -142,8 +142,11 @@ def load_settings(
     *,
     env_file: Path | None = None,
     require_slack: bool = True,
+    receives_requests: bool = True,
 ) -> Settings:
-    """Build validated settings; `require_slack=False` serves commands that never talk to Slack."""
+    """Build validated settings; `require_slack=False` serves commands that never talk to Slack, and
+    `receives_requests=False` those that call Slack but never receive its signed requests (import, sweep),
+    so they do not ask for a signing secret they would never use."""
     env = dict(environ) if environ is not None else _read_environment(env_file)
 
     def get(name: str) -> str | None:
@@ -158,6 +161,7 @@ def load_settings(
             raise _problem("SLACK_BOT_TOKEN", "is not set")
         if not bot_token.startswith("xoxb-"):
             raise _problem("SLACK_BOT_TOKEN", "does not look like a bot token (it should start with xoxb-)")
+    if require_slack and receives_requests:
         if signing_secret is None:
             raise _problem("SLACK_SIGNING_SECRET", "is not set")
         if not re.fullmatch(r"[A-Za-z0-9]{8,}", signing_secret):

@@ -494,3 +494,26 @@ def test_a_wrong_time_zone_or_admin_id_is_quoted_as_typed_in_the_terminal(
     assert "'Pacific <&> Time' is not a time zone name" in told, told
     assert "<@dana&co>" in told and "&lt;" not in told and "&amp;" not in told, told
     assert "Traceback" not in told, told
+
+
+def test_import_and_sweep_need_no_signing_secret_they_never_use(
+    operator_shell: Path,
+    engine: Engine,
+    emulator: SlackEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Only `shelfmate run` receives Slack's signed requests; a host that only imports or sweeps (a cron job)
+    has no reason to hold the secret, and used to be refused for lacking it."""
+    monkeypatch.delenv("SLACK_SIGNING_SECRET")
+    make_program(engine)
+    emulator.add_user("U0EXCEL001")
+    path = operator_shell / "applications.csv"
+    path.write_text(IMPORT_HEADER + "U0EXCEL001,mentee,public,Lakeview Library,reference,2,\n", encoding="utf-8")
+    assert main(["import", str(path), "--program", "PLSEP Mentorship 2025"]) == 0, capsys.readouterr()
+    assert list(_enrolled(engine)) != []
+    assert main(["sweep"]) == 0, capsys.readouterr()
+    assert "SLACK_SIGNING_SECRET" not in capsys.readouterr().err
+    # The app that does receive them still refuses to start without it.
+    assert main(["run", "--http"]) != 0
+    assert "SLACK_SIGNING_SECRET is not set" in capsys.readouterr().err
