@@ -6,7 +6,7 @@ school hours, whether chat outside school hours is fine, and their boundaries.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -19,7 +19,7 @@ from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_participants import opened_view
 from tests.test_scheduler import log_meeting
-from tests.test_school_year_journeys import _neighbouring_districts_paired, _school_year
+from tests.test_school_year_journeys import ADMIN_CHANNEL, _neighbouring_districts_paired, _school_year
 
 MENTOR = "U0MARISOL"  # six years in a Lakeview USD school library
 LIBRARIAN = "U0JUNIPER"  # new, and the only librarian in her Hillcrest USD elementary school
@@ -195,3 +195,23 @@ async def test_after_the_school_year_her_status_says_the_program_ended_not_match
     assert "Mentee · Program ended" in shown, shown
     assert "Matched" not in shown, shown
     assert f"<@{MENTOR}>" in shown and "ended on Jun 12, 2026" in shown, shown
+
+
+async def test_a_quiet_biweekly_pair_is_an_alert_when_it_goes_quiet_then_at_most_one_a_month(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Juniper and Marisol agreed to meet every two weeks and then never logged a meeting. The coordinator got
+    "A pair is at risk" every other Monday (Oct 6, Oct 20, Nov 3, Nov 17, Dec 1) besides the weekly digest that
+    lists them too. She hears when they go quiet, then once a month while they stay quiet, as for a monthly pair."""
+    pairing_id, conversation = await _introduced(engine, emulator, runtime, clock)
+    _settle_in_slack(slack, emulator, pairing_id, conversation)
+    alerted_on: list[date] = []
+    alerts: list[dict[str, Any]] = []
+    for monday in [datetime(2025, 9, 15, 17, 5, tzinfo=UTC) + timedelta(weeks=n) for n in range(12)]:  # to Dec 1
+        await ticks_at(runtime, clock, monday)
+        new = [m for m in emulator.messages_in(ADMIN_CHANNEL) if m.get("text", "").endswith("at risk")][len(alerts) :]
+        alerts += new
+        alerted_on += [monday.date()] * len(new)
+
+    assert alerted_on == [date(2025, 10, 6), date(2025, 11, 3)], shown_text(alerts)
+    assert "missed 2 periods in a row" in shown_text(alerts[:1]) and "missed 4" in shown_text(alerts[1:])

@@ -777,23 +777,28 @@ class Planner:
         return quiet
 
     def at_risk_alert(self, program: Program, today: date, quiet: list[QuietPair]) -> None:
-        """One admin-channel alert listing every pair then at risk, each time a pair misses another period or
-        a pair newly goes quiet.
+        """One admin-channel alert listing every pair then at risk: when a pair newly goes quiet, and about pairs
+        still quiet once a month (when the latest period they missed ends in a later month than the last
+        alert's). A pair meeting weekly or every two weeks would otherwise bring an alert every period on top
+        of the weekly digest, which lists them anyway; a monthly pair is re-announced each month as before.
 
         Keyed by the latest end of the periods they missed (a date: pairs on weekly and monthly cadences
-        compare), as the overdue-agreement alert is: 70 pairs quiet since April are one post, not 70, and
-        the next is owed when one of them (or a newly quiet pair) misses another period. A pair can also go
-        quiet partway through a period (an agreement settled late counts the months before it; an account
-        back shortens its excused span) with a missed period that ends no later than the last alert's: the
-        pairs flagged in this sweep then make their own key, the date and a short hash of their ids, so they
-        are reported once. An admin channel that refuses it passes it to the coordinators by DM, as every
-        admin alert does (the delivery ledger's copy to coordinators)."""
+        compare), as the overdue-agreement alert is: 70 pairs quiet since April are one post, not 70. A pair
+        newly flagged in a month already alerted makes its own key, the date and a short hash of the ids newly
+        flagged, so it is reported once (an agreement settled late counts the months before it; an account
+        back shortens its excused span). An admin channel that refuses it passes it to the coordinators by DM,
+        as every admin alert does (the delivery ledger's copy to coordinators)."""
         if not quiet:
             return
         latest = max(q.last_missed_end for q in quiet)
         period = latest.isoformat()
-        sent_for_date = self.coordinator_keys(DeliveryKey("at_risk", f"program:{program.id}", period), program)
-        if any(deliveries.exists(self.session, k) for k in sent_for_date):
+        keys = self.coordinator_keys(DeliveryKey("at_risk", f"program:{program.id}", period), program)
+        alerted = [
+            date.fromisoformat(sent.period[:10])
+            for key in keys
+            for sent in deliveries.keys_about(self.session, "at_risk", key.subject)
+        ]
+        if alerted and (latest.year, latest.month) <= (max(alerted).year, max(alerted).month):
             newly_flagged = sorted(q.pairing_id for q in quiet if q.newly_flagged)
             if not newly_flagged:
                 return
