@@ -184,10 +184,10 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             return
         target = await runtime.read(checkins.checkin_target, pairing_id, user_id, runtime.now())
         if target.refusal is not None or target.today is None:
-            about = target.about
-            partner = {about.partner_id: about.partner_name} if about is not None else {}
             refusal = views.checkin_refusal_text(target)
-            await ack(response_action="errors", errors=form_errors({anchor: refusal}, partner))
+            await ack(
+                response_action="errors", errors=form_errors({anchor: refusal}, views.checkin_refusal_names(target))
+            )
             return
         pair, today = target.pairs[0], target.today
         errors = checkins.validate(answers, pair, today)
@@ -203,13 +203,8 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await ack(response_action="errors", errors=form_errors({anchor: views.PAIRING_OVER}))
             return
         if outcome.already_logged is not None:
-            day = outcome.already_logged.met_on
-            await ack(
-                response_action="errors",
-                errors=form_errors(
-                    {"met_on": f"A meeting on {day:%b %-d} is already logged (`/mentor checkins` shows it)."}
-                ),
-            )
+            already = views.already_logged_text(outcome.already_logged.met_on)
+            await ack(response_action="errors", errors=form_errors({"met_on": already}))
             return
         await ack()
         # A repeat of a handled submission still sends the pair's message if a crash kept it from going out.

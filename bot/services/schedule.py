@@ -638,6 +638,7 @@ class Planner:
                 "years": e.years_experience,
             }
 
+        today_iso = self.today(program).isoformat()
         self.enqueue(
             DeliveryKey("intro", f"pairing:{ctx.pairing.id}", "-"),
             "users:" + ",".join([ctx.mentor.person_id, ctx.mentee.person_id]),
@@ -657,7 +658,7 @@ class Planner:
                 "cadence": program.default_cadence,
                 # The school breaks still ahead: the pair should know no reminders come then, and that they
                 # need not find a meeting over winter break.
-                "breaks": [[a, b] for a, b in program.blackouts or [] if b >= self.today(program).isoformat()],
+                "breaks": [[a, b] for a, b in program.blackouts or [] if b >= today_iso],
             },
             program=program,
             pairing=ctx.pairing,

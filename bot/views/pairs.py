@@ -410,6 +410,17 @@ def checkin_refusal_text(target: CheckinTarget) -> str:
     return NOT_YOURS
 
 
+def checkin_refusal_names(target: CheckinTarget) -> dict[str, str]:
+    """The partner a refusal may name, by id, for a form error's plain text ("@marisol", not an id)."""
+    about = target.about
+    return {about.partner_id: about.partner_name} if about is not None else {}
+
+
+def already_logged_text(day: date) -> str:
+    """One meeting a day is logged once; the form says where to find the one on record."""
+    return f"A meeting on {day:%b %-d} is already logged (`/mentor checkins` shows it)."
+
+
 def checkins_list_text(pair: PairView, checkins: list[Any]) -> str:
     """The pair's own record, private notes included: sent only ephemerally to one of the two."""
     live = pair.pairing.is_running()
