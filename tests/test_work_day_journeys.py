@@ -189,6 +189,9 @@ def test_the_command_line_sets_the_work_day_from_a_file_and_refuses_an_end_befor
         in told
     ), told
     assert "Traceback" not in told, told
+    assert main(["program", "edit", "Hillcrest", "--work-day-starts", "4 PM"]) != 0
+    told = "".join(capsys.readouterr())
+    assert "Work day starts (--work-day-starts): must be earlier than the end of the work day (3:30 PM)." in told
     assert main(["program", "edit", "Hillcrest", "--work-day-starts", "half past seven"]) != 0
     told = "".join(capsys.readouterr())
     assert "'half past seven' is not a time of day: use HH:MM, e.g. 07:30 or 3:30 PM." in told, told

@@ -251,8 +251,13 @@ def validate_program(values: dict[str, str], *, existing: Program | None = None)
             errors[key] = f"{escape(repr(text[:40]))} is not a time of day: use HH:MM, e.g. 07:30 or 3:30 PM."
     out.update(work_day)
     if len(work_day) == 2 and work_day["work_day_ends"] <= work_day["work_day_starts"]:
-        starts = time_words(work_day["work_day_starts"])
-        errors["work_day_ends"] = f"must be later than the start of the work day ({starts}), on the same day."
+        # Said of the time that was changed: an edit of the start alone is refused at the start.
+        if "work_day_starts" in values and "work_day_ends" not in values:
+            ends = time_words(work_day["work_day_ends"])
+            errors["work_day_starts"] = f"must be earlier than the end of the work day ({ends})."
+        else:
+            starts = time_words(work_day["work_day_starts"])
+            errors["work_day_ends"] = f"must be later than the start of the work day ({starts}), on the same day."
 
     weekday = (current("digest_weekday") or "0").lower()
     if weekday.isdigit() and 0 <= int(weekday) <= 6:
