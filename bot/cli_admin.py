@@ -25,6 +25,7 @@ from bot.services import enrollment as enrollment_service
 from bot.services import programs as program_service
 from bot.services.catalog import specializations
 from bot.services.enrollment import IntakeAnswers, SlackProfile
+from bot.services.schedule import WorkDay
 from bot.slack_gateway import RateLimited, SlackGateway, SlackUnavailable
 from bot.views.common import admin_channel_problem, on_the_command_line, plural
 from storage import queries
@@ -58,6 +59,8 @@ PROGRAM_OPTIONS = {
     "allow_guests": "allow_guests",
     "digest_day": "digest_weekday",
     "digest_hour": "digest_hour",
+    "work_day_starts": "work_day_starts",
+    "work_day_ends": "work_day_ends",
 }
 
 IMPORT_COLUMNS = (
@@ -129,6 +132,8 @@ PROGRAM_METAVARS = {
     "allow_guests": "true|false",
     "digest_day": "DAY",
     "digest_hour": "HOUR",
+    "work_day_starts": "HH:MM",
+    "work_day_ends": "HH:MM",
 }
 # The smallest program validate_program accepts: validating it shows the default of every other field.
 _SMALLEST_PROGRAM = {
@@ -202,6 +207,11 @@ def program_option_help(*, creating: bool) -> dict[str, str]:
         "may join",
         "digest_weekday": rule("digest_weekday", "the day of the weekly summary in the admin channel"),
         "digest_hour": rule("digest_hour", "the hour of the weekly summary, in the program's time zone"),
+        "work_day_starts": f"a time of day such as 07:30 or 7:30 AM (default {defaults['work_day_starts']:%H:%M}); "
+        "when work hours begin, Monday to Friday in each person's own time zone: reminders go out then, and pairs "
+        "who say no to chat outside work hours hear from Shelfmate only within them",
+        "work_day_ends": f"a time of day such as 15:30 or 3:30 PM, after the start (default "
+        f"{defaults['work_day_ends']:%H:%M}); when work hours end",
     }
     out = {}
     for option, field_name in PROGRAM_OPTIONS.items():
@@ -382,7 +392,7 @@ def cmd_program_list(args: argparse.Namespace) -> int:
                     f"applications close {p.applications_close}\tagreement due {p.agreement_due}\t"
                     f"runs {p.starts_on}..{p.ends_on}\t{plural(c.get('mentor', 0), 'mentor')}\t"
                     f"{plural(c.get('mentee', 0), 'mentee')}\t"
-                    f"admin channel {p.admin_channel or '-'}"
+                    f"admin channel {p.admin_channel or '-'}\twork hours {WorkDay.of(p).words}"
                 )
     finally:
         engine.dispose()

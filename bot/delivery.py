@@ -24,7 +24,6 @@ from bot.conversation_pacer import ConversationPacer
 from bot.runtime import Runtime
 from bot.services import accounts, schedule
 from bot.services import programs as program_rules
-from bot.services.schedule import next_allowed_time
 from bot.slack_client import caller_waits_out_rate_limits
 from bot.slack_gateway import PostedMessage, RateLimited, SlackUnavailable, TokenRefused, Unreachable
 from bot.views.messages import render_delivery
@@ -366,14 +365,12 @@ def _ready_to_send(session: Session, claimed: list[Delivery], token: str, now: d
 def _allowed_from(session: Session, delivery: Delivery, moment: datetime) -> datetime:
     """The first moment from `moment` the bot may message this delivery's recipients (quiet hours)."""
     quiet = _pair_quiet_hours(session, delivery)
-    if quiet is None:
-        return moment
-    zones, after_hours_ok = quiet
-    return next_allowed_time(moment, zones, after_hours_ok=after_hours_ok)
+    return moment if quiet is None else quiet.next_allowed(moment)
 
 
-def _pair_quiet_hours(session: Session, delivery: Delivery) -> tuple[list[str], bool] | None:
-    """(time zones, mentee first; whether the settled agreement allows after-hours) for a message to a pair.
+def _pair_quiet_hours(session: Session, delivery: Delivery) -> schedule.QuietHours | None:
+    """When the bot may message a pair (time zones, mentee first; whether the settled agreement allows
+    after-hours; the program's work day) for a message to that pair.
 
     None for anything else: channel posts keep the time the planner gave them. Read now rather than at
     enqueue, so an agreement settled (or changed) since then is obeyed.

@@ -6,7 +6,7 @@ same role, a second check-in for one meeting, or a Delivery twice.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -106,6 +106,11 @@ class Program(SQLModel, table=True):
     admins: list[str] = json_column()
     digest_weekday: int = 0  # Monday
     digest_hour: int = 9
+    # The program's work day, Monday to Friday in each person's own time zone (a school's 7:30 AM - 3:30 PM):
+    # a pair that says no to chat outside work hours hears from the bot only then, and reminders are planned
+    # for its start.
+    work_day_starts: time = time(9, 0)
+    work_day_ends: time = time(17, 0)
     closed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -93,6 +93,8 @@ def program_modal_state(**values: str) -> dict[str, dict[str, dict[str, Any]]]:
             action = {"type": "static_select", "selected_option": {"value": value}}
         elif key in ("admin_channel", "eligibility_channel"):
             action = {"type": "channels_select", "selected_channel": value or None}
+        elif key in ("work_day_starts", "work_day_ends"):
+            action = {"type": "timepicker", "selected_time": value or None}
         elif key in ("admins", "eligibility_allowlist"):
             action = {"type": "multi_users_select", "selected_users": [v for v in value.split(",") if v]}
         else:

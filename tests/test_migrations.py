@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +229,8 @@ def test_upgrading_from_the_first_migration_keeps_every_row_and_value(
             program = session.get(Program, 7)
             assert program is not None and program.name == LONG_NAME and program.weights["specialization"] == 4.5
             assert program.blackouts == [["2025-04-07", "2025-04-11"]]
+            # Made before programs had their own work day: it keeps the 9 AM - 5 PM it always had.
+            assert (program.work_day_starts, program.work_day_ends) == (time(9, 0), time(17, 0))
             checkin = session.exec(orm_select(CheckIn)).one()
             assert checkin.private_note == NOTE and checkin.created_at == AT
             agreement = session.get(Agreement, 41)

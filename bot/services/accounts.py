@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from bot.services import programs as program_rules
 from bot.services.agreements import after_hours_agreed
-from bot.services.schedule import next_allowed_time, zone
+from bot.services.schedule import WorkDay, next_allowed_time, zone
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
 from storage.models import EnrollmentStatus, Pairing, Person, Program
@@ -136,7 +136,9 @@ def _tell_about(
             session,
             key,
             recipient=partner_id,
-            due_at=next_allowed_time(now, [partner.timezone], after_hours_ok=after_hours_ok),
+            due_at=next_allowed_time(
+                now, [partner.timezone], after_hours_ok=after_hours_ok, work_day=WorkDay.of(program)
+            ),
             payload=payload,
             program_id=program.id,
             pairing_id=pairing.id,

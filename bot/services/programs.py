@@ -38,6 +38,13 @@ SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 # The actor the `shelfmate` command line records: a person at a shell, not a Slack user.
 CLI_ACTOR = "cli"
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+# A program's work day unless its coordinator sets another: the hours every program kept before it could.
+WORK_START = time(9, 0)
+WORK_END = time(17, 0)
+# "7:30", "07:30", "15:30", "7:30 AM", "3 pm", "07:30:00" (a TOML time), "15" (a 24-hour clock's hour).
+_CLOCK_TIME = re.compile(
+    r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2})(?::(?P<second>00))?)?\s*(?:(?P<half>[ap])\.?\s*m\.?)?", re.IGNORECASE
+)
 
 # Field name -> what a person sees next to a problem with it.
 FIELD_LABELS = {
@@ -62,6 +69,8 @@ FIELD_LABELS = {
     "admins": "Program admins",
     "digest_weekday": "Digest day",
     "digest_hour": "Digest hour",
+    "work_day_starts": "Work day starts",
+    "work_day_ends": "Work day ends",
 }
 
 
@@ -91,6 +100,28 @@ def _split(text: str) -> list[str]:
 def blackouts_text(blackouts: list[list[str]]) -> str:
     """Blackouts as the program form shows and reads them: a single day as itself, a span as `from..to`."""
     return ", ".join(start if start == end else f"{start}..{end}" for start, end in blackouts)
+
+
+def time_words(at: time) -> str:
+    """A time as people say it: "9 AM", "7:30 AM", "12 PM"."""
+    hour = at.hour % 12 or 12
+    minutes = f":{at.minute:02d}" if at.minute else ""
+    return f"{hour}{minutes} {'AM' if at.hour < 12 else 'PM'}"
+
+
+def parse_time(text: str) -> time:
+    """A time of day as a coordinator types it: "7:30", "15:30", "7:30 AM", "3 PM"."""
+    match = _CLOCK_TIME.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(text)
+    hour, minute = int(match["hour"]), int(match["minute"] or 0)
+    if match["half"]:
+        if not 1 <= hour <= 12:
+            raise ValueError(text)
+        hour = hour % 12 + (12 if match["half"].lower() == "p" else 0)
+    if hour > 23 or minute > 59:
+        raise ValueError(text)
+    return time(hour, minute)
 
 
 def parse_blackouts(text: str) -> list[list[str]]:
@@ -139,6 +170,8 @@ def validate_program(values: dict[str, str], *, existing: Program | None = None)
         value = getattr(existing, name)
         if isinstance(value, date):
             return value.isoformat()
+        if isinstance(value, time):
+            return f"{value:%H:%M}"
         if isinstance(value, list) and name == "blackouts":
             return blackouts_text(value)
         if isinstance(value, list):
@@ -208,6 +241,23 @@ def validate_program(values: dict[str, str], *, existing: Program | None = None)
             out[key] = number
         except ValueError:
             errors[key] = f"must be a whole number from {low} to {high}."
+
+    work_day: dict[str, time] = {}
+    for key, default in (("work_day_starts", WORK_START), ("work_day_ends", WORK_END)):
+        text = current(key)
+        try:
+            work_day[key] = parse_time(text) if text else default
+        except ValueError:
+            errors[key] = f"{escape(repr(text[:40]))} is not a time of day: use HH:MM, e.g. 07:30 or 3:30 PM."
+    out.update(work_day)
+    if len(work_day) == 2 and work_day["work_day_ends"] <= work_day["work_day_starts"]:
+        # Said of the time that was changed: an edit of the start alone is refused at the start.
+        if "work_day_starts" in values and "work_day_ends" not in values:
+            ends = time_words(work_day["work_day_ends"])
+            errors["work_day_starts"] = f"must be earlier than the end of the work day ({ends})."
+        else:
+            starts = time_words(work_day["work_day_starts"])
+            errors["work_day_ends"] = f"must be later than the start of the work day ({starts}), on the same day."
 
     weekday = (current("digest_weekday") or "0").lower()
     if weekday.isdigit() and 0 <= int(weekday) <= 6:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
@@ -22,6 +22,7 @@ from sqlmodel import Session
 from bot.services import programs as program_rules
 from bot.services.agreements import after_hours_agreed, settled_cadence
 from bot.services.catalog import specialization_label
+from bot.services.programs import WORK_END, WORK_START, time_words
 from bot.services.reasons import CONCERN_MARK, split_reasons
 from storage import deliveries, queries
 from storage.deliveries import DeliveryKey
@@ -38,8 +39,6 @@ from storage.models import (
 
 log = logging.getLogger(__name__)
 
-WORK_START = time(9, 0)
-WORK_END = time(17, 0)
 AGREEMENT_REMINDER_DAYS = 3
 # A pair introduced late (a rematch, a late approval) gets at least this long to settle its agreement.
 AGREEMENT_GRACE_DAYS = 7
@@ -67,34 +66,89 @@ def zone(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def in_working_hours(moment: datetime, tz: str) -> bool:
-    local = moment.astimezone(zone(tz))
-    return local.weekday() < 5 and WORK_START <= local.time() < WORK_END
+@dataclass(frozen=True)
+class WorkDay:
+    """When work hours are, Monday to Friday, on each person's own clock: a pair that said no to chat outside
+    work hours hears from the bot only then, and reminders are planned for the day's start."""
+
+    starts: time = WORK_START
+    ends: time = WORK_END
+
+    @classmethod
+    def of(cls, program: Program | None) -> WorkDay:
+        if program is None:
+            return DEFAULT_WORK_DAY
+        return cls(program.work_day_starts or WORK_START, program.work_day_ends or WORK_END)
+
+    def contains(self, local: datetime) -> bool:
+        return local.weekday() < 5 and self.starts <= local.time() < self.ends
+
+    @property
+    def words(self) -> str:
+        """ "9 AM - 5 PM", "7:30 AM - 3:30 PM"."""
+        return f"{time_words(self.starts)} - {time_words(self.ends)}"
 
 
-def next_allowed_time(moment: datetime, zones: list[str], *, after_hours_ok: bool) -> datetime:
+DEFAULT_WORK_DAY = WorkDay()
+
+
+def in_working_hours(moment: datetime, tz: str, work_day: WorkDay = DEFAULT_WORK_DAY) -> bool:
+    return work_day.contains(moment.astimezone(zone(tz)))
+
+
+def next_allowed_time(
+    moment: datetime, zones: list[str], *, after_hours_ok: bool, work_day: WorkDay = DEFAULT_WORK_DAY
+) -> datetime:
     """The first moment from `moment` when every recipient is in working hours (if they asked for that).
 
-    People far apart may share no working hour; then the first recipient's (the mentee's) hours win.
+    That is `moment` itself (to the next whole minute) or the start of someone's work day: shared hours begin
+    when the last of them starts work, so a message held overnight goes out as a school day begins (7:30 AM),
+    not at some quarter hour after it. People far apart may share no working hour; then the first
+    recipient's (the mentee's) hours win.
     """
     if after_hours_ok or not zones:
         return moment
-    candidate = moment.replace(second=0, microsecond=0)
-    if candidate < moment:
-        candidate += timedelta(minutes=1)
-    for _ in range(7 * 24 * 4):
-        if all(in_working_hours(candidate, tz) for tz in zones):
+    first = moment.replace(second=0, microsecond=0)
+    if first < moment:
+        first += timedelta(minutes=1)
+    candidates = {first}
+    for tz in set(zones):
+        local_day = first.astimezone(zone(tz)).date()
+        for offset in range(9):
+            start = local_moment(local_day + timedelta(days=offset), tz, work_day.starts)
+            if start > first:
+                candidates.add(start)
+    for candidate in sorted(candidates):
+        if all(in_working_hours(candidate, tz, work_day) for tz in zones):
             return candidate
-        candidate += timedelta(minutes=15)
-    return next_allowed_time(moment, zones[:1], after_hours_ok=False)
+    if len(zones) > 1:
+        return next_allowed_time(moment, zones[:1], after_hours_ok=False, work_day=work_day)
+    return first  # not reached: every week holds a work day
 
 
 def local_moment(day: date, tz: str, at: time = WORK_START) -> datetime:
     return datetime.combine(day, at, tzinfo=zone(tz))
 
 
-def pair_quiet_hours(session: Session, pairing: Pairing) -> tuple[list[str], bool] | None:
-    """(the pair's time zones, mentee first; whether their settled agreement allows after-hours messages).
+def work_day_start(program: Program, day: date) -> datetime:
+    """When the program's work day begins on `day` in its own time zone: the moment its reminders are planned."""
+    return local_moment(day, program.timezone, WorkDay.of(program).starts)
+
+
+class QuietHours(NamedTuple):
+    """When the bot may message a pair: their time zones (mentee first), whether their settled agreement
+    allows after-hours messages, and their program's work day."""
+
+    zones: list[str]
+    after_hours_ok: bool
+    work_day: WorkDay
+
+    def next_allowed(self, moment: datetime) -> datetime:
+        return next_allowed_time(moment, self.zones, after_hours_ok=self.after_hours_ok, work_day=self.work_day)
+
+
+def pair_quiet_hours(session: Session, pairing: Pairing) -> QuietHours | None:
+    """When the bot may message this pair (`QuietHours`).
 
     Read when a message goes out rather than when it was planned, so an agreement settled since is obeyed.
     """
@@ -105,7 +159,7 @@ def pair_quiet_hours(session: Session, pairing: Pairing) -> tuple[list[str], boo
     fallback = program.timezone if program is not None else "UTC"
     people = queries.people(session, list(members))
     zones = [people[m].timezone if m in people and people[m].timezone else fallback for m in reversed(members)]
-    return zones, after_hours_agreed(queries.agreement_for(session, pairing.id or 0))
+    return QuietHours(zones, after_hours_agreed(queries.agreement_for(session, pairing.id or 0)), WorkDay.of(program))
 
 
 def pair_notice_key(pairing_id: int, request_key: str) -> DeliveryKey:
@@ -124,8 +178,7 @@ def queue_pair_notice(
     if pairing is None or quiet is None:
         log.warning("no message queued for pairing %s: it or one of its enrollments is gone", pairing_id)
         return
-    zones, after_hours_ok = quiet
-    due = next_allowed_time(now, zones, after_hours_ok=after_hours_ok)
+    due = quiet.next_allowed(now)
     if due <= now + timedelta(minutes=1):  # allowed now (next_allowed_time rounds up to a whole minute)
         due = now
     members = queries.pair_members(session, pairing)
@@ -464,7 +517,9 @@ class Planner:
         # Channel posts (coordinators, announcements) wait for working hours in the program's zone.
         zones = zones or [program.timezone]
         after_hours_ok = after_hours_ok if pairing is not None else False
-        due = next_allowed_time(max(not_before, self.now), zones, after_hours_ok=after_hours_ok)
+        due = next_allowed_time(
+            max(not_before, self.now), zones, after_hours_ok=after_hours_ok, work_day=WorkDay.of(program)
+        )
         created = deliveries.enqueue(
             self.session,
             key,
@@ -498,7 +553,9 @@ class Planner:
         if self.survey:
             self.note_work(program)
             return
-        due = next_allowed_time(max(not_before, self.now), [program.timezone], after_hours_ok=False)
+        due = next_allowed_time(
+            max(not_before, self.now), [program.timezone], after_hours_ok=False, work_day=WorkDay.of(program)
+        )
         program_rules.queue_coordinator_notice(
             self.session,
             program,
@@ -618,7 +675,7 @@ class Planner:
             self.enqueue(
                 DeliveryKey("applications_closing", subject, closes),
                 recipient,
-                local_moment(today, program.timezone),
+                work_day_start(program, today),
                 payload,
                 program=program,
             )
@@ -656,6 +713,8 @@ class Planner:
                 "starts_on": program.starts_on.isoformat(),
                 "ends_on": program.ends_on.isoformat(),
                 "cadence": program.default_cadence,
+                # What "work hours" means in the questions they settle: the program's work day.
+                "work_hours": WorkDay.of(program).words,
                 # The school breaks still ahead: the pair should know no reminders come then, and that they
                 # need not find a meeting over winter break.
                 "breaks": [[a, b] for a, b in program.blackouts or [] if b >= today_iso],
@@ -676,7 +735,7 @@ class Planner:
         self.enqueue(
             DeliveryKey(AGREEMENT_REMINDER, f"pairing:{ctx.pairing.id}", due.isoformat()),
             ctx.recipient,
-            local_moment(today, program.timezone),
+            work_day_start(program, today),
             {"program": program.name, "agreement_due": due.isoformat(), "pairing_id": ctx.pairing.id},
             program=program,
             pairing=ctx.pairing,
@@ -704,7 +763,7 @@ class Planner:
         self.tell_coordinators(
             DeliveryKey("agreement_overdue", f"program:{program.id}", latest.isoformat()),
             program,
-            local_moment(today, program.timezone),
+            work_day_start(program, today),
             {
                 "program": program.name,
                 "agreement_due": latest.isoformat(),
@@ -768,7 +827,7 @@ class Planner:
         self.enqueue(
             DeliveryKey(kind, f"pairing:{ctx.pairing.id}", current.key),
             ctx.recipient,
-            local_moment(day, program.timezone),
+            work_day_start(program, day),
             common,
             program=program,
             pairing=ctx.pairing,
@@ -809,7 +868,7 @@ class Planner:
         self.tell_coordinators(
             DeliveryKey("at_risk", f"program:{program.id}", period),
             program,
-            local_moment(today, program.timezone),
+            work_day_start(program, today),
             {
                 "program": program.name,
                 "pairs": [
@@ -1144,9 +1203,10 @@ def ask_again(session: Session, pairing_id: int, now: datetime) -> AskedAgain:
         key,
         recipient=pairing.conversation_id or "users:" + ",".join(members),
         due_at=next_allowed_time(
-            max(local_moment(ask_on, program.timezone), now),
+            max(work_day_start(program, ask_on), now),
             zones,
             after_hours_ok=after_hours_agreed(agreement),
+            work_day=WorkDay.of(program),
         ),
         payload={
             "program": program.name,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, time
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -24,6 +24,7 @@ from slack_sdk.models.blocks import (
     PlainTextInputElement,
     SectionBlock,
     StaticSelectElement,
+    TimePickerElement,
     UserMultiSelectElement,
 )
 from slack_sdk.models.views import View
@@ -31,8 +32,9 @@ from slack_sdk.models.views import View
 from bot.services.catalog import CADENCES, specialization_label
 from bot.services.csv_files import SpreadsheetCsv
 from bot.services.pairing import ApprovalResult, Decision, MatchPreview, Who
-from bot.services.programs import LIST_TEXT_LIMIT, MAX_CAPACITY, blackouts_text
+from bot.services.programs import LIST_TEXT_LIMIT, MAX_CAPACITY, WORK_END, WORK_START, blackouts_text
 from bot.services.reasons import split_reasons
+from bot.services.schedule import WorkDay
 from bot.views.common import (
     MAX_BLOCKS_PER_MESSAGE,
     admin_channel_fix,
@@ -105,6 +107,15 @@ def _choice(block_id: str, label: str, choices: dict[str, str], initial: str) ->
     )
 
 
+def _time(block_id: str, label: str, initial: time, *, hint: str | None = None) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        hint=hint,
+        element=TimePickerElement(action_id=block_id, initial_time=f"{initial:%H:%M}"),
+    )
+
+
 def program_modal(program: Program | None, creator: str | None = None) -> dict[str, Any]:
     """The program form: empty to create (offering `creator` as a coordinator), or one program's to edit."""
     p = program
@@ -168,6 +179,14 @@ def program_modal(program: Program | None, creator: str | None = None) -> dict[s
             element=ChannelSelectElement(action_id="admin_channel", initial_channel=p.admin_channel if p else None),
         ),
         _text("timezone", "Time zone", p.timezone if p else "America/Los_Angeles", optional=False),
+        _time("work_day_starts", "Work day starts", p.work_day_starts if p else WORK_START),
+        _time(
+            "work_day_ends",
+            "Work day ends",
+            p.work_day_ends if p else WORK_END,
+            hint="Monday to Friday, in each person's own time zone (a school day: 7:30 AM - 3:30 PM). Reminders go "
+            "out as it starts; pairs who say no to chat outside work hours hear from Shelfmate only within it.",
+        ),
         _text(
             "blackouts",
             "Blackout periods",
@@ -243,6 +262,8 @@ def parse_program_modal(view: dict[str, Any]) -> tuple[int | None, dict[str, str
             values[block_id] = submitted.selected(block_id)
         elif "selected_users" in action:
             values[block_id] = ",".join(submitted.users(block_id))
+        elif "selected_time" in action:
+            values[block_id] = submitted.picked_time(block_id)
         elif "selected_channel" in action:
             channel = action.get("selected_channel")
             values[block_id] = channel if isinstance(channel, str) else ""
@@ -284,7 +305,7 @@ def program_list_blocks(programs: list[Program], counts: dict[int, dict[str, int
                         f"Applications close {_day(program.applications_close)} · agreement due "
                         f"{_day(program.agreement_due)} · runs {_day(program.starts_on)} - {_day(program.ends_on)}\n"
                         f"{plural(c.get('mentor', 0), 'mentor')}, {plural(c.get('mentee', 0), 'mentee')} · "
-                        f"admin channel {_channel(program.admin_channel)}"
+                        f"admin channel {_channel(program.admin_channel)} · work hours {WorkDay.of(program).words}"
                     )
                 )
             )

@@ -24,8 +24,8 @@ MENTOR_SUBCOMMANDS: list[tuple[str, str]] = [
 ]
 
 ADMIN_SUBCOMMANDS: list[tuple[str, str]] = [
-    ("program create", "Set up a program's calendar and rules."),
-    ("program edit [program]", "Change a program's calendar and rules."),
+    ("program create", "Set up a program's calendar, work hours and rules."),
+    ("program edit [program]", "Change a program's calendar, work hours and rules."),
     ("program list", "The programs you coordinate, their dates and how many have joined."),
     ("match preview [program]", "Propose pairs, with scores and reasons, in the admin channel."),
     ("pair @mentor @mentee [program]", "Pair two people by hand."),

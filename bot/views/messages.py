@@ -63,10 +63,14 @@ def _intro(p: dict[str, Any]) -> Rendered:
     # escaped: the pair's conversation must show their words, not turn them into pings or disguised links.
     reasons = "\n".join(f"• {escape(r)}" for r in p.get("reasons") or []) or "• Your coordinator paired you by hand."
     talk = list(p.get("talk_about") or [])  # absent from intros queued before concerns were told
+    # Absent from intros queued before programs had their own work day: those say "work hours" alone.
+    hours = (
+        f" Work hours here: {p['work_hours']} on weekdays, each in your own time zone." if p.get("work_hours") else ""
+    )
     questions = (
         "*Before your first meeting, settle these together* (the agreement button records them):\n"
         f"• {MEETING_QUESTION} What is a realistic time commitment for both of you?\n"
-        f"• {ON_CALL_QUESTION}\n"
+        f"• {ON_CALL_QUESTION}{hours}\n"
         f"• {AFTER_HOURS_QUESTION} Or only during them?\n"
         "• What boundaries suit you: professional library topics only, or also how work touches personal life?"
     )

@@ -33,7 +33,7 @@ from bot.services.checkins import (
     Logged,
     late_logging_until,
 )
-from bot.services.schedule import WORK_END, WORK_START, AskAgain, AskedAgain
+from bot.services.schedule import AskAgain, AskedAgain, WorkDay
 from bot.views.common import clip, escape, fit_labels, initial_option, options, render
 from bot.views.ids import (
     ACTION_ACCEPT_AGREEMENT,
@@ -45,8 +45,6 @@ from bot.views.ids import (
 from bot.views.state import SubmittedView, as_int
 
 YES_NO = {"yes": "Yes", "no": "No"}
-# The hours the bot keeps to for a pair that said no to after-hours chat, as people say them: "9 AM - 5 PM".
-WORK_HOURS_WORDS = f"{WORK_START:%-I %p} - {WORK_END:%-I %p}"
 RATINGS = {str(n): f"{n} - {w}" for n, w in enumerate(["poor", "fair", "good", "very good", "excellent"], start=1)}
 MEETING_KINDS = {k: v for k, v in MEETING_FORMATS.items() if k != "any"}
 # A button or form about a pairing that is not the clicker's (or no longer exists).
@@ -90,7 +88,9 @@ def agreement_modal(pair: PairView, terms: Terms) -> dict[str, Any]:
                     "Your partner sees what you choose and accepts it or proposes a change. "
                     "I follow it: nudges come at your cadence, and if you say no to chat outside work hours, "
                     "I won't message you outside them either. "
-                    f"Work hours here are {WORK_HOURS_WORDS}, Monday to Friday, each in your own time zone."
+                    # The hours the bot keeps to for a pair that says no to after-hours chat: the program's work day.
+                    f"Work hours here are {WorkDay.of(pair.program).words}, Monday to Friday, "
+                    "each in your own time zone."
                 )
             ),
             InputBlock(

@@ -46,6 +46,10 @@ class SubmittedView:
         value = self.action(name).get("selected_date")
         return value if isinstance(value, str) else ""
 
+    def picked_time(self, name: str) -> str:
+        value = self.action(name).get("selected_time")
+        return value if isinstance(value, str) else ""
+
     def users(self, name: str) -> list[str]:
         users = self.action(name).get("selected_users") or []
         return [str(u) for u in users if isinstance(u, str)] if isinstance(users, list) else []
