@@ -1,0 +1,118 @@
+"""A statewide public-library program's season read by its coordinator (the PLSEP seed: applications until
+Feb 17, matches across dozens of library systems, an agreement due Mar 1, a run of Mar 1 - Jun 30, at least one
+meeting a month), as found in a product review: each test is something the coordinator, or a librarian in the
+program, would have noticed, and each failed before its fix.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from bot.clock import FixedClock
+from bot.runtime import Runtime
+from tests.conftest import ADMIN_ID
+from tests.factories import approve_all_value, intake_state, make_program, shown_text, ticks_at
+from tests.polling import wait_for
+from tests.slack_driver import SlackDriver
+from tests.slack_emulator import SlackEmulator
+from tests.test_participants import opened_view
+
+ADMIN_CHANNEL = "C0ADMINS01"
+PROGRAM = "PLSEP Mentorship 2025"
+LA = "America/Los_Angeles"
+DURING_APPLICATIONS = datetime(2025, 1, 15, 17, 0, tzinfo=UTC)
+AFTER_THE_DEADLINE = datetime(2025, 2, 18, 18, 0, tzinfo=UTC)  # Tuesday 10 AM Pacific
+AFTER_THE_END = datetime(2025, 7, 2, 17, 0, tzinfo=UTC)
+
+# Managers who coach a specialization, and staff who seek one, from library systems across the state.
+MENTORS = {
+    "U0MALVAREZ": ("Sacramento Public Library", ["youth_services", "management"]),
+    "U0MBROOKS": ("San Francisco Public Library", ["reference", "adult_services"]),
+}
+MENTEES = {
+    "U0EFOX": ("Kern County Library", ["youth_services"]),
+    "U0EGARCIA": ("Tulare County Library", ["reference"]),
+}
+
+
+@pytest.fixture
+def statewide(engine: Engine, emulator: SlackEmulator, clock: FixedClock) -> None:
+    """PLSEP's calendar with its admin channel; the four librarians have Slack accounts."""
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID])
+    for user in [*MENTORS, *MENTEES]:
+        emulator.add_user(user, name=user[3:].lower(), real_name=user[3:].title(), tz=LA, tz_offset=-28800)
+    clock.set(DURING_APPLICATIONS)
+    make_program(engine)
+
+
+def _apply(
+    slack: SlackDriver, emulator: SlackEmulator, user: str, role: str, organization: str, specs: list[str]
+) -> None:
+    """`/mentor join ROLE` and the intake form sent, as a public-library librarian fills it in."""
+    before = len(emulator.calls_to("views.open"))
+    assert slack.mentor(user, f"join {role}").status_code == 200
+    view = opened_view(emulator, before)
+    state = intake_state(
+        role=role,
+        library_type="public",
+        organization=organization,
+        region="",
+        specializations=specs,
+        years_experience="12" if role == "mentor" else "1",
+        grade_levels=[],
+        capacity="1" if role == "mentor" else None,
+    )
+    response = slack.view_submission(user, view["callback_id"], state, private_metadata=view["private_metadata"])
+    assert response.content in (b"", b"{}"), response.text
+
+
+def _everyone_applies(slack: SlackDriver, emulator: SlackEmulator) -> None:
+    for user, (organization, specs) in MENTORS.items():
+        _apply(slack, emulator, user, "mentor", organization, specs)
+    for user, (organization, specs) in MENTEES.items():
+        _apply(slack, emulator, user, "mentee", organization, specs)
+
+
+def _admin_answer(slack: SlackDriver, emulator: SlackEmulator, text: str) -> str:
+    """What the coordinator reads after `/mentor-admin TEXT`: the immediate answer and any that follow."""
+    body = slack.admin(ADMIN_ID, text)
+    url = slack.last_response_url
+    first = shown_text([body.json()]) if body.content not in (b"", b"{}") else ""
+    if "…" in first:  # "Working out matches…", "Preparing the export…": the outcome follows by response_url
+        wait_for(lambda: emulator.responses_to(url), timeout=15, what=f"the answer to {text}")
+    return first + "\n" + shown_text(emulator.responses_to(url))
+
+
+def _approve_all(slack: SlackDriver, emulator: SlackEmulator) -> str:
+    slack.block_action(
+        ADMIN_ID,
+        "shelfmate_approve_all",
+        approve_all_value(emulator.messages_in(ADMIN_CHANNEL)),
+        channel_id=ADMIN_CHANNEL,
+    )
+    return wait_for(lambda: emulator.responses_to(slack.last_response_url), what="Approve all's answer")[-1]["text"]
+
+
+def _summary(slack: SlackDriver, text: str = "summary") -> str:
+    return shown_text([slack.admin(ADMIN_ID, text).json()])
+
+
+# -- 1. the summary after the program ended --------------------------------------------------------------------
+@pytest.mark.usefixtures("statewide")
+async def test_after_the_program_ends_summary_and_export_without_a_name_read_the_program_that_ended(
+    slack: SlackDriver, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
+) -> None:
+    """In July, with PLSEP the workspace's only program, the coordinator typed `/mentor-admin summary` for the
+    final figures the help and README promise once a program has ended (the name is needed only "when several
+    programs run"). The answer was "There is no program yet: `/mentor-admin program create`", as if PLSEP had
+    never existed; `export hours`, wanted for certificates, said the same."""
+    await ticks_at(runtime, clock, AFTER_THE_END)  # the sweep closes the program after its last day
+
+    shown = _summary(slack)
+    assert "no program yet" not in shown.lower(), shown
+    assert f"{PROGRAM}: summary" in shown and "final figures" in shown, shown
+    exported = _admin_answer(slack, emulator, "export hours")
+    assert f"Uploaded `hours` to <#{ADMIN_CHANNEL}>" in exported, exported
