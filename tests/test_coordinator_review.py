@@ -116,3 +116,23 @@ async def test_after_the_program_ends_summary_and_export_without_a_name_read_the
     assert f"{PROGRAM}: summary" in shown and "final figures" in shown, shown
     exported = _admin_answer(slack, emulator, "export hours")
     assert f"Uploaded `hours` to <#{ADMIN_CHANNEL}>" in exported, exported
+
+
+# -- 2. approved pairs are not "proposed" ------------------------------------------------------------------------
+@pytest.mark.usefixtures("statewide")
+async def test_the_summary_after_approve_all_counts_the_pairs_as_approved_not_proposed(
+    slack: SlackDriver, emulator: SlackEmulator, clock: FixedClock
+) -> None:
+    """The coordinator previewed two pairs and pressed Approve all ("approved 2 pairs"), then ran `summary`
+    before the introductions went out: it said "Pairings: 2 proposed", the word the preview uses for pairs
+    awaiting approval, so she could not tell whether her approval had taken."""
+    _everyone_applies(slack, emulator)
+    clock.set(AFTER_THE_DEADLINE)
+    assert "2 pairs proposed" in _admin_answer(slack, emulator, "match preview")
+    before = _summary(slack)
+    assert "*Pairings*: 2 proposed, awaiting approval" in before, before
+
+    assert "approved 2 pairs" in _approve_all(slack, emulator)
+    after = _summary(slack)
+    assert "*Pairings*: 2 approved, to be introduced" in after, after
+    assert "proposed" not in after, after

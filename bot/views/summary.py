@@ -23,6 +23,19 @@ def _counts(counts: dict[str, int], order: tuple[str, ...]) -> str:
     return ", ".join(parts) or "none"
 
 
+def _pairing_counts(summary: ProgramSummary) -> str:
+    """The pairings by status, in the coordinator's words: a proposal she approved waits only for its intro, so
+    it is "approved", not "proposed" like one still awaiting her decision."""
+    counts = dict(summary.pairings)
+    proposed = counts.pop("proposed", 0)
+    awaiting = min(summary.proposals_awaiting_approval, proposed)
+    parts = [f"{awaiting} proposed, awaiting approval"] if awaiting else []
+    if proposed - awaiting:
+        parts.append(f"{proposed - awaiting} approved, to be introduced")
+    parts += [f"{counts[s]} {s}" for s in PAIRING_ORDER if counts.get(s)]
+    return ", ".join(parts) or "none"
+
+
 def _more(hidden: int, what: str, plural_form: str, where: str) -> list[str]:
     """The line that says a list was cut, by how much, and where the rest is; none when nothing was cut."""
     return [f"… and {plural(hidden, 'more ' + what, 'more ' + plural_form)}: {where}"] if hidden > 0 else []
@@ -77,7 +90,7 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
         )
         empty = "None of them named a specialization." if waiting else "Nobody was left waiting."
     blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(heading + "\n" + ("\n".join(waitlist) or empty)))))
-    pairings = f"*Pairings*: {_counts(summary.pairings, PAIRING_ORDER)}"
+    pairings = f"*Pairings*: {_pairing_counts(summary)}"
     if not summary.ended_on:
         pairings += f"\n*Agreements*: {summary.agreements_pending} pending, {summary.agreements_overdue} overdue"
     blocks.append(SectionBlock(text=MarkdownTextObject(text=pairings)))
