@@ -6,19 +6,24 @@ program, would have noticed, and each failed before its fix.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import csv
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from bot.clock import FixedClock
 from bot.runtime import Runtime
+from storage.engine import session_scope
+from storage.models import Pairing
 from tests.conftest import ADMIN_ID
 from tests.factories import approve_all_value, intake_state, make_program, shown_text, ticks_at
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_participants import opened_view
+from tests.test_scheduler import log_meeting
 
 ADMIN_CHANNEL = "C0ADMINS01"
 PROGRAM = "PLSEP Mentorship 2025"
@@ -96,6 +101,11 @@ def _approve_all(slack: SlackDriver, emulator: SlackEmulator) -> str:
     return wait_for(lambda: emulator.responses_to(slack.last_response_url), what="Approve all's answer")[-1]["text"]
 
 
+def _pairings(engine: Engine) -> list[Pairing]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(Pairing).order_by(Pairing.id)))
+
+
 def _summary(slack: SlackDriver, text: str = "summary") -> str:
     return shown_text([slack.admin(ADMIN_ID, text).json()])
 
@@ -136,3 +146,30 @@ async def test_the_summary_after_approve_all_counts_the_pairs_as_approved_not_pr
     after = _summary(slack)
     assert "*Pairings*: 2 approved, to be introduced" in after, after
     assert "proposed" not in after, after
+
+
+# -- 3. the hours export adds up to the minutes logged ----------------------------------------------------------
+@pytest.mark.usefixtures("statewide")
+async def test_the_hours_export_gives_three_45_minute_meetings_as_2_25_hours_not_2_2(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """The hours export is each librarian's professional-development evidence. Fox and Alvarez met three times
+    for 45 minutes (2 h 15 min): the file said 2.2 hours for each of them (one 45-minute meeting read 0.8), and
+    the summary's "mentoring hours" rounded the same way, so the certificates the coordinator wrote from it were
+    short by minutes that were logged."""
+    _everyone_applies(slack, emulator)
+    clock.set(AFTER_THE_DEADLINE)
+    paired = _admin_answer(slack, emulator, "pair <@U0MALVAREZ> <@U0EFOX>")
+    assert "Paired <@U0MALVAREZ> with <@U0EFOX>" in paired, paired
+    [pairing_id] = [p.id for p in _pairings(engine)]
+    await ticks_at(runtime, clock, AFTER_THE_DEADLINE)  # the introduction
+    for day in (date(2025, 3, 12), date(2025, 4, 9), date(2025, 5, 14)):
+        log_meeting(engine, pairing_id, day, "U0EFOX")  # 45 minutes each
+    clock.set(datetime(2025, 5, 19, 17, 0, tzinfo=UTC))
+
+    assert "Uploaded `hours`" in _admin_answer(slack, emulator, "export hours")
+    [upload] = [f for f in emulator.uploaded_files if (f.title or "").endswith(": hours")]
+    rows = list(csv.DictReader(upload.content.decode("utf-8-sig").splitlines()))
+    hours = {(r["slack_user_id"], r["meetings"], r["hours"]) for r in rows}
+    assert hours == {("U0MALVAREZ", "3", "2.25"), ("U0EFOX", "3", "2.25")}, hours
+    assert "3 · 2.25 mentoring hours" in _summary(slack)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlmodel import Session
@@ -228,6 +229,18 @@ def shortages(enrollments: list[Enrollment], pairings: list[Pairing]) -> list[tu
     return [(spec, n, max(0, n - open_places[spec])) for spec, n in waiting.most_common()]
 
 
+def hours_of(minutes: int) -> Decimal:
+    """Logged minutes as hours to the hundredth, halves up: a 45-minute meeting is 0.75 hours and three of them
+    2.25, not 0.8 and 2.2 (one decimal rounded 2.25 down, so the hours on a certificate fell short of the log)."""
+    return (Decimal(minutes) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def hours_cell(minutes: int) -> str:
+    """The hours export's cell: "2.25", "1.5", "0.0" (at least one decimal, as a spreadsheet shows hours)."""
+    text = f"{hours_of(minutes):.2f}"
+    return text[:-1] if text.endswith("0") else text
+
+
 def summarize(session: Session, program: Program, now: datetime) -> ProgramSummary:
     today = now.astimezone(zone(program.timezone)).date()
     summary = ProgramSummary(
@@ -254,7 +267,7 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
     )
     all_checkins = [c for cs in checkins.values() for c in cs]
     summary.checkins = len(all_checkins)
-    summary.total_hours = round(sum(c.duration_minutes for c in all_checkins) / 60, 1)
+    summary.total_hours = float(hours_of(sum(c.duration_minutes for c in all_checkins)))
     ratings = [c.rating for c in all_checkins if c.rating]
     summary.average_rating = round(sum(ratings) / len(ratings), 2) if ratings else None
 
@@ -405,7 +418,7 @@ def export_csv(session: Session, program: Program, kind: str) -> bytes:
                     name.get(pid, ""),
                     role,
                     meetings[(pid, role)],
-                    f"{minutes[(pid, role)] / 60:.1f}",
+                    hours_cell(minutes[(pid, role)]),
                     e.organization,
                 ]
             )
