@@ -16,14 +16,14 @@ from sqlmodel import select
 from bot.clock import FixedClock
 from bot.runtime import Runtime
 from storage.engine import session_scope
-from storage.models import Pairing
+from storage.models import Enrollment, Pairing
 from tests.conftest import ADMIN_ID
-from tests.factories import approve_all_value, intake_state, make_program, shown_text, ticks_at
+from tests.factories import approve_all_value, each_shown, intake_state, make_program, shown_text, ticks_at
 from tests.polling import wait_for
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_participants import opened_view
-from tests.test_scheduler import log_meeting
+from tests.test_scheduler import log_meeting, settle_agreement
 
 ADMIN_CHANNEL = "C0ADMINS01"
 PROGRAM = "PLSEP Mentorship 2025"
@@ -106,6 +106,13 @@ def _pairings(engine: Engine) -> list[Pairing]:
         return list(session.exec(select(Pairing).order_by(Pairing.id)))
 
 
+def _mentor_of(engine: Engine, pairing: Pairing) -> str:
+    with session_scope(engine) as session:
+        mentor = session.get(Enrollment, pairing.mentor_enrollment_id)
+        assert mentor is not None
+        return mentor.person_id
+
+
 def _summary(slack: SlackDriver, text: str = "summary") -> str:
     return shown_text([slack.admin(ADMIN_ID, text).json()])
 
@@ -173,3 +180,39 @@ async def test_the_hours_export_gives_three_45_minute_meetings_as_2_25_hours_not
     hours = {(r["slack_user_id"], r["meetings"], r["hours"]) for r in rows}
     assert hours == {("U0MALVAREZ", "3", "2.25"), ("U0EFOX", "3", "2.25")}, hours
     assert "3 · 2.25 mentoring hours" in _summary(slack)
+
+
+# -- 4. a pair that never settles its agreement is still asked to meet, and can go quiet -------------------------
+@pytest.mark.usefixtures("statewide")
+async def test_a_pair_that_let_its_agreement_date_pass_is_nudged_to_meet_and_flagged_when_it_goes_quiet(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Both PLSEP pairs were introduced in February. Alvarez and Fox settled their agreement; Brooks and Garcia
+    never did, and neither pair met. The coordinator got one "agreement overdue" alert on Mar 3, and then, from
+    March to June, Brooks and Garcia got no reminder to meet (the seed's "at least once a month") and were never
+    flagged: on May 5 the at-risk alert and the summary named only Alvarez and Fox, and the summary went on
+    saying "no pair has missed two meeting periods in a row" while Brooks and Garcia had missed two."""
+    _everyone_applies(slack, emulator)
+    clock.set(AFTER_THE_DEADLINE)
+    _admin_answer(slack, emulator, "match preview")
+    assert "approved 2 pairs" in _approve_all(slack, emulator)
+    await ticks_at(runtime, clock, AFTER_THE_DEADLINE)  # the introductions
+    by_mentor = {_mentor_of(engine, p): p.id for p in _pairings(engine)}
+    settle_agreement(engine, by_mentor["U0MALVAREZ"], datetime(2025, 2, 25, 18, 0, tzinfo=UTC))
+    unsettled = emulator.im_id("U0MBROOKS", "U0EGARCIA")
+    assert unsettled is not None
+
+    await ticks_at(
+        runtime,
+        clock,
+        *(datetime(2025, month, day, 17, 5, tzinfo=UTC) for month, day in ((3, 3), (3, 17), (3, 28), (4, 17), (4, 28))),
+        datetime(2025, 5, 5, 17, 5, tzinfo=UTC),
+    )
+    reminders = [m.splitlines()[0] for m in each_shown(emulator.messages_in(unsettled))]
+    assert reminders.count("A friendly nudge to meet") == 2, reminders  # mid-March and mid-April
+    assert reminders.count("Did you meet?") == 2, reminders
+    [alert] = [m for m in each_shown(emulator.messages_in(ADMIN_CHANNEL)) if "pairs are at risk" in m]
+    assert "<@U0MBROOKS> and <@U0EGARCIA>: missed 2 periods" in alert, alert
+    assert "<@U0MALVAREZ> and <@U0EFOX>: missed 2 periods" in alert, alert
+    shown = _summary(slack)
+    assert "*At risk*: 2 pairs have gone quiet" in shown and "<@U0MBROOKS> and <@U0EGARCIA>: never met" in shown, shown

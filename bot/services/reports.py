@@ -37,6 +37,9 @@ from storage.models import (
 )
 
 EXPORT_KINDS = ("participants", "pairings", "checkins", "hours")
+# A running pair can be flagged quiet whether or not it settled its agreement: the schedule asks one that let its
+# agreement date pass to meet all the same (`PairContext.expected_to_meet`).
+QUIET_STATUSES = (PairingStatus.ACTIVE, PairingStatus.INTRODUCED)
 
 
 @dataclass(frozen=True)
@@ -304,7 +307,7 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
                 )
             )
 
-    flagged = [p for p in pairings if p.at_risk and p.status == PairingStatus.ACTIVE]
+    flagged = [p for p in pairings if p.at_risk and p.status in QUIET_STATUSES]
     agreements = queries.agreements_for_pairings(session, [p.id for p in flagged if p.id is not None])
     for p in flagged:
         mentor, mentee = by_id.get(p.mentor_enrollment_id), by_id.get(p.mentee_enrollment_id)
@@ -378,7 +381,7 @@ def export_csv(session: Session, program: Program, kind: str) -> bytes:
             mentor, mentee = by_id.get(p.mentor_enrollment_id), by_id.get(p.mentee_enrollment_id)
             writer.writerow(
                 [p.id, *_who(mentor, name), *_who(mentee, name), p.status,
-                 f"{p.score:.1f}", "yes" if p.at_risk and p.status == PairingStatus.ACTIVE else "no",
+                 f"{p.score:.1f}", "yes" if p.at_risk and p.status in QUIET_STATUSES else "no",
                  p.approved_at.isoformat() if p.approved_at else "", p.ended_at.isoformat() if p.ended_at else "",
                  " | ".join(p.reasons)]
             )  # fmt: skip

@@ -390,6 +390,14 @@ class PairContext:
     def agreement_due(self) -> date:
         return agreement_due_on(self.program, self.pairing)
 
+    def expected_to_meet(self, today: date) -> bool:
+        """Whether the pair is asked to meet (nudged, asked "Did you meet?", flagged at risk): once it settled its
+        agreement, or once the date for settling it has passed without one, at the program's default cadence (a
+        pair that never settles still has the program's "meet at least monthly", and must not go quiet unseen)."""
+        if self.pairing.status == PairingStatus.ACTIVE:
+            return True
+        return self.pairing.status == PairingStatus.INTRODUCED and today > self.agreement_due
+
     def excusals(self) -> list[list[str]]:
         return pair_excusals(
             self.program, self.pairing, self.mentor, self.mentee, (self.mentor_person, self.mentee_person)
@@ -540,7 +548,7 @@ class Planner:
             self.agreements_overdue(program, today, contexts)
         quiet: list[QuietPair] = []
         for ctx in contexts:
-            if ctx.pairing.status == PairingStatus.ACTIVE:
+            if ctx.expected_to_meet(today):
                 with self.about(ctx):
                     if (flagged := self.meetings(ctx, today)) is not None:
                         quiet.append(flagged)
@@ -899,7 +907,7 @@ def reminder_not_owed(ctx: PairContext, period: Period, today: date) -> str | No
     if it would still be planned now.
     """
     # Reasons for good first, then the ones that pass (WAIT_REASONS): a paused pair whose period is over is done.
-    if ctx.pairing.status != PairingStatus.ACTIVE:
+    if not ctx.expected_to_meet(today):
         return f"the pairing is {ctx.pairing.status}"
     if today > period.end:
         return "the period is over"

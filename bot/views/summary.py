@@ -136,7 +136,7 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
             len(summary.at_risk) - AT_RISK_SHOWN,
             "quiet pair",
             "quiet pairs",
-            f"{export_command('pairings', summary.program_name)} lists them all (status active, at_risk yes)",
+            f"{export_command('pairings', summary.program_name)} lists them all (at_risk yes)",
         )
         quiet = len(summary.at_risk)
         heading = f":warning: *At risk*: {plural(quiet, 'pair')} {'has' if quiet == 1 else 'have'} gone quiet"
