@@ -216,3 +216,26 @@ async def test_a_pair_that_let_its_agreement_date_pass_is_nudged_to_meet_and_fla
     assert "<@U0MALVAREZ> and <@U0EFOX>: missed 2 periods" in alert, alert
     shown = _summary(slack)
     assert "*At risk*: 2 pairs have gone quiet" in shown and "<@U0MBROOKS> and <@U0EGARCIA>: never met" in shown, shown
+
+
+# -- 5. a preview run while applications are open says so --------------------------------------------------------
+@pytest.mark.usefixtures("statewide")
+async def test_a_match_preview_run_before_the_application_deadline_says_applications_are_still_open(
+    slack: SlackDriver, emulator: SlackEmulator, clock: FixedClock
+) -> None:
+    """In mid-January, a month before the Feb 17 deadline, the coordinator tried `match preview` to see how the
+    pool looked. It answered "2 pairs proposed, 0 waitlisted" and posted an Approve all button as after the
+    deadline: nothing said that applications were still open, that whoever applied in the next month would not
+    be weighed, or that approving now would introduce the pairs at once. After the deadline nothing is added."""
+    _everyone_applies(slack, emulator)
+
+    early = _admin_answer(slack, emulator, "match preview")
+    posted = shown_text(emulator.messages_in(ADMIN_CHANNEL)[-1:])
+    for shown in (early, posted):
+        assert "Applications are still open until Feb 17, 2025" in shown, shown
+        assert "anyone who applies later is not in this preview" in shown, shown
+
+    clock.set(AFTER_THE_DEADLINE)
+    later = _admin_answer(slack, emulator, "match preview")
+    assert "2 pairs proposed" in later and "Applications are still open" not in later, later
+    assert "Applications are still open" not in shown_text(emulator.messages_in(ADMIN_CHANNEL)[-1:])
