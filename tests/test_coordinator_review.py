@@ -239,3 +239,28 @@ async def test_a_match_preview_run_before_the_application_deadline_says_applicat
     later = _admin_answer(slack, emulator, "match preview")
     assert "2 pairs proposed" in later and "Applications are still open" not in later, later
     assert "Applications are still open" not in shown_text(emulator.messages_in(ADMIN_CHANNEL)[-1:])
+
+
+# -- 6. the waitlist hears when the program ends ---------------------------------------------------------------
+@pytest.mark.usefixtures("statewide")
+async def test_a_mentee_still_waitlisted_when_the_program_ends_is_told_once(
+    slack: SlackDriver, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Kim (Alameda County Library) sought archives and special collections, which no PLSEP mentor coached. Her
+    application said "you'll hear from me when you're matched", her status "You'll hear from me as soon as a
+    match is possible". The program ended on Jun 30 and she never heard a word: only the pairs got the wrap-up.
+    She should be told, once, that the program ended without a match, and what to do next time."""
+    emulator.add_user("U0EKIM", name="kim", real_name="Kim", tz=LA, tz_offset=-28800)
+    _everyone_applies(slack, emulator)
+    _apply(slack, emulator, "U0EKIM", "mentee", "Alameda County Library", ["archives_special_collections"])
+    clock.set(AFTER_THE_DEADLINE)
+    assert "2 pairs proposed, 1 waitlisted" in _admin_answer(slack, emulator, "match preview")
+    _approve_all(slack, emulator)
+    await ticks_at(runtime, clock, AFTER_THE_DEADLINE, AFTER_THE_END, AFTER_THE_END.replace(hour=20))
+
+    told = [m for m in each_shown(emulator.messages_in("U0EKIM")) if "ended" in m]
+    assert len(told) == 1, told
+    assert "PLSEP Mentorship 2025* ended on Jun 30, and no match came up for you in it" in told[0], told
+    assert "`/mentor join` starts from the answers you gave" in told[0], told
+    for matched in (*MENTORS, *MENTEES):
+        assert not [m for m in each_shown(emulator.messages_in(matched)) if "without a match" in m], matched

@@ -56,6 +56,7 @@ AGREEMENT_REMINDER = "agreement_reminder"
 # Why the closing sweep ended a pairing. An approved pairing whose intro was still held (quiet hours) ends with
 # the program too, but its two were never introduced: the reason is what tells the two cases apart afterwards.
 PROGRAM_ENDED_REASON = "The program ended."
+NEVER_MATCHED = "never_matched"  # told to each applicant still waiting when the program ended
 ENDED_BEFORE_INTRO_REASON = "The program ended before the two were introduced."
 
 
@@ -882,9 +883,31 @@ class Planner:
                 ctx.pairing.ended_at = self.now
                 ctx.pairing.end_reason = "The program ended before this proposal was approved."
                 self.session.add(ctx.pairing)
+        self.never_matched_notices(program)
         program.closed_at = self.now
         self.session.add(program)
         self.report.closed_programs.append(program.id or 0)
+
+    def never_matched_notices(self, program: Program) -> None:
+        """Everyone still waiting when the program ends (waitlisted, or applied and never matched) hears it once:
+        they were told "you'll hear from me when you're matched", and nothing else would ever tell them."""
+        waiting = [
+            e
+            for e in queries.enrollments_in_program(self.session, program.id)  # type: ignore[arg-type]
+            if e.status in (EnrollmentStatus.WAITLISTED, EnrollmentStatus.APPLIED)
+        ]
+        people = queries.people(self.session, sorted({e.person_id for e in waiting}))
+        for person_id in sorted({e.person_id for e in waiting}):
+            person = people.get(person_id)
+            if person is not None and person.deactivated:
+                continue  # gone from the workspace: nobody to tell
+            self.enqueue(
+                DeliveryKey(NEVER_MATCHED, f"person:{person_id}:program:{program.id}", program.ends_on.isoformat()),
+                person_id,
+                self.now,
+                {"program": program.name, "ended_on": program.ends_on.isoformat()},
+                program=program,
+            )
 
 
 def _in_blackout(day: date, blackouts: list[list[str]]) -> bool:
