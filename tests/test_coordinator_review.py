@@ -264,3 +264,20 @@ async def test_a_mentee_still_waitlisted_when_the_program_ends_is_told_once(
     assert "`/mentor join` starts from the answers you gave" in told[0], told
     for matched in (*MENTORS, *MENTEES):
         assert not [m for m in each_shown(emulator.messages_in(matched)) if "without a match" in m], matched
+
+
+# -- 7. before the run, the summary says when it starts -----------------------------------------------------------
+@pytest.mark.usefixtures("statewide")
+async def test_the_summary_during_applications_says_when_the_program_starts_not_days_left(
+    slack: SlackDriver, emulator: SlackEmulator
+) -> None:
+    """On Jan 15, with applications open until Feb 17 and the run starting Mar 1, the summary (and each Monday's
+    digest) read "the program has not started, 0 at risk, 166 days left" and "As of Jan 15, 2025 · 166 days
+    left": days left of a program that has not begun, which the coordinator read as a countdown to something
+    she could not place. It should say when the program starts."""
+    _everyone_applies(slack, emulator)
+
+    shown = _summary(slack)
+    assert "PLSEP Mentorship 2025: the program starts on Mar 1, 2025." in shown, shown
+    assert "As of Jan 15, 2025 · starts on Mar 1, 2025" in shown, shown
+    assert "days left" not in shown and "0 at risk" not in shown, shown

@@ -91,6 +91,8 @@ class ProgramSummary:
     average_rating: float | None = None
     total_hours: float = 0.0
     checkins: int = 0
+    # Before the run starts its days left say little (166 in January): the summary gives the start date instead.
+    starts_on: date | None = None
     # Set once the program's run is over: its figures are final, and there is no "this month" or days left.
     ended_on: date | None = None
     survey: SurveyResults | None = None
@@ -118,6 +120,7 @@ class ProgramSummary:
             "program_name": self.program_name,
             "today": self.today.isoformat(),
             "days_left": self.days_left,
+            "starts_on": self.starts_on.isoformat() if self.starts_on else None,
             "participants": self.participants,
             "waitlist_by_specialization": self.waitlist_by_specialization,
             "pairings": self.pairings,
@@ -141,6 +144,8 @@ class ProgramSummary:
             program_name=data["program_name"],
             today=date.fromisoformat(data["today"]),
             days_left=data["days_left"],
+            # Digests queued before this was added hold none.
+            starts_on=date.fromisoformat(data["starts_on"]) if data.get("starts_on") else None,
         )
         summary.participants = data["participants"]
         # Digests queued before shortages were computed hold (specialization, waiting) only.
@@ -251,6 +256,7 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
         program_name=program.name,
         today=today,
         days_left=max(0, (program.ends_on - today).days),
+        starts_on=program.starts_on,
     )
     enrollments = queries.enrollments_in_program(session, program.id)  # type: ignore[arg-type]
     by_id = {e.id: e for e in enrollments}

@@ -182,6 +182,8 @@ def summary_text(summary: ProgramSummary) -> str:
             f"{escape(summary.program_name)} ended on {summary.ended_on:%b %-d, %Y}: {plural(summary.checkins, 'check-in')}, "
             f"{_hours(summary.total_hours)}."
         )
+    if summary.starts_on is not None and summary.today < summary.starts_on:
+        return f"{escape(summary.program_name)}: the program {_time_left(summary)}."
     current = summary.this_month
     if current is not None:
         rate = f"{current.rate:.0%} of pairs met this month"
@@ -191,7 +193,10 @@ def summary_text(summary: ProgramSummary) -> str:
 
 
 def _time_left(summary: ProgramSummary) -> str:
-    """ "41 days left", "1 day left", and on the program's last day "last day of the program" (not "0 days left")."""
+    """ "41 days left", "1 day left", and on the program's last day "last day of the program" (not "0 days left");
+    before the run, when it starts ("166 days left" in January read as if the program were running)."""
+    if summary.starts_on is not None and summary.today < summary.starts_on:
+        return f"starts on {summary.starts_on:%b %-d, %Y}"
     return "last day of the program" if summary.days_left == 0 else f"{plural(summary.days_left, 'day')} left"
 
 
