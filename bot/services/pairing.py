@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -80,6 +80,8 @@ class MatchPreview:
     open_slots: int
     seconds: float
     waitlisted: dict[str, Who] = field(default_factory=dict)  # person id -> who, for each waitlisted mentee
+    # The application deadline when the preview ran before it: people who apply later are not in it.
+    applications_close: date | None = None
 
     @property
     def total_score(self) -> float:
@@ -270,6 +272,7 @@ def preview(
         open_slots=result.stats.open_slots,
         seconds=result.stats.seconds,
         waitlisted=waitlisted,
+        applications_close=program.applications_close if now < program_rules.applications_deadline(program) else None,
     )
 
 

@@ -603,7 +603,9 @@ def audit_trail(session: Session, user_id: str, super_admins: frozenset[str], li
 
 
 def resolve_program(session: Session, name: str) -> Program:
-    """A program by name, or the only running one when no name is given."""
+    """A program by name, or when no name is given the only running one, or, when none runs, the only one there
+    is: the name is needed only when several could be meant, so a program that ended still answers for its final
+    summary and exports (its coordinator is not told to create one)."""
     name = name.strip()
     if name:
         program = queries.program_by_name(session, name)
@@ -614,8 +616,14 @@ def resolve_program(session: Session, name: str) -> Program:
     running = queries.unclosed_programs(session)
     if len(running) == 1:
         return running[0]
-    if not running:
+    if running:
+        raise ProgramInvalid(
+            {"name": "several programs are running; add the name: " + ", ".join(escape(p.name) for p in running)}
+        )
+    ended = queries.all_programs(session)  # newest first
+    if len(ended) == 1:
+        return ended[0]
+    if not ended:
         raise ProgramInvalid({"name": "there is no program yet: `/mentor-admin program create`."})
-    raise ProgramInvalid(
-        {"name": "several programs are running; add the name: " + ", ".join(escape(p.name) for p in running)}
-    )
+    shown = ", ".join(f"{escape(p.name)} (ended {p.ends_on:%b %-d, %Y})" for p in ended[:5])
+    raise ProgramInvalid({"name": f"no program is running now; add the name of the one you mean: {shown}."})

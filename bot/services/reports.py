@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlmodel import Session
@@ -36,6 +37,9 @@ from storage.models import (
 )
 
 EXPORT_KINDS = ("participants", "pairings", "checkins", "hours")
+# A running pair can be flagged quiet whether or not it settled its agreement: the schedule asks one that let its
+# agreement date pass to meet all the same (`PairContext.expected_to_meet`).
+QUIET_STATUSES = (PairingStatus.ACTIVE, PairingStatus.INTRODUCED)
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,8 @@ class ProgramSummary:
     average_rating: float | None = None
     total_hours: float = 0.0
     checkins: int = 0
+    # Before the run starts its days left say little (166 in January): the summary gives the start date instead.
+    starts_on: date | None = None
     # Set once the program's run is over: its figures are final, and there is no "this month" or days left.
     ended_on: date | None = None
     survey: SurveyResults | None = None
@@ -114,6 +120,7 @@ class ProgramSummary:
             "program_name": self.program_name,
             "today": self.today.isoformat(),
             "days_left": self.days_left,
+            "starts_on": self.starts_on.isoformat() if self.starts_on else None,
             "participants": self.participants,
             "waitlist_by_specialization": self.waitlist_by_specialization,
             "pairings": self.pairings,
@@ -137,6 +144,8 @@ class ProgramSummary:
             program_name=data["program_name"],
             today=date.fromisoformat(data["today"]),
             days_left=data["days_left"],
+            # Digests queued before this was added hold none.
+            starts_on=date.fromisoformat(data["starts_on"]) if data.get("starts_on") else None,
         )
         summary.participants = data["participants"]
         # Digests queued before shortages were computed hold (specialization, waiting) only.
@@ -228,6 +237,18 @@ def shortages(enrollments: list[Enrollment], pairings: list[Pairing]) -> list[tu
     return [(spec, n, max(0, n - open_places[spec])) for spec, n in waiting.most_common()]
 
 
+def hours_of(minutes: int) -> Decimal:
+    """Logged minutes as hours to the hundredth, halves up: a 45-minute meeting is 0.75 hours and three of them
+    2.25, not 0.8 and 2.2 (one decimal rounded 2.25 down, so the hours on a certificate fell short of the log)."""
+    return (Decimal(minutes) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def hours_cell(minutes: int) -> str:
+    """The hours export's cell: "2.25", "1.5", "0.0" (at least one decimal, as a spreadsheet shows hours)."""
+    text = f"{hours_of(minutes):.2f}"
+    return text[:-1] if text.endswith("0") else text
+
+
 def summarize(session: Session, program: Program, now: datetime) -> ProgramSummary:
     today = now.astimezone(zone(program.timezone)).date()
     summary = ProgramSummary(
@@ -235,6 +256,7 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
         program_name=program.name,
         today=today,
         days_left=max(0, (program.ends_on - today).days),
+        starts_on=program.starts_on,
     )
     enrollments = queries.enrollments_in_program(session, program.id)  # type: ignore[arg-type]
     by_id = {e.id: e for e in enrollments}
@@ -254,7 +276,7 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
     )
     all_checkins = [c for cs in checkins.values() for c in cs]
     summary.checkins = len(all_checkins)
-    summary.total_hours = round(sum(c.duration_minutes for c in all_checkins) / 60, 1)
+    summary.total_hours = float(hours_of(sum(c.duration_minutes for c in all_checkins)))
     ratings = [c.rating for c in all_checkins if c.rating]
     summary.average_rating = round(sum(ratings) / len(ratings), 2) if ratings else None
 
@@ -291,7 +313,7 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
                 )
             )
 
-    flagged = [p for p in pairings if p.at_risk and p.status == PairingStatus.ACTIVE]
+    flagged = [p for p in pairings if p.at_risk and p.status in QUIET_STATUSES]
     agreements = queries.agreements_for_pairings(session, [p.id for p in flagged if p.id is not None])
     for p in flagged:
         mentor, mentee = by_id.get(p.mentor_enrollment_id), by_id.get(p.mentee_enrollment_id)
@@ -365,7 +387,7 @@ def export_csv(session: Session, program: Program, kind: str) -> bytes:
             mentor, mentee = by_id.get(p.mentor_enrollment_id), by_id.get(p.mentee_enrollment_id)
             writer.writerow(
                 [p.id, *_who(mentor, name), *_who(mentee, name), p.status,
-                 f"{p.score:.1f}", "yes" if p.at_risk and p.status == PairingStatus.ACTIVE else "no",
+                 f"{p.score:.1f}", "yes" if p.at_risk and p.status in QUIET_STATUSES else "no",
                  p.approved_at.isoformat() if p.approved_at else "", p.ended_at.isoformat() if p.ended_at else "",
                  " | ".join(p.reasons)]
             )  # fmt: skip
@@ -405,7 +427,7 @@ def export_csv(session: Session, program: Program, kind: str) -> bytes:
                     name.get(pid, ""),
                     role,
                     meetings[(pid, role)],
-                    f"{minutes[(pid, role)] / 60:.1f}",
+                    hours_cell(minutes[(pid, role)]),
                     e.organization,
                 ]
             )

@@ -55,6 +55,7 @@ AGREEMENT_REMINDER = "agreement_reminder"
 # Why the closing sweep ended a pairing. An approved pairing whose intro was still held (quiet hours) ends with
 # the program too, but its two were never introduced: the reason is what tells the two cases apart afterwards.
 PROGRAM_ENDED_REASON = "The program ended."
+NEVER_MATCHED = "never_matched"  # told to each applicant still waiting when the program ended
 ENDED_BEFORE_INTRO_REASON = "The program ended before the two were introduced."
 
 
@@ -443,6 +444,14 @@ class PairContext:
     def agreement_due(self) -> date:
         return agreement_due_on(self.program, self.pairing)
 
+    def expected_to_meet(self, today: date) -> bool:
+        """Whether the pair is asked to meet (nudged, asked "Did you meet?", flagged at risk): once it settled its
+        agreement, or once the date for settling it has passed without one, at the program's default cadence (a
+        pair that never settles still has the program's "meet at least monthly", and must not go quiet unseen)."""
+        if self.pairing.status == PairingStatus.ACTIVE:
+            return True
+        return self.pairing.status == PairingStatus.INTRODUCED and today > self.agreement_due
+
     def excusals(self) -> list[list[str]]:
         return pair_excusals(
             self.program, self.pairing, self.mentor, self.mentee, (self.mentor_person, self.mentee_person)
@@ -597,7 +606,7 @@ class Planner:
             self.agreements_overdue(program, today, contexts)
         quiet: list[QuietPair] = []
         for ctx in contexts:
-            if ctx.pairing.status == PairingStatus.ACTIVE:
+            if ctx.expected_to_meet(today):
                 with self.about(ctx):
                     if (flagged := self.meetings(ctx, today)) is not None:
                         quiet.append(flagged)
@@ -939,9 +948,31 @@ class Planner:
                 ctx.pairing.ended_at = self.now
                 ctx.pairing.end_reason = "The program ended before this proposal was approved."
                 self.session.add(ctx.pairing)
+        self.never_matched_notices(program)
         program.closed_at = self.now
         self.session.add(program)
         self.report.closed_programs.append(program.id or 0)
+
+    def never_matched_notices(self, program: Program) -> None:
+        """Everyone still waiting when the program ends (waitlisted, or applied and never matched) hears it once:
+        they were told "you'll hear from me when you're matched", and nothing else would ever tell them."""
+        waiting = [
+            e
+            for e in queries.enrollments_in_program(self.session, program.id)  # type: ignore[arg-type]
+            if e.status in (EnrollmentStatus.WAITLISTED, EnrollmentStatus.APPLIED)
+        ]
+        people = queries.people(self.session, sorted({e.person_id for e in waiting}))
+        for person_id in sorted({e.person_id for e in waiting}):
+            person = people.get(person_id)
+            if person is not None and person.deactivated:
+                continue  # gone from the workspace: nobody to tell
+            self.enqueue(
+                DeliveryKey(NEVER_MATCHED, f"person:{person_id}:program:{program.id}", program.ends_on.isoformat()),
+                person_id,
+                self.now,
+                {"program": program.name, "ended_on": program.ends_on.isoformat()},
+                program=program,
+            )
 
 
 def _in_blackout(day: date, blackouts: list[list[str]]) -> bool:
@@ -964,7 +995,7 @@ def reminder_not_owed(ctx: PairContext, period: Period, today: date) -> str | No
     if it would still be planned now.
     """
     # Reasons for good first, then the ones that pass (WAIT_REASONS): a paused pair whose period is over is done.
-    if ctx.pairing.status != PairingStatus.ACTIVE:
+    if not ctx.expected_to_meet(today):
         return f"the pairing is {ctx.pairing.status}"
     if today > period.end:
         return "the period is over"

@@ -332,12 +332,13 @@ def _preview_head(preview: MatchPreview, rehearsal: bool) -> list[Block]:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=":test_tube: *REHEARSAL*")))
     blocks.append(HeaderBlock(text=clip(f"Proposed matches: {preview.program.name}", 150)))
     mean = preview.total_score / len(preview.pairs) if preview.pairs else 0
+    still_open = applications_still_open(preview)
     blocks.append(
         SectionBlock(
             text=MarkdownTextObject(
                 text=f"*{len(preview.pairs)}* of {plural(preview.mentees, 'waiting mentee')} matched · "
                 f"{plural(preview.mentors, 'mentor')} with {plural(preview.open_slots, 'open slot')} · average score {mean:.1f}/100 · "
-                f"*{len(preview.waitlist)}* waitlisted"
+                f"*{len(preview.waitlist)}* waitlisted" + (f"\n:hourglass: {still_open}" if still_open else "")
             )
         )
     )
@@ -541,9 +542,22 @@ def preview_post_text(preview: MatchPreview) -> str:
 
 def preview_answer(preview: MatchPreview) -> str:
     """The coordinator's own short answer to `match preview`; the proposal itself goes to the admin channel."""
-    return (
+    answer = (
         f"{plural(len(preview.pairs), 'pair')} proposed, {len(preview.waitlist)} waitlisted, "
         f"total score {preview.total_score:.1f}."
+    )
+    still_open = applications_still_open(preview)
+    return f"{answer} {still_open}" if still_open else answer
+
+
+def applications_still_open(preview: MatchPreview) -> str:
+    """Said with a preview run before the application deadline: nothing else tells the coordinator that pairs
+    approved now are introduced at once, and that whoever applies later was not weighed ("" after the deadline)."""
+    if preview.applications_close is None:
+        return ""
+    return (
+        f"Applications are still open until {_day(preview.applications_close)}: anyone who applies later is not "
+        "in this preview, and pairs approved now are introduced right away."
     )
 
 

@@ -244,6 +244,14 @@ def _wrapup(p: dict[str, Any]) -> Rendered:
     return "Your mentoring program has ended", render(blocks)
 
 
+def _never_matched(p: dict[str, Any]) -> Rendered:
+    text = (
+        f"*{escape(p['program'])}* ended on {_day(p['ended_on'])}, and no match came up for you in it; I'm sorry. "
+        "Thank you for applying! When a new cycle opens, `/mentor join` starts from the answers you gave."
+    )
+    return "Your mentoring program has ended without a match", render([_section(text)])
+
+
 # What each message in the ledger is, as the coordinators told it was not delivered would name it.
 DELIVERY_WORDS = {
     "digest": "the weekly digest",
@@ -257,6 +265,7 @@ DELIVERY_WORDS = {
     "help_request": "a pair's request for help",
     "applications_closing": "the reminder that applications close soon",
     "wrapup": "the wrap-up survey",
+    "never_matched": "the notice that the program ended without a match for them",
     "unreachable": "a can't-reach report",
     "coordinator_copy": "a coordinators' message sent by DM",
     "pairing_dissolved": "the notice that a pairing was dissolved",
@@ -350,6 +359,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Rendered]] = {
     "help_request": _help_request,
     "applications_closing": _applications_closing,
     "wrapup": _wrapup,
+    "never_matched": _never_matched,
     "unreachable": _unreachable,
     "coordinator_copy": _coordinator_copy,
     "pairing_dissolved": _pairing_dissolved,

@@ -23,6 +23,19 @@ def _counts(counts: dict[str, int], order: tuple[str, ...]) -> str:
     return ", ".join(parts) or "none"
 
 
+def _pairing_counts(summary: ProgramSummary) -> str:
+    """The pairings by status, in the coordinator's words: a proposal she approved waits only for its intro, so
+    it is "approved", not "proposed" like one still awaiting her decision."""
+    counts = dict(summary.pairings)
+    proposed = counts.pop("proposed", 0)
+    awaiting = min(summary.proposals_awaiting_approval, proposed)
+    parts = [f"{awaiting} proposed, awaiting approval"] if awaiting else []
+    if proposed - awaiting:
+        parts.append(f"{proposed - awaiting} approved, to be introduced")
+    parts += [f"{counts[s]} {s}" for s in PAIRING_ORDER if counts.get(s)]
+    return ", ".join(parts) or "none"
+
+
 def _more(hidden: int, what: str, plural_form: str, where: str) -> list[str]:
     """The line that says a list was cut, by how much, and where the rest is; none when nothing was cut."""
     return [f"… and {plural(hidden, 'more ' + what, 'more ' + plural_form)}: {where}"] if hidden > 0 else []
@@ -77,7 +90,7 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
         )
         empty = "None of them named a specialization." if waiting else "Nobody was left waiting."
     blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(heading + "\n" + ("\n".join(waitlist) or empty)))))
-    pairings = f"*Pairings*: {_counts(summary.pairings, PAIRING_ORDER)}"
+    pairings = f"*Pairings*: {_pairing_counts(summary)}"
     if not summary.ended_on:
         pairings += f"\n*Agreements*: {summary.agreements_pending} pending, {summary.agreements_overdue} overdue"
     blocks.append(SectionBlock(text=MarkdownTextObject(text=pairings)))
@@ -123,7 +136,7 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
             len(summary.at_risk) - AT_RISK_SHOWN,
             "quiet pair",
             "quiet pairs",
-            f"{export_command('pairings', summary.program_name)} lists them all (status active, at_risk yes)",
+            f"{export_command('pairings', summary.program_name)} lists them all (at_risk yes)",
         )
         quiet = len(summary.at_risk)
         heading = f":warning: *At risk*: {plural(quiet, 'pair')} {'has' if quiet == 1 else 'have'} gone quiet"
@@ -169,6 +182,8 @@ def summary_text(summary: ProgramSummary) -> str:
             f"{escape(summary.program_name)} ended on {summary.ended_on:%b %-d, %Y}: {plural(summary.checkins, 'check-in')}, "
             f"{_hours(summary.total_hours)}."
         )
+    if summary.starts_on is not None and summary.today < summary.starts_on:
+        return f"{escape(summary.program_name)}: the program {_time_left(summary)}."
     current = summary.this_month
     if current is not None:
         rate = f"{current.rate:.0%} of pairs met this month"
@@ -178,7 +193,10 @@ def summary_text(summary: ProgramSummary) -> str:
 
 
 def _time_left(summary: ProgramSummary) -> str:
-    """ "41 days left", "1 day left", and on the program's last day "last day of the program" (not "0 days left")."""
+    """ "41 days left", "1 day left", and on the program's last day "last day of the program" (not "0 days left");
+    before the run, when it starts ("166 days left" in January read as if the program were running)."""
+    if summary.starts_on is not None and summary.today < summary.starts_on:
+        return f"starts on {summary.starts_on:%b %-d, %Y}"
     return "last day of the program" if summary.days_left == 0 else f"{plural(summary.days_left, 'day')} left"
 
 

@@ -1,0 +1,283 @@
+"""A statewide public-library program's season read by its coordinator (the PLSEP seed: applications until
+Feb 17, matches across dozens of library systems, an agreement due Mar 1, a run of Mar 1 - Jun 30, at least one
+meeting a month), as found in a product review: each test is something the coordinator, or a librarian in the
+program, would have noticed, and each failed before its fix.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.clock import FixedClock
+from bot.runtime import Runtime
+from storage.engine import session_scope
+from storage.models import Enrollment, Pairing
+from tests.conftest import ADMIN_ID
+from tests.factories import approve_all_value, each_shown, intake_state, make_program, shown_text, ticks_at
+from tests.polling import wait_for
+from tests.slack_driver import SlackDriver
+from tests.slack_emulator import SlackEmulator
+from tests.test_participants import opened_view
+from tests.test_scheduler import log_meeting, settle_agreement
+
+ADMIN_CHANNEL = "C0ADMINS01"
+PROGRAM = "PLSEP Mentorship 2025"
+LA = "America/Los_Angeles"
+DURING_APPLICATIONS = datetime(2025, 1, 15, 17, 0, tzinfo=UTC)
+AFTER_THE_DEADLINE = datetime(2025, 2, 18, 18, 0, tzinfo=UTC)  # Tuesday 10 AM Pacific
+AFTER_THE_END = datetime(2025, 7, 2, 17, 0, tzinfo=UTC)
+
+# Managers who coach a specialization, and staff who seek one, from library systems across the state.
+MENTORS = {
+    "U0MALVAREZ": ("Sacramento Public Library", ["youth_services", "management"]),
+    "U0MBROOKS": ("San Francisco Public Library", ["reference", "adult_services"]),
+}
+MENTEES = {
+    "U0EFOX": ("Kern County Library", ["youth_services"]),
+    "U0EGARCIA": ("Tulare County Library", ["reference"]),
+}
+
+
+@pytest.fixture
+def statewide(engine: Engine, emulator: SlackEmulator, clock: FixedClock) -> None:
+    """PLSEP's calendar with its admin channel; the four librarians have Slack accounts."""
+    emulator.add_channel(ADMIN_CHANNEL, "plsep-admins", members=[ADMIN_ID])
+    for user in [*MENTORS, *MENTEES]:
+        emulator.add_user(user, name=user[3:].lower(), real_name=user[3:].title(), tz=LA, tz_offset=-28800)
+    clock.set(DURING_APPLICATIONS)
+    make_program(engine)
+
+
+def _apply(
+    slack: SlackDriver, emulator: SlackEmulator, user: str, role: str, organization: str, specs: list[str]
+) -> None:
+    """`/mentor join ROLE` and the intake form sent, as a public-library librarian fills it in."""
+    before = len(emulator.calls_to("views.open"))
+    assert slack.mentor(user, f"join {role}").status_code == 200
+    view = opened_view(emulator, before)
+    state = intake_state(
+        role=role,
+        library_type="public",
+        organization=organization,
+        region="",
+        specializations=specs,
+        years_experience="12" if role == "mentor" else "1",
+        grade_levels=[],
+        capacity="1" if role == "mentor" else None,
+    )
+    response = slack.view_submission(user, view["callback_id"], state, private_metadata=view["private_metadata"])
+    assert response.content in (b"", b"{}"), response.text
+
+
+def _everyone_applies(slack: SlackDriver, emulator: SlackEmulator) -> None:
+    for user, (organization, specs) in MENTORS.items():
+        _apply(slack, emulator, user, "mentor", organization, specs)
+    for user, (organization, specs) in MENTEES.items():
+        _apply(slack, emulator, user, "mentee", organization, specs)
+
+
+def _admin_answer(slack: SlackDriver, emulator: SlackEmulator, text: str) -> str:
+    """What the coordinator reads after `/mentor-admin TEXT`: the immediate answer and any that follow."""
+    body = slack.admin(ADMIN_ID, text)
+    url = slack.last_response_url
+    first = shown_text([body.json()]) if body.content not in (b"", b"{}") else ""
+    if "…" in first:  # "Working out matches…", "Preparing the export…": the outcome follows by response_url
+        wait_for(lambda: emulator.responses_to(url), timeout=15, what=f"the answer to {text}")
+    return first + "\n" + shown_text(emulator.responses_to(url))
+
+
+def _approve_all(slack: SlackDriver, emulator: SlackEmulator) -> str:
+    slack.block_action(
+        ADMIN_ID,
+        "shelfmate_approve_all",
+        approve_all_value(emulator.messages_in(ADMIN_CHANNEL)),
+        channel_id=ADMIN_CHANNEL,
+    )
+    return wait_for(lambda: emulator.responses_to(slack.last_response_url), what="Approve all's answer")[-1]["text"]
+
+
+def _pairings(engine: Engine) -> list[Pairing]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(Pairing).order_by(Pairing.id)))
+
+
+def _mentor_of(engine: Engine, pairing: Pairing) -> str:
+    with session_scope(engine) as session:
+        mentor = session.get(Enrollment, pairing.mentor_enrollment_id)
+        assert mentor is not None
+        return mentor.person_id
+
+
+def _summary(slack: SlackDriver, text: str = "summary") -> str:
+    return shown_text([slack.admin(ADMIN_ID, text).json()])
+
+
+# -- 1. the summary after the program ended --------------------------------------------------------------------
+@pytest.mark.usefixtures("statewide")
+async def test_after_the_program_ends_summary_and_export_without_a_name_read_the_program_that_ended(
+    slack: SlackDriver, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
+) -> None:
+    """In July, with PLSEP the workspace's only program, the coordinator typed `/mentor-admin summary` for the
+    final figures the help and README promise once a program has ended (the name is needed only "when several
+    programs run"). The answer was "There is no program yet: `/mentor-admin program create`", as if PLSEP had
+    never existed; `export hours`, wanted for certificates, said the same."""
+    await ticks_at(runtime, clock, AFTER_THE_END)  # the sweep closes the program after its last day
+
+    shown = _summary(slack)
+    assert "no program yet" not in shown.lower(), shown
+    assert f"{PROGRAM}: summary" in shown and "final figures" in shown, shown
+    exported = _admin_answer(slack, emulator, "export hours")
+    assert f"Uploaded `hours` to <#{ADMIN_CHANNEL}>" in exported, exported
+
+
+# -- 2. approved pairs are not "proposed" ------------------------------------------------------------------------
+@pytest.mark.usefixtures("statewide")
+async def test_the_summary_after_approve_all_counts_the_pairs_as_approved_not_proposed(
+    slack: SlackDriver, emulator: SlackEmulator, clock: FixedClock
+) -> None:
+    """The coordinator previewed two pairs and pressed Approve all ("approved 2 pairs"), then ran `summary`
+    before the introductions went out: it said "Pairings: 2 proposed", the word the preview uses for pairs
+    awaiting approval, so she could not tell whether her approval had taken."""
+    _everyone_applies(slack, emulator)
+    clock.set(AFTER_THE_DEADLINE)
+    assert "2 pairs proposed" in _admin_answer(slack, emulator, "match preview")
+    before = _summary(slack)
+    assert "*Pairings*: 2 proposed, awaiting approval" in before, before
+
+    assert "approved 2 pairs" in _approve_all(slack, emulator)
+    after = _summary(slack)
+    assert "*Pairings*: 2 approved, to be introduced" in after, after
+    assert "proposed" not in after, after
+
+
+# -- 3. the hours export adds up to the minutes logged ----------------------------------------------------------
+@pytest.mark.usefixtures("statewide")
+async def test_the_hours_export_gives_three_45_minute_meetings_as_2_25_hours_not_2_2(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """The hours export is each librarian's professional-development evidence. Fox and Alvarez met three times
+    for 45 minutes (2 h 15 min): the file said 2.2 hours for each of them (one 45-minute meeting read 0.8), and
+    the summary's "mentoring hours" rounded the same way, so the certificates the coordinator wrote from it were
+    short by minutes that were logged."""
+    _everyone_applies(slack, emulator)
+    clock.set(AFTER_THE_DEADLINE)
+    paired = _admin_answer(slack, emulator, "pair <@U0MALVAREZ> <@U0EFOX>")
+    assert "Paired <@U0MALVAREZ> with <@U0EFOX>" in paired, paired
+    [pairing_id] = [p.id for p in _pairings(engine)]
+    await ticks_at(runtime, clock, AFTER_THE_DEADLINE)  # the introduction
+    for day in (date(2025, 3, 12), date(2025, 4, 9), date(2025, 5, 14)):
+        log_meeting(engine, pairing_id, day, "U0EFOX")  # 45 minutes each
+    clock.set(datetime(2025, 5, 19, 17, 0, tzinfo=UTC))
+
+    assert "Uploaded `hours`" in _admin_answer(slack, emulator, "export hours")
+    [upload] = [f for f in emulator.uploaded_files if (f.title or "").endswith(": hours")]
+    rows = list(csv.DictReader(upload.content.decode("utf-8-sig").splitlines()))
+    hours = {(r["slack_user_id"], r["meetings"], r["hours"]) for r in rows}
+    assert hours == {("U0MALVAREZ", "3", "2.25"), ("U0EFOX", "3", "2.25")}, hours
+    assert "3 · 2.25 mentoring hours" in _summary(slack)
+
+
+# -- 4. a pair that never settles its agreement is still asked to meet, and can go quiet -------------------------
+@pytest.mark.usefixtures("statewide")
+async def test_a_pair_that_let_its_agreement_date_pass_is_nudged_to_meet_and_flagged_when_it_goes_quiet(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Both PLSEP pairs were introduced in February. Alvarez and Fox settled their agreement; Brooks and Garcia
+    never did, and neither pair met. The coordinator got one "agreement overdue" alert on Mar 3, and then, from
+    March to June, Brooks and Garcia got no reminder to meet (the seed's "at least once a month") and were never
+    flagged: on May 5 the at-risk alert and the summary named only Alvarez and Fox, and the summary went on
+    saying "no pair has missed two meeting periods in a row" while Brooks and Garcia had missed two."""
+    _everyone_applies(slack, emulator)
+    clock.set(AFTER_THE_DEADLINE)
+    _admin_answer(slack, emulator, "match preview")
+    assert "approved 2 pairs" in _approve_all(slack, emulator)
+    await ticks_at(runtime, clock, AFTER_THE_DEADLINE)  # the introductions
+    by_mentor = {_mentor_of(engine, p): p.id for p in _pairings(engine)}
+    settle_agreement(engine, by_mentor["U0MALVAREZ"], datetime(2025, 2, 25, 18, 0, tzinfo=UTC))
+    unsettled = emulator.im_id("U0MBROOKS", "U0EGARCIA")
+    assert unsettled is not None
+
+    await ticks_at(
+        runtime,
+        clock,
+        *(datetime(2025, month, day, 17, 5, tzinfo=UTC) for month, day in ((3, 3), (3, 17), (3, 28), (4, 17), (4, 28))),
+        datetime(2025, 5, 5, 17, 5, tzinfo=UTC),
+    )
+    reminders = [m.splitlines()[0] for m in each_shown(emulator.messages_in(unsettled))]
+    assert reminders.count("A friendly nudge to meet") == 2, reminders  # mid-March and mid-April
+    assert reminders.count("Did you meet?") == 2, reminders
+    [alert] = [m for m in each_shown(emulator.messages_in(ADMIN_CHANNEL)) if "pairs are at risk" in m]
+    assert "<@U0MBROOKS> and <@U0EGARCIA>: missed 2 periods" in alert, alert
+    assert "<@U0MALVAREZ> and <@U0EFOX>: missed 2 periods" in alert, alert
+    shown = _summary(slack)
+    assert "*At risk*: 2 pairs have gone quiet" in shown and "<@U0MBROOKS> and <@U0EGARCIA>: never met" in shown, shown
+
+
+# -- 5. a preview run while applications are open says so --------------------------------------------------------
+@pytest.mark.usefixtures("statewide")
+async def test_a_match_preview_run_before_the_application_deadline_says_applications_are_still_open(
+    slack: SlackDriver, emulator: SlackEmulator, clock: FixedClock
+) -> None:
+    """In mid-January, a month before the Feb 17 deadline, the coordinator tried `match preview` to see how the
+    pool looked. It answered "2 pairs proposed, 0 waitlisted" and posted an Approve all button as after the
+    deadline: nothing said that applications were still open, that whoever applied in the next month would not
+    be weighed, or that approving now would introduce the pairs at once. After the deadline nothing is added."""
+    _everyone_applies(slack, emulator)
+
+    early = _admin_answer(slack, emulator, "match preview")
+    posted = shown_text(emulator.messages_in(ADMIN_CHANNEL)[-1:])
+    for shown in (early, posted):
+        assert "Applications are still open until Feb 17, 2025" in shown, shown
+        assert "anyone who applies later is not in this preview" in shown, shown
+
+    clock.set(AFTER_THE_DEADLINE)
+    later = _admin_answer(slack, emulator, "match preview")
+    assert "2 pairs proposed" in later and "Applications are still open" not in later, later
+    assert "Applications are still open" not in shown_text(emulator.messages_in(ADMIN_CHANNEL)[-1:])
+
+
+# -- 6. the waitlist hears when the program ends ---------------------------------------------------------------
+@pytest.mark.usefixtures("statewide")
+async def test_a_mentee_still_waitlisted_when_the_program_ends_is_told_once(
+    slack: SlackDriver, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Kim (Alameda County Library) sought archives and special collections, which no PLSEP mentor coached. Her
+    application said "you'll hear from me when you're matched", her status "You'll hear from me as soon as a
+    match is possible". The program ended on Jun 30 and she never heard a word: only the pairs got the wrap-up.
+    She should be told, once, that the program ended without a match, and what to do next time."""
+    emulator.add_user("U0EKIM", name="kim", real_name="Kim", tz=LA, tz_offset=-28800)
+    _everyone_applies(slack, emulator)
+    _apply(slack, emulator, "U0EKIM", "mentee", "Alameda County Library", ["archives_special_collections"])
+    clock.set(AFTER_THE_DEADLINE)
+    assert "2 pairs proposed, 1 waitlisted" in _admin_answer(slack, emulator, "match preview")
+    _approve_all(slack, emulator)
+    await ticks_at(runtime, clock, AFTER_THE_DEADLINE, AFTER_THE_END, AFTER_THE_END.replace(hour=20))
+
+    told = [m for m in each_shown(emulator.messages_in("U0EKIM")) if "ended" in m]
+    assert len(told) == 1, told
+    assert "PLSEP Mentorship 2025* ended on Jun 30, and no match came up for you in it" in told[0], told
+    assert "`/mentor join` starts from the answers you gave" in told[0], told
+    for matched in (*MENTORS, *MENTEES):
+        assert not [m for m in each_shown(emulator.messages_in(matched)) if "without a match" in m], matched
+
+
+# -- 7. before the run, the summary says when it starts -----------------------------------------------------------
+@pytest.mark.usefixtures("statewide")
+async def test_the_summary_during_applications_says_when_the_program_starts_not_days_left(
+    slack: SlackDriver, emulator: SlackEmulator
+) -> None:
+    """On Jan 15, with applications open until Feb 17 and the run starting Mar 1, the summary (and each Monday's
+    digest) read "the program has not started, 0 at risk, 166 days left" and "As of Jan 15, 2025 · 166 days
+    left": days left of a program that has not begun, which the coordinator read as a countdown to something
+    she could not place. It should say when the program starts."""
+    _everyone_applies(slack, emulator)
+
+    shown = _summary(slack)
+    assert "PLSEP Mentorship 2025: the program starts on Mar 1, 2025." in shown, shown
+    assert "As of Jan 15, 2025 · starts on Mar 1, 2025" in shown, shown
+    assert "days left" not in shown and "0 at risk" not in shown, shown
