@@ -218,6 +218,35 @@ async def test_a_pair_that_let_its_agreement_date_pass_is_nudged_to_meet_and_fla
     assert "*At risk*: 2 pairs have gone quiet" in shown and "<@U0MBROOKS> and <@U0EGARCIA>: never met" in shown, shown
 
 
+@pytest.mark.usefixtures("statewide")
+async def test_a_pair_past_its_agreement_date_is_told_so_in_status_and_in_its_reminders(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Brooks and Garcia never settled the agreement due Mar 1. In mid-March `/mentor status` still told Garcia
+    "Settle your mentoring agreement with @Brooks by Mar 1, 2025", a date two weeks gone, and the nudge to meet
+    said nothing of the agreement nor offered its button: they could not tell they were behind."""
+    _everyone_applies(slack, emulator)
+    clock.set(AFTER_THE_DEADLINE)
+    _admin_answer(slack, emulator, "match preview")
+    _approve_all(slack, emulator)
+    await ticks_at(runtime, clock, AFTER_THE_DEADLINE)  # the introductions
+    unsettled = emulator.im_id("U0MBROOKS", "U0EGARCIA")
+    assert unsettled is not None
+    before = len(emulator.messages_in(unsettled))
+
+    await ticks_at(runtime, clock, datetime(2025, 3, 17, 17, 5, tzinfo=UTC))  # mid-March: the nudge
+    [nudge] = emulator.messages_in(unsettled)[before:]
+    shown = shown_text([nudge])
+    assert "not settled yet (it was due Mar 1)" in shown, shown
+    buttons = [e["action_id"] for b in nudge["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert "shelfmate_open_agreement" in buttons and "shelfmate_we_met" in buttons, buttons
+
+    status = shown_text([slack.mentor("U0EGARCIA", "status").json()])
+    assert "by Mar 1, 2025" not in status, status
+    assert "was due on Mar 1, 2025 and is not settled yet: `/mentor agreement` settles it" in status, status
+    assert "meet at least monthly and log it with `/mentor checkin`" in status, status
+
+
 # -- 5. a preview run while applications are open says so --------------------------------------------------------
 @pytest.mark.usefixtures("statewide")
 async def test_a_match_preview_run_before_the_application_deadline_says_applications_are_still_open(

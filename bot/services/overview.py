@@ -15,7 +15,7 @@ from bot.services import accounts, reports
 from bot.services import enrollment as enrollment_service
 from bot.services import programs as program_rules
 from bot.services.agreements import Terms, agreed_terms, is_settled, settled_cadence
-from bot.services.catalog import cadence_stretch
+from bot.services.catalog import CADENCES, cadence_stretch
 from bot.services.checkins import ended_before_intro
 from bot.services.schedule import agreement_due_on, met_this_period
 from storage import queries
@@ -309,7 +309,13 @@ def next_step(
     introduced = [p for p in live if p.pairing.status == PairingStatus.INTRODUCED]
     for due in sorted({agreement_due_on(program, p.pairing) for p in introduced}):  # a late match has a later date
         with_them = [p for p in introduced if agreement_due_on(program, p.pairing) == due]
-        steps.append(f"Settle your mentoring agreement with {_names(with_them)} by {_day(due)}.")
+        if today <= due:
+            steps.append(f"Settle your mentoring agreement with {_names(with_them)} by {_day(due)}.")
+        else:  # the schedule asks them to meet anyway, at the program's pace
+            steps.append(
+                f"Your mentoring agreement with {_names(with_them)} was due on {_day(due)} and is not settled yet: "
+                f"`/mentor agreement` settles it. Meanwhile, meet {_pace(program)} and log it with `/mentor checkin`."
+            )
     if active := [p for p in live if p.pairing.status == PairingStatus.ACTIVE]:
         if today < program.starts_on:
             steps.append(f"You're all set with {_names(active)}. The program starts on {_day(program.starts_on)}.")
@@ -319,6 +325,11 @@ def next_step(
                 f"The program runs until {_day(program.ends_on)}."
             )
     return " ".join(steps)
+
+
+def _pace(program: Program) -> str:
+    """ "at least monthly": the program's own cadence, which holds until a pair agrees its own."""
+    return f"at least {CADENCES.get(program.default_cadence, 'monthly').lower()}"
 
 
 def _names(partnerships: list[Partnership]) -> str:

@@ -824,6 +824,8 @@ class Planner:
             "mentor": ctx.mentor.person_id,
             "mentee": ctx.mentee.person_id,
         }
+        if ctx.pairing.status == PairingStatus.INTRODUCED:  # asked to meet though its agreement date passed
+            common["agreement_due"] = ctx.agreement_due.isoformat()
         ask_day = current.ask_day_outside(program.blackouts or [])
         if ask_day is not None and today >= ask_day:
             kind = "did_you_meet"

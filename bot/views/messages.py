@@ -132,13 +132,28 @@ def _nudge(p: dict[str, Any]) -> Rendered:
         f"{cadence_stretch(p.get('cadence'))} (until {_day(p['period_end'])}). A short call counts! "
         "Log it with `/mentor checkin`."
     )
-    return "A friendly nudge to meet", render([_section(text), _meet_buttons(p["pairing_id"])])
+    return "A friendly nudge to meet", render(_meeting_reminder(p, text))
 
 
 def _did_you_meet(p: dict[str, Any]) -> Rendered:
     stretch = cadence_stretch(p.get("cadence"))
     text = f"<@{p['mentor']}>, <@{p['mentee']}>: did you meet {stretch} (until {_day(p['period_end'])})?"
-    return "Did you meet?", render([_section(text), _meet_buttons(p["pairing_id"])])
+    return "Did you meet?", render(_meeting_reminder(p, text))
+
+
+def _meeting_reminder(p: dict[str, Any], text: str) -> list[Block]:
+    """A reminder to meet, and for a pair whose agreement date passed unsettled, the way to settle it: they are
+    asked to meet all the same, and the agreement is what lets them choose how often."""
+    blocks: list[Block] = [_section(text), _meet_buttons(p["pairing_id"])]
+    if p.get("agreement_due"):
+        blocks.append(
+            _section(
+                f"Your mentoring agreement is not settled yet (it was due {_day(p['agreement_due'])}), so I remind "
+                "you at the program's pace. Settling it lets you choose how often to meet:"
+            )
+        )
+        blocks.append(_agreement_button(p["pairing_id"]))
+    return blocks
 
 
 def _agreement_reminder(p: dict[str, Any]) -> Rendered:
