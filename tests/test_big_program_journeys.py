@@ -118,7 +118,7 @@ def running_program(engine: Engine, program: Program, *, quiet_every: int = 4) -
                 program,
                 k,
                 status="matched" if k < 280 else "waitlisted" if k < 370 else "applied",
-                waitlist_reason="Every compatible mentor is at capacity" if 280 <= k < 370 else None,
+                waitlist_reason="Every mentor they could be paired with is at capacity" if 280 <= k < 370 else None,
             )
             for k in range(400)
         ]

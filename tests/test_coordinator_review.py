@@ -7,6 +7,7 @@ program, would have noticed, and each failed before its fix.
 from __future__ import annotations
 
 import csv
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -310,3 +311,49 @@ async def test_the_summary_during_applications_says_when_the_program_starts_not_
     assert "PLSEP Mentorship 2025: the program starts on Mar 1, 2025." in shown, shown
     assert "As of Jan 15, 2025 · starts on Mar 1, 2025" in shown, shown
     assert "days left" not in shown and "0 at risk" not in shown, shown
+
+
+@pytest.mark.usefixtures("statewide")
+async def test_three_days_into_march_the_summary_says_so_beside_0_percent_met(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """On Monday Mar 3 the digest said "0% of pairs met this month" and "0 of 2 pairs met (0%)": read as an alarm
+    three days into the run. In a month's first week it says how far in the month is; later it does not."""
+    _everyone_applies(slack, emulator)
+    clock.set(AFTER_THE_DEADLINE)
+    _admin_answer(slack, emulator, "match preview")
+    _approve_all(slack, emulator)
+    await ticks_at(runtime, clock, AFTER_THE_DEADLINE)
+    for pairing in _pairings(engine):
+        settle_agreement(engine, pairing.id, datetime(2025, 2, 25, 18, 0, tzinfo=UTC))
+
+    clock.set(datetime(2025, 3, 3, 17, 5, tzinfo=UTC))
+    shown = _summary(slack)
+    assert "0% of pairs met this month (3 days into March)" in shown, shown
+    assert "*Meetings this month*: 0 of 2 pairs met (0%), 3 days into March" in shown, shown
+    clock.set(datetime(2025, 3, 20, 17, 5, tzinfo=UTC))
+    assert "into March" not in _summary(slack)
+
+
+@pytest.mark.usefixtures("statewide")
+async def test_the_preview_gives_the_average_score_out_of_100_and_a_full_mentor_list_reads_plainly(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
+) -> None:
+    """The preview answered "2 pairs proposed, 1 waitlisted, total score 162.4": a sum of scores out of 100 that
+    means nothing to a coordinator. A mentee waitlisted because the only mentors she could have were full, and
+    who sought what no mentor coaches, was "Every compatible mentor is at capacity; no mentor offers Archives
+    and special collections", which reads as if those full mentors were compatible and offered nothing."""
+    _everyone_applies(slack, emulator)
+    emulator.add_user("U0EHALL", name="hall", tz=LA, tz_offset=-28800)
+    _apply(slack, emulator, "U0EHALL", "mentee", "Fresno County Library", ["archives_special_collections"])
+    clock.set(AFTER_THE_DEADLINE)
+
+    answer = _admin_answer(slack, emulator, "match preview")
+    assert "total score" not in answer, answer
+    assert re.search(r"2 pairs proposed, 1 waitlisted, average score \d+\.\d/100\.", answer), answer
+    with session_scope(engine) as session:
+        [hall] = session.exec(select(Enrollment).where(Enrollment.person_id == "U0EHALL"))
+        assert hall.waitlist_reason == (
+            "Every mentor they could be paired with is at capacity; "
+            "besides, no mentor in the program offers Archives and special collections"
+        ), hall.waitlist_reason

@@ -434,7 +434,10 @@ def test_waitlist_reasons_and_shortages() -> None:
     result = match(mentors, mentees, rules, labels={"cataloging": "Cataloging"})
     assert [(p.mentor_enrollment_id, p.mentee_enrollment_id) for p in result.pairs] == [(1, 10)]
     reasons = {w.mentee_enrollment_id: w.reason for w in result.waitlist}
-    assert reasons[11] == "Every compatible mentor is at capacity; no compatible mentor offers Cataloging"
+    assert (
+        reasons[11]
+        == "Every mentor they could be paired with is at capacity; besides, none of those mentors offers Cataloging"
+    )
     assert reasons[12] == (
         "No compatible mentor: 1 has under 3 years in public libraries; "
         "1 is in the same organization (cross-organization pairs are required)"
@@ -448,7 +451,10 @@ def test_waitlist_reasons_and_shortages() -> None:
 
 def test_waitlist_says_when_no_mentor_offers_a_specialization() -> None:
     result = match([mentor(1, capacity=1)], [mentee(2), mentee(3, specializations={"cataloging"})], MatchRules())
-    assert result.waitlist[0].reason == "Every compatible mentor is at capacity; no mentor offers cataloging"
+    assert (
+        result.waitlist[0].reason
+        == "Every mentor they could be paired with is at capacity; besides, no mentor in the program offers cataloging"
+    )
     assert result.shortages == {"cataloging": 1}
     empty = match([], [mentee(2)], MatchRules())
     assert empty.waitlist[0].reason == "No mentors are enrolled in this program yet"
@@ -468,7 +474,10 @@ def test_waitlist_names_the_mentors_left_out_of_the_pool() -> None:
         "No mentor is available: 2 enrolled mentors have deactivated Slack accounts"
     )
     full = mentor(1, capacity=1, already_assigned=1)
-    assert reason([full], paused_mentors=1) == "Every compatible mentor is at capacity; 1 other mentor is paused"
+    assert (
+        reason([full], paused_mentors=1)
+        == "Every mentor they could be paired with is at capacity; 1 other mentor is paused"
+    )
     junior = mentor(1, years_experience=1)
     assert reason([junior], deactivated_mentors=1) == (
         "No compatible mentor: 1 has under 3 years in public libraries; 1 other mentor has a deactivated Slack account"

@@ -265,7 +265,7 @@ def test_the_match_preview_shows_typed_regions_and_organizations_in_its_reasons_
     assert "<@U0A> mentors <@U0B>" in shown, shown
     assert (
         admin.preview_post_text(preview)
-        == f"Proposed matches for PLSEP {PING_SHOWN}: 1 pair proposed, 1 waitlisted, total score 81.5."
+        == f"Proposed matches for PLSEP {PING_SHOWN}: 1 pair proposed, 1 waitlisted, average score 81.5/100."
     )
 
 

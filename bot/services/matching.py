@@ -1388,14 +1388,15 @@ def _waitlist(
         covered = (compat.astype(np.float32) @ offers) > 0
         for r, c in enumerate(chunk):
             if has_compat[r]:
-                reason = "Every compatible mentor is at capacity"
+                # "Compatible" would read as "offers what they seek" too; these mentors may not (said after).
+                reason = "Every mentor they could be paired with is at capacity"
                 if c.specializations and not any(covered[r, spec_idx[s]] for s in c.specializations):
                     missing = sorted(c.specializations)
                     nowhere = [s for s in missing if s not in offered_anywhere]
                     if nowhere:
-                        reason += f"; no mentor offers {', '.join(label(s) for s in nowhere)}"
+                        reason += f"; besides, no mentor in the program offers {', '.join(label(s) for s in nowhere)}"
                     else:
-                        reason += f"; no compatible mentor offers {', '.join(label(s) for s in missing)}"
+                        reason += f"; besides, none of those mentors offers {', '.join(label(s) for s in missing)}"
                 out.append(Waitlisted(c.enrollment_id, reason + also))
                 continue
             parts: list[str] = []

@@ -84,8 +84,9 @@ class MatchPreview:
     applications_close: date | None = None
 
     @property
-    def total_score(self) -> float:
-        return round(sum(p.pairing.score for p in self.pairs), 1)
+    def average_score(self) -> float | None:
+        """Each pair scores out of 100, so the average is what a coordinator can read; None with no pairs."""
+        return sum(p.pairing.score for p in self.pairs) / len(self.pairs) if self.pairs else None
 
     @property
     def with_concerns(self) -> int:

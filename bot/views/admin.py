@@ -331,7 +331,7 @@ def _preview_head(preview: MatchPreview, rehearsal: bool) -> list[Block]:
     if rehearsal:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=":test_tube: *REHEARSAL*")))
     blocks.append(HeaderBlock(text=clip(f"Proposed matches: {preview.program.name}", 150)))
-    mean = preview.total_score / len(preview.pairs) if preview.pairs else 0
+    mean = preview.average_score or 0
     still_open = applications_still_open(preview)
     blocks.append(
         SectionBlock(
@@ -542,10 +542,9 @@ def preview_post_text(preview: MatchPreview) -> str:
 
 def preview_answer(preview: MatchPreview) -> str:
     """The coordinator's own short answer to `match preview`; the proposal itself goes to the admin channel."""
-    answer = (
-        f"{plural(len(preview.pairs), 'pair')} proposed, {len(preview.waitlist)} waitlisted, "
-        f"total score {preview.total_score:.1f}."
-    )
+    # A sum of scores ("total score 725.2") means nothing to a coordinator; each pair's is out of 100.
+    average = f", average score {preview.average_score:.1f}/100" if preview.average_score is not None else ""
+    answer = f"{plural(len(preview.pairs), 'pair')} proposed, {len(preview.waitlist)} waitlisted{average}."
     still_open = applications_still_open(preview)
     return f"{answer} {still_open}" if still_open else answer
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
@@ -108,7 +109,7 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
             SectionBlock(
                 text=MarkdownTextObject(
                     text=f"*Meetings this month*: {current.pairs_met} of {plural(current.live_pairs, 'pair')} met "
-                    f"({current.rate:.0%})\nTrend: {trend}"
+                    f"({current.rate:.0%}){_early_in_month(summary, ', {}')}\nTrend: {trend}"
                 )
             )
         )
@@ -186,10 +187,19 @@ def summary_text(summary: ProgramSummary) -> str:
         return f"{escape(summary.program_name)}: the program {_time_left(summary)}."
     current = summary.this_month
     if current is not None:
-        rate = f"{current.rate:.0%} of pairs met this month"
+        rate = f"{current.rate:.0%} of pairs met this month{_early_in_month(summary, ' ({})')}"
     else:
         rate = "this month is a break" if summary.in_break else "the program has not started"
     return f"{escape(summary.program_name)}: {rate}, {len(summary.at_risk)} at risk, {_time_left(summary)}."
+
+
+def _early_in_month(summary: ProgramSummary, form: str) -> str:
+    """ "3 days into March", set in `form`, in a month's first week ("" after): "0% met" on Mar 3 is no alarm,
+    and should not read as one."""
+    today = summary.today
+    counted_from = max(today.replace(day=1), summary.starts_on or date.min)
+    days = (today - counted_from).days + 1
+    return form.format(f"{plural(days, 'day')} into {today:%B}") if days <= 7 else ""
 
 
 def _time_left(summary: ProgramSummary) -> str:
