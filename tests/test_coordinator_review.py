@@ -357,3 +357,17 @@ async def test_the_preview_gives_the_average_score_out_of_100_and_a_full_mentor_
             "Every mentor they could be paired with is at capacity; "
             "besides, no mentor in the program offers Archives and special collections"
         ), hall.waitlist_reason
+
+
+@pytest.mark.usefixtures("statewide")
+def test_a_late_applicant_sent_to_the_coordinator_finds_a_coordinator_who_knows_what_to_do(
+    slack: SlackDriver, emulator: SlackEmulator, clock: FixedClock
+) -> None:
+    """After Feb 17 a librarian who tries to join is told to "ask your program coordinator about joining late",
+    and the coordinator's `/mentor-admin help` said nothing of how: moving the deadline with `program edit`."""
+    clock.set(AFTER_THE_DEADLINE)
+    slack.mentor("U0EFOX", "join mentee")
+    refusal = shown_text(wait_for(lambda: emulator.responses_to(slack.last_response_url), what="the refusal"))
+    assert "Ask your program coordinator about joining late" in refusal, refusal
+    help_text = shown_text([slack.admin(ADMIN_ID, "help").json()])
+    assert "a later application deadline lets a late applicant in" in help_text, help_text

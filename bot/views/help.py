@@ -25,7 +25,10 @@ MENTOR_SUBCOMMANDS: list[tuple[str, str]] = [
 
 ADMIN_SUBCOMMANDS: list[tuple[str, str]] = [
     ("program create", "Set up a program's calendar, work hours and rules."),
-    ("program edit [program]", "Change a program's calendar, work hours and rules."),
+    (
+        "program edit [program]",
+        "Change a program's calendar, work hours and rules; a later application deadline lets a late applicant in.",
+    ),
     ("program list", "The programs you coordinate, their dates and how many have joined."),
     ("match preview [program]", "Propose pairs, with scores and reasons, in the admin channel."),
     ("pair @mentor @mentee [program]", "Pair two people by hand."),
