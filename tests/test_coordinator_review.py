@@ -25,6 +25,7 @@ from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_participants import opened_view
 from tests.test_scheduler import log_meeting, settle_agreement
+from tests.test_school_librarian_review import _home_tab
 
 ADMIN_CHANNEL = "C0ADMINS01"
 PROGRAM = "PLSEP Mentorship 2025"
@@ -371,3 +372,29 @@ def test_a_late_applicant_sent_to_the_coordinator_finds_a_coordinator_who_knows_
     assert "Ask your program coordinator about joining late" in refusal, refusal
     help_text = shown_text([slack.admin(ADMIN_ID, "help").json()])
     assert "a later application deadline lets a late applicant in" in help_text, help_text
+
+
+@pytest.mark.usefixtures("statewide")
+async def test_the_coordinators_home_keeps_a_program_for_a_month_after_it_ends(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """On Jul 2 the coordinator's Home tab no longer showed PLSEP at all, the day after it ended: nothing led to
+    the final figures or the wrap-up survey, whose answers were still coming in. It now shows the program's
+    final figures and the commands that read them for a month; after that, `program list` has it."""
+    _everyone_applies(slack, emulator)
+    clock.set(AFTER_THE_DEADLINE)
+    _admin_answer(slack, emulator, "match preview")
+    _approve_all(slack, emulator)
+    await ticks_at(runtime, clock, AFTER_THE_DEADLINE)
+    pairing = _pairings(engine)[0]
+    settle_agreement(engine, pairing.id, datetime(2025, 2, 25, 18, 0, tzinfo=UTC))
+    log_meeting(engine, pairing.id, date(2025, 3, 12), "U0EFOX")
+    await ticks_at(runtime, clock, AFTER_THE_END)  # the sweep closes the program
+
+    home = _home_tab(slack, emulator, ADMIN_ID)
+    assert f"*{PROGRAM}*\nRan Mar 1 – Jun 30, 2025 · ended\nFinal: 1 check-in · 0.75 mentoring hours" in home, home
+    assert "*Wrap-up survey*: no answers yet (sent to 2 pairs)." in home, home
+    assert f"/mentor-admin summary {PROGRAM}" in home and "match preview" not in home, home
+
+    clock.set(datetime(2025, 8, 5, 17, 0, tzinfo=UTC))  # five weeks after the end
+    assert PROGRAM not in _home_tab(slack, emulator, ADMIN_ID)

@@ -138,6 +138,8 @@ def person_overview(session: Session, user_id: str, now: datetime) -> PersonOver
 # Programs a coordinator's Home tab details: each is a summary (a few queries per pair), and the Home tab holds
 # 100 blocks. The rest are counted, with the command that lists them all.
 COORDINATED_SHOWN = 10
+# How long an ended program stays on its coordinators' Home tab: the wrap-up survey's answers arrive after it.
+RECENTLY_ENDED_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -181,10 +183,12 @@ def coordinating(
     session: Session, user_id: str, now: datetime, super_admins: frozenset[str], shown: int = COORDINATED_SHOWN
 ) -> Coordinating:
     """The programs still running (or not started) that this person coordinates, scoped as `program list` is:
-    every one for a global admin, their own for a program's admin. Ended programs are left to `program list`."""
-    running = [
-        p for p in program_rules.visible_programs(session, user_id, super_admins) if not program_rules.has_ended(p, now)
-    ]
+    every one for a global admin, their own for a program's admin; then those that ended in the last
+    `RECENTLY_ENDED_DAYS`, whose final figures and survey answers come in after the last day. Older ones are
+    left to `program list`."""
+    visible = program_rules.visible_programs(session, user_id, super_admins)
+    running = [p for p in visible if not program_rules.has_ended(p, now)]
+    running += [p for p in visible if program_rules.has_ended(p, now) and _recently_ended(p, now)]
     return Coordinating(
         programs=[
             CoordinatedProgram(p, reports.summarize(session, p, now), _applied_in_proposals(session, p))
@@ -192,6 +196,11 @@ def coordinating(
         ],
         more=max(0, len(running) - shown),
     )
+
+
+def _recently_ended(program: Program, now: datetime) -> bool:
+    today = now.astimezone(program_rules.program_zone(program)).date()
+    return (today - program.ends_on).days <= RECENTLY_ENDED_DAYS
 
 
 def _applied_in_proposals(session: Session, program: Program) -> int:

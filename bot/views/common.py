@@ -80,6 +80,11 @@ def export_command(kind: str, program_name: str) -> str:
     return f"`/mentor-admin export {kind} {escape(program_name, in_code=True)}`"
 
 
+def mentoring_hours(total: float) -> str:
+    """ "1 mentoring hour", "2.25 mentoring hours"."""
+    return f"{total:g} mentoring {'hour' if total == 1 else 'hours'}"
+
+
 def plural(n: int, word: str, plural_form: str | None = None) -> str:
     """`1 pair`, `3 pairs`: a count with its noun."""
     return f"{n} {word if n == 1 else plural_form or word + 's'}"

@@ -1,4 +1,5 @@
-"""The coordinator's part of the Home tab: each open program they coordinate at a glance, and the commands."""
+"""The coordinator's part of the Home tab: each open (or just ended) program they coordinate at a glance, and
+the commands."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from datetime import date
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
 from bot.services.overview import CoordinatedProgram, Coordinating
-from bot.views.common import clip, escape, plural
+from bot.views.common import clip, escape, mentoring_hours, plural
+from bot.views.summary import survey_text
 
 HEADING = "Programs you coordinate"
 
@@ -20,13 +22,13 @@ def coordinator_blocks(coordinating: Coordinating) -> list[Block]:
     blocks: list[Block] = [HeaderBlock(text=HEADING)]
     for shown in coordinating.programs:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(_program_text(shown)))))
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(_commands(shown.program.name)))]))
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(_commands(shown)))]))
     if coordinating.more:
         blocks.append(
             ContextBlock(
                 elements=[
                     MarkdownTextObject(
-                        text=f"… and {plural(coordinating.more, 'more open program', 'more open programs')}: "
+                        text=f"… and {plural(coordinating.more, 'more program', 'more programs')}: "
                         "`/mentor-admin program list`"
                     )
                 ]
@@ -37,6 +39,8 @@ def coordinator_blocks(coordinating: Coordinating) -> list[Block]:
 
 def _program_text(shown: CoordinatedProgram) -> str:
     program, summary = shown.program, shown.summary
+    if summary.ended_on:
+        return _ended_program_text(shown)
     applications = (
         f"Applications {_span(program.applications_open, program.applications_close)}"
         if program.applications_open
@@ -63,11 +67,26 @@ def _program_text(shown: CoordinatedProgram) -> str:
     )
 
 
-def _commands(program_name: str) -> str:
-    name = escape(program_name, in_code=True)
-    return " · ".join(
-        f"`/mentor-admin {command} {name}`" for command in ("match preview", "summary", "export pairings")
+def _ended_program_text(shown: CoordinatedProgram) -> str:
+    """An ended program's final figures, kept on Home a while: the survey's answers come in after the end."""
+    program, summary = shown.program, shown.summary
+    lines = [
+        f"*{escape(program.name)}*",
+        f"Ran {_span(program.starts_on, program.ends_on)} · ended",
+        f"Final: {plural(summary.checkins, 'check-in')} · {mentoring_hours(summary.total_hours)}",
+    ]
+    if summary.survey is not None:
+        lines.append(survey_text(summary))
+    return "\n".join(lines)
+
+
+def _commands(shown: CoordinatedProgram) -> str:
+    name = escape(shown.program.name, in_code=True)
+    # Once it has ended there is nothing to match; its records are what is left to read.
+    commands = (
+        ("summary", "export hours") if shown.summary.ended_on else ("match preview", "summary", "export pairings")
     )
+    return " · ".join(f"`/mentor-admin {command} {name}`" for command in commands)
 
 
 def _span(first: date, last: date) -> str:

@@ -9,7 +9,16 @@ from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlo
 
 from bot.services.catalog import specialization_label
 from bot.services.reports import ProgramSummary
-from bot.views.common import clip, escape, export_command, month_labels, plural, render, unreachable_words
+from bot.views.common import (
+    clip,
+    escape,
+    export_command,
+    mentoring_hours,
+    month_labels,
+    plural,
+    render,
+    unreachable_words,
+)
 
 STATUS_ORDER = ("applied", "waitlisted", "matched", "paused", "withdrawn")
 PAIRING_ORDER = ("proposed", "introduced", "active", "ended", "dissolved")
@@ -125,7 +134,7 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
         )
     blocks.append(SectionBlock(text=MarkdownTextObject(text=_checkins_text(summary))))
     if summary.survey is not None:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=_survey_text(summary))))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=survey_text(summary))))
     blocks.append(DividerBlock())
     # Each cut list says its total and how many it left out, so nobody follows up 15 and believes that is all.
     if summary.at_risk:
@@ -161,7 +170,7 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
     return render(blocks)
 
 
-def _survey_text(summary: ProgramSummary) -> str:
+def survey_text(summary: ProgramSummary) -> str:
     """Totals only: the survey told people it helps coordinators plan, not that their own answers are read."""
     survey = summary.survey
     assert survey is not None
@@ -181,7 +190,7 @@ def summary_text(summary: ProgramSummary) -> str:
     if summary.ended_on:
         return (
             f"{escape(summary.program_name)} ended on {summary.ended_on:%b %-d, %Y}: {plural(summary.checkins, 'check-in')}, "
-            f"{_hours(summary.total_hours)}."
+            f"{mentoring_hours(summary.total_hours)}."
         )
     if summary.starts_on is not None and summary.today < summary.starts_on:
         return f"{escape(summary.program_name)}: the program {_time_left(summary)}."
@@ -210,18 +219,13 @@ def _time_left(summary: ProgramSummary) -> str:
     return "last day of the program" if summary.days_left == 0 else f"{plural(summary.days_left, 'day')} left"
 
 
-def _hours(total: float) -> str:
-    """ "1 mentoring hour", "1.5 mentoring hours"."""
-    return f"{total:g} mentoring {'hour' if total == 1 else 'hours'}"
-
-
 def _checkins_text(summary: ProgramSummary) -> str:
     if not summary.checkins:
         return "*Check-ins*: none logged yet"
     rating = (
         f"average rating {summary.average_rating:.1f}/5" if summary.average_rating is not None else "no ratings yet"
     )
-    return f"*Check-ins*: {summary.checkins} · {_hours(summary.total_hours)} · {rating}"
+    return f"*Check-ins*: {summary.checkins} · {mentoring_hours(summary.total_hours)} · {rating}"
 
 
 def _recent_rates(summary: ProgramSummary) -> str:
