@@ -129,6 +129,14 @@ def enrollments_in_program(session: Session, program_id: int, role: str | None =
     return list(session.exec(statement.order_by(Enrollment.id)))
 
 
+def waitlisted_in_program(session: Session, program_id: int) -> list[Enrollment]:
+    """Only the waitlist: the sweep asks this of every program each minute, and a program may hold thousands."""
+    statement = select(Enrollment).where(
+        Enrollment.program_id == program_id, Enrollment.status == EnrollmentStatus.WAITLISTED
+    )
+    return list(session.exec(statement.order_by(Enrollment.id)))
+
+
 def enrollments_by_id(session: Session, enrollment_ids: list[int]) -> dict[int, Enrollment]:
     if not enrollment_ids:
         return {}

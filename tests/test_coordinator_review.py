@@ -398,3 +398,62 @@ async def test_the_coordinators_home_keeps_a_program_for_a_month_after_it_ends(
 
     clock.set(datetime(2025, 8, 5, 17, 0, tzinfo=UTC))  # five weeks after the end
     assert PROGRAM not in _home_tab(slack, emulator, ADMIN_ID)
+
+
+def _status_of(engine: Engine, person_id: str) -> str:
+    with session_scope(engine) as session:
+        [enrollment] = session.exec(select(Enrollment).where(Enrollment.person_id == person_id))
+        return enrollment.status
+
+
+def _hall_applies_for_what_no_mentor_coaches(slack: SlackDriver, emulator: SlackEmulator) -> None:
+    """Two mentors with one place each, three mentees: Hall is the one left waiting."""
+    _everyone_applies(slack, emulator)
+    emulator.add_user("U0EHALL", name="hall", tz=LA, tz_offset=-28800)
+    _apply(slack, emulator, "U0EHALL", "mentee", "Fresno County Library", ["archives_special_collections"])
+
+
+@pytest.mark.usefixtures("statewide")
+async def test_a_mentee_left_on_the_waitlist_is_told_once_when_the_matches_are_approved(
+    slack: SlackDriver, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Hall applied, was waitlisted when the coordinator approved the matches, and heard nothing: the next
+    message she got was in July, that the program had ended without a match. She is told once, when the round
+    is decided (not for a preview run while applications were open, which a later one may change)."""
+    _hall_applies_for_what_no_mentor_coaches(slack, emulator)
+    applied = len(emulator.messages_in("U0EHALL"))  # "Thanks for applying"
+    _admin_answer(slack, emulator, "match preview")  # in January, applications still open
+    await ticks_at(runtime, clock, datetime(2025, 1, 16, 18, 5, tzinfo=UTC))
+    assert emulator.messages_in("U0EHALL")[applied:] == []
+
+    clock.set(AFTER_THE_DEADLINE)
+    _admin_answer(slack, emulator, "match preview")
+    _approve_all(slack, emulator)
+    await ticks_at(runtime, clock, AFTER_THE_DEADLINE, datetime(2025, 2, 19, 18, 5, tzinfo=UTC))
+    [notice] = emulator.messages_in("U0EHALL")[applied:]
+    assert shown_text([notice]).startswith(
+        "You're on the waitlist\nMatches for *PLSEP Mentorship 2025* are made, and no mentor is free for you yet"
+    ), shown_text([notice])
+    for matched in MENTEES:
+        assert "on the waitlist" not in shown_text(emulator.messages_in(matched))
+
+
+@pytest.mark.usefixtures("statewide")
+async def test_a_waitlist_notice_held_for_the_morning_is_dropped_if_she_left_meanwhile(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Approved at 6 PM, the notice waits for the working day; Hall withdraws that evening. The morning must
+    not tell someone who left that she is on the waitlist."""
+    _hall_applies_for_what_no_mentor_coaches(slack, emulator)
+    evening = datetime(2025, 2, 19, 2, 0, tzinfo=UTC)  # Tuesday Feb 18, 6 PM Pacific
+    clock.set(evening)
+    _admin_answer(slack, emulator, "match preview")
+    _approve_all(slack, emulator)
+    applied = len(emulator.messages_in("U0EHALL"))
+    await ticks_at(runtime, clock, evening)
+    assert emulator.messages_in("U0EHALL")[applied:] == []
+    slack.mentor("U0EHALL", "leave")  # "Leave every program?" and its button
+    slack.block_action("U0EHALL", "shelfmate_leave_confirm", "leave", channel_id="C0GENERAL")
+    wait_for(lambda: _status_of(engine, "U0EHALL") == "withdrawn", what="Hall's withdrawal")
+    await ticks_at(runtime, clock, datetime(2025, 2, 19, 17, 5, tzinfo=UTC))  # 9:05 AM Pacific
+    assert "on the waitlist" not in shown_text(emulator.messages_in("U0EHALL")[applied:])

@@ -56,6 +56,7 @@ AGREEMENT_REMINDER = "agreement_reminder"
 # the program too, but its two were never introduced: the reason is what tells the two cases apart afterwards.
 PROGRAM_ENDED_REASON = "The program ended."
 NEVER_MATCHED = "never_matched"  # told to each applicant still waiting when the program ended
+WAITLISTED = "waitlisted"  # told to each mentee left waiting once the coordinators decided every proposal
 ENDED_BEFORE_INTRO_REASON = "The program ended before the two were introduced."
 
 
@@ -604,6 +605,7 @@ class Planner:
                     self.agreement_reminder(ctx, today)
         if whole and running:
             self.agreements_overdue(program, today, contexts)
+            self.waitlist_notices(program, today, contexts)
         quiet: list[QuietPair] = []
         for ctx in contexts:
             if ctx.expected_to_meet(today):
@@ -955,6 +957,33 @@ class Planner:
         self.session.add(program)
         self.report.closed_programs.append(program.id or 0)
 
+    def waitlist_notices(self, program: Program, today: date, contexts: list[PairContext]) -> None:
+        """Each mentee the matching left waiting hears it once, when the round is over: the deadline passed and
+        the coordinators approved pairs and decided every proposal. Until then the waitlist is a draft (a
+        preview run early marks people waitlisted who a later one may match), and after it nothing told them."""
+        deadline_passed = today > program.applications_close
+        decided = bool(contexts) and not any(c.pairing.is_draft() for c in contexts)
+        if not (deadline_passed and decided):
+            return
+        told = {key.period for key in deliveries.keys_about(self.session, WAITLISTED, f"program:{program.id}")}
+        waiting = [
+            e
+            for e in queries.waitlisted_in_program(self.session, program.id)  # type: ignore[arg-type]
+            if e.person_id not in told
+        ]
+        people = queries.people(self.session, sorted({e.person_id for e in waiting}))
+        for enrollment in waiting:
+            person = people.get(enrollment.person_id)
+            if person is not None and person.deactivated:
+                continue  # gone from the workspace: nobody to tell
+            self.enqueue(
+                DeliveryKey(WAITLISTED, f"program:{program.id}", enrollment.person_id),
+                enrollment.person_id,
+                self.now,
+                {"program": program.name, "enrollment_id": enrollment.id, "ends_on": program.ends_on.isoformat()},
+                program=program,
+            )
+
     def never_matched_notices(self, program: Program) -> None:
         """Everyone still waiting when the program ends (waitlisted, or applied and never matched) hears it once:
         they were told "you'll hear from me when you're matched", and nothing else would ever tell them."""
@@ -1110,6 +1139,12 @@ def lapsed_reminders(session: Session, owed: list[Delivery], now: datetime) -> d
     by_program: dict[int, list[Delivery]] = {}
     lapsed: dict[int, str] = {}
     for delivery in owed:
+        if delivery.kind == WAITLISTED and delivery.id is not None:
+            # Matched (or gone) since it was planned: "you're on the waitlist" would now be wrong.
+            enrollment = queries.enrollment(session, int(delivery.payload.get("enrollment_id") or 0))
+            if enrollment is None or enrollment.status != EnrollmentStatus.WAITLISTED:
+                lapsed[delivery.id] = "the mentee is no longer on the waitlist"
+            continue
         rechecked = delivery.kind in REMINDER_KINDS or delivery.kind in (AGREEMENT_REMINDER, "intro")
         if not rechecked or delivery.pairing_id is None or delivery.id is None:
             continue

@@ -267,6 +267,15 @@ def _never_matched(p: dict[str, Any]) -> Rendered:
     return "Your mentoring program has ended without a match", render([_section(text)])
 
 
+def _waitlisted(p: dict[str, Any]) -> Rendered:
+    text = (
+        f"Matches for *{escape(p['program'])}* are made, and no mentor is free for you yet, so you are on the "
+        "waitlist. If a place opens (a new mentor, or one with room), your coordinator can pair you, and I will "
+        "introduce you then. `/mentor status` shows where you are."
+    )
+    return "You're on the waitlist", render([_section(text)])
+
+
 # What each message in the ledger is, as the coordinators told it was not delivered would name it.
 DELIVERY_WORDS = {
     "digest": "the weekly digest",
@@ -281,6 +290,7 @@ DELIVERY_WORDS = {
     "applications_closing": "the reminder that applications close soon",
     "wrapup": "the wrap-up survey",
     "never_matched": "the notice that the program ended without a match for them",
+    "waitlisted": "the notice that they are on the waitlist",
     "unreachable": "a can't-reach report",
     "coordinator_copy": "a coordinators' message sent by DM",
     "pairing_dissolved": "the notice that a pairing was dissolved",
@@ -375,6 +385,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Rendered]] = {
     "applications_closing": _applications_closing,
     "wrapup": _wrapup,
     "never_matched": _never_matched,
+    "waitlisted": _waitlisted,
     "unreachable": _unreachable,
     "coordinator_copy": _coordinator_copy,
     "pairing_dissolved": _pairing_dissolved,
