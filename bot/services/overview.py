@@ -135,6 +135,14 @@ def person_overview(session: Session, user_id: str, now: datetime) -> PersonOver
     return PersonOverview(user_id=user_id, cards=cards, can_join=bool(open_ids))
 
 
+def home(
+    session: Session, user_id: str, now: datetime, super_admins: frozenset[str]
+) -> tuple[PersonOverview, Coordinating]:
+    """Everything the Home tab shows, read in one transaction: the person's own cards and the programs they
+    coordinate (one session and one thread hop per Home tab, not two)."""
+    return person_overview(session, user_id, now), coordinating(session, user_id, now, super_admins)
+
+
 # Programs a coordinator's Home tab details: each is a summary (a few queries per pair), and the Home tab holds
 # 100 blocks. The rest are counted, with the command that lists them all.
 COORDINATED_SHOWN = 10
