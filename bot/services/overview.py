@@ -111,6 +111,8 @@ class PersonOverview:
 
 
 def person_overview(session: Session, user_id: str, now: datetime) -> PersonOverview:
+    # Read first: a card's program is nearly always one of these, and the session then has it without a query.
+    unclosed = queries.unclosed_programs(session)
     cards = []
     enrollments = [e for e in queries.enrollments_of_person(session, user_id) if e.status != EnrollmentStatus.WITHDRAWN]
     for enrollment in enrollments:
@@ -131,7 +133,7 @@ def person_overview(session: Session, user_id: str, now: datetime) -> PersonOver
                 ended_before_intro=dropped,
             )
         )
-    open_ids = {p.id for p in queries.unclosed_programs(session) if program_rules.accepting_applications(p, now)}
+    open_ids = {p.id for p in unclosed if program_rules.accepting_applications(p, now)}
     return PersonOverview(user_id=user_id, cards=cards, can_join=bool(open_ids))
 
 
