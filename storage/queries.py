@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import case, func, or_
+from sqlalchemy import bindparam, case, func, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -25,6 +25,34 @@ from storage.models import (
     Program,
     SurveyResponse,
 )
+
+# The statements run on almost every request are built once: building a select and computing its cache key
+# cost about as much as running it through the ORM (~0.1 ms each), and the SQL is the same every time.
+_UNCLOSED_PROGRAMS = select(Program).where(Program.closed_at.is_(None)).order_by(Program.id)
+_ALL_PROGRAMS = select(Program).order_by(
+    case((Program.closed_at.is_(None), 0), else_=1), Program.starts_on.desc(), Program.id.desc()
+)
+_PEOPLE = select(Person).where(Person.slack_user_id.in_(bindparam("user_ids", expanding=True)))
+_ENROLLMENT_FOR = select(Enrollment).where(
+    Enrollment.program_id == bindparam("program_id"),
+    Enrollment.person_id == bindparam("person_id"),
+    Enrollment.role == bindparam("role"),
+)
+_ENROLLMENTS_OF_PERSON = (
+    select(Enrollment).where(Enrollment.person_id == bindparam("person_id")).order_by(Enrollment.id)
+)
+_PAIRINGS_OF_ENROLLMENTS = select(Pairing).where(
+    or_(
+        Pairing.mentor_enrollment_id.in_(bindparam("enrollment_ids", expanding=True)),
+        Pairing.mentee_enrollment_id.in_(bindparam("enrollment_ids", expanding=True)),
+    )
+)
+_LIVE_PAIRINGS_OF_ENROLLMENTS = _PAIRINGS_OF_ENROLLMENTS.where(
+    Pairing.status.in_([s.value for s in LIVE_PAIRING_STATUSES])
+).order_by(Pairing.id)
+_PAIRINGS_OF_ENROLLMENTS = _PAIRINGS_OF_ENROLLMENTS.order_by(Pairing.id)
+_AGREEMENT_FOR = select(Agreement).where(Agreement.pairing_id == bindparam("pairing_id"))
+_CHECKINS_FOR_PAIRING = select(CheckIn).where(CheckIn.pairing_id == bindparam("pairing_id")).order_by(CheckIn.met_on)
 
 
 def get_rehearsal_now(session: Session) -> datetime | None:
@@ -65,12 +93,11 @@ def lock_program(session: Session, program_id: int) -> None:
 def all_programs(session: Session) -> list[Program]:
     """Open programs first, then closed ones; newest first within each: what a coordinator looks for is this
     year's program, not the oldest on record."""
-    still_open = case((Program.closed_at.is_(None), 0), else_=1)
-    return list(session.exec(select(Program).order_by(still_open, Program.starts_on.desc(), Program.id.desc())))
+    return list(session.exec(_ALL_PROGRAMS))
 
 
 def unclosed_programs(session: Session) -> list[Program]:
-    return list(session.exec(select(Program).where(Program.closed_at.is_(None)).order_by(Program.id)))
+    return list(session.exec(_UNCLOSED_PROGRAMS))
 
 
 # -- people --------------------------------------------------------------------------------------------
@@ -101,7 +128,7 @@ def lock_person(session: Session, user_id: str) -> None:
 def people(session: Session, user_ids: list[str]) -> dict[str, Person]:
     if not user_ids:
         return {}
-    rows = session.exec(select(Person).where(Person.slack_user_id.in_(user_ids)))
+    rows = session.exec(_PEOPLE, params={"user_ids": user_ids})
     return {row.slack_user_id: row for row in rows}
 
 
@@ -112,14 +139,12 @@ def enrollment(session: Session, enrollment_id: int) -> Enrollment | None:
 
 def enrollment_for(session: Session, program_id: int, person_id: str, role: str) -> Enrollment | None:
     return session.exec(
-        select(Enrollment).where(
-            Enrollment.program_id == program_id, Enrollment.person_id == person_id, Enrollment.role == role
-        )
+        _ENROLLMENT_FOR, params={"program_id": program_id, "person_id": person_id, "role": role}
     ).first()
 
 
 def enrollments_of_person(session: Session, person_id: str) -> list[Enrollment]:
-    return list(session.exec(select(Enrollment).where(Enrollment.person_id == person_id).order_by(Enrollment.id)))
+    return list(session.exec(_ENROLLMENTS_OF_PERSON, params={"person_id": person_id}))
 
 
 def enrollments_in_program(session: Session, program_id: int, role: str | None = None) -> list[Enrollment]:
@@ -172,12 +197,8 @@ def pairings_by_id(session: Session, pairing_ids: list[int]) -> dict[int, Pairin
 def pairings_of_enrollments(session: Session, enrollment_ids: list[int], *, live_only: bool = True) -> list[Pairing]:
     if not enrollment_ids:
         return []
-    statement = select(Pairing).where(
-        or_(Pairing.mentor_enrollment_id.in_(enrollment_ids), Pairing.mentee_enrollment_id.in_(enrollment_ids))
-    )
-    if live_only:
-        statement = statement.where(Pairing.status.in_([s.value for s in LIVE_PAIRING_STATUSES]))
-    return list(session.exec(statement.order_by(Pairing.id)))
+    statement = _LIVE_PAIRINGS_OF_ENROLLMENTS if live_only else _PAIRINGS_OF_ENROLLMENTS
+    return list(session.exec(statement, params={"enrollment_ids": list(enrollment_ids)}))
 
 
 def pairings_in_program(
@@ -273,10 +294,9 @@ def pair_members(session: Session, pairing: Pairing) -> tuple[str, str] | None:
 
 
 def agreement_for(session: Session, pairing_id: int, *, for_update: bool = False) -> Agreement | None:
-    statement = select(Agreement).where(Agreement.pairing_id == pairing_id)
     if for_update:  # PostgreSQL row lock; SQLite ignores it (its writers hold the database lock)
-        statement = statement.with_for_update()
-    return session.exec(statement).first()
+        return session.exec(_AGREEMENT_FOR.with_for_update(), params={"pairing_id": pairing_id}).first()
+    return session.exec(_AGREEMENT_FOR, params={"pairing_id": pairing_id}).first()
 
 
 def lock_pairing(session: Session, pairing_id: int) -> None:
@@ -301,7 +321,7 @@ def survey_responses_in_program(session: Session, program_id: int) -> list[Surve
 
 
 def checkins_for_pairing(session: Session, pairing_id: int) -> list[CheckIn]:
-    return list(session.exec(select(CheckIn).where(CheckIn.pairing_id == pairing_id).order_by(CheckIn.met_on)))
+    return list(session.exec(_CHECKINS_FOR_PAIRING, params={"pairing_id": pairing_id}))
 
 
 def checkin_by_key(session: Session, idempotency_key: str) -> CheckIn | None:

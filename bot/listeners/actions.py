@@ -56,14 +56,12 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.action(ACTION_PAUSE)
     async def pause_button(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        await flows.pause(runtime, user_of(body), None)
-        await flows.publish_home(runtime, user_of(body))
+        await flows.pause_from_home(runtime, user_of(body))
 
     @app.action(ACTION_RESUME)
     async def resume_button(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        await flows.resume(runtime, user_of(body))
-        await flows.publish_home(runtime, user_of(body))
+        await flows.resume_from_home(runtime, user_of(body))
 
     @app.action(ACTION_LEAVE_CONFIRM)
     async def leave_confirmed(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:

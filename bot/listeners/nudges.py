@@ -29,10 +29,14 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     async def not_yet(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         user_id, pairing_id = _user_and_pairing(body)
-        if pairing_id is None or not await runtime.read(surveys.is_member, pairing_id, user_id):
+        asked = (
+            await runtime.write(surveys.ask_again_if_member, pairing_id, user_id, runtime.now())
+            if pairing_id is not None
+            else None
+        )
+        if asked is None:
             await respond(text=NOT_YOURS, replace_original=False, response_type="ephemeral")
             return
-        asked = await runtime.write(schedule.ask_again, pairing_id, runtime.now())
         await respond(text=not_yet_answer(asked), replace_original=False, response_type="ephemeral")
 
     @app.action(ACTION_NEED_HELP)

@@ -179,9 +179,7 @@ async def open_profile(
 
 
 async def publish_home(runtime: Runtime, user_id: str) -> None:
-    now = runtime.now()
-    overview = await runtime.read(overview_service.person_overview, user_id, now)
-    coordinating = await runtime.read(overview_service.coordinating, user_id, now, runtime.settings.admins)
+    overview, coordinating = await runtime.read(overview_service.home, user_id, runtime.now(), runtime.settings.admins)
     await runtime.gateway.publish_home(user_id, views.home_view(overview, coordinating, rehearsal=runtime.rehearsal))
 
 
@@ -216,6 +214,19 @@ async def pause(runtime: Runtime, user_id: str, until: date | None) -> str:
     except ValueError as problem:
         return str(problem)
     return views.paused_message(paused, await _program_names(runtime))
+
+
+async def pause_from_home(runtime: Runtime, user_id: str) -> None:
+    """The Home tab's Pause button: the republished tab is the answer, so no message is composed (an open-ended
+    pause cannot be refused)."""
+    await runtime.write(enrollment_service.pause, user_id, None, runtime.now())
+    await publish_home(runtime, user_id)
+
+
+async def resume_from_home(runtime: Runtime, user_id: str) -> None:
+    """The Home tab's Resume button: the republished tab is the answer."""
+    await runtime.write(enrollment_service.resume, user_id, runtime.now())
+    await publish_home(runtime, user_id)
 
 
 async def resume(runtime: Runtime, user_id: str) -> str:

@@ -111,6 +111,8 @@ class PersonOverview:
 
 
 def person_overview(session: Session, user_id: str, now: datetime) -> PersonOverview:
+    # Read first: a card's program is nearly always one of these, and the session then has it without a query.
+    unclosed = queries.unclosed_programs(session)
     cards = []
     enrollments = [e for e in queries.enrollments_of_person(session, user_id) if e.status != EnrollmentStatus.WITHDRAWN]
     for enrollment in enrollments:
@@ -131,8 +133,16 @@ def person_overview(session: Session, user_id: str, now: datetime) -> PersonOver
                 ended_before_intro=dropped,
             )
         )
-    open_ids = {p.id for p in queries.unclosed_programs(session) if program_rules.accepting_applications(p, now)}
+    open_ids = {p.id for p in unclosed if program_rules.accepting_applications(p, now)}
     return PersonOverview(user_id=user_id, cards=cards, can_join=bool(open_ids))
+
+
+def home(
+    session: Session, user_id: str, now: datetime, super_admins: frozenset[str]
+) -> tuple[PersonOverview, Coordinating]:
+    """Everything the Home tab shows, read in one transaction: the person's own cards and the programs they
+    coordinate (one session and one thread hop per Home tab, not two)."""
+    return person_overview(session, user_id, now), coordinating(session, user_id, now, super_admins)
 
 
 # Programs a coordinator's Home tab details: each is a summary (a few queries per pair), and the Home tab holds

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from bot.services import schedule
 from storage import queries
 from storage.models import SurveyResponse
 
@@ -42,3 +43,12 @@ def is_member(session: Session, pairing_id: int, person_id: str) -> bool:
     pairing = queries.pairing(session, pairing_id)
     members = queries.pair_members(session, pairing) if pairing else None
     return members is not None and person_id in members
+
+
+def ask_again_if_member(session: Session, pairing_id: int, person_id: str, now: datetime) -> schedule.AskedAgain | None:
+    """*Not yet* pressed by someone in the pairing: `schedule.ask_again`; None for anyone else. One transaction
+    for the check and the change: a press costs one session and one thread hop, and the rows the check loaded
+    are the ones ask_again reads."""
+    if not is_member(session, pairing_id, person_id):
+        return None
+    return schedule.ask_again(session, pairing_id, now)
