@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -966,37 +966,39 @@ class Planner:
         if not (deadline_passed and decided):
             return
         told = {key.period for key in deliveries.keys_about(self.session, WAITLISTED, f"program:{program.id}")}
-        waiting = [
-            e
+        waiting = {
+            e.person_id: e
             for e in queries.waitlisted_in_program(self.session, program.id)  # type: ignore[arg-type]
             if e.person_id not in told
-        ]
-        people = queries.people(self.session, sorted({e.person_id for e in waiting}))
-        for enrollment in waiting:
-            person = people.get(enrollment.person_id)
-            if person is not None and person.deactivated:
-                continue  # gone from the workspace: nobody to tell
+        }
+        for person_id in self.still_in_workspace(waiting):
             self.enqueue(
-                DeliveryKey(WAITLISTED, f"program:{program.id}", enrollment.person_id),
-                enrollment.person_id,
+                DeliveryKey(WAITLISTED, f"program:{program.id}", person_id),
+                person_id,
                 self.now,
-                {"program": program.name, "enrollment_id": enrollment.id, "ends_on": program.ends_on.isoformat()},
+                {
+                    "program": program.name,
+                    "enrollment_id": waiting[person_id].id,
+                    "ends_on": program.ends_on.isoformat(),
+                },
                 program=program,
             )
+
+    def still_in_workspace(self, person_ids: Iterable[str]) -> list[str]:
+        """These people, sorted, less those whose Slack account is gone: there is nobody to tell."""
+        ids = sorted(set(person_ids))
+        people = queries.people(self.session, ids)
+        return [p for p in ids if not (p in people and people[p].deactivated)]
 
     def never_matched_notices(self, program: Program) -> None:
         """Everyone still waiting when the program ends (waitlisted, or applied and never matched) hears it once:
         they were told "you'll hear from me when you're matched", and nothing else would ever tell them."""
         waiting = [
-            e
+            e.person_id
             for e in queries.enrollments_in_program(self.session, program.id)  # type: ignore[arg-type]
             if e.status in (EnrollmentStatus.WAITLISTED, EnrollmentStatus.APPLIED)
         ]
-        people = queries.people(self.session, sorted({e.person_id for e in waiting}))
-        for person_id in sorted({e.person_id for e in waiting}):
-            person = people.get(person_id)
-            if person is not None and person.deactivated:
-                continue  # gone from the workspace: nobody to tell
+        for person_id in self.still_in_workspace(waiting):
             self.enqueue(
                 DeliveryKey(NEVER_MATCHED, f"person:{person_id}:program:{program.id}", program.ends_on.isoformat()),
                 person_id,
