@@ -196,9 +196,14 @@ def coordinating(
     every one for a global admin, their own for a program's admin; then those that ended in the last
     `RECENTLY_ENDED_DAYS`, whose final figures and survey answers come in after the last day. Older ones are
     left to `program list`."""
-    visible = program_rules.visible_programs(session, user_id, super_admins)
-    running = [p for p in visible if not program_rules.has_ended(p, now)]
-    running += [p for p in visible if program_rules.has_ended(p, now) and _recently_ended(p, now)]
+    running: list[Program] = []
+    recently_ended: list[Program] = []
+    for program in program_rules.visible_programs(session, user_id, super_admins):
+        if not program_rules.has_ended(program, now):
+            running.append(program)
+        elif _recently_ended(program, now):
+            recently_ended.append(program)
+    running += recently_ended
     return Coordinating(
         programs=[
             CoordinatedProgram(p, reports.summarize(session, p, now), _applied_in_proposals(session, p))

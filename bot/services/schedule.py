@@ -976,11 +976,7 @@ class Planner:
                 DeliveryKey(WAITLISTED, f"program:{program.id}", person_id),
                 person_id,
                 self.now,
-                {
-                    "program": program.name,
-                    "enrollment_id": waiting[person_id].id,
-                    "ends_on": program.ends_on.isoformat(),
-                },
+                {"program": program.name, "enrollment_id": waiting[person_id].id},
                 program=program,
             )
 
