@@ -72,6 +72,16 @@ class EnrollmentCard:
     # An approved match the program's end dropped before its intro went out: the two were never introduced, so
     # the partner is not shown, only that the program ended first.
     ended_before_intro: bool = False
+    # Applications are still open: a waitlisting by an early preview is a draft, not yet this person's status.
+    waitlist_draft: bool = False
+
+    @property
+    def status(self) -> str:
+        """The enrollment's status as its person should read it: left out of a preview run before the deadline,
+        she has applied and waits for the matching, which happens after applications close."""
+        if self.waitlist_draft and self.enrollment.status == EnrollmentStatus.WAITLISTED:
+            return EnrollmentStatus.APPLIED
+        return self.enrollment.status
 
     @property
     def paused(self) -> bool:
@@ -131,6 +141,7 @@ def person_overview(session: Session, user_id: str, now: datetime) -> PersonOver
                 partnerships=partnerships,
                 program_ended=program_rules.has_ended(program, now),
                 ended_before_intro=dropped,
+                waitlist_draft=not program_rules.waitlist_is_final(program, today),
             )
         )
     open_ids = {p.id for p in unclosed if program_rules.accepting_applications(p, now)}
@@ -301,7 +312,7 @@ def next_step(
         return "Paused: no matching and no reminders. Type `/mentor resume` when you're ready."
     live = [p for p in partnerships if p.pairing.status in LIVE_PAIRING_STATUSES]
     if not live:
-        if enrollment.status == EnrollmentStatus.WAITLISTED:
+        if enrollment.status == EnrollmentStatus.WAITLISTED and program_rules.waitlist_is_final(program, today):
             # The reason is written for coordinators ("1 asked not to mentor them"): not for the mentee's eyes.
             return "On the waitlist: no mentor is free for you yet. You'll hear from me as soon as a match is possible."
         if today <= program.applications_close:

@@ -961,7 +961,7 @@ class Planner:
         """Each mentee the matching left waiting hears it once, when the round is over: the deadline passed and
         the coordinators approved pairs and decided every proposal. Until then the waitlist is a draft (a
         preview run early marks people waitlisted who a later one may match), and after it nothing told them."""
-        deadline_passed = today > program.applications_close
+        deadline_passed = program_rules.waitlist_is_final(program, today)
         decided = bool(contexts) and not any(c.pairing.is_draft() for c in contexts)
         if not (deadline_passed and decided):
             return

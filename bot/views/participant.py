@@ -52,7 +52,7 @@ REHEARSAL_BANNER = ":test_tube: *REHEARSAL*: the program clock is simulated; mes
 def _card_text(card: EnrollmentCard) -> str:
     role = ROLES.get(card.enrollment.role, card.enrollment.role)
     # Once the program is over, "Matched" would read as a pairing still running.
-    status = PROGRAM_ENDED if card.program_ended else STATUS_WORDS.get(card.enrollment.status, card.enrollment.status)
+    status = PROGRAM_ENDED if card.program_ended else STATUS_WORDS.get(card.status, card.status)
     lines = [f"*{escape(card.program.name)}*: {role} · {status}"]
     if partners := card.partner_ids:
         who = "Your mentee" if card.enrollment.role == "mentor" else "Your mentor"

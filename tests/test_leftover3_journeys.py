@@ -1,0 +1,75 @@
+"""Leftovers from the reviews, third round: each test is something a librarian or a coordinator would have noticed.
+
+1. A match preview run while applications were open marked the mentees it left out "Waitlisted" on their own
+   status and Home tab, although the round was not decided; the coordinator's figures did not say it either.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.clock import FixedClock
+from storage.engine import session_scope
+from storage.models import Enrollment, EnrollmentStatus
+from tests.conftest import ADMIN_ID
+from tests.slack_driver import SlackDriver
+from tests.slack_emulator import SlackEmulator
+from tests.test_coordinator_review import (
+    AFTER_THE_DEADLINE,
+    LA,
+    _admin_answer,
+    _apply,
+    _approve_all,
+    _everyone_applies,
+    _summary,
+    statewide,  # noqa: F401  (a fixture)
+)
+from tests.test_school_librarian_review import _home_tab, _status
+
+# A third mentee seeking what both mentors' single places are wanted for: one of the three is left out.
+HILL = "U0EHILL"
+
+
+def _waitlisted_mentee(engine: Engine) -> str:
+    with session_scope(engine) as session:
+        [waiting] = session.exec(select(Enrollment).where(Enrollment.status == EnrollmentStatus.WAITLISTED))
+        return waiting.person_id
+
+
+# -- 1. an early preview's waitlist is a draft -------------------------------------------------------------------
+@pytest.mark.usefixtures("statewide")
+def test_a_preview_run_while_applications_are_open_does_not_tell_a_mentee_she_is_waitlisted(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
+) -> None:
+    """In mid-January the coordinator previewed the matches to see how the pool looked, a month before the
+    Feb 17 deadline. The mentee it left out read "Waitlisted · On the waitlist: no mentor is free for you yet"
+    on her status and Home tab, while more mentors could still apply and nothing was decided. She should read
+    that matching happens after applications close on Feb 17; the coordinator's Home and summary say the
+    waitlist is not final until then. After the deadline, once the round is decided, "Waitlisted" is right."""
+    emulator.add_user(HILL, name="hill", real_name="Hill", tz=LA, tz_offset=-28800)
+    _everyone_applies(slack, emulator)
+    _apply(slack, emulator, HILL, "mentee", "Fresno County Public Library", ["youth_services", "reference"])
+    _admin_answer(slack, emulator, "match preview")
+    left_out = _waitlisted_mentee(engine)
+
+    for shown in (_status(slack, left_out), _home_tab(slack, emulator, left_out)):
+        assert "Waitlisted" not in shown and "On the waitlist" not in shown, shown
+        assert "Matching starts after applications close on Feb 17, 2025" in shown, shown
+    coordinator_home = _home_tab(slack, emulator, ADMIN_ID)
+    assert "1 mentee on the waitlist (not final until applications close on Feb 17, 2025)" in coordinator_home, (
+        coordinator_home
+    )
+    summary = _summary(slack)
+    assert "not final until applications close on Feb 17, 2025" in summary, summary
+
+    clock.set(AFTER_THE_DEADLINE)
+    _admin_answer(slack, emulator, "match preview")
+    _approve_all(slack, emulator)
+    left_out = _waitlisted_mentee(engine)
+    for shown in (_status(slack, left_out), _home_tab(slack, emulator, left_out)):
+        assert "Waitlisted" in shown and "On the waitlist" in shown, shown
+    coordinator_home = _home_tab(slack, emulator, ADMIN_ID)
+    assert "1 mentee on the waitlist ·" in coordinator_home, coordinator_home
+    assert "not final" not in _summary(slack)
