@@ -2,9 +2,12 @@
 
 1. A match preview run while applications were open marked the mentees it left out "Waitlisted" on their own
    status and Home tab, although the round was not decided; the coordinator's figures did not say it either.
+2. The Home tab's agreed terms said "Chat outside work hours: no" without the hours, which a program sets.
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -27,6 +30,7 @@ from tests.test_coordinator_review import (
     statewide,  # noqa: F401  (a fixture)
 )
 from tests.test_school_librarian_review import _home_tab, _status
+from tests.test_work_day_journeys import LIBRARIAN, MENTOR, at_la, school_program, work_hours_only_pair
 
 # A third mentee seeking what both mentors' single places are wanted for: one of the three is left out.
 HILL = "U0EHILL"
@@ -73,3 +77,18 @@ def test_a_preview_run_while_applications_are_open_does_not_tell_a_mentee_she_is
     coordinator_home = _home_tab(slack, emulator, ADMIN_ID)
     assert "1 mentee on the waitlist ·" in coordinator_home, coordinator_home
     assert "not final" not in _summary(slack)
+
+
+# -- 2. the agreed terms name the program's hours -------------------------------------------------------------------
+def test_the_agreed_terms_on_home_and_status_name_the_programs_work_hours(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
+) -> None:
+    """The district's work day is 7:30 AM - 3:30 PM. Marisol and Juniper agreed no chat outside work hours; the
+    intro and the agreement form named those hours, but the Home tab and `/mentor status` said only "Chat outside
+    work hours: no, work hours only", which a librarian reads as 9 to 5."""
+    program = school_program(engine, emulator)
+    work_hours_only_pair(engine, emulator, program)
+    clock.set(at_la(date(2025, 10, 1), 10))
+
+    for shown in (_home_tab(slack, emulator, LIBRARIAN), _status(slack, LIBRARIAN), _home_tab(slack, emulator, MENTOR)):
+        assert "Chat outside work hours (7:30 AM - 3:30 PM on weekdays): no, work hours only" in shown, shown

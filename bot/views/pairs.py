@@ -180,7 +180,7 @@ def parse_agreement(view: dict[str, Any]) -> tuple[int | None, Terms, dict[str, 
 
 def agreement_message(state: AgreementState) -> tuple[str, list[dict[str, Any]]]:
     """Posted in the pair's conversation after each proposal or acceptance."""
-    terms = _bullets(state.terms.sentences())
+    terms = _bullets(state.terms.sentences(WorkDay.of(state.pair.program).words))
     pairing_id = str(state.pair.pairing.id)
     if state.settled:
         text = f":handshake: *Agreement settled.* You're all set:\n{terms}\nI'll follow it from here."

@@ -22,6 +22,7 @@ from bot.services.catalog import LIBRARY_TYPES, MEETING_FORMATS, ROLES, speciali
 from bot.services.enrollment import LeaveResult, SubmitResult
 from bot.services.overview import Coordinating, EnrollmentCard, Meetings, Partnership, PersonOverview
 from bot.services.pairing import REMATCH_REASON_LIMIT, RematchRequest
+from bot.services.schedule import WorkDay
 from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, escape, fit_labels, render
 from bot.views.coordinating import coordinator_blocks
 from bot.views.ids import (
@@ -66,14 +67,15 @@ def _card_text(card: EnrollmentCard) -> str:
         if p.meetings is not None and p.partner_id
     ]
     # What each pair settled, so "is she on call during the day?" has an answer without scrolling the DM.
-    lines += [_agreed_words(p) for p in card.partnerships if p.agreed is not None and p.partner_id]
+    work_hours = WorkDay.of(card.program).words
+    lines += [_agreed_words(p, work_hours) for p in card.partnerships if p.agreed is not None and p.partner_id]
     return clip("\n".join(lines))
 
 
-def _agreed_words(partnership: Partnership) -> str:
+def _agreed_words(partnership: Partnership, work_hours: str) -> str:
     """ "Agreed with @Marisol: Meet: every two weeks · Mentor on call during work hours: yes · ..." """
     assert partnership.agreed is not None
-    text = f"_Agreed with <@{partnership.partner_id}>:_ " + " · ".join(partnership.agreed.sentences())
+    text = f"_Agreed with <@{partnership.partner_id}>:_ " + " · ".join(partnership.agreed.sentences(work_hours))
     if partnership.change_pending:
         text += " (a change is waiting to be accepted; these terms hold until then)"
     return text
