@@ -3,20 +3,23 @@
 1. A match preview run while applications were open marked the mentees it left out "Waitlisted" on their own
    status and Home tab, although the round was not decided; the coordinator's figures did not say it either.
 2. The Home tab's agreed terms said "Chat outside work hours: no" without the hours, which a program sets.
+3. A pair past its agreement date, asked to meet all the same, had no "met this month" line on the Home tab.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.clock import FixedClock
+from bot.runtime import Runtime
 from storage.engine import session_scope
 from storage.models import Enrollment, EnrollmentStatus
 from tests.conftest import ADMIN_ID
+from tests.factories import ticks_at
 from tests.slack_driver import SlackDriver
 from tests.slack_emulator import SlackEmulator
 from tests.test_coordinator_review import (
@@ -26,9 +29,12 @@ from tests.test_coordinator_review import (
     _apply,
     _approve_all,
     _everyone_applies,
+    _mentor_of,
+    _pairings,
     _summary,
     statewide,  # noqa: F401  (a fixture)
 )
+from tests.test_scheduler import log_meeting
 from tests.test_school_librarian_review import _home_tab, _status
 from tests.test_work_day_journeys import LIBRARIAN, MENTOR, at_la, school_program, work_hours_only_pair
 
@@ -92,3 +98,29 @@ def test_the_agreed_terms_on_home_and_status_name_the_programs_work_hours(
 
     for shown in (_home_tab(slack, emulator, LIBRARIAN), _status(slack, LIBRARIAN), _home_tab(slack, emulator, MENTOR)):
         assert "Chat outside work hours (7:30 AM - 3:30 PM on weekdays): no, work hours only" in shown, shown
+
+
+# -- 3. a pair asked to meet before settling its agreement sees whether it met --------------------------------------
+@pytest.mark.usefixtures("statewide")
+async def test_a_pair_past_its_agreement_date_sees_on_home_whether_it_met_this_month(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Brooks and Garcia let their Mar 1 agreement date pass: the schedule asks them to meet monthly all the
+    same, nudges them and counts them as quiet. Their Home tab showed no meeting line at all, while a settled
+    pair's said "met this month" or "not met yet": Garcia could not see that her March meeting counted."""
+    _everyone_applies(slack, emulator)
+    clock.set(AFTER_THE_DEADLINE)
+    _admin_answer(slack, emulator, "match preview")
+    _approve_all(slack, emulator)
+    await ticks_at(runtime, clock, AFTER_THE_DEADLINE)  # the introductions
+    [pairing_id] = [p.id for p in _pairings(engine) if _mentor_of(engine, p) == "U0MBROOKS"]
+    assert pairing_id is not None
+
+    clock.set(datetime(2025, 3, 17, 17, 5, tzinfo=UTC))
+    home = _home_tab(slack, emulator, "U0EGARCIA")
+    assert "<@U0MBROOKS>: not met yet" in home, home
+    log_meeting(engine, pairing_id, date(2025, 3, 12), "U0EGARCIA")
+    for shown in (_home_tab(slack, emulator, "U0EGARCIA"), _status(slack, "U0MBROOKS")):
+        assert "<@U0EGARCIA>: met this month (last on Mar 12, 2025)" in shown or (
+            "<@U0MBROOKS>: met this month (last on Mar 12, 2025)" in shown
+        ), shown

@@ -17,7 +17,7 @@ from bot.services import programs as program_rules
 from bot.services.agreements import Terms, agreed_terms, is_settled, settled_cadence
 from bot.services.catalog import CADENCES, cadence_stretch
 from bot.services.checkins import ended_before_intro
-from bot.services.schedule import agreement_due_on, met_this_period
+from bot.services.schedule import agreement_due_on, expected_to_meet, met_this_period
 from storage import queries
 from storage.models import (
     LIVE_PAIRING_STATUSES,
@@ -54,7 +54,8 @@ class Partnership:
     pairing: Pairing
     partner_id: str | None
     partner: Person | None
-    meetings: Meetings | None = None  # only for a pair that is running now (active, within the program's dates)
+    # Only for a pair asked to meet now (active, or past its agreement date), within the program's dates.
+    meetings: Meetings | None = None
     # The terms the pair settled and the bot follows (how often, on call, after hours, boundaries), shown back
     # so neither has to scroll their DM for them; None until both accepted some, and once the pairing is over.
     agreed: Terms | None = None
@@ -275,8 +276,9 @@ def _partnerships(
 def _meetings(
     session: Session, program: Program, pairing: Pairing, agreement: Agreement | None, today: date
 ) -> Meetings | None:
-    """This period's meetings of a running pair, by the cadence it agreed (the check-in rule the nudges use)."""
-    if pairing.status != PairingStatus.ACTIVE or not program.starts_on <= today <= program.ends_on:
+    """This period's meetings of a pair asked to meet, by the cadence it agreed (the check-in rule the nudges
+    use): a pair that let its agreement date pass is asked too, at the program's cadence."""
+    if not expected_to_meet(program, pairing, today) or not program.starts_on <= today <= program.ends_on:
         return None
     met_days = [c.met_on for c in queries.checkins_for_pairing(session, pairing.id)]  # type: ignore[arg-type]
     cadence = settled_cadence(agreement, program.default_cadence)
