@@ -236,7 +236,7 @@ def intake_confirmation(result: SubmitResult) -> tuple[str, list[dict[str, Any]]
     role = ROLES.get(enrollment.role, enrollment.role).lower()
     summary = [
         f"{verb}: you're a *{role}* in *{escape(result.program.name)}*.",
-        f"• Library: {LIBRARY_TYPES.get(enrollment.library_type, enrollment.library_type)}, {enrollment.organization}",
+        f"• Library: {LIBRARY_TYPES.get(enrollment.library_type, enrollment.library_type)}, {escape(enrollment.organization)}",
         f"• Specializations: {', '.join(specialization_label(s) for s in enrollment.specializations)}",
         f"• Experience: {years_in_kind(enrollment.years_experience, enrollment.library_type)}",
         f"• Meeting format: {MEETING_FORMATS.get(enrollment.meeting_format, enrollment.meeting_format)}",
