@@ -180,7 +180,7 @@ def test_capacity_hint_names_the_default_of_the_program_the_mentor_joins(
 
 # -- "people not to be paired with" stays private ------------------------------------------------------------
 def test_a_waitlisted_mentee_is_not_told_that_a_mentor_declined_them(
-    slack: SlackDriver, emulator: SlackEmulator, engine: Engine
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock
 ) -> None:
     """A mentee waitlisted because a mentor listed them under "rather not be paired with" (a list only the
     coordinators' matching sees) is told only that they are waiting."""
@@ -193,6 +193,7 @@ def test_a_waitlisted_mentee_is_not_told_that_a_mentor_declined_them(
         capacity="2", organization="Valley USD", not_with=["U0MENTEE1"],
     )  # fmt: skip
     join(slack, emulator, "U0MENTEE1", "join mentee")
+    clock.advance(days=40)  # Feb 24: applications closed, so the waitlist is final
     preview_message(slack, emulator)
     mentee = next(e for e in rows(engine, Enrollment) if e.person_id == "U0MENTEE1")
     assert mentee.status == "waitlisted"

@@ -107,7 +107,7 @@ async def test_the_home_tab_and_status_show_back_what_the_pair_agreed(
     for shown in (_home_tab(slack, emulator, LIBRARIAN), _status(slack, LIBRARIAN), _home_tab(slack, emulator, MENTOR)):
         assert "every two weeks" in shown, shown
         assert "Mentor on call during work hours: yes" in shown, shown
-        assert "Chat outside work hours: no, work hours only" in shown, shown
+        assert "Chat outside work hours (9 AM - 5 PM on weekdays): no, work hours only" in shown, shown
         assert "Professional library topics only" in shown, shown
 
 

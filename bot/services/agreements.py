@@ -68,11 +68,14 @@ class Terms:
         text = f"{self.cadence}|{self.mentor_on_call}|{self.after_hours_ok}|{self.boundaries}|{self.first_meeting_on}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    def sentences(self) -> list[str]:
+    def sentences(self, work_hours: str = "") -> list[str]:
+        """The terms in words; `work_hours` ("7:30 AM - 3:30 PM") names the program's own work day, which a
+        school's differs from the 9 to 5 people assume."""
+        hours = f" ({work_hours} on weekdays)" if work_hours else ""
         return [
             f"Meet: {CADENCES.get(self.cadence, self.cadence).lower()}",
             "Mentor on call during work hours: " + ("yes" if self.mentor_on_call else "no"),
-            "Chat outside work hours: " + ("fine" if self.after_hours_ok else "no, work hours only"),
+            f"Chat outside work hours{hours}: " + ("fine" if self.after_hours_ok else "no, work hours only"),
             f"Boundaries: {BOUNDARIES.get(self.boundaries, self.boundaries)}",
         ] + ([f"First meeting: {self.first_meeting_on:%b %-d, %Y}"] if self.first_meeting_on else [])
 

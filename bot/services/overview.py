@@ -17,7 +17,7 @@ from bot.services import programs as program_rules
 from bot.services.agreements import Terms, agreed_terms, is_settled, settled_cadence
 from bot.services.catalog import CADENCES, cadence_stretch
 from bot.services.checkins import ended_before_intro
-from bot.services.schedule import agreement_due_on, met_this_period
+from bot.services.schedule import agreement_due_on, expected_to_meet, met_this_period
 from storage import queries
 from storage.models import (
     LIVE_PAIRING_STATUSES,
@@ -54,7 +54,8 @@ class Partnership:
     pairing: Pairing
     partner_id: str | None
     partner: Person | None
-    meetings: Meetings | None = None  # only for a pair that is running now (active, within the program's dates)
+    # Only for a pair asked to meet now (active, or past its agreement date), within the program's dates.
+    meetings: Meetings | None = None
     # The terms the pair settled and the bot follows (how often, on call, after hours, boundaries), shown back
     # so neither has to scroll their DM for them; None until both accepted some, and once the pairing is over.
     agreed: Terms | None = None
@@ -72,6 +73,16 @@ class EnrollmentCard:
     # An approved match the program's end dropped before its intro went out: the two were never introduced, so
     # the partner is not shown, only that the program ended first.
     ended_before_intro: bool = False
+    # Applications are still open: a waitlisting by an early preview is a draft, not yet this person's status.
+    waitlist_draft: bool = False
+
+    @property
+    def status(self) -> str:
+        """The enrollment's status as its person should read it: left out of a preview run before the deadline,
+        she has applied and waits for the matching, which happens after applications close."""
+        if self.waitlist_draft and self.enrollment.status == EnrollmentStatus.WAITLISTED:
+            return EnrollmentStatus.APPLIED
+        return self.enrollment.status
 
     @property
     def paused(self) -> bool:
@@ -131,6 +142,7 @@ def person_overview(session: Session, user_id: str, now: datetime) -> PersonOver
                 partnerships=partnerships,
                 program_ended=program_rules.has_ended(program, now),
                 ended_before_intro=dropped,
+                waitlist_draft=not program_rules.waitlist_is_final(program, today),
             )
         )
     open_ids = {p.id for p in unclosed if program_rules.accepting_applications(p, now)}
@@ -264,8 +276,9 @@ def _partnerships(
 def _meetings(
     session: Session, program: Program, pairing: Pairing, agreement: Agreement | None, today: date
 ) -> Meetings | None:
-    """This period's meetings of a running pair, by the cadence it agreed (the check-in rule the nudges use)."""
-    if pairing.status != PairingStatus.ACTIVE or not program.starts_on <= today <= program.ends_on:
+    """This period's meetings of a pair asked to meet, by the cadence it agreed (the check-in rule the nudges
+    use): a pair that let its agreement date pass is asked too, at the program's cadence."""
+    if not expected_to_meet(program, pairing, today) or not program.starts_on <= today <= program.ends_on:
         return None
     met_days = [c.met_on for c in queries.checkins_for_pairing(session, pairing.id)]  # type: ignore[arg-type]
     cadence = settled_cadence(agreement, program.default_cadence)
@@ -301,7 +314,7 @@ def next_step(
         return "Paused: no matching and no reminders. Type `/mentor resume` when you're ready."
     live = [p for p in partnerships if p.pairing.status in LIVE_PAIRING_STATUSES]
     if not live:
-        if enrollment.status == EnrollmentStatus.WAITLISTED:
+        if enrollment.status == EnrollmentStatus.WAITLISTED and program_rules.waitlist_is_final(program, today):
             # The reason is written for coordinators ("1 asked not to mentor them"): not for the mentee's eyes.
             return "On the waitlist: no mentor is free for you yet. You'll hear from me as soon as a match is possible."
         if today <= program.applications_close:

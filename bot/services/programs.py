@@ -469,6 +469,12 @@ def accepting_applications(program: Program, now: datetime) -> bool:
     return (opens is None or now >= opens) and now < applications_deadline(program) and program.closed_at is None
 
 
+def waitlist_is_final(program: Program, today: date) -> bool:
+    """Whether a mentee a preview left out is on the waitlist yet: not while applications are open (`today` in
+    the program's zone), when a mentor who applies later may take her and the next preview decides afresh."""
+    return today > program.applications_close
+
+
 def has_ended(program: Program, now: datetime) -> bool:
     """Closed by the sweep, or past its last day in its own time zone (the sweep may not have run yet)."""
     return program.closed_at is not None or now.astimezone(program_zone(program)).date() > program.ends_on

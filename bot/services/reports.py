@@ -96,6 +96,9 @@ class ProgramSummary:
     # Set once the program's run is over: its figures are final, and there is no "this month" or days left.
     ended_on: date | None = None
     survey: SurveyResults | None = None
+    # While applications are open (until this day) a preview's waitlist is a draft: those it left out are told
+    # that matching happens after the deadline, and the coordinator reads the waitlist as not final.
+    waitlist_draft_until: date | None = None
 
     @property
     def this_month(self) -> MonthRate | None:
@@ -135,6 +138,7 @@ class ProgramSummary:
             "checkins": self.checkins,
             "ended_on": self.ended_on.isoformat() if self.ended_on else None,
             "survey": asdict(self.survey) if self.survey else None,
+            "waitlist_draft_until": self.waitlist_draft_until.isoformat() if self.waitlist_draft_until else None,
         }
 
     @classmethod
@@ -165,6 +169,8 @@ class ProgramSummary:
         # Digests queued before these were added hold neither.
         summary.ended_on = date.fromisoformat(data["ended_on"]) if data.get("ended_on") else None
         summary.survey = SurveyResults(**data["survey"]) if data.get("survey") else None
+        draft_until = data.get("waitlist_draft_until")  # absent from older digests
+        summary.waitlist_draft_until = date.fromisoformat(draft_until) if draft_until else None
         return summary
 
 
@@ -265,6 +271,8 @@ def summarize(session: Session, program: Program, now: datetime) -> ProgramSumma
         summary.participants[e.role][e.status] += 1
     pairings = queries.pairings_in_program(session, program.id)  # type: ignore[arg-type]
     summary.waitlist_by_specialization = shortages(enrollments, pairings)
+    if not program_rules.waitlist_is_final(program, today):
+        summary.waitlist_draft_until = program.applications_close
     summary.pairings = dict(Counter(p.status for p in pairings))
     summary.proposals_awaiting_approval = sum(1 for p in pairings if p.is_draft())
     pending = [p for p in pairings if p.status == PairingStatus.INTRODUCED]

@@ -363,6 +363,16 @@ def pair_excusals(
     return spans
 
 
+def expected_to_meet(program: Program, pairing: Pairing, today: date) -> bool:
+    """Whether the pair is asked to meet (nudged, asked "Did you meet?", flagged at risk, shown whether it met):
+    once it settled its agreement, or once the date for settling it has passed without one, at the program's
+    default cadence (a pair that never settles still has the program's "meet at least monthly", and must not go
+    quiet unseen)."""
+    if pairing.status == PairingStatus.ACTIVE:
+        return True
+    return pairing.status == PairingStatus.INTRODUCED and today > agreement_due_on(program, pairing)
+
+
 def agreement_due_on(program: Program, pairing: Pairing) -> date:
     """The day this pair's agreement is due: the program's date, or a week after the pair was introduced if
     that is later (a pair matched after the program's date must not be told a day already past, nor count
@@ -446,12 +456,7 @@ class PairContext:
         return agreement_due_on(self.program, self.pairing)
 
     def expected_to_meet(self, today: date) -> bool:
-        """Whether the pair is asked to meet (nudged, asked "Did you meet?", flagged at risk): once it settled its
-        agreement, or once the date for settling it has passed without one, at the program's default cadence (a
-        pair that never settles still has the program's "meet at least monthly", and must not go quiet unseen)."""
-        if self.pairing.status == PairingStatus.ACTIVE:
-            return True
-        return self.pairing.status == PairingStatus.INTRODUCED and today > self.agreement_due
+        return expected_to_meet(self.program, self.pairing, today)
 
     def excusals(self) -> list[list[str]]:
         return pair_excusals(
@@ -961,7 +966,7 @@ class Planner:
         """Each mentee the matching left waiting hears it once, when the round is over: the deadline passed and
         the coordinators approved pairs and decided every proposal. Until then the waitlist is a draft (a
         preview run early marks people waitlisted who a later one may match), and after it nothing told them."""
-        deadline_passed = today > program.applications_close
+        deadline_passed = program_rules.waitlist_is_final(program, today)
         decided = bool(contexts) and not any(c.pairing.is_draft() for c in contexts)
         if not (deadline_passed and decided):
             return

@@ -46,8 +46,11 @@ def _program_text(shown: CoordinatedProgram) -> str:
         if program.applications_open
         else f"Applications close {_day(program.applications_close)}"
     )
+    waitlist = f"{plural(shown.waitlisted_mentees, 'mentee')} on the waitlist"
+    if shown.waitlisted_mentees and summary.waitlist_draft_until:  # an early preview's: not final, nor told so
+        waitlist += f" (not final until applications close on {_day(summary.waitlist_draft_until)})"
     waiting = [
-        f"{plural(shown.waitlisted_mentees, 'mentee')} on the waitlist",
+        waitlist,
         f"{plural(shown.applications_unmatched, 'application')} not matched yet",
         f"{plural(summary.proposals_awaiting_approval, 'proposal')} awaiting approval",
     ]

@@ -180,7 +180,7 @@ def parse_agreement(view: dict[str, Any]) -> tuple[int | None, Terms, dict[str, 
 
 def agreement_message(state: AgreementState) -> tuple[str, list[dict[str, Any]]]:
     """Posted in the pair's conversation after each proposal or acceptance."""
-    terms = _bullets(state.terms.sentences())
+    terms = _bullets(state.terms.sentences(WorkDay.of(state.pair.program).words))
     pairing_id = str(state.pair.pairing.id)
     if state.settled:
         text = f":handshake: *Agreement settled.* You're all set:\n{terms}\nI'll follow it from here."
@@ -363,7 +363,8 @@ def parse_checkin(view: dict[str, Any]) -> tuple[int | None, CheckInAnswers, dic
 def checkin_message(logged: Logged) -> tuple[str, list[dict[str, Any]]]:
     """Told to the pair: what was logged, never the private note (it stays in the record for the two)."""
     c = logged.checkin
-    topics = ", ".join(specializations().get(t, t) for t in c.topics) or "no topics noted"
+    # "Other topics" is typed: escaped, so the pair's conversation shows it and no `<!channel>` pings.
+    topics = ", ".join(escape(specializations().get(t, t)) for t in c.topics) or "no topics noted"
     text = (
         f":white_check_mark: <@{c.logged_by}> logged your meeting on {c.met_on:%b %-d} "
         f"({c.duration_minutes} min, {MEETING_FORMATS.get(c.format, c.format).lower()}): {topics}."
@@ -433,7 +434,7 @@ def checkins_list_text(pair: PairView, checkins: list[Any]) -> str:
     for c in checkins:
         line = f"• {c.met_on:%b %-d}: {c.duration_minutes} min"
         if c.private_note:
-            line += f"\n   _Note:_ {c.private_note[:500]}"
+            line += f"\n   _Note:_ {escape(c.private_note[:500])}"  # as typed, no mention or link
         lines.append(line)
     return clip("\n".join(lines))
 

@@ -22,6 +22,7 @@ from bot.services.catalog import LIBRARY_TYPES, MEETING_FORMATS, ROLES, speciali
 from bot.services.enrollment import LeaveResult, SubmitResult
 from bot.services.overview import Coordinating, EnrollmentCard, Meetings, Partnership, PersonOverview
 from bot.services.pairing import REMATCH_REASON_LIMIT, RematchRequest
+from bot.services.schedule import WorkDay
 from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, escape, fit_labels, render
 from bot.views.coordinating import coordinator_blocks
 from bot.views.ids import (
@@ -52,7 +53,7 @@ REHEARSAL_BANNER = ":test_tube: *REHEARSAL*: the program clock is simulated; mes
 def _card_text(card: EnrollmentCard) -> str:
     role = ROLES.get(card.enrollment.role, card.enrollment.role)
     # Once the program is over, "Matched" would read as a pairing still running.
-    status = PROGRAM_ENDED if card.program_ended else STATUS_WORDS.get(card.enrollment.status, card.enrollment.status)
+    status = PROGRAM_ENDED if card.program_ended else STATUS_WORDS.get(card.status, card.status)
     lines = [f"*{escape(card.program.name)}*: {role} · {status}"]
     if partners := card.partner_ids:
         who = "Your mentee" if card.enrollment.role == "mentor" else "Your mentor"
@@ -66,14 +67,15 @@ def _card_text(card: EnrollmentCard) -> str:
         if p.meetings is not None and p.partner_id
     ]
     # What each pair settled, so "is she on call during the day?" has an answer without scrolling the DM.
-    lines += [_agreed_words(p) for p in card.partnerships if p.agreed is not None and p.partner_id]
+    work_hours = WorkDay.of(card.program).words
+    lines += [_agreed_words(p, work_hours) for p in card.partnerships if p.agreed is not None and p.partner_id]
     return clip("\n".join(lines))
 
 
-def _agreed_words(partnership: Partnership) -> str:
+def _agreed_words(partnership: Partnership, work_hours: str) -> str:
     """ "Agreed with @Marisol: Meet: every two weeks · Mentor on call during work hours: yes · ..." """
     assert partnership.agreed is not None
-    text = f"_Agreed with <@{partnership.partner_id}>:_ " + " · ".join(partnership.agreed.sentences())
+    text = f"_Agreed with <@{partnership.partner_id}>:_ " + " · ".join(partnership.agreed.sentences(work_hours))
     if partnership.change_pending:
         text += " (a change is waiting to be accepted; these terms hold until then)"
     return text
@@ -234,7 +236,7 @@ def intake_confirmation(result: SubmitResult) -> tuple[str, list[dict[str, Any]]
     role = ROLES.get(enrollment.role, enrollment.role).lower()
     summary = [
         f"{verb}: you're a *{role}* in *{escape(result.program.name)}*.",
-        f"• Library: {LIBRARY_TYPES.get(enrollment.library_type, enrollment.library_type)}, {enrollment.organization}",
+        f"• Library: {LIBRARY_TYPES.get(enrollment.library_type, enrollment.library_type)}, {escape(enrollment.organization)}",
         f"• Specializations: {', '.join(specialization_label(s) for s in enrollment.specializations)}",
         f"• Experience: {years_in_kind(enrollment.years_experience, enrollment.library_type)}",
         f"• Meeting format: {MEETING_FORMATS.get(enrollment.meeting_format, enrollment.meeting_format)}",

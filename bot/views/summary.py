@@ -91,6 +91,8 @@ def summary_blocks(summary: ProgramSummary, *, rehearsal: bool = False) -> list[
     # A mentee seeking two specializations is on two lines: the heading says how many people are waiting.
     waiting = mentees.get("waitlisted", 0)
     heading = f"*Waitlist*: {plural(waiting, 'mentee')} waiting, by specialization" if waiting else "*Waitlist*"
+    if waiting and summary.waitlist_draft_until:  # they were told matching happens after the deadline
+        heading += f" (not final until applications close on {summary.waitlist_draft_until:%b %-d, %Y})"
     empty = "None of them named a specialization." if waiting else "Nobody is waiting."
     if summary.ended_on:
         heading = (
