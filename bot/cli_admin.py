@@ -19,19 +19,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from bot.config import Settings, load_settings
+from slack_sdk.errors import SlackApiError
+
+from bot.config import Settings, load_settings, refused_by_slack
 from bot.mrkdwn import unescape
 from bot.services import enrollment as enrollment_service
 from bot.services import programs as program_service
 from bot.services.catalog import specializations
 from bot.services.enrollment import IntakeAnswers, SlackProfile
 from bot.services.schedule import WorkDay
-from bot.slack_gateway import RateLimited, SlackGateway, SlackUnavailable
+from bot.slack_gateway import (
+    TOKEN_ERRORS,
+    TOKEN_OR_PERSON_ERRORS,
+    RateLimited,
+    SlackGateway,
+    SlackUnavailable,
+    TokenRefused,
+    slack_error_code,
+)
 from bot.views.common import admin_channel_problem, on_the_command_line, plural
 from storage import queries
 from storage.engine import make_engine, session_scope
 
 if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
     from sqlalchemy.engine import Engine
 
 
@@ -545,6 +556,12 @@ def _read_rows(path: Path, reader: csv.DictReader[str]) -> tuple[list[ImportRow]
     rows, problems = [], []
     for raw in reader:
         line = reader.line_num
+        if raw.get(None):  # DictReader files values past the header under None: an unquoted comma shifted the row
+            problems.append(
+                f"line {line}: {len(header) + len(raw[None])} values for {len(header)} columns: put a value that "
+                'holds a comma in double quotes ("U0A,U0B"), or separate list items with ;'
+            )
+            continue
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
         specs, unknown = _specialization_ids(row.get("specializations", ""))
         if unknown:
@@ -583,9 +600,24 @@ async def _find_with_retries(gateway: SlackGateway, value: str) -> SlackProfile 
     for delay in SLACK_RETRY_DELAYS:
         try:
             return await gateway.find_person(value)
+        except TokenRefused:
+            raise
         except SlackUnavailable as error:
             await asyncio.sleep(error.retry_after if isinstance(error, RateLimited) else delay)
     return await gateway.find_person(value)
+
+
+async def _stop_if_token_refused(client: AsyncWebClient) -> None:
+    """A mistyped or revoked SLACK_BOT_TOKEN is the setting's fault, not Slack's: say so in one line, as
+    `shelfmate run` does, before asking about anyone. Slack not answering is left to the per-person retries."""
+    try:
+        await client.auth_test()
+    except SlackApiError as error:
+        code = slack_error_code(error)
+        if code in TOKEN_ERRORS | TOKEN_OR_PERSON_ERRORS:
+            raise refused_by_slack("SLACK_BOT_TOKEN", code) from None
+    except Exception:  # noqa: S110 - no answer either way: each person's lookup retries and reports it
+        pass
 
 
 async def _ask_slack(values: list[str]) -> Directory:
@@ -597,11 +629,15 @@ async def _ask_slack(values: list[str]) -> Directory:
     directory = Directory()
     failed_in_a_row = 0
     async with connection_pool() as pool:
-        gateway = SlackGateway(make_slack_client(settings, pool=pool))
+        client = make_slack_client(settings, pool=pool)
+        await _stop_if_token_refused(client)
+        gateway = SlackGateway(client)
         for value in values:
             try:
                 directory.profiles[value] = await _find_with_retries(gateway, value)
                 failed_in_a_row = 0
+            except TokenRefused as refused:  # the setting is wrong, not Slack: no retry will help
+                raise refused_by_slack("SLACK_BOT_TOKEN", refused.error) from None
             except SlackUnavailable as error:
                 directory.unanswered[value] = str(error)
                 failed_in_a_row += 1

@@ -256,6 +256,53 @@ def test_import_reads_comma_lists_of_specializations_without_breaking_labels_tha
     }
 
 
+def test_import_with_a_refused_bot_token_stops_at_once_with_one_line_naming_it(
+    tmp_path: Path, engine: Engine, emulator: SlackEmulator, database_url: str
+) -> None:
+    """A mistyped or revoked token used to read as Slack being down ("did not answer for 3 people"), after
+    retries, under a log line telling the operator to restart Shelfmate."""
+    make_program(engine)
+    emulator.add_user("U0REFUSED1")
+    path = tmp_path / "applications.csv"
+    path.write_text(IMPORT_HEADER + "U0REFUSED1,mentee,public,Kern County Library,reference,1,\n", encoding="utf-8")
+    env = app_env(tmp_path, emulator, database_url) | {"SLACK_BOT_TOKEN": "xoxb-mistyped"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "import", str(path), "--program", "PLSEP Mentorship 2025"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("shelfmate: SLACK_BOT_TOKEN was refused by Slack (invalid_auth)"), line
+    assert "xoxb-mistyped" not in line
+    assert _enrolled(engine) == {}
+
+
+def test_import_refuses_a_row_with_more_values_than_the_header_has_columns(
+    operator_shell: Path, engine: Engine, emulator: SlackEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unquoted comma shifts the row: in the last column (not_with, where the README allows commas) the
+    values past the header were dropped without a word, so a person could be paired with someone they named."""
+    make_program(engine)
+    for user in ("U0EXTRA001", "U0EXTRA002", "U0AVOID001", "U0AVOID002"):
+        emulator.add_user(user)
+    code = _import(
+        operator_shell,
+        "U0EXTRA001,mentee,public,Kern County Library,reference,1,U0AVOID001,U0AVOID002\n"
+        'U0EXTRA002,mentee,public,Kern County Library,reference,1,"U0AVOID001,U0AVOID002"\n',
+    )
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert (
+        "line 2: 8 values for 7 columns: put a value that holds a comma in double quotes "
+        '("U0A,U0B"), or separate list items with ;'
+    ) in out
+    assert set(_enrolled(engine)) == {"U0EXTRA002"}
+
+
 # -- shelfmate run: what start-up asks Slack about the tokens, and stopping while it waits ------------------
 
 
@@ -279,7 +326,7 @@ async def test_start_up_names_a_refused_token_and_starts_anyway_when_slack_only_
 
     await _check_tokens_at(emulator)  # the emulator takes its own token
     with pytest.raises(ConfigError) as refused:
-        await _check_tokens_at(emulator, SLACK_BOT_TOKEN="xoxb-your-bot-token")
+        await _check_tokens_at(emulator, SLACK_BOT_TOKEN="xoxb-revoked-token")
     assert str(refused.value).startswith("SLACK_BOT_TOKEN was refused by Slack (invalid_auth)")
     # Slack down is not a wrong token: a warning, and start-up goes on.
     emulator.fail("auth.test", status=503, times=None)
