@@ -607,9 +607,10 @@ async def _find_with_retries(gateway: SlackGateway, value: str) -> SlackProfile 
     return await gateway.find_person(value)
 
 
-async def _stop_if_token_refused(client: AsyncWebClient) -> None:
+async def stop_if_token_refused(client: AsyncWebClient) -> None:
     """A mistyped or revoked SLACK_BOT_TOKEN is the setting's fault, not Slack's: say so in one line, as
-    `shelfmate run` does, before asking about anyone. Slack not answering is left to the per-person retries."""
+    `shelfmate run` does, before import or sweep asks Slack anything. Slack not answering is left to their
+    own retries."""
     try:
         await client.auth_test()
     except SlackApiError as error:
@@ -630,7 +631,7 @@ async def _ask_slack(values: list[str]) -> Directory:
     failed_in_a_row = 0
     async with connection_pool() as pool:
         client = make_slack_client(settings, pool=pool)
-        await _stop_if_token_refused(client)
+        await stop_if_token_refused(client)
         gateway = SlackGateway(client)
         for value in values:
             try:
