@@ -367,6 +367,9 @@ def _print_admin_channel_note(program_name: str, channel: str) -> None:
         return
     try:
         problem = asyncio.run(_admin_channel_problem(settings, channel))
+    except TokenRefused as refused:
+        print(f"{unchecked}: Slack refused SLACK_BOT_TOKEN ({refused.error}); check it. {invite}")
+        return
     except SlackUnavailable as error:
         print(f"{unchecked}: Slack did not answer ({error}). {invite}")
         return
@@ -379,7 +382,11 @@ async def _admin_channel_problem(settings: Settings, channel: str) -> str | None
     from bot.slack_client import connection_pool, make_slack_client
 
     async with connection_pool() as pool:
-        return await SlackGateway(make_slack_client(settings, pool=pool)).channel_post_problem(channel)
+        client = make_slack_client(settings, pool=pool)
+        refused = await token_refusal(client)
+        if refused is not None:
+            raise TokenRefused(refused)
+        return await SlackGateway(client).channel_post_problem(channel)
 
 
 def admin_channel_warning(program_name: str, channel: str, problem: str) -> str:
@@ -607,18 +614,25 @@ async def _find_with_retries(gateway: SlackGateway, value: str) -> SlackProfile 
     return await gateway.find_person(value)
 
 
-async def stop_if_token_refused(client: AsyncWebClient) -> None:
-    """A mistyped or revoked SLACK_BOT_TOKEN is the setting's fault, not Slack's: say so in one line, as
-    `shelfmate run` does, before import or sweep asks Slack anything. Slack not answering is left to their
-    own retries."""
+async def token_refusal(client: AsyncWebClient) -> str | None:
+    """Slack's error when it refuses SLACK_BOT_TOKEN itself (auth.test), else None; None too when Slack does
+    not answer, which callers leave to their own retries."""
     try:
         await client.auth_test()
     except SlackApiError as error:
         code = slack_error_code(error)
-        if code in TOKEN_ERRORS | TOKEN_OR_PERSON_ERRORS:
-            raise refused_by_slack("SLACK_BOT_TOKEN", code) from None
-    except Exception:  # noqa: S110 - no answer either way: each person's lookup retries and reports it
-        pass
+        return code if code in TOKEN_ERRORS | TOKEN_OR_PERSON_ERRORS else None
+    except Exception:  # no answer either way
+        return None
+    return None
+
+
+async def stop_if_token_refused(client: AsyncWebClient) -> None:
+    """A mistyped or revoked SLACK_BOT_TOKEN is the setting's fault, not Slack's: say so in one line, as
+    `shelfmate run` does, before import or sweep asks Slack anything."""
+    refused = await token_refusal(client)
+    if refused is not None:
+        raise refused_by_slack("SLACK_BOT_TOKEN", refused)
 
 
 async def _ask_slack(values: list[str]) -> Directory:

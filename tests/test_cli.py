@@ -512,6 +512,25 @@ def test_program_create_says_the_admin_channel_could_not_be_checked_when_slack_i
     assert _admin_channel(engine, "PLSEP 2026") == "C0OTHER001"
 
 
+def test_program_edit_with_a_refused_bot_token_says_slack_refused_it_not_that_slack_did_not_answer(
+    operator_shell: Path,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The note read "Slack did not answer (Slack refused the bot token ...)" under a log line telling the
+    operator to restart Shelfmate, which was not running."""
+    make_program(engine)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-revoked-token")
+    assert main(["program", "edit", "PLSEP Mentorship 2025", "--admin-channel", "C0OTHER001"]) == 0
+    out = capsys.readouterr().out
+    assert "could not check" in out and "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in out, out
+    assert "did not answer" not in out, out
+    assert not [r for r in caplog.records if "restart Shelfmate" in r.getMessage()]
+    assert _admin_channel(engine, "PLSEP Mentorship 2025") == "C0OTHER001"
+
+
 def test_program_list_counts_one_mentor_and_one_mentee_in_the_singular(
     operator_shell: Path, engine: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
