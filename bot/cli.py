@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -32,6 +33,7 @@ SWITCH_INTERVAL_SECONDS = 0.0005
 DRAIN_SECONDS = 8.0
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a tool the pipe stopped
 # How long start-up waits for Slack to answer its token checks before starting anyway: the client's own
 # timeout and retries could take half a minute against a host that drops packets.
 TOKEN_CHECK_SECONDS = 15.0
@@ -277,12 +279,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # here, where a reader that stopped early is caught, not at exit
+        return code
     except (ConfigError, CliError, CommandFailed) as error:
         print(f"shelfmate: {error}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader (`| head`) stopped reading: nothing of ours failed. Output goes nowhere from here on,
+        # so that the flush at exit does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

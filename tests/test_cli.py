@@ -531,6 +531,28 @@ def test_program_edit_with_a_refused_bot_token_says_slack_refused_it_not_that_sl
     assert _admin_channel(engine, "PLSEP Mentorship 2025") == "C0OTHER001"
 
 
+def test_output_piped_to_a_reader_that_stops_early_ends_without_a_traceback(
+    tmp_path: Path, engine: Engine, database_url: str
+) -> None:
+    """`shelfmate program list | head -1` or `shelfmate export participants | head` printed a BrokenPipeError
+    traceback once the reader had what it wanted."""
+    make_program(engine)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "program", "list"],
+        cwd=tmp_path,
+        env=shelfmate_env(tmp_path, DATABASE_URL=database_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before anything is written
+    errors = process.stderr.read()
+    process.wait(timeout=60)
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
+    assert errors == ""
+
+
 def test_program_list_counts_one_mentor_and_one_mentee_in_the_singular(
     operator_shell: Path, engine: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
