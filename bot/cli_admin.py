@@ -820,6 +820,15 @@ def _write_export(handle: IO[bytes], out: str, content: bytes) -> None:
         raise CommandFailed(_cannot_write(Path(out), error)) from None
 
 
+def _for_the_terminal(message: str) -> str:
+    """The Slack command's advice about which program, in what an operator types instead."""
+    return (
+        message.replace("`/mentor-admin program create`.", "shelfmate program create --name ...")
+        .replace("add the name of the one you mean:", "add --program NAME:")
+        .replace("add the name:", "add --program NAME:")
+    )
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from bot.services import reports
 
@@ -830,7 +839,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 try:
                     program = program_service.resolve_program(session, args.program or "")
                 except program_service.ProgramInvalid as invalid:
-                    raise CommandFailed(unescape("; ".join(invalid.errors.values()))) from None
+                    raise CommandFailed(_for_the_terminal(unescape("; ".join(invalid.errors.values())))) from None
                 content = reports.export_csv(session, program, args.kind)
                 if handle is not None:  # written before the audit event, which rolls back if writing fails
                     _write_export(handle, args.out, content)

@@ -553,6 +553,21 @@ def test_output_piped_to_a_reader_that_stops_early_ends_without_a_traceback(
     assert errors == ""
 
 
+def test_export_without_a_program_name_says_what_to_type_in_the_terminal(
+    operator_shell: Path, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From a shell, "add the name" and "`/mentor-admin program create`" pointed at Slack, not at the option."""
+    assert main(["export", "hours"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == "shelfmate: there is no program yet: shelfmate program create --name ...", line
+    make_program(engine)
+    make_program(engine, name="PLSEP 2026")
+    assert main(["export", "hours"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("shelfmate: several programs are running; add --program NAME: "), line
+    assert "PLSEP 2026" in line and "`" not in line
+
+
 def test_program_list_counts_one_mentor_and_one_mentee_in_the_singular(
     operator_shell: Path, engine: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
