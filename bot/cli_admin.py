@@ -702,6 +702,26 @@ def _line_number(message: str) -> int:
     return int(message.split()[1].rstrip(":")) if message.startswith("line ") else 0
 
 
+# What a column that the Slack form fills from a menu takes in a file, for its "Choose ..." messages.
+CSV_CHOICES = {
+    "role": "mentor or mentee",
+    "library_type": "school, public, academic or special",
+    "grade_levels": "elementary, middle or high",
+    "meeting_format": "in_person, video, phone or any",
+}
+
+
+def _cell_problem(answers: IntakeAnswers, column: str, message: str) -> str:
+    """The form's message about `column`, with the value as the file has it, so the coordinator can find it."""
+    typed = getattr(answers, column, None)
+    shown = ";".join(typed) if isinstance(typed, list) else typed
+    if not shown:
+        return f"{column}: {message}"
+    if column in CSV_CHOICES:
+        return f"{column} {shown!r} is not {CSV_CHOICES[column]}"
+    return f"{column} {shown!r}: {message}"
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     rows, problems = read_import_file(args.file)
     engine = _engine()
@@ -730,7 +750,9 @@ def cmd_import(args: argparse.Namespace) -> int:
                 row.answers.program_id = program.id
                 errors = enrollment_service.validate_intake(row.answers, program, uid)
                 if errors:
-                    problems.append(f"line {row.line}: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
+                    problems.append(
+                        f"line {row.line}: " + "; ".join(_cell_problem(row.answers, k, v) for k, v in errors.items())
+                    )
                     continue
                 if (uid, row.answers.role) in seen:
                     problems.append(f"line {row.line}: {row.user} appears twice as {row.answers.role}")

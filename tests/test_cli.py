@@ -235,6 +235,21 @@ def test_import_stops_with_one_line_when_slack_is_down(
     assert _enrolled(engine) == {}
 
 
+def test_import_quotes_a_mistyped_choice_and_lists_the_values_the_column_takes(
+    operator_shell: Path, engine: Engine, emulator: SlackEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The form's "Choose the kind of library you work in." named neither the typo nor what to write."""
+    make_program(engine)
+    emulator.add_user("U0TYPO0001")
+    code = _import(operator_shell, "U0TYPO0001,Mentee,libary,Kern County Library,reference,x,\n")
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert (
+        "line 2: library_type 'libary' is not school, public, academic or special; "
+        "years_experience 'x': Enter a whole number of years from 0 to 60."
+    ) in out, out
+
+
 def test_import_reads_comma_lists_of_specializations_without_breaking_labels_that_hold_a_comma(
     operator_shell: Path, engine: Engine, emulator: SlackEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
