@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.cli_admin import CommandFailed
@@ -74,8 +75,20 @@ def _upgrade_database(settings: Settings) -> None:
     try:
         upgrade(settings.database_url)
     except OperationalError as error:
-        reason = " ".join(str(error.orig or error).split())  # drivers add hint lines; keep one line
+        reason = _missing_sqlite_folder(settings.database_url) or " ".join(str(error.orig or error).split())
         raise CliError(f"DATABASE_URL: cannot open the database ({reason})") from None
+
+
+def _missing_sqlite_folder(database_url: str) -> str | None:
+    """SQLite's "unable to open database file" reads like a permissions or corruption problem; most often the
+    file's folder is simply not there."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or not url.database:
+        return None
+    folder = Path(url.database).absolute().parent
+    return None if folder.is_dir() else f"there is no folder {folder}: create it, or name another"
 
 
 def _one_line(error: BaseException, settings: Settings) -> str:

@@ -103,6 +103,17 @@ def test_unreachable_database_is_one_line(tmp_path: Path, url: str) -> None:
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+def test_a_sqlite_file_in_a_folder_that_is_not_there_names_the_folder(tmp_path: Path) -> None:
+    """SQLite says only "unable to open database file", which reads like a permissions or a corruption problem."""
+    result = run_cli(["program", "list"], tmp_path, DATABASE_URL="sqlite:///data/shelfmate.db")
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line == (
+        f"shelfmate: DATABASE_URL: cannot open the database (there is no folder {tmp_path / 'data'}: create it, "
+        "or name another)"
+    ), line
+
+
 def test_db_upgrade_creates_every_table_with_wal(tmp_path: Path, database_url: str) -> None:
     url = database_url if database_url.startswith("postgresql") else f"sqlite:///{tmp_path}/fresh.db"
     result = run_cli(["db", "upgrade"], tmp_path, DATABASE_URL=url)
