@@ -12,6 +12,7 @@ import contextlib
 import csv
 import io
 import re
+import sys
 import textwrap
 import tomllib
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import make_url
 
 from bot.config import Settings, load_settings, refused_by_slack
 from bot.mrkdwn import unescape
@@ -284,11 +286,28 @@ def open_database(settings: Settings) -> Engine:
     """
     from bot import cli
 
+    new_file = _sqlite_file_not_there(settings.database_url)
     try:
         cli._upgrade_database(settings)
     except cli.CliError as error:
         raise CommandFailed(str(error)) from None
+    if new_file is not None:
+        print(
+            f"shelfmate: note: made a new, empty database {new_file}: run shelfmate from the folder that holds "
+            "your .env, or set DATABASE_URL to an absolute path",
+            file=sys.stderr,
+        )
     return make_engine(settings.database_url)
+
+
+def _sqlite_file_not_there(database_url: str) -> Path | None:
+    """The SQLite file `database_url` names when it does not exist yet: the default is relative to the working
+    folder, so a command run from elsewhere makes (and reads) a new, empty database."""
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or not url.database or url.database.startswith("file:"):
+        return None
+    path = Path(url.database).absolute()
+    return None if path.exists() else path
 
 
 def _engine() -> Engine:

@@ -114,6 +114,21 @@ def test_a_sqlite_file_in_a_folder_that_is_not_there_names_the_folder(tmp_path: 
     ), line
 
 
+def test_a_command_run_away_from_the_database_says_it_made_a_new_empty_one(tmp_path: Path) -> None:
+    """From another folder, the default sqlite:///shelfmate.db is another file: `program list` said "No programs
+    yet" about a database it had just made, and the coordinator believed the programs gone."""
+    result = run_cli(["program", "list"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("No programs yet")
+    [line] = result.stderr.strip().splitlines()
+    assert line == (
+        f"shelfmate: note: made a new, empty database {tmp_path / 'shelfmate.db'}: run shelfmate from the folder "
+        "that holds your .env, or set DATABASE_URL to an absolute path"
+    ), line
+    again = run_cli(["program", "list"], tmp_path)
+    assert again.stderr == ""
+
+
 def test_db_upgrade_creates_every_table_with_wal(tmp_path: Path, database_url: str) -> None:
     url = database_url if database_url.startswith("postgresql") else f"sqlite:///{tmp_path}/fresh.db"
     result = run_cli(["db", "upgrade"], tmp_path, DATABASE_URL=url)
