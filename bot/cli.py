@@ -10,9 +10,11 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.cli_admin import CommandFailed
@@ -32,6 +34,7 @@ SWITCH_INTERVAL_SECONDS = 0.0005
 DRAIN_SECONDS = 8.0
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a tool the pipe stopped
 # How long start-up waits for Slack to answer its token checks before starting anyway: the client's own
 # timeout and retries could take half a minute against a host that drops packets.
 TOKEN_CHECK_SECONDS = 15.0
@@ -72,8 +75,20 @@ def _upgrade_database(settings: Settings) -> None:
     try:
         upgrade(settings.database_url)
     except OperationalError as error:
-        reason = " ".join(str(error.orig or error).split())  # drivers add hint lines; keep one line
+        reason = _missing_sqlite_folder(settings.database_url) or " ".join(str(error.orig or error).split())
         raise CliError(f"DATABASE_URL: cannot open the database ({reason})") from None
+
+
+def _missing_sqlite_folder(database_url: str) -> str | None:
+    """SQLite's "unable to open database file" reads like a permissions or corruption problem; most often the
+    file's folder is simply not there."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or not url.database:
+        return None
+    folder = Path(url.database).absolute().parent
+    return None if folder.is_dir() else f"there is no folder {folder}: create it, or name another"
 
 
 def _one_line(error: BaseException, settings: Settings) -> str:
@@ -277,12 +292,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # here, where a reader that stopped early is caught, not at exit
+        return code
     except (ConfigError, CliError, CommandFailed) as error:
         print(f"shelfmate: {error}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader (`| head`) stopped reading: nothing of ours failed. Output goes nowhere from here on,
+        # so that the flush at exit does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import contextlib
 import csv
 import io
 import re
+import sys
 import textwrap
 import tomllib
 from collections.abc import Iterator
@@ -19,19 +20,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from bot.config import Settings, load_settings
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings, load_settings, refused_by_slack
 from bot.mrkdwn import unescape
 from bot.services import enrollment as enrollment_service
 from bot.services import programs as program_service
 from bot.services.catalog import specializations
 from bot.services.enrollment import IntakeAnswers, SlackProfile
 from bot.services.schedule import WorkDay
-from bot.slack_gateway import RateLimited, SlackGateway, SlackUnavailable
+from bot.slack_gateway import (
+    TOKEN_ERRORS,
+    TOKEN_OR_PERSON_ERRORS,
+    RateLimited,
+    SlackGateway,
+    SlackUnavailable,
+    TokenRefused,
+    slack_error_code,
+)
 from bot.views.common import admin_channel_problem, on_the_command_line, plural
 from storage import queries
 from storage.engine import make_engine, session_scope
 
 if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
     from sqlalchemy.engine import Engine
 
 
@@ -273,11 +286,28 @@ def open_database(settings: Settings) -> Engine:
     """
     from bot import cli
 
+    new_file = _sqlite_file_not_there(settings.database_url)
     try:
         cli._upgrade_database(settings)
     except cli.CliError as error:
         raise CommandFailed(str(error)) from None
+    if new_file is not None:
+        print(
+            f"shelfmate: note: made a new, empty database {new_file}: run shelfmate from the folder that holds "
+            "your .env, or set DATABASE_URL to an absolute path",
+            file=sys.stderr,
+        )
     return make_engine(settings.database_url)
+
+
+def _sqlite_file_not_there(database_url: str) -> Path | None:
+    """The SQLite file `database_url` names when it does not exist yet: the default is relative to the working
+    folder, so a command run from elsewhere makes (and reads) a new, empty database."""
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or not url.database or url.database.startswith("file:"):
+        return None
+    path = Path(url.database).absolute()
+    return None if path.exists() else path
 
 
 def _engine() -> Engine:
@@ -356,6 +386,9 @@ def _print_admin_channel_note(program_name: str, channel: str) -> None:
         return
     try:
         problem = asyncio.run(_admin_channel_problem(settings, channel))
+    except TokenRefused as refused:
+        print(f"{unchecked}: Slack refused SLACK_BOT_TOKEN ({refused.error}); check it. {invite}")
+        return
     except SlackUnavailable as error:
         print(f"{unchecked}: Slack did not answer ({error}). {invite}")
         return
@@ -368,7 +401,11 @@ async def _admin_channel_problem(settings: Settings, channel: str) -> str | None
     from bot.slack_client import connection_pool, make_slack_client
 
     async with connection_pool() as pool:
-        return await SlackGateway(make_slack_client(settings, pool=pool)).channel_post_problem(channel)
+        client = make_slack_client(settings, pool=pool)
+        refused = await token_refusal(client)
+        if refused is not None:
+            raise TokenRefused(refused)
+        return await SlackGateway(client).channel_post_problem(channel)
 
 
 def admin_channel_warning(program_name: str, channel: str, problem: str) -> str:
@@ -545,6 +582,12 @@ def _read_rows(path: Path, reader: csv.DictReader[str]) -> tuple[list[ImportRow]
     rows, problems = [], []
     for raw in reader:
         line = reader.line_num
+        if raw.get(None):  # DictReader files values past the header under None: an unquoted comma shifted the row
+            problems.append(
+                f"line {line}: {len(header) + len(raw[None])} values for {len(header)} columns: put a value that "
+                'holds a comma in double quotes ("U0A,U0B"), or separate list items with ;'
+            )
+            continue
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
         specs, unknown = _specialization_ids(row.get("specializations", ""))
         if unknown:
@@ -583,9 +626,32 @@ async def _find_with_retries(gateway: SlackGateway, value: str) -> SlackProfile 
     for delay in SLACK_RETRY_DELAYS:
         try:
             return await gateway.find_person(value)
+        except TokenRefused:
+            raise
         except SlackUnavailable as error:
             await asyncio.sleep(error.retry_after if isinstance(error, RateLimited) else delay)
     return await gateway.find_person(value)
+
+
+async def token_refusal(client: AsyncWebClient) -> str | None:
+    """Slack's error when it refuses SLACK_BOT_TOKEN itself (auth.test), else None; None too when Slack does
+    not answer, which callers leave to their own retries."""
+    try:
+        await client.auth_test()
+    except SlackApiError as error:
+        code = slack_error_code(error)
+        return code if code in TOKEN_ERRORS | TOKEN_OR_PERSON_ERRORS else None
+    except Exception:  # no answer either way
+        return None
+    return None
+
+
+async def stop_if_token_refused(client: AsyncWebClient) -> None:
+    """A mistyped or revoked SLACK_BOT_TOKEN is the setting's fault, not Slack's: say so in one line, as
+    `shelfmate run` does, before import or sweep asks Slack anything."""
+    refused = await token_refusal(client)
+    if refused is not None:
+        raise refused_by_slack("SLACK_BOT_TOKEN", refused)
 
 
 async def _ask_slack(values: list[str]) -> Directory:
@@ -597,11 +663,15 @@ async def _ask_slack(values: list[str]) -> Directory:
     directory = Directory()
     failed_in_a_row = 0
     async with connection_pool() as pool:
-        gateway = SlackGateway(make_slack_client(settings, pool=pool))
+        client = make_slack_client(settings, pool=pool)
+        await stop_if_token_refused(client)
+        gateway = SlackGateway(client)
         for value in values:
             try:
                 directory.profiles[value] = await _find_with_retries(gateway, value)
                 failed_in_a_row = 0
+            except TokenRefused as refused:  # the setting is wrong, not Slack: no retry will help
+                raise refused_by_slack("SLACK_BOT_TOKEN", refused.error) from None
             except SlackUnavailable as error:
                 directory.unanswered[value] = str(error)
                 failed_in_a_row += 1
@@ -651,6 +721,26 @@ def _line_number(message: str) -> int:
     return int(message.split()[1].rstrip(":")) if message.startswith("line ") else 0
 
 
+# What a column that the Slack form fills from a menu takes in a file, for its "Choose ..." messages.
+CSV_CHOICES = {
+    "role": "mentor or mentee",
+    "library_type": "school, public, academic or special",
+    "grade_levels": "elementary, middle or high",
+    "meeting_format": "in_person, video, phone or any",
+}
+
+
+def _cell_problem(answers: IntakeAnswers, column: str, message: str) -> str:
+    """The form's message about `column`, with the value as the file has it, so the coordinator can find it."""
+    typed = getattr(answers, column, None)
+    shown = ";".join(typed) if isinstance(typed, list) else typed
+    if not shown:
+        return f"{column}: {message}"
+    if column in CSV_CHOICES:
+        return f"{column} {shown!r} is not {CSV_CHOICES[column]}"
+    return f"{column} {shown!r}: {message}"
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     rows, problems = read_import_file(args.file)
     engine = _engine()
@@ -679,7 +769,9 @@ def cmd_import(args: argparse.Namespace) -> int:
                 row.answers.program_id = program.id
                 errors = enrollment_service.validate_intake(row.answers, program, uid)
                 if errors:
-                    problems.append(f"line {row.line}: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
+                    problems.append(
+                        f"line {row.line}: " + "; ".join(_cell_problem(row.answers, k, v) for k, v in errors.items())
+                    )
                     continue
                 if (uid, row.answers.role) in seen:
                     problems.append(f"line {row.line}: {row.user} appears twice as {row.answers.role}")
@@ -769,6 +861,15 @@ def _write_export(handle: IO[bytes], out: str, content: bytes) -> None:
         raise CommandFailed(_cannot_write(Path(out), error)) from None
 
 
+def _for_the_terminal(message: str) -> str:
+    """The Slack command's advice about which program, in what an operator types instead."""
+    return (
+        message.replace("`/mentor-admin program create`.", "shelfmate program create --name ...")
+        .replace("add the name of the one you mean:", "add --program NAME:")
+        .replace("add the name:", "add --program NAME:")
+    )
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from bot.services import reports
 
@@ -779,7 +880,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 try:
                     program = program_service.resolve_program(session, args.program or "")
                 except program_service.ProgramInvalid as invalid:
-                    raise CommandFailed(unescape("; ".join(invalid.errors.values()))) from None
+                    raise CommandFailed(_for_the_terminal(unescape("; ".join(invalid.errors.values())))) from None
                 content = reports.export_csv(session, program, args.kind)
                 if handle is not None:  # written before the audit event, which rolls back if writing fails
                     _write_export(handle, args.out, content)

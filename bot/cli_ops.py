@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from bot.cli_admin import CommandFailed, open_database
+from bot.cli_admin import CommandFailed, open_database, stop_if_token_refused
 from bot.config import load_settings
 from storage import deliveries, queries
 from storage.engine import session_scope
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+    from bot.scheduler import TickReport
 
 
 def parse_moment(text: str) -> datetime:
@@ -23,7 +28,6 @@ def parse_moment(text: str) -> datetime:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from bot.app import create_runtime
     from bot.clock import FixedClock
-    from bot.scheduler import tick
     from bot.services import schedule
 
     at = parse_moment(args.at) if args.at else None  # a typo in --at is reported before any database work
@@ -52,7 +56,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             for line in due:
                 print(line)
             return 0
-        result = asyncio.run(tick(runtime))
+        result = asyncio.run(_checked_tick(runtime))
         print(
             f"At {now.isoformat()}: planned {len(result.plan.enqueued)}, sent {result.delivered.sent}, "
             f"retrying {result.delivered.retried}, undeliverable {result.delivered.undeliverable}, "
@@ -62,6 +66,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     return 0
+
+
+async def _checked_tick(runtime: Runtime) -> TickReport:
+    """One sweep, unless Slack refuses the bot token: a cron job would otherwise exit 0 having sent nothing."""
+    from bot.scheduler import tick
+
+    await stop_if_token_refused(runtime.client)
+    return await tick(runtime)
 
 
 def cmd_clock_set(args: argparse.Namespace) -> int:

@@ -22,6 +22,8 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///shelfmate.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 CLOCK_MODES = ("system", "rehearsal")
+# What `.env.example` holds until someone pastes the real values: named as such, not as "malformed".
+EXAMPLE_VALUES = {"SLACK_BOT_TOKEN": "xoxb-your-bot-token", "SLACK_SIGNING_SECRET": "your-signing-secret"}
 
 
 WHERE = {
@@ -156,6 +158,11 @@ def load_settings(
     bot_token = get("SLACK_BOT_TOKEN")
     signing_secret = get("SLACK_SIGNING_SECRET")
     app_token = get("SLACK_APP_TOKEN")
+    needed = ["SLACK_BOT_TOKEN"] if require_slack else []
+    needed += ["SLACK_SIGNING_SECRET"] if require_slack and receives_requests else []
+    for name in needed:
+        if get(name) == EXAMPLE_VALUES[name]:
+            raise _problem(name, "still holds the example value from .env.example: paste your app's own")
     if require_slack:
         if bot_token is None:
             raise _problem("SLACK_BOT_TOKEN", "is not set")

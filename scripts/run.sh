@@ -15,7 +15,7 @@ if ! .venv/bin/python -c "import bot" 2>/dev/null || [ pyproject.toml -nt .venv/
 fi
 if [ ! -f .env ] && [ -z "${SLACK_BOT_TOKEN:-}" ]; then
   cp .env.example .env
-  echo "Created .env from .env.example: fill in SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_APP_TOKEN, then run this again." >&2
+  echo "Created .env from .env.example: fill in SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_APP_TOKEN (Socket Mode; leave it empty with --http), then run this again." >&2
   exit 2
 fi
 exec .venv/bin/shelfmate run "$@"

@@ -103,6 +103,32 @@ def test_unreachable_database_is_one_line(tmp_path: Path, url: str) -> None:
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+def test_a_sqlite_file_in_a_folder_that_is_not_there_names_the_folder(tmp_path: Path) -> None:
+    """SQLite says only "unable to open database file", which reads like a permissions or a corruption problem."""
+    result = run_cli(["program", "list"], tmp_path, DATABASE_URL="sqlite:///data/shelfmate.db")
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line == (
+        f"shelfmate: DATABASE_URL: cannot open the database (there is no folder {tmp_path / 'data'}: create it, "
+        "or name another)"
+    ), line
+
+
+def test_a_command_run_away_from_the_database_says_it_made_a_new_empty_one(tmp_path: Path) -> None:
+    """From another folder, the default sqlite:///shelfmate.db is another file: `program list` said "No programs
+    yet" about a database it had just made, and the coordinator believed the programs gone."""
+    result = run_cli(["program", "list"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("No programs yet")
+    [line] = result.stderr.strip().splitlines()
+    assert line == (
+        f"shelfmate: note: made a new, empty database {tmp_path / 'shelfmate.db'}: run shelfmate from the folder "
+        "that holds your .env, or set DATABASE_URL to an absolute path"
+    ), line
+    again = run_cli(["program", "list"], tmp_path)
+    assert again.stderr == ""
+
+
 def test_db_upgrade_creates_every_table_with_wal(tmp_path: Path, database_url: str) -> None:
     url = database_url if database_url.startswith("postgresql") else f"sqlite:///{tmp_path}/fresh.db"
     result = run_cli(["db", "upgrade"], tmp_path, DATABASE_URL=url)
@@ -235,6 +261,21 @@ def test_import_stops_with_one_line_when_slack_is_down(
     assert _enrolled(engine) == {}
 
 
+def test_import_quotes_a_mistyped_choice_and_lists_the_values_the_column_takes(
+    operator_shell: Path, engine: Engine, emulator: SlackEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The form's "Choose the kind of library you work in." named neither the typo nor what to write."""
+    make_program(engine)
+    emulator.add_user("U0TYPO0001")
+    code = _import(operator_shell, "U0TYPO0001,Mentee,libary,Kern County Library,reference,x,\n")
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert (
+        "line 2: library_type 'libary' is not school, public, academic or special; "
+        "years_experience 'x': Enter a whole number of years from 0 to 60."
+    ) in out, out
+
+
 def test_import_reads_comma_lists_of_specializations_without_breaking_labels_that_hold_a_comma(
     operator_shell: Path, engine: Engine, emulator: SlackEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -254,6 +295,53 @@ def test_import_reads_comma_lists_of_specializations_without_breaking_labels_tha
         "U0SPECS001": ["data_assessment", "reference"],
         "U0SPECS002": ["budgets_grants", "data_assessment"],
     }
+
+
+def test_import_with_a_refused_bot_token_stops_at_once_with_one_line_naming_it(
+    tmp_path: Path, engine: Engine, emulator: SlackEmulator, database_url: str
+) -> None:
+    """A mistyped or revoked token used to read as Slack being down ("did not answer for 3 people"), after
+    retries, under a log line telling the operator to restart Shelfmate."""
+    make_program(engine)
+    emulator.add_user("U0REFUSED1")
+    path = tmp_path / "applications.csv"
+    path.write_text(IMPORT_HEADER + "U0REFUSED1,mentee,public,Kern County Library,reference,1,\n", encoding="utf-8")
+    env = app_env(tmp_path, emulator, database_url) | {"SLACK_BOT_TOKEN": "xoxb-mistyped"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "import", str(path), "--program", "PLSEP Mentorship 2025"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("shelfmate: SLACK_BOT_TOKEN was refused by Slack (invalid_auth)"), line
+    assert "xoxb-mistyped" not in line
+    assert _enrolled(engine) == {}
+
+
+def test_import_refuses_a_row_with_more_values_than_the_header_has_columns(
+    operator_shell: Path, engine: Engine, emulator: SlackEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unquoted comma shifts the row: in the last column (not_with, where the README allows commas) the
+    values past the header were dropped without a word, so a person could be paired with someone they named."""
+    make_program(engine)
+    for user in ("U0EXTRA001", "U0EXTRA002", "U0AVOID001", "U0AVOID002"):
+        emulator.add_user(user)
+    code = _import(
+        operator_shell,
+        "U0EXTRA001,mentee,public,Kern County Library,reference,1,U0AVOID001,U0AVOID002\n"
+        'U0EXTRA002,mentee,public,Kern County Library,reference,1,"U0AVOID001,U0AVOID002"\n',
+    )
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert (
+        "line 2: 8 values for 7 columns: put a value that holds a comma in double quotes "
+        '("U0A,U0B"), or separate list items with ;'
+    ) in out
+    assert set(_enrolled(engine)) == {"U0EXTRA002"}
 
 
 # -- shelfmate run: what start-up asks Slack about the tokens, and stopping while it waits ------------------
@@ -279,7 +367,7 @@ async def test_start_up_names_a_refused_token_and_starts_anyway_when_slack_only_
 
     await _check_tokens_at(emulator)  # the emulator takes its own token
     with pytest.raises(ConfigError) as refused:
-        await _check_tokens_at(emulator, SLACK_BOT_TOKEN="xoxb-your-bot-token")
+        await _check_tokens_at(emulator, SLACK_BOT_TOKEN="xoxb-revoked-token")
     assert str(refused.value).startswith("SLACK_BOT_TOKEN was refused by Slack (invalid_auth)")
     # Slack down is not a wrong token: a warning, and start-up goes on.
     emulator.fail("auth.test", status=503, times=None)
@@ -463,6 +551,62 @@ def test_program_create_says_the_admin_channel_could_not_be_checked_when_slack_i
     out = capsys.readouterr().out
     assert "could not check" in out and "SLACK_BOT_TOKEN" in out, out
     assert _admin_channel(engine, "PLSEP 2026") == "C0OTHER001"
+
+
+def test_program_edit_with_a_refused_bot_token_says_slack_refused_it_not_that_slack_did_not_answer(
+    operator_shell: Path,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The note read "Slack did not answer (Slack refused the bot token ...)" under a log line telling the
+    operator to restart Shelfmate, which was not running."""
+    make_program(engine)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-revoked-token")
+    assert main(["program", "edit", "PLSEP Mentorship 2025", "--admin-channel", "C0OTHER001"]) == 0
+    out = capsys.readouterr().out
+    assert "could not check" in out and "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in out, out
+    assert "did not answer" not in out, out
+    assert not [r for r in caplog.records if "restart Shelfmate" in r.getMessage()]
+    assert _admin_channel(engine, "PLSEP Mentorship 2025") == "C0OTHER001"
+
+
+def test_output_piped_to_a_reader_that_stops_early_ends_without_a_traceback(
+    tmp_path: Path, engine: Engine, database_url: str
+) -> None:
+    """`shelfmate program list | head -1` or `shelfmate export participants | head` printed a BrokenPipeError
+    traceback once the reader had what it wanted."""
+    make_program(engine)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "program", "list"],
+        cwd=tmp_path,
+        env=shelfmate_env(tmp_path, DATABASE_URL=database_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before anything is written
+    errors = process.stderr.read()
+    process.wait(timeout=60)
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
+    assert errors == ""
+
+
+def test_export_without_a_program_name_says_what_to_type_in_the_terminal(
+    operator_shell: Path, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From a shell, "add the name" and "`/mentor-admin program create`" pointed at Slack, not at the option."""
+    assert main(["export", "hours"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == "shelfmate: there is no program yet: shelfmate program create --name ...", line
+    make_program(engine)
+    make_program(engine, name="PLSEP 2026")
+    assert main(["export", "hours"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("shelfmate: several programs are running; add --program NAME: "), line
+    assert "PLSEP 2026" in line and "`" not in line
 
 
 def test_program_list_counts_one_mentor_and_one_mentee_in_the_singular(

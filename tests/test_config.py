@@ -137,3 +137,24 @@ def test_a_password_mistaken_for_a_port_is_not_printed() -> None:
 )
 def test_database_urls_shelfmate_can_use_are_kept(url: str, used: str) -> None:
     assert load_settings(GOOD | {"DATABASE_URL": url}).database_url == used
+
+
+def test_the_untouched_env_example_names_the_token_still_holding_its_example_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second `scripts/run.sh` on an unedited `.env` used to blame the signing secret's hyphens
+    ("malformed"), when the file simply still held the example values."""
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    env_file = tmp_path / ".env"
+    example = (Path(__file__).resolve().parents[1] / ".env.example").read_text(encoding="utf-8")
+    env_file.write_text(example, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env_file=env_file)
+    message = str(caught.value)
+    assert message.startswith("SLACK_BOT_TOKEN still holds the example value from .env.example"), message
+    assert "\n" not in message
+    env_file.write_text(example.replace("xoxb-your-bot-token", "xoxb-1-2-abc"), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env_file=env_file)
+    assert str(caught.value).startswith("SLACK_SIGNING_SECRET still holds the example value from .env.example")

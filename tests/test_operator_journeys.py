@@ -275,11 +275,11 @@ def _serve_http(tmp_path: Path, emulator: SlackEmulator, bot_token: str) -> tupl
 
 
 def test_a_refused_bot_token_is_named_to_the_operator(tmp_path: Path, emulator: SlackEmulator) -> None:
-    """With a revoked or mistyped SLACK_BOT_TOKEN (still `xoxb-...`, e.g. the `.env.example` placeholder),
+    """With a revoked or mistyped SLACK_BOT_TOKEN (still `xoxb-...`),
     `shelfmate run` starts as if all were well; each `/mentor` then gets nothing useful and the log says only
     "the AuthorizeResult (returned value from authorize) for it was not found". It should stop at start-up
     (auth.test) with one line naming SLACK_BOT_TOKEN, or at least name it in the log when Slack refuses it."""
-    process, url = _serve_http(tmp_path, emulator, bot_token="xoxb-your-bot-token")
+    process, url = _serve_http(tmp_path, emulator, bot_token="xoxb-revoked-token")
     if process.poll() is None:
         driver = SlackDriver(
             url, SIGNING_SECRET, issue_trigger_id=emulator.issue_trigger_id, new_response_url=emulator.new_response_url

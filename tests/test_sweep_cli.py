@@ -156,3 +156,25 @@ def test_clock_show_on_a_new_database_migrates_it_and_says_not_set(
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator_shell}/new.db")
     assert main(["clock", "show"]) == 0
     assert "clock mode: system; rehearsal clock: not set" in capsys.readouterr().out
+
+
+def test_a_sweep_with_a_refused_bot_token_stops_with_one_line_naming_it_and_keeps_the_messages(
+    operator_env: None,
+    engine: Engine,
+    emulator: SlackEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A cron job's sweep with a revoked or mistyped token exited 0 and counted the messages it could not send
+    as "held for working hours": nobody learned that nothing would go out."""
+    enqueue(engine, "due", MONDAY_10_AM_LA - timedelta(hours=1))
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-revoked-token")
+
+    assert main(["sweep", "--at", MONDAY_10_AM_LA.isoformat()]) == 2
+
+    captured = capsys.readouterr()
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith("shelfmate: SLACK_BOT_TOKEN was refused by Slack (invalid_auth)"), line
+    assert "held for working hours" not in captured.out
+    assert [(status, attempts) for _id, _k, _s, status, _d, attempts, *_ in ledger(engine)] == [("due", 0)]
+    assert emulator.calls_to("chat.postMessage") == []
