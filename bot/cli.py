@@ -14,7 +14,6 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.cli_admin import CommandFailed
@@ -82,13 +81,12 @@ def _upgrade_database(settings: Settings) -> None:
 def _missing_sqlite_folder(database_url: str) -> str | None:
     """SQLite's "unable to open database file" reads like a permissions or corruption problem; most often the
     file's folder is simply not there."""
-    from sqlalchemy.engine import make_url
+    from storage.engine import sqlite_file
 
-    url = make_url(database_url)
-    if not url.drivername.startswith("sqlite") or not url.database:
+    path = sqlite_file(database_url)
+    if path is None or path.parent.is_dir():
         return None
-    folder = Path(url.database).absolute().parent
-    return None if folder.is_dir() else f"there is no folder {folder}: create it, or name another"
+    return f"there is no folder {path.parent}: create it, or name another"
 
 
 def _one_line(error: BaseException, settings: Settings) -> str:

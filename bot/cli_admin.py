@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.engine import make_url
 
 from bot.config import Settings, load_settings, refused_by_slack
 from bot.mrkdwn import unescape
@@ -41,7 +40,7 @@ from bot.slack_gateway import (
 )
 from bot.views.common import admin_channel_problem, on_the_command_line, plural
 from storage import queries
-from storage.engine import make_engine, session_scope
+from storage.engine import make_engine, session_scope, sqlite_file
 
 if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
@@ -303,11 +302,8 @@ def open_database(settings: Settings) -> Engine:
 def _sqlite_file_not_there(database_url: str) -> Path | None:
     """The SQLite file `database_url` names when it does not exist yet: the default is relative to the working
     folder, so a command run from elsewhere makes (and reads) a new, empty database."""
-    url = make_url(database_url)
-    if not url.drivername.startswith("sqlite") or not url.database or url.database.startswith("file:"):
-        return None
-    path = Path(url.database).absolute()
-    return None if path.exists() else path
+    path = sqlite_file(database_url)
+    return None if path is None or path.exists() else path
 
 
 def _engine() -> Engine:

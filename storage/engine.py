@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -15,6 +16,15 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The file a SQLite URL names, made absolute (a relative one is relative to the working folder); None for
+    another database, an in-memory one or a `file:` URI."""
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or not url.database or url.database.startswith("file:"):
+        return None
+    return Path(url.database).absolute()
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
