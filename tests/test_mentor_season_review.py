@@ -1,0 +1,103 @@
+"""A mentor's whole season in a statewide public-library program (seed 001), as found in a product review: each
+test is something Maya, a branch manager who mentors two staff from other library systems, her mentees or her
+coordinator would have noticed.
+
+Maya offers to mentor up to 3 and is matched with Ana (they meet monthly) and Ben (every two weeks); Cal waits on
+the waitlist; in another program Maya is herself Yara's mentee. During the run she changes how many mentees she
+can take, takes a month of leave, loses a mentee who leaves, and leaves near the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.clock import FixedClock
+from bot.runtime import Runtime
+from bot.scheduler import tick
+from storage.engine import session_scope
+from storage.models import Enrollment, Person, Program
+from tests.conftest import ADMIN_ID
+from tests.factories import block_texts, each_shown, intake_state, make_program
+from tests.polling import wait_for
+from tests.slack_driver import SlackDriver
+from tests.slack_emulator import SlackEmulator
+from tests.test_scheduler import enroll, hand_pair, settle_agreement
+
+LA = "America/Los_Angeles"
+MAYA, ANA, BEN, CAL, YARA = "U0MSMAYA1", "U0MSANA01", "U0MSBEN01", "U0MSCAL01", "U0MSYARA1"
+NAMES = {MAYA: "Maya Ortiz", ANA: "Ana Lee", BEN: "Ben Cho", CAL: "Cal Reyes", YARA: "Yara Haddad"}
+PLSEP = "PLSEP Mentorship 2025"
+OTHER = "ALC Leaders 2025"
+ADMIN_CHANNEL = "C0ADMINS01"
+MATCHED = datetime(2025, 2, 20, 18, tzinfo=UTC)  # Thursday 10 AM in Los Angeles
+SETTLED = datetime(2025, 2, 25, 18, tzinfo=UTC)
+
+
+@pytest.fixture
+async def season(engine: Engine, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock) -> dict[str, int]:
+    """Maya mentors Ana (monthly) and Ben (every two weeks) in PLSEP, offering up to 3; Cal is on PLSEP's
+    waitlist; in another program Maya is Yara's mentee. Every pair introduced on Feb 20. The pairings' ids."""
+    program = make_program(engine)
+    other = make_program(engine, name=OTHER, admin_channel="C0ALCADM1")
+    emulator.add_channel(ADMIN_CHANNEL, name="plsep-admins", members=[ADMIN_ID])
+    emulator.add_channel("C0ALCADM1", name="alc-admins", members=[ADMIN_ID])
+    with session_scope(engine, write=True) as session:
+        for uid, name in NAMES.items():
+            emulator.add_user(uid, name=uid.lower(), real_name=name, display_name=name, tz=LA)
+            session.add(Person(slack_user_id=uid, display_name=name, timezone=LA, refreshed_at=MATCHED))
+        session.flush()
+        plsep, alc = session.get(Program, program.id), session.get(Program, other.id)
+        enroll(session, plsep, MAYA, "mentor", organization="Riverside County Library System").capacity = 3
+        for mentee in (ANA, BEN, CAL):
+            enroll(session, plsep, mentee, "mentee")
+        enroll(session, alc, YARA, "mentor")
+        enroll(session, alc, MAYA, "mentee", organization="Riverside County Library System")
+    clock.set(MATCHED)
+    pairings = {
+        ANA: hand_pair(engine, program, MAYA, ANA, MATCHED),
+        BEN: hand_pair(engine, program, MAYA, BEN, MATCHED),
+        YARA: hand_pair(engine, other, YARA, MAYA, MATCHED),
+    }
+    await tick(runtime)
+    emulator.wait_idle()
+    settle_agreement(engine, pairings[ANA], SETTLED, cadence="monthly")
+    settle_agreement(engine, pairings[BEN], SETTLED, cadence="biweekly")
+    settle_agreement(engine, pairings[YARA], SETTLED, cadence="monthly")
+    with session_scope(engine, write=True) as session:
+        cal = session.exec(select(Enrollment).where(Enrollment.person_id == CAL)).one()
+        cal.status = "waitlisted"
+        session.add(cal)
+    return pairings
+
+
+def status_of(slack: SlackDriver, user_id: str) -> str:
+    return block_texts(slack.mentor(user_id, "status").json()["blocks"])
+
+
+async def settled(runtime: Runtime, emulator: SlackEmulator) -> None:
+    """The app finished with the last request and the scheduler sent what is due now."""
+    await asyncio.sleep(0.2)
+    await runtime.listener_work.finished(within=5)
+    await tick(runtime)
+    emulator.wait_idle()
+
+
+# -- 1. a month of leave ----------------------------------------------------------------------------------------
+async def test_a_mentee_reads_that_her_mentor_is_on_leave_not_that_she_should_meet_her(
+    slack: SlackDriver, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock, season: dict[str, int]
+) -> None:
+    """Maya pauses for April (`/mentor pause until 2025-05-01`): Ana's status kept telling her "Meet with
+    @Maya and log it", with no word of the leave, while the bot had stopped every reminder for the pair."""
+    clock.set(datetime(2025, 4, 1, 16, tzinfo=UTC))
+    assert "Paused until May 1, 2025" in slack.mentor(MAYA, "pause until 2025-05-01").json()["text"]
+    text = status_of(slack, ANA)
+    assert f"Meet with <@{MAYA}>" not in text, text
+    assert f"<@{MAYA}> is taking a break until May 1, 2025" in text, text
+    # Yara, Maya's own mentor in the other program, reads the same about her mentee.
+    assert f"<@{MAYA}> is taking a break until May 1, 2025" in status_of(slack, YARA)
