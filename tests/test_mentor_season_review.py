@@ -101,3 +101,26 @@ async def test_a_mentee_reads_that_her_mentor_is_on_leave_not_that_she_should_me
     assert f"<@{MAYA}> is taking a break until May 1, 2025" in text, text
     # Yara, Maya's own mentor in the other program, reads the same about her mentee.
     assert f"<@{MAYA}> is taking a break until May 1, 2025" in status_of(slack, YARA)
+
+
+async def test_a_mentor_going_on_leave_hears_what_happens_to_her_mentees_and_they_are_told(
+    slack: SlackDriver, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock, season: dict[str, int]
+) -> None:
+    """Maya's pause answered only "You won't be matched or reminded": nothing about Ana and Ben, who heard
+    nothing at all while their reminders silently stopped. Now her answer says the pairings stay and whom she
+    let know, each pair's group DM says she is away until May 1, and says so again when she is back early."""
+    clock.set(datetime(2025, 4, 1, 16, tzinfo=UTC))  # Tuesday 9 AM in Los Angeles
+    answer = slack.mentor(MAYA, "pause until 2025-05-01").json()["text"]
+    assert "Your pairings stay" in answer and f"<@{ANA}>" in answer and f"<@{BEN}>" in answer, answer
+    await settled(runtime, emulator)
+    for partner in (ANA, BEN, YARA):
+        pair_dm = each_shown(emulator.messages_in(emulator.im_id(MAYA, partner) or ""))
+        away = [t for t in pair_dm if "taking a break" in t]
+        assert len(away) == 1 and "until May 1, 2025" in away[0], (partner, pair_dm[-2:])
+
+    clock.set(datetime(2025, 4, 21, 16, tzinfo=UTC))  # back a week early
+    answer = slack.mentor(MAYA, "resume").json()["text"]
+    assert "Welcome back" in answer and f"<@{ANA}>" in answer, answer
+    await settled(runtime, emulator)
+    back = [t for t in each_shown(emulator.messages_in(emulator.im_id(MAYA, ANA) or "")) if "is back" in t]
+    assert len(back) == 1, back

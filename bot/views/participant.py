@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -279,7 +280,14 @@ def _enrollments_named(enrollments: list[Enrollment], program_names: dict[int, s
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def paused_message(enrollments: list[Enrollment], program_names: dict[int, str]) -> str:
+def _people(person_ids: list[str]) -> str:
+    names = [f"<@{person}>" for person in person_ids]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def paused_message(
+    enrollments: list[Enrollment], program_names: dict[int, str], partners: list[str] | None = None
+) -> str:
     if not enrollments:
         return (
             "You have nothing to pause: you're not in a program that is running (an ended one needs no pause). "
@@ -287,18 +295,46 @@ def paused_message(enrollments: list[Enrollment], program_names: dict[int, str])
         )
     until = enrollments[0].paused_until
     when = f" until {until.strftime('%b %-d, %Y')}" if until else ""
-    return f"Paused{when} in {_enrollments_named(enrollments, program_names)}. You won't be matched or reminded" + (
+    text = f"Paused{when} in {_enrollments_named(enrollments, program_names)}. You won't be matched or reminded" + (
         " until then; the pause ends by itself." if until else ". Type `/mentor resume` when you're ready."
     )
+    if partners:
+        # What happens to her mentees is the first thing a mentor on leave wants to know.
+        text += (
+            f" Your pairings stay: I've let {_people(partners)} know, and no reminders go to "
+            f"{'them' if len(partners) > 1 else 'your pair'} meanwhile."
+        )
+    return text
 
 
-def resumed_message(enrollments: list[Enrollment], program_names: dict[int, str]) -> str:
+def resumed_message(
+    enrollments: list[Enrollment], program_names: dict[int, str], partners: list[str] | None = None
+) -> str:
     if not enrollments:
         return "You weren't paused, so nothing changed."
-    return (
+    text = (
         f"Welcome back! You're active again in {_enrollments_named(enrollments, program_names)}: matching and "
         "reminders are back on."
     )
+    if partners:
+        text += f" I've let {_people(partners)} know."
+    return text
+
+
+def partner_break_message(person_id: str, program_name: str, until: date | None) -> tuple[str, list[dict[str, Any]]]:
+    """To a pair, when one of them pauses: the pairing stays, only the reminders wait."""
+    when = f"until {until.strftime('%b %-d, %Y')}" if until else "for a while"
+    text = (
+        f"<@{person_id}> is taking a break from mentoring in *{escape(program_name)}* {when}. Your pairing stays; "
+        "I won't send reminders to meet meanwhile, and this time doesn't count as missed meetings."
+    )
+    return text, render([SectionBlock(text=MarkdownTextObject(text=text))])
+
+
+def partner_back_message(person_id: str, program_name: str) -> tuple[str, list[dict[str, Any]]]:
+    """To a pair, when the one who paused resumes early."""
+    text = f"<@{person_id}> is back from their break in *{escape(program_name)}*: reminders to meet pick up again."
+    return text, render([SectionBlock(text=MarkdownTextObject(text=text))])
 
 
 def leave_confirmation_blocks() -> list[dict[str, Any]]:
