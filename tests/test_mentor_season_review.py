@@ -80,6 +80,41 @@ def status_of(slack: SlackDriver, user_id: str) -> str:
     return block_texts(slack.mentor(user_id, "status").json()["blocks"])
 
 
+def edit_capacity(slack: SlackDriver, emulator: SlackEmulator, engine: Engine, capacity: int, edit: int) -> str:
+    """Maya edits her mentor profile (she has two: she picks it from the choice `/mentor profile` offers) to take
+    `capacity` mentees; the confirmation she reads."""
+    with session_scope(engine) as session:
+        mine = select(Enrollment).where(Enrollment.person_id == MAYA, Enrollment.role == "mentor")
+        enrollment_id = session.exec(mine).one().id
+    opened = len(emulator.calls_to("views.open"))
+    slack.block_action(MAYA, f"shelfmate_edit_profile:{enrollment_id}", f"enrollment:{enrollment_id}")
+    wait_for(lambda: len(emulator.calls_to("views.open")) > opened)
+    view: dict[str, Any] = emulator.calls_to("views.open")[-1].arg("view")
+    state = intake_state(
+        role=None,
+        organization="Riverside County Library System",
+        specializations=["school_instruction"],
+        years_experience="10",
+        capacity=str(capacity),
+    )
+    confirmed = [m for m in emulator.messages_in(MAYA) if "profile is updated" in (m.get("text") or "")]
+    response = slack.view_submission(
+        MAYA,
+        view["callback_id"],
+        state,
+        private_metadata=view["private_metadata"],
+        view_id=f"V0CAP{edit:04d}",
+        view_hash=f"1700000000.cap{edit:04d}",
+    )
+    assert response.status_code == 200, response.text
+    now = wait_for(
+        lambda: [m for m in emulator.messages_in(MAYA) if "profile is updated" in (m.get("text") or "")][
+            len(confirmed) :
+        ]
+    )
+    return each_shown(now)[-1]
+
+
 async def settled(runtime: Runtime, emulator: SlackEmulator) -> None:
     """The app finished with the last request and the scheduler sent what is due now."""
     await asyncio.sleep(0.2)
@@ -124,3 +159,20 @@ async def test_a_mentor_going_on_leave_hears_what_happens_to_her_mentees_and_the
     await settled(runtime, emulator)
     back = [t for t in each_shown(emulator.messages_in(emulator.im_id(MAYA, ANA) or "")) if "is back" in t]
     assert len(back) == 1, back
+
+
+# -- 2. how many mentees she can take -----------------------------------------------------------------------
+def test_lowering_capacity_below_her_mentees_says_she_keeps_them(
+    slack: SlackDriver, emulator: SlackEmulator, engine: Engine, clock: FixedClock, season: dict[str, int]
+) -> None:
+    """With Ana and Ben, Maya lowers her capacity to 1 (she is busier than she thought): the confirmation said
+    only "Mentees you can take: 1", and she could not tell whether Ben would be taken from her. Raising it
+    to 3 said as little about the place it opens."""
+    clock.set(datetime(2025, 3, 10, 18, tzinfo=UTC))
+    lowered = edit_capacity(slack, emulator, engine, 1, 1)
+    assert "Mentees you can take: 1 (you keep your 2 current mentees; you won't be matched with anyone new)" in (
+        lowered
+    ), lowered
+    raised = edit_capacity(slack, emulator, engine, 3, 2)
+    assert "Mentees you can take: 3 (1 open beside your 2 current mentees" in raised, raised
+    assert f"<@{ANA}>" in status_of(slack, MAYA) and f"<@{BEN}>" in status_of(slack, MAYA)

@@ -81,6 +81,8 @@ class SubmitResult:
     enrollment: Enrollment
     program: Program
     created: bool
+    # A mentor's approved mentees in this program now: what a change of capacity means for them is told with it.
+    mentees: int = 0
 
 
 # The Delivery kind of the coordinators' notice that a pairing ended because a member left.
@@ -305,7 +307,11 @@ def submit_intake(
     enrollment.updated_at = now
     session.add(enrollment)
     session.flush()
-    return SubmitResult(enrollment=enrollment, program=program, created=created)
+    mentees = 0
+    if answers.role == Role.MENTOR and not created:
+        pairings = queries.pairings_of_enrollments(session, [enrollment.id])  # type: ignore[list-item]
+        mentees = sum(1 for p in pairings if p.approved_at is not None)
+    return SubmitResult(enrollment=enrollment, program=program, created=created, mentees=mentees)
 
 
 @dataclass(frozen=True)

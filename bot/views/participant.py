@@ -241,7 +241,7 @@ def intake_confirmation(result: SubmitResult) -> tuple[str, list[dict[str, Any]]
         f"• Meeting format: {MEETING_FORMATS.get(enrollment.meeting_format, enrollment.meeting_format)}",
     ]
     if enrollment.role == "mentor":
-        summary.append(f"• Mentees you can take: {enrollment.capacity}")
+        summary.append(f"• Mentees you can take: {enrollment.capacity}{_places_words(result)}")
     if result.created and enrollment.status != EnrollmentStatus.MATCHED:
         # Only a new application waits for matching; an edit (often months later, often matched) does not.
         summary.append(
@@ -252,6 +252,20 @@ def intake_confirmation(result: SubmitResult) -> tuple[str, list[dict[str, Any]]
         summary.append("`/mentor status` shows where you are; `/mentor profile` edits your answers again.")
     text = clip("\n".join(summary))
     return f"{verb}: {escape(result.program.name)}", render([SectionBlock(text=MarkdownTextObject(text=text))])
+
+
+def _places_words(result: SubmitResult) -> str:
+    """What a mentor's capacity means for the mentees she has: lowering it never ends a pairing, raising it
+    lets the coordinators pair her again."""
+    taken, capacity = result.mentees, result.enrollment.capacity
+    if taken == 0:
+        return ""
+    current = "your current mentee" if taken == 1 else f"your {taken} current mentees"
+    if taken > capacity:
+        return f" (you keep {current}; you won't be matched with anyone new)"
+    if taken == capacity:
+        return f" (taken by {current}: you won't be matched with anyone new)"
+    return f" ({capacity - taken} open beside {current}: your coordinators can pair you with someone new)"
 
 
 SLACK_SLOW = "Slack didn't answer in time when I checked who may join the program."
