@@ -176,3 +176,29 @@ def test_lowering_capacity_below_her_mentees_says_she_keeps_them(
     raised = edit_capacity(slack, emulator, engine, 3, 2)
     assert "Mentees you can take: 3 (1 open beside your 2 current mentees" in raised, raised
     assert f"<@{ANA}>" in status_of(slack, MAYA) and f"<@{BEN}>" in status_of(slack, MAYA)
+
+
+# -- 3. a mentee leaves, then she does --------------------------------------------------------------------
+async def leave(slack: SlackDriver, runtime: Runtime, emulator: SlackEmulator, user_id: str) -> None:
+    """`/mentor leave`, then *Yes, leave* on its confirmation."""
+    slack.mentor(user_id, "leave")
+    slack.block_action(user_id, "shelfmate_leave_confirm", "leave")
+    await settled(runtime, emulator)
+
+
+async def test_a_mentor_of_two_is_told_which_mentee_left_and_that_the_other_pairing_goes_on(
+    slack: SlackDriver, emulator: SlackEmulator, runtime: Runtime, clock: FixedClock, season: dict[str, int]
+) -> None:
+    """Ben leaves in May. Maya, who mentors Ana and Ben, read "Your mentoring partner has had to leave... Your
+    coordinator will help you find a new match": not which mentee, and as if she had none left. Her coordinators
+    read that "a participant" left and that Maya "is back in the pool", though she still mentors Ana."""
+    clock.set(datetime(2025, 5, 12, 18, tzinfo=UTC))
+    await leave(slack, runtime, emulator, BEN)
+    told = [t for t in each_shown(emulator.messages_in(MAYA)) if "has had to leave" in t]
+    assert len(told) == 1, told
+    assert f"<@{BEN}> has had to leave" in told[0] and f"Your pairing with <@{ANA}> carries on" in told[0], told
+    assert "find a new match" not in told[0], told
+    admins = [t for t in each_shown(emulator.messages_in(ADMIN_CHANNEL)) if "was dissolved" in t]
+    assert len(admins) == 1, admins
+    assert f"because <@{BEN}> left" in admins[0] and f"<@{MAYA}> is still paired with <@{ANA}>" in admins[0], admins
+    assert "back in the pool" not in admins[0], admins

@@ -262,7 +262,10 @@ async def leave(runtime: Runtime, user_id: str) -> str:
     result = await runtime.write(enrollment_service.leave, user_id, runtime.now())
     for notice in result.partners:
         try:
-            await runtime.gateway.post(notice.partner_id, views.partner_left_message(notice.program_name))
+            await runtime.gateway.post(
+                notice.partner_id,
+                views.partner_left_message(notice.program_name, notice.leaver_id, notice.still_paired_with),
+            )
         except (SlackUnavailable, Unreachable):
             log.warning("could not tell %s that a pairing ended", notice.partner_id)
         if notice.admin_notice is not None:  # in the ledger: sent once, to coordinators by DM if need be

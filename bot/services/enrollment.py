@@ -100,6 +100,9 @@ class PartnerNotice:
     pairing_id: int
     # The coordinators' notice, in the Delivery ledger (sent once; by DM if the admin channel refuses it).
     admin_notice: DeliveryKey | None = None
+    leaver_id: str = ""
+    # The partner's other partners through the same enrollment (a mentor's other mentees): those pairings go on.
+    still_paired_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -566,6 +569,7 @@ def _dissolve(session: Session, pairing: Pairing, leaver_id: str, now: datetime,
     partner = mentee if mentor.person_id == leaver_id else mentor
     if partner.person_id == leaver_id:
         return None
+    still_paired_with = tuple(_other_partners(session, partner, pairing.id))
     # The partner goes back to the pool: their enrollment is waiting for a new match.
     if partner.status == EnrollmentStatus.MATCHED and not _has_other_live_pairing(session, partner, pairing.id):
         partner.status = EnrollmentStatus.APPLIED
@@ -578,7 +582,12 @@ def _dissolve(session: Session, pairing: Pairing, leaver_id: str, now: datetime,
             admin_notice,
             recipient=program.admin_channel,
             due_at=now,
-            payload={"program": program.name, "partner": partner.person_id},
+            payload={
+                "program": program.name,
+                "partner": partner.person_id,
+                "leaver": leaver_id,
+                "still_paired_with": list(still_paired_with),
+            },
             program_id=program.id,
             now=now,
         )
@@ -589,7 +598,20 @@ def _dissolve(session: Session, pairing: Pairing, leaver_id: str, now: datetime,
         admin_channel=program.admin_channel,
         pairing_id=pairing.id,  # type: ignore[arg-type]
         admin_notice=admin_notice,
+        leaver_id=leaver_id,
+        still_paired_with=still_paired_with,
     )
+
+
+def _other_partners(session: Session, enrollment: Enrollment, except_id: int | None) -> list[str]:
+    """Whom else this enrollment is paired with and introduced to (a mentor's other mentees)."""
+    others = []
+    for pairing in queries.pairings_of_enrollments(session, [enrollment.id]):  # type: ignore[list-item]
+        members = queries.pair_members(session, pairing)
+        if pairing.id == except_id or not pairing.is_running() or members is None:
+            continue
+        others += [member for member in members if member != enrollment.person_id]
+    return others
 
 
 def _has_other_live_pairing(session: Session, enrollment: Enrollment, except_id: int | None) -> bool:

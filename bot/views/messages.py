@@ -323,7 +323,9 @@ def _digest(p: dict[str, Any]) -> Rendered:
 def _pairing_dissolved(p: dict[str, Any]) -> Rendered:
     from bot.views.participant import admin_pairing_dissolved_message
 
-    text = admin_pairing_dissolved_message(p["program"], p["partner"])
+    text = admin_pairing_dissolved_message(
+        p["program"], p["partner"], str(p.get("leaver") or ""), tuple(p.get("still_paired_with") or ())
+    )
     return text, render([_section(text)])
 
 

@@ -386,11 +386,28 @@ def left_message(result: LeaveResult) -> str:
     return "You've left mentoring and your answers are erased. Thank you for taking part; `/mentor join` any time."
 
 
-def partner_left_message(program_name: str) -> str:
-    return (
-        f"Your mentoring partner in *{escape(program_name)}* has had to leave the program, so your pairing has ended. "
-        "This isn't about you: people's circumstances change. Your coordinator will help you find a new match."
+def partner_left_message(program_name: str, leaver_id: str = "", still_paired_with: tuple[str, ...] = ()) -> str:
+    """To someone whose partner left: who (a mentor of two must know which pairing ended), and what goes on."""
+    who = f"<@{leaver_id}>" if leaver_id else "Your mentoring partner"
+    text = (
+        f"{who} has had to leave the program, so your pairing in *{escape(program_name)}* has ended. "
+        "This isn't about you: people's circumstances change."
     )
+    if still_paired_with:
+        return text + f" Your pairing with {_people(list(still_paired_with))} carries on as before."
+    return text + " Your coordinator will help you find a new match."
+
+
+def admin_pairing_dissolved_message(
+    program_name: str, partner_id: str, leaver_id: str = "", still_paired_with: tuple[str, ...] = ()
+) -> str:
+    who = f"<@{leaver_id}>" if leaver_id else "a participant"
+    text = f"A pairing in *{escape(program_name)}* was dissolved because {who} left the program. "
+    if still_paired_with:
+        return text + (
+            f"<@{partner_id}> is still paired with {_people(list(still_paired_with))} and has a place free again."
+        )
+    return text + f"<@{partner_id}> is back in the pool and may need a new match."
 
 
 def partner_account_gone_message(program_name: str, gone: str) -> str:
@@ -399,11 +416,4 @@ def partner_account_gone_message(program_name: str, gone: str) -> str:
         f"*{escape(program_name)}*. This isn't about you. Your program's coordinators have been told and can find you a "
         "new match; to ask them yourself, type `/mentor rematch` and a few words about what you'd like (only "
         "coordinators see it). If their account comes back, your reminders pick up again."
-    )
-
-
-def admin_pairing_dissolved_message(program_name: str, partner_id: str) -> str:
-    return (
-        f"A pairing in *{escape(program_name)}* was dissolved because a participant left the program. "
-        f"<@{partner_id}> is back in the pool and may need a new match."
     )
