@@ -178,6 +178,30 @@ def test_lowering_capacity_below_her_mentees_says_she_keeps_them(
     assert f"<@{ANA}>" in status_of(slack, MAYA) and f"<@{BEN}>" in status_of(slack, MAYA)
 
 
+async def test_coordinators_hear_when_a_mentor_makes_room_while_mentees_wait(
+    slack: SlackDriver,
+    emulator: SlackEmulator,
+    engine: Engine,
+    runtime: Runtime,
+    clock: FixedClock,
+    season: dict[str, int],
+) -> None:
+    """Cal waits on the waitlist. Maya, back to 1 place, raises it to 3: nobody told the coordinators, who alone
+    can pair Cal, that a place had opened (the weekly digest's "mentors have room" came days later, naming no
+    one). Lowering her capacity, or saving it unchanged, tells them nothing."""
+    clock.set(datetime(2025, 3, 10, 18, tzinfo=UTC))
+    edit_capacity(slack, emulator, engine, 1, 1)
+    await settled(runtime, emulator)
+    assert not [t for t in each_shown(emulator.messages_in(ADMIN_CHANNEL)) if "can now take" in t]
+    edit_capacity(slack, emulator, engine, 3, 2)
+    edit_capacity(slack, emulator, engine, 3, 3)
+    await settled(runtime, emulator)
+    room = [t for t in each_shown(emulator.messages_in(ADMIN_CHANNEL)) if "can now take" in t]
+    assert len(room) == 1, room
+    assert f"<@{MAYA}> can now take 1 more mentee in *{PLSEP}* (3 in all, 2 taken)" in room[0], room
+    assert "1 mentee is on the waitlist" in room[0] and "match preview" in room[0], room
+
+
 # -- 3. a mentee leaves, then she does --------------------------------------------------------------------
 async def leave(slack: SlackDriver, runtime: Runtime, emulator: SlackEmulator, user_id: str) -> None:
     """`/mentor leave`, then *Yes, leave* on its confirmation."""

@@ -374,9 +374,54 @@ def apply(
     from bot.services import profile_changes
 
     before = profile_changes.match_answers(existing)
+    capacity_before = existing.capacity
     result = submit_intake(session, person_id, program, answers, now)
     notices = profile_changes.queue_edit_notice(session, result.enrollment, before, now, coordinators)
+    notices += queue_room_notice(session, result, capacity_before, now, coordinators)
     return Application({}, result, first_time, tuple(notices))
+
+
+# The Delivery kind of the coordinators' notice that a mentor made room while mentees wait.
+MENTOR_HAS_ROOM = "mentor_has_room"
+
+
+def queue_room_notice(
+    session: Session, result: SubmitResult, capacity_before: int, now: datetime, coordinators: frozenset[str]
+) -> list[DeliveryKey]:
+    """A mentor who raises her capacity while mentees wait on the program's waitlist: the coordinators are told
+    (nobody else can pair them, and the waitlist only says it in the weekly digest). Capacity is otherwise no
+    business of theirs, so nothing is said when it goes down or when nobody waits."""
+    enrollment, program = result.enrollment, result.program
+    if enrollment.role != Role.MENTOR or enrollment.status not in (EnrollmentStatus.APPLIED, EnrollmentStatus.MATCHED):
+        return []
+    if program_rules.has_ended(program, now) or enrollment.id is None:
+        return []
+    open_before = max(0, capacity_before - result.mentees)
+    open_now = max(0, enrollment.capacity - result.mentees)
+    waiting = [
+        e
+        for e in queries.enrollments_in_program(session, program.id)  # type: ignore[arg-type]
+        if e.role == Role.MENTEE and e.status == EnrollmentStatus.WAITLISTED
+    ]
+    if open_now <= open_before or not waiting:
+        return []
+    today = now.astimezone(program_rules.program_zone(program)).date()
+    return program_rules.queue_coordinator_notice(
+        session,
+        program,
+        DeliveryKey(MENTOR_HAS_ROOM, f"enrollment:{enrollment.id}", f"{today.isoformat()}:{enrollment.capacity}"),
+        {
+            "program": program.name,
+            "mentor": enrollment.person_id,
+            "capacity": enrollment.capacity,
+            "taken": result.mentees,
+            "waiting": len(waiting),
+        },
+        due_at=now,
+        now=now,
+        coordinators=coordinators,
+        leave_out=frozenset({enrollment.person_id}),
+    )
 
 
 def answers_from_enrollment(enrollment: Enrollment) -> IntakeAnswers:

@@ -299,6 +299,7 @@ DELIVERY_WORDS = {
     "partner_account_gone": "the notice that their partner's account is no longer active",
     "account_gone_alert": "the alert about a partner whose account is no longer active",
     "profile_changed": "the alert about a paired participant's changed answers",
+    "mentor_has_room": "the notice that a mentor has room while mentees wait",
 }
 
 
@@ -359,6 +360,13 @@ def _profile_changed(p: dict[str, Any]) -> Rendered:
     return f"{escape(p['program'])}: a paired participant changed answers their match used", render([_section(text)])
 
 
+def _mentor_has_room(p: dict[str, Any]) -> Rendered:
+    from bot.views.admin import mentor_has_room_text
+
+    text = mentor_has_room_text(p)
+    return f"{escape(p['program'])}: a mentor has room while mentees wait", render([_section(text)])
+
+
 def _coordinator_copy(p: dict[str, Any]) -> Rendered:
     """A message the admin channel refused, sent to a coordinator with why and what to do."""
     text, blocks = RENDERERS[p["kind"]](p["payload"])
@@ -395,6 +403,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Rendered]] = {
     "partner_account_gone": _partner_account_gone,
     "account_gone_alert": _account_gone_alert,
     "profile_changed": _profile_changed,
+    "mentor_has_room": _mentor_has_room,
     # A reply to one member's action, held for quiet hours: rendered when it was queued.
     "pair_notice": lambda p: (p["text"], p["blocks"]),
 }
