@@ -226,3 +226,32 @@ async def test_a_mentor_of_two_is_told_which_mentee_left_and_that_the_other_pair
     assert len(admins) == 1, admins
     assert f"because <@{BEN}> left" in admins[0] and f"<@{MAYA}> is still paired with <@{ANA}>" in admins[0], admins
     assert "back in the pool" not in admins[0], admins
+
+
+async def test_a_mentor_who_is_also_a_mentee_elsewhere_can_leave_only_the_program_she_mentors_in(
+    slack: SlackDriver,
+    emulator: SlackEmulator,
+    engine: Engine,
+    runtime: Runtime,
+    clock: FixedClock,
+    season: dict[str, int],
+) -> None:
+    """Near the end Maya has to stop mentoring, but not stop being Yara's mentee in the other program.
+    `/mentor leave` offered only "withdrawn from every program": leaving PLSEP ended her own mentoring too,
+    and told Yara her mentee had left. Now she leaves PLSEP only; Ana is told, Yara is not, and her status
+    still shows Yara."""
+    clock.set(datetime(2025, 6, 20, 18, tzinfo=UTC))
+    offer = slack.mentor(MAYA, "leave").json()
+    shown = block_texts(offer["blocks"])
+    assert f"*{PLSEP}* (mentor of <@{ANA}> and <@{BEN}>)" in shown and f"*{OTHER}* (mentee of <@{YARA}>)" in shown
+    buttons = [e for b in offer["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    only_plsep = [e for e in buttons if e["text"]["text"] == f"Leave {PLSEP} only"]
+    assert len(only_plsep) == 1, [e["text"]["text"] for e in buttons]
+    slack.block_action(MAYA, only_plsep[0]["action_id"], only_plsep[0]["value"])
+    await settled(runtime, emulator)
+    answer = emulator.responses_to(slack.last_response_url)[-1]["text"]
+    assert f"You've left *{PLSEP}*" in answer and f"still in *{OTHER}*" in answer, answer
+    assert [t for t in each_shown(emulator.messages_in(ANA)) if f"<@{MAYA}> has had to leave" in t]
+    assert not [t for t in each_shown(emulator.messages_in(YARA)) if "has had to leave" in t]
+    text = status_of(slack, MAYA)
+    assert f"Your mentor: <@{YARA}>" in text and PLSEP not in text, text

@@ -94,8 +94,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             if problem:
                 await reply(problem)
         elif subcommand == "leave":
+            overview = await runtime.read(overview_service.person_overview, user_id, runtime.now())
             await ack(
-                blocks=participant_views.leave_confirmation_blocks(),
+                blocks=participant_views.leave_confirmation_blocks(overview),
                 text="Leave mentoring?",
                 response_type="ephemeral",
             )

@@ -258,8 +258,8 @@ async def _program_names(runtime: Runtime) -> dict[int, str]:
     return {program_id: p.name for program_id, p in (await runtime.read(program_service.programs_by_id)).items()}
 
 
-async def leave(runtime: Runtime, user_id: str) -> str:
-    result = await runtime.write(enrollment_service.leave, user_id, runtime.now())
+async def leave(runtime: Runtime, user_id: str, program_id: int | None = None) -> str:
+    result = await runtime.write(enrollment_service.leave, user_id, runtime.now(), program_id)
     for notice in result.partners:
         try:
             await runtime.gateway.post(
@@ -272,7 +272,7 @@ async def leave(runtime: Runtime, user_id: str) -> str:
             await delivery.deliver_now_or_copy(runtime, notice.admin_notice)
     if result.withdrawn:
         await refresh_home(runtime, user_id)
-    return views.left_message(result)
+    return views.left_message(result, await _program_names(runtime) if result.staying else None)
 
 
 async def request_rematch(

@@ -111,6 +111,7 @@ class LeaveResult:
     # is told the same, not that there was nothing to leave.
     withdrawn: list[Enrollment]
     partners: list[PartnerNotice]  # only the pairings this call ended: each partner is told once
+    staying: list[Enrollment] = field(default_factory=list)  # after leaving one program: the others she is in
 
 
 class JoinRefused(Exception):
@@ -555,12 +556,14 @@ def _unpause(enrollment: Enrollment, today: date, now: datetime) -> None:
     enrollment.updated_at = now
 
 
-def leave(session: Session, person_id: str, now: datetime) -> LeaveResult:
-    """Withdraw from everything, erase personal answers and private notes, dissolve live pairings."""
+def leave(session: Session, person_id: str, now: datetime, program_id: int | None = None) -> LeaveResult:
+    """Withdraw from everything (or from one program: `program_id`), erase personal answers and private notes
+    there, dissolve live pairings there. Someone who mentors in one program and is mentored in another can
+    leave the first and keep her own mentor."""
     # A concurrent copy (double click, Slack's retry) waits here on PostgreSQL and then finds nothing left to
     # end, so partners and coordinators hear once; SQLite's writers already run one at a time.
     queries.lock_person(session, person_id)
-    enrollments = current_enrollments(session, person_id)
+    enrollments = [e for e in current_enrollments(session, person_id) if program_id in (None, e.program_id)]
     # Coordinators' decisions on these programs (approve, dissolve) lock the program: wait for them, in id
     # order, so the two never overwrite each other's pairing and enrollment changes.
     for program_id in sorted({e.program_id for e in enrollments}):
@@ -587,17 +590,25 @@ def leave(session: Session, person_id: str, now: datetime) -> LeaveResult:
         enrollment.status_before_pause = None
         enrollment.updated_at = now
         session.add(enrollment)
+    left_pairings = {
+        p.id
+        for p in queries.pairings_of_enrollments(session, [e.id for e in enrollments], live_only=False)  # type: ignore[misc]
+    }
     for checkin in queries.checkins_by(session, person_id):
-        checkin.private_note = None
-        session.add(checkin)
+        if program_id is None or checkin.pairing_id in left_pairings:
+            checkin.private_note = None
+            session.add(checkin)
     if not enrollments:  # a repeat of a leave that just happened is told the same, not "nothing to leave"
         just_now = now - LEAVE_REPEAT_WINDOW
         enrollments = [
             e
             for e in queries.enrollments_of_person(session, person_id)
-            if e.status == EnrollmentStatus.WITHDRAWN and e.updated_at >= just_now
+            if e.status == EnrollmentStatus.WITHDRAWN
+            and e.updated_at >= just_now
+            and program_id in (None, e.program_id)
         ]
-    return LeaveResult(withdrawn=enrollments, partners=partners)
+    staying = [] if program_id is None else [e for e in current_enrollments(session, person_id)]
+    return LeaveResult(withdrawn=enrollments, partners=partners, staying=staying)
 
 
 def _dissolve(session: Session, pairing: Pairing, leaver_id: str, now: datetime, reason: str) -> PartnerNotice | None:

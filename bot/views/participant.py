@@ -23,7 +23,7 @@ from bot.services.catalog import LIBRARY_TYPES, MEETING_FORMATS, ROLES, speciali
 from bot.services.enrollment import LeaveResult, SubmitResult
 from bot.services.overview import Coordinating, EnrollmentCard, Meetings, Partnership, PersonOverview
 from bot.services.pairing import REMATCH_REASON_LIMIT, RematchRequest
-from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, escape, fit_labels, render
+from bot.views.common import LABEL_LIMIT, MAX_BLOCKS_PER_VIEW, clip, escape, fit_labels, render
 from bot.views.coordinating import coordinator_blocks
 from bot.views.ids import (
     ACTION_CHECKIN,
@@ -351,38 +351,77 @@ def partner_back_message(person_id: str, program_name: str) -> tuple[str, list[d
     return text, render([SectionBlock(text=MarkdownTextObject(text=text))])
 
 
-def leave_confirmation_blocks() -> list[dict[str, Any]]:
+def _leave_choices(overview: PersonOverview | None) -> list[tuple[int, str, str]]:
+    """(program id, name, "mentor of @Ana and @Ben") for each program the person is in, in card order."""
+    choices: dict[int, tuple[str, list[str]]] = {}
+    for card in overview.cards if overview is not None else []:
+        role = ROLES.get(card.enrollment.role, card.enrollment.role).lower()
+        partners = card.partner_ids
+        words = f"{role} of {_people(partners)}" if partners else role
+        name, roles = choices.setdefault(card.program.id or 0, (card.program.name, []))
+        roles.append(words)
+    return [(program_id, name, " and ".join(roles)) for program_id, (name, roles) in choices.items()]
+
+
+def leave_confirmation_blocks(overview: PersonOverview | None = None) -> list[dict[str, Any]]:
+    """Leave everything; or, for someone in several programs (a mentor in one, a mentee in another), leave one."""
+    choices = _leave_choices(overview)[: MAX_PROFILE_CHOICES - 2]
+    several = len(choices) > 1
+    if several:
+        where = "; ".join(f"*{escape(name)}* ({roles})" for _, name, roles in choices)
+        text = (
+            f"*Leave mentoring?* You're in {where}. Leave one program, or every one: your answers and private notes "
+            "there will be erased, and each partner there will be told kindly that the pairing has ended. "
+            "This can't be undone (you can always join again)."
+        )
+    else:
+        text = (
+            "*Leave mentoring?* You'll be withdrawn from every program, your answers and private "
+            "notes will be erased, and any partner will be told kindly that the pairing has ended. "
+            "This can't be undone (you can always join again)."
+        )
+    erase = ConfirmObject(title="Leave mentoring?", text="Your answers will be erased.", confirm="Leave", deny="Stay")
+    buttons = []
+    if several:
+        names = fit_labels([name for _, name, _ in choices], LABEL_LIMIT - len("Leave "), [" only"] * len(choices))
+        labels = [f"Leave {name}" for name in names]
+        buttons += [
+            ButtonElement(
+                text=label,
+                action_id=f"{ACTION_LEAVE_CONFIRM}:{program_id}",  # Slack wants each action_id once per block
+                value=f"program:{program_id}",
+                confirm=erase,
+            )
+            for (program_id, _, _), label in zip(choices, labels, strict=True)
+        ]
+    buttons.append(
+        ButtonElement(
+            text="Leave every program" if several else "Yes, leave",
+            action_id=ACTION_LEAVE_CONFIRM,
+            style="danger",
+            value="leave",
+            confirm=erase,
+        )
+    )
+    buttons.append(ButtonElement(text="Cancel", action_id=ACTION_LEAVE_CANCEL, value="cancel"))
     return render(
         [
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text="*Leave mentoring?* You'll be withdrawn from every program, your answers and private "
-                    "notes will be erased, and any partner will be told kindly that the pairing has ended. "
-                    "This can't be undone (you can always join again)."
-                )
-            ),
-            ActionsBlock(
-                block_id="leave_actions",
-                elements=[
-                    ButtonElement(
-                        text="Yes, leave",
-                        action_id=ACTION_LEAVE_CONFIRM,
-                        style="danger",
-                        value="leave",
-                        confirm=ConfirmObject(
-                            title="Leave mentoring?", text="Your answers will be erased.", confirm="Leave", deny="Stay"
-                        ),
-                    ),
-                    ButtonElement(text="Cancel", action_id=ACTION_LEAVE_CANCEL, value="cancel"),
-                ],
-            ),
+            SectionBlock(text=MarkdownTextObject(text=clip(text))),
+            ActionsBlock(block_id="leave_actions", elements=buttons),
         ]
     )
 
 
-def left_message(result: LeaveResult) -> str:
+def left_message(result: LeaveResult, program_names: dict[int, str] | None = None) -> str:
     if not result.withdrawn:
         return "You weren't in a program, so there was nothing to leave."
+    if result.staying:
+        names = program_names or {}
+        left = _enrollments_named(result.withdrawn, names)
+        return (
+            f"You've left {left} and your answers there are erased. You're still in "
+            f"{_enrollments_named(result.staying, names)}. Thank you for taking part."
+        )
     return "You've left mentoring and your answers are erased. Thank you for taking part; `/mentor join` any time."
 
 
