@@ -187,7 +187,7 @@ async def test_a_dissolved_pairing_reaches_the_coordinators_when_the_admin_chann
     wait_for(lambda: emulator.responses_to(slack.last_response_url), what="the answer")
     settle(emulator)
     await sweeps(runtime, clock)
-    told = dms_to(emulator, ADMIN_ID, "was dissolved because a participant left")
+    told = dms_to(emulator, ADMIN_ID, f"was dissolved because <@{RUTH}> left")
     assert len(told) == 1 and f"<@{MORGAN}>" in shown(told[0]), [shown(m) for m in emulator.messages_in(ADMIN_ID)]
 
 

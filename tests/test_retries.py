@@ -422,7 +422,7 @@ def leave(world: World) -> None:
         (MENTEE, "withdrawn"),
     ]
     assert len([m for m in world.emulator.messages_in(MENTOR) if "has had to leave" in m["text"]]) == 1
-    assert len([m for m in world.emulator.messages_in(ADMIN_CHANNEL) if "participant left" in m["text"]]) == 1
+    assert len([m for m in world.emulator.messages_in(ADMIN_CHANNEL) if f"because <@{MENTEE}> left" in m["text"]]) == 1
     answered_once(answers(world, delivered), None, again=("You've left mentoring",))
 
 

@@ -63,10 +63,15 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         await ack()
         await flows.resume_from_home(runtime, user_of(body))
 
-    @app.action(ACTION_LEAVE_CONFIRM)
+    @app.action(re.compile(rf"^{ACTION_LEAVE_CONFIRM}(:\d+)?$"))  # every program, or "Leave <program> only"
     async def leave_confirmed(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        text = await flows.leave(runtime, user_of(body))
+        chosen = str((body.get("actions") or [{}])[0].get("value") or "")
+        program_id = as_int(chosen.removeprefix("program:")) if chosen.startswith("program:") else None
+        if chosen.startswith("program:") and program_id is None:
+            await respond(text="That button is out of date: nothing changed. `/mentor leave` to try again.")
+            return
+        text = await flows.leave(runtime, user_of(body), program_id)
         await respond(text=text, replace_original=True)
 
     @app.action(ACTION_LEAVE_CANCEL)

@@ -71,9 +71,13 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             except ValueError as problem:
                 await ack(text=str(problem), response_type="ephemeral")
                 return
-            await ack(text=await flows.pause(runtime, user_id, until), response_type="ephemeral")
+            text, notices = await flows.pause(runtime, user_id, until)
+            await ack(text=text, response_type="ephemeral")
+            await flows.tell_pairs(runtime, notices)  # after the ack: Slack's 3 s are not spent on them
         elif subcommand == "resume":
-            await ack(text=await flows.resume(runtime, user_id), response_type="ephemeral")
+            text, notices = await flows.resume(runtime, user_id)
+            await ack(text=text, response_type="ephemeral")
+            await flows.tell_pairs(runtime, notices)
         elif subcommand == "rematch":
             text, blocks = await flows.request_rematch(runtime, user_id, " ".join(args))
             await ack(text=text, blocks=blocks, response_type="ephemeral")
@@ -90,8 +94,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             if problem:
                 await reply(problem)
         elif subcommand == "leave":
+            overview = await runtime.read(overview_service.person_overview, user_id, runtime.now())
             await ack(
-                blocks=participant_views.leave_confirmation_blocks(),
+                blocks=participant_views.leave_confirmation_blocks(overview),
                 text="Leave mentoring?",
                 response_type="ephemeral",
             )

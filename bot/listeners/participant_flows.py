@@ -16,6 +16,7 @@ from bot.mrkdwn import escape
 from bot.runtime import Runtime
 from bot.services import enrollment as enrollment_service
 from bot.services import overview as overview_service
+from bot.services import pair_replies
 from bot.services import pairing as pairing_service
 from bot.services import programs as program_service
 from bot.services.accounts import stored_person
@@ -25,6 +26,7 @@ from bot.slack_gateway import SlackUnavailable, Unreachable
 from bot.views import intake as intake_views
 from bot.views import participant as views
 from bot.views.common import SLACK_TROUBLE
+from storage.deliveries import DeliveryKey
 from storage.models import Program
 
 log = logging.getLogger(__name__)
@@ -207,49 +209,70 @@ def parse_pause_until(words: list[str]) -> date | None:
         raise ValueError(f"`{words[0][:30]}` is not a date. Use `/mentor pause until YYYY-MM-DD`.") from None
 
 
-async def pause(runtime: Runtime, user_id: str, until: date | None) -> str:
+def _break_render(user_id: str) -> pair_replies.RenderBreak:
+    return lambda program, until: views.partner_break_message(user_id, program, until)
+
+
+def _back_render(user_id: str) -> pair_replies.RenderBreak:
+    return lambda program, _until: views.partner_back_message(user_id, program)
+
+
+async def tell_pairs(runtime: Runtime, notices: list[DeliveryKey]) -> None:
+    """Send the pairs' messages about a pause or a resume (in the ledger already: a failure here loses nothing,
+    and one outside the pair's hours waits for them)."""
+    for key in notices:
+        await delivery.deliver_now(runtime, key)
+
+
+async def pause(runtime: Runtime, user_id: str, until: date | None) -> tuple[str, list[DeliveryKey]]:
+    """The answer to `/mentor pause`, and the pairs' messages to send once it is given."""
     now = runtime.now()
     try:
-        paused = await runtime.write(enrollment_service.pause, user_id, until, now)
+        outcome = await runtime.write(pair_replies.pause, user_id, until, now, _break_render(user_id))
     except ValueError as problem:
-        return str(problem)
-    return views.paused_message(paused, await _program_names(runtime))
+        return str(problem), []
+    return views.paused_message(outcome.enrollments, await _program_names(runtime), outcome.partners), outcome.notices
 
 
 async def pause_from_home(runtime: Runtime, user_id: str) -> None:
     """The Home tab's Pause button: the republished tab is the answer, so no message is composed (an open-ended
     pause cannot be refused)."""
-    await runtime.write(enrollment_service.pause, user_id, None, runtime.now())
+    outcome = await runtime.write(pair_replies.pause, user_id, None, runtime.now(), _break_render(user_id))
     await publish_home(runtime, user_id)
+    await tell_pairs(runtime, outcome.notices)
 
 
 async def resume_from_home(runtime: Runtime, user_id: str) -> None:
     """The Home tab's Resume button: the republished tab is the answer."""
-    await runtime.write(enrollment_service.resume, user_id, runtime.now())
+    outcome = await runtime.write(pair_replies.resume, user_id, runtime.now(), _back_render(user_id))
     await publish_home(runtime, user_id)
+    await tell_pairs(runtime, outcome.notices)
 
 
-async def resume(runtime: Runtime, user_id: str) -> str:
-    resumed = await runtime.write(enrollment_service.resume, user_id, runtime.now())
-    return views.resumed_message(resumed, await _program_names(runtime))
+async def resume(runtime: Runtime, user_id: str) -> tuple[str, list[DeliveryKey]]:
+    outcome = await runtime.write(pair_replies.resume, user_id, runtime.now(), _back_render(user_id))
+    return views.resumed_message(outcome.enrollments, await _program_names(runtime), outcome.partners), outcome.notices
 
 
 async def _program_names(runtime: Runtime) -> dict[int, str]:
     return {program_id: p.name for program_id, p in (await runtime.read(program_service.programs_by_id)).items()}
 
 
-async def leave(runtime: Runtime, user_id: str) -> str:
-    result = await runtime.write(enrollment_service.leave, user_id, runtime.now())
+async def leave(runtime: Runtime, user_id: str, program_id: int | None = None) -> str:
+    result = await runtime.write(enrollment_service.leave, user_id, runtime.now(), program_id)
     for notice in result.partners:
         try:
-            await runtime.gateway.post(notice.partner_id, views.partner_left_message(notice.program_name))
+            await runtime.gateway.post(
+                notice.partner_id,
+                views.partner_left_message(notice.program_name, notice.leaver_id, notice.still_paired_with),
+            )
         except (SlackUnavailable, Unreachable):
             log.warning("could not tell %s that a pairing ended", notice.partner_id)
         if notice.admin_notice is not None:  # in the ledger: sent once, to coordinators by DM if need be
             await delivery.deliver_now_or_copy(runtime, notice.admin_notice)
     if result.withdrawn:
         await refresh_home(runtime, user_id)
-    return views.left_message(result)
+    return views.left_message(result, await _program_names(runtime) if result.staying else None)
 
 
 async def request_rematch(

@@ -81,6 +81,8 @@ class SubmitResult:
     enrollment: Enrollment
     program: Program
     created: bool
+    # A mentor's approved mentees in this program now: what a change of capacity means for them is told with it.
+    mentees: int = 0
 
 
 # The Delivery kind of the coordinators' notice that a pairing ended because a member left.
@@ -98,6 +100,9 @@ class PartnerNotice:
     pairing_id: int
     # The coordinators' notice, in the Delivery ledger (sent once; by DM if the admin channel refuses it).
     admin_notice: DeliveryKey | None = None
+    leaver_id: str = ""
+    # The partner's other partners through the same enrollment (a mentor's other mentees): those pairings go on.
+    still_paired_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,7 @@ class LeaveResult:
     # is told the same, not that there was nothing to leave.
     withdrawn: list[Enrollment]
     partners: list[PartnerNotice]  # only the pairings this call ended: each partner is told once
+    staying: list[Enrollment] = field(default_factory=list)  # after leaving one program: the others she is in
 
 
 class JoinRefused(Exception):
@@ -305,7 +311,11 @@ def submit_intake(
     enrollment.updated_at = now
     session.add(enrollment)
     session.flush()
-    return SubmitResult(enrollment=enrollment, program=program, created=created)
+    mentees = 0
+    if answers.role == Role.MENTOR and not created:
+        pairings = queries.pairings_of_enrollments(session, [enrollment.id])  # type: ignore[list-item]
+        mentees = sum(1 for p in pairings if p.approved_at is not None)
+    return SubmitResult(enrollment=enrollment, program=program, created=created, mentees=mentees)
 
 
 @dataclass(frozen=True)
@@ -365,9 +375,54 @@ def apply(
     from bot.services import profile_changes
 
     before = profile_changes.match_answers(existing)
+    capacity_before = existing.capacity
     result = submit_intake(session, person_id, program, answers, now)
     notices = profile_changes.queue_edit_notice(session, result.enrollment, before, now, coordinators)
+    notices += queue_room_notice(session, result, capacity_before, now, coordinators)
     return Application({}, result, first_time, tuple(notices))
+
+
+# The Delivery kind of the coordinators' notice that a mentor made room while mentees wait.
+MENTOR_HAS_ROOM = "mentor_has_room"
+
+
+def queue_room_notice(
+    session: Session, result: SubmitResult, capacity_before: int, now: datetime, coordinators: frozenset[str]
+) -> list[DeliveryKey]:
+    """A mentor who raises her capacity while mentees wait on the program's waitlist: the coordinators are told
+    (nobody else can pair them, and the waitlist only says it in the weekly digest). Capacity is otherwise no
+    business of theirs, so nothing is said when it goes down or when nobody waits."""
+    enrollment, program = result.enrollment, result.program
+    if enrollment.role != Role.MENTOR or enrollment.status not in (EnrollmentStatus.APPLIED, EnrollmentStatus.MATCHED):
+        return []
+    if program_rules.has_ended(program, now) or enrollment.id is None:
+        return []
+    open_before = max(0, capacity_before - result.mentees)
+    open_now = max(0, enrollment.capacity - result.mentees)
+    waiting = [
+        e
+        for e in queries.enrollments_in_program(session, program.id)  # type: ignore[arg-type]
+        if e.role == Role.MENTEE and e.status == EnrollmentStatus.WAITLISTED
+    ]
+    if open_now <= open_before or not waiting:
+        return []
+    today = now.astimezone(program_rules.program_zone(program)).date()
+    return program_rules.queue_coordinator_notice(
+        session,
+        program,
+        DeliveryKey(MENTOR_HAS_ROOM, f"enrollment:{enrollment.id}", f"{today.isoformat()}:{enrollment.capacity}"),
+        {
+            "program": program.name,
+            "mentor": enrollment.person_id,
+            "capacity": enrollment.capacity,
+            "taken": result.mentees,
+            "waiting": len(waiting),
+        },
+        due_at=now,
+        now=now,
+        coordinators=coordinators,
+        leave_out=frozenset({enrollment.person_id}),
+    )
 
 
 def answers_from_enrollment(enrollment: Enrollment) -> IntakeAnswers:
@@ -501,12 +556,14 @@ def _unpause(enrollment: Enrollment, today: date, now: datetime) -> None:
     enrollment.updated_at = now
 
 
-def leave(session: Session, person_id: str, now: datetime) -> LeaveResult:
-    """Withdraw from everything, erase personal answers and private notes, dissolve live pairings."""
+def leave(session: Session, person_id: str, now: datetime, program_id: int | None = None) -> LeaveResult:
+    """Withdraw from everything (or from one program: `program_id`), erase personal answers and private notes
+    there, dissolve live pairings there. Someone who mentors in one program and is mentored in another can
+    leave the first and keep her own mentor."""
     # A concurrent copy (double click, Slack's retry) waits here on PostgreSQL and then finds nothing left to
     # end, so partners and coordinators hear once; SQLite's writers already run one at a time.
     queries.lock_person(session, person_id)
-    enrollments = current_enrollments(session, person_id)
+    enrollments = [e for e in current_enrollments(session, person_id) if program_id in (None, e.program_id)]
     # Coordinators' decisions on these programs (approve, dissolve) lock the program: wait for them, in id
     # order, so the two never overwrite each other's pairing and enrollment changes.
     for program_id in sorted({e.program_id for e in enrollments}):
@@ -533,17 +590,25 @@ def leave(session: Session, person_id: str, now: datetime) -> LeaveResult:
         enrollment.status_before_pause = None
         enrollment.updated_at = now
         session.add(enrollment)
+    left_pairings = {
+        p.id
+        for p in queries.pairings_of_enrollments(session, [e.id for e in enrollments], live_only=False)  # type: ignore[misc]
+    }
     for checkin in queries.checkins_by(session, person_id):
-        checkin.private_note = None
-        session.add(checkin)
+        if program_id is None or checkin.pairing_id in left_pairings:
+            checkin.private_note = None
+            session.add(checkin)
     if not enrollments:  # a repeat of a leave that just happened is told the same, not "nothing to leave"
         just_now = now - LEAVE_REPEAT_WINDOW
         enrollments = [
             e
             for e in queries.enrollments_of_person(session, person_id)
-            if e.status == EnrollmentStatus.WITHDRAWN and e.updated_at >= just_now
+            if e.status == EnrollmentStatus.WITHDRAWN
+            and e.updated_at >= just_now
+            and program_id in (None, e.program_id)
         ]
-    return LeaveResult(withdrawn=enrollments, partners=partners)
+    staying = [] if program_id is None else [e for e in current_enrollments(session, person_id)]
+    return LeaveResult(withdrawn=enrollments, partners=partners, staying=staying)
 
 
 def _dissolve(session: Session, pairing: Pairing, leaver_id: str, now: datetime, reason: str) -> PartnerNotice | None:
@@ -560,6 +625,7 @@ def _dissolve(session: Session, pairing: Pairing, leaver_id: str, now: datetime,
     partner = mentee if mentor.person_id == leaver_id else mentor
     if partner.person_id == leaver_id:
         return None
+    still_paired_with = tuple(_other_partners(session, partner, pairing.id))
     # The partner goes back to the pool: their enrollment is waiting for a new match.
     if partner.status == EnrollmentStatus.MATCHED and not _has_other_live_pairing(session, partner, pairing.id):
         partner.status = EnrollmentStatus.APPLIED
@@ -572,7 +638,12 @@ def _dissolve(session: Session, pairing: Pairing, leaver_id: str, now: datetime,
             admin_notice,
             recipient=program.admin_channel,
             due_at=now,
-            payload={"program": program.name, "partner": partner.person_id},
+            payload={
+                "program": program.name,
+                "partner": partner.person_id,
+                "leaver": leaver_id,
+                "still_paired_with": list(still_paired_with),
+            },
             program_id=program.id,
             now=now,
         )
@@ -583,7 +654,20 @@ def _dissolve(session: Session, pairing: Pairing, leaver_id: str, now: datetime,
         admin_channel=program.admin_channel,
         pairing_id=pairing.id,  # type: ignore[arg-type]
         admin_notice=admin_notice,
+        leaver_id=leaver_id,
+        still_paired_with=still_paired_with,
     )
+
+
+def _other_partners(session: Session, enrollment: Enrollment, except_id: int | None) -> list[str]:
+    """Whom else this enrollment is paired with and introduced to (a mentor's other mentees)."""
+    others = []
+    for pairing in queries.pairings_of_enrollments(session, [enrollment.id]):  # type: ignore[list-item]
+        members = queries.pair_members(session, pairing)
+        if pairing.id == except_id or not pairing.is_running() or members is None:
+            continue
+        others += [member for member in members if member != enrollment.person_id]
+    return others
 
 
 def _has_other_live_pairing(session: Session, enrollment: Enrollment, except_id: int | None) -> bool:

@@ -60,6 +60,10 @@ class Partnership:
     # so neither has to scroll their DM for them; None until both accepted some, and once the pairing is over.
     agreed: Terms | None = None
     change_pending: bool = False  # one of them proposed other terms the partner has not accepted yet
+    # The partner paused (a month of leave): the pair is not asked to meet meanwhile, so the card says so instead
+    # of "Meet with ...". `partner_paused_until` is the day their pause ends by itself, None for an open-ended one.
+    partner_paused: bool = False
+    partner_paused_until: date | None = None
 
 
 @dataclass(frozen=True)
@@ -268,6 +272,8 @@ def _partnerships(
                 meetings=meetings,
                 agreed=agreed,
                 change_pending=agreed is not None and not is_settled(agreement),
+                partner_paused=other is not None and other.status == EnrollmentStatus.PAUSED,
+                partner_paused_until=other.paused_until if other is not None else None,
             )
         )
     return out
@@ -338,6 +344,15 @@ def next_step(
     # A partner whose Slack account was deactivated cannot meet: no agreement or meeting is asked of this pair.
     gone = [p for p in live if p.pairing.status != PairingStatus.PROPOSED and accounts.is_deactivated(p.partner)]
     live = [p for p in live if p not in gone]
+    # A partner on leave: the pair is excused from meeting until they are back, so nothing is asked of it.
+    away = [p for p in live if p.pairing.is_running() and p.partner_paused]
+    live = [p for p in live if p not in away]
+    steps += [
+        f"<@{p.partner_id}> is taking a break "
+        + (f"until {_day(p.partner_paused_until)}" if p.partner_paused_until else "for now")
+        + ": your pairing stays, and no reminders come for it meanwhile."
+        for p in away
+    ]
     steps += [
         f"<@{p.partner_id}>'s Slack account is no longer active, so reminders for your pairing are stopped. "
         "Your coordinators can find you a new match: `/mentor rematch` to ask them."

@@ -739,3 +739,15 @@ def admin_channel_refused(channel: str, problem: str, *, doing: str = "post in")
     if reason is None:
         return f"I couldn't {doing} {where}: Slack refused it. Please try again in a minute."
     return f"I couldn't {doing} {where}: {reason}; {admin_channel_fix(problem, where)}."
+
+
+def mentor_has_room_text(payload: dict[str, Any]) -> str:
+    """A mentor raised how many mentees she can take while mentees wait: who, how much room, how many wait."""
+    capacity, taken, waiting = int(payload["capacity"]), int(payload["taken"]), int(payload["waiting"])
+    room = capacity - taken
+    return (
+        f"<@{payload['mentor']}> can now take {room} more {'mentee' if room == 1 else 'mentees'} in "
+        f"*{escape(payload['program'])}* ({capacity} in all, {taken} taken), and "
+        f"{waiting} {'mentee is' if waiting == 1 else 'mentees are'} on the waitlist. "
+        "`/mentor-admin match preview` proposes matches for them."
+    )

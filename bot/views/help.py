@@ -16,10 +16,10 @@ MENTOR_SUBCOMMANDS: list[tuple[str, str]] = [
     ("checkin", "Log a meeting with your partner."),
     ("checkins", "Read back your logged meetings and private notes (only you two can)."),
     ("agreement", "Settle or change how often you meet, on-call, after-hours chat and boundaries."),
-    ("pause [until YYYY-MM-DD]", "Take a break: no matching and no reminders until you resume."),
+    ("pause [until YYYY-MM-DD]", "Take a break: your pairings stay (partners are told), with no reminders until then."),
     ("resume", "End a pause."),
     ("rematch <reason>", "Tell the coordinators, privately, why your pairing is not working."),
-    ("leave", "Withdraw from every program you are in and erase your answers and private notes."),
+    ("leave", "Withdraw from one program or from every program you are in; erases your answers and notes there."),
     ("help", "Show this message."),
 ]
 

@@ -299,6 +299,7 @@ DELIVERY_WORDS = {
     "partner_account_gone": "the notice that their partner's account is no longer active",
     "account_gone_alert": "the alert about a partner whose account is no longer active",
     "profile_changed": "the alert about a paired participant's changed answers",
+    "mentor_has_room": "the notice that a mentor has room while mentees wait",
 }
 
 
@@ -323,7 +324,9 @@ def _digest(p: dict[str, Any]) -> Rendered:
 def _pairing_dissolved(p: dict[str, Any]) -> Rendered:
     from bot.views.participant import admin_pairing_dissolved_message
 
-    text = admin_pairing_dissolved_message(p["program"], p["partner"])
+    text = admin_pairing_dissolved_message(
+        p["program"], p["partner"], str(p.get("leaver") or ""), tuple(p.get("still_paired_with") or ())
+    )
     return text, render([_section(text)])
 
 
@@ -355,6 +358,13 @@ def _profile_changed(p: dict[str, Any]) -> Rendered:
 
     text = profile_changed_admin_text(p)
     return f"{escape(p['program'])}: a paired participant changed answers their match used", render([_section(text)])
+
+
+def _mentor_has_room(p: dict[str, Any]) -> Rendered:
+    from bot.views.admin import mentor_has_room_text
+
+    text = mentor_has_room_text(p)
+    return f"{escape(p['program'])}: a mentor has room while mentees wait", render([_section(text)])
 
 
 def _coordinator_copy(p: dict[str, Any]) -> Rendered:
@@ -393,6 +403,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Rendered]] = {
     "partner_account_gone": _partner_account_gone,
     "account_gone_alert": _account_gone_alert,
     "profile_changed": _profile_changed,
+    "mentor_has_room": _mentor_has_room,
     # A reply to one member's action, held for quiet hours: rendered when it was queued.
     "pair_notice": lambda p: (p["text"], p["blocks"]),
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -23,7 +24,7 @@ from bot.services.enrollment import LeaveResult, SubmitResult
 from bot.services.overview import Coordinating, EnrollmentCard, Meetings, Partnership, PersonOverview
 from bot.services.pairing import REMATCH_REASON_LIMIT, RematchRequest
 from bot.services.schedule import WorkDay
-from bot.views.common import MAX_BLOCKS_PER_VIEW, clip, escape, fit_labels, render
+from bot.views.common import LABEL_LIMIT, MAX_BLOCKS_PER_VIEW, clip, escape, fit_labels, render
 from bot.views.coordinating import coordinator_blocks
 from bot.views.ids import (
     ACTION_CHECKIN,
@@ -242,7 +243,7 @@ def intake_confirmation(result: SubmitResult) -> tuple[str, list[dict[str, Any]]
         f"• Meeting format: {MEETING_FORMATS.get(enrollment.meeting_format, enrollment.meeting_format)}",
     ]
     if enrollment.role == "mentor":
-        summary.append(f"• Mentees you can take: {enrollment.capacity}")
+        summary.append(f"• Mentees you can take: {enrollment.capacity}{_places_words(result)}")
     if result.created and enrollment.status != EnrollmentStatus.MATCHED:
         # Only a new application waits for matching; an edit (often months later, often matched) does not.
         summary.append(
@@ -253,6 +254,20 @@ def intake_confirmation(result: SubmitResult) -> tuple[str, list[dict[str, Any]]
         summary.append("`/mentor status` shows where you are; `/mentor profile` edits your answers again.")
     text = clip("\n".join(summary))
     return f"{verb}: {escape(result.program.name)}", render([SectionBlock(text=MarkdownTextObject(text=text))])
+
+
+def _places_words(result: SubmitResult) -> str:
+    """What a mentor's capacity means for the mentees she has: lowering it never ends a pairing, raising it
+    lets the coordinators pair her again."""
+    taken, capacity = result.mentees, result.enrollment.capacity
+    if taken == 0:
+        return ""
+    current = "your current mentee" if taken == 1 else f"your {taken} current mentees"
+    if taken > capacity:
+        return f" (you keep {current}; you won't be matched with anyone new)"
+    if taken == capacity:
+        return f" (taken by {current}: you won't be matched with anyone new)"
+    return f" ({capacity - taken} open beside {current}: your coordinators can pair you with someone new)"
 
 
 SLACK_SLOW = "Slack didn't answer in time when I checked who may join the program."
@@ -281,7 +296,14 @@ def _enrollments_named(enrollments: list[Enrollment], program_names: dict[int, s
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def paused_message(enrollments: list[Enrollment], program_names: dict[int, str]) -> str:
+def _people(person_ids: list[str]) -> str:
+    names = [f"<@{person}>" for person in person_ids]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def paused_message(
+    enrollments: list[Enrollment], program_names: dict[int, str], partners: list[str] | None = None
+) -> str:
     if not enrollments:
         return (
             "You have nothing to pause: you're not in a program that is running (an ended one needs no pause). "
@@ -289,60 +311,144 @@ def paused_message(enrollments: list[Enrollment], program_names: dict[int, str])
         )
     until = enrollments[0].paused_until
     when = f" until {until.strftime('%b %-d, %Y')}" if until else ""
-    return f"Paused{when} in {_enrollments_named(enrollments, program_names)}. You won't be matched or reminded" + (
+    text = f"Paused{when} in {_enrollments_named(enrollments, program_names)}. You won't be matched or reminded" + (
         " until then; the pause ends by itself." if until else ". Type `/mentor resume` when you're ready."
     )
+    if partners:
+        # What happens to her mentees is the first thing a mentor on leave wants to know.
+        text += (
+            f" Your pairings stay: I've let {_people(partners)} know, and no reminders go to "
+            f"{'them' if len(partners) > 1 else 'your pair'} meanwhile."
+        )
+    return text
 
 
-def resumed_message(enrollments: list[Enrollment], program_names: dict[int, str]) -> str:
+def resumed_message(
+    enrollments: list[Enrollment], program_names: dict[int, str], partners: list[str] | None = None
+) -> str:
     if not enrollments:
         return "You weren't paused, so nothing changed."
-    return (
+    text = (
         f"Welcome back! You're active again in {_enrollments_named(enrollments, program_names)}: matching and "
         "reminders are back on."
     )
+    if partners:
+        text += f" I've let {_people(partners)} know."
+    return text
 
 
-def leave_confirmation_blocks() -> list[dict[str, Any]]:
+def partner_break_message(person_id: str, program_name: str, until: date | None) -> tuple[str, list[dict[str, Any]]]:
+    """To a pair, when one of them pauses: the pairing stays, only the reminders wait."""
+    when = f"until {until.strftime('%b %-d, %Y')}" if until else "for a while"
+    text = (
+        f"<@{person_id}> is taking a break from mentoring in *{escape(program_name)}* {when}. Your pairing stays; "
+        "I won't send reminders to meet meanwhile, and this time doesn't count as missed meetings."
+    )
+    return text, render([SectionBlock(text=MarkdownTextObject(text=text))])
+
+
+def partner_back_message(person_id: str, program_name: str) -> tuple[str, list[dict[str, Any]]]:
+    """To a pair, when the one who paused resumes early."""
+    text = f"<@{person_id}> is back from their break in *{escape(program_name)}*: reminders to meet pick up again."
+    return text, render([SectionBlock(text=MarkdownTextObject(text=text))])
+
+
+def _leave_choices(overview: PersonOverview | None) -> list[tuple[int, str, str]]:
+    """(program id, name, "mentor of @Ana and @Ben") for each program the person is in, in card order."""
+    choices: dict[int, tuple[str, list[str]]] = {}
+    for card in overview.cards if overview is not None else []:
+        role = ROLES.get(card.enrollment.role, card.enrollment.role).lower()
+        partners = card.partner_ids
+        words = f"{role} of {_people(partners)}" if partners else role
+        name, roles = choices.setdefault(card.program.id or 0, (card.program.name, []))
+        roles.append(words)
+    return [(program_id, name, " and ".join(roles)) for program_id, (name, roles) in choices.items()]
+
+
+def leave_confirmation_blocks(overview: PersonOverview | None = None) -> list[dict[str, Any]]:
+    """Leave everything; or, for someone in several programs (a mentor in one, a mentee in another), leave one."""
+    choices = _leave_choices(overview)[: MAX_PROFILE_CHOICES - 2]
+    several = len(choices) > 1
+    if several:
+        where = "; ".join(f"*{escape(name)}* ({roles})" for _, name, roles in choices)
+        text = (
+            f"*Leave mentoring?* You're in {where}. Leave one program, or every one: your answers and private notes "
+            "there will be erased, and each partner there will be told kindly that the pairing has ended. "
+            "This can't be undone (you can always join again)."
+        )
+    else:
+        text = (
+            "*Leave mentoring?* You'll be withdrawn from every program, your answers and private "
+            "notes will be erased, and any partner will be told kindly that the pairing has ended. "
+            "This can't be undone (you can always join again)."
+        )
+    erase = ConfirmObject(title="Leave mentoring?", text="Your answers will be erased.", confirm="Leave", deny="Stay")
+    buttons = []
+    if several:
+        names = fit_labels([name for _, name, _ in choices], LABEL_LIMIT - len("Leave "), [" only"] * len(choices))
+        labels = [f"Leave {name}" for name in names]
+        buttons += [
+            ButtonElement(
+                text=label,
+                action_id=f"{ACTION_LEAVE_CONFIRM}:{program_id}",  # Slack wants each action_id once per block
+                value=f"program:{program_id}",
+                confirm=erase,
+            )
+            for (program_id, _, _), label in zip(choices, labels, strict=True)
+        ]
+    buttons.append(
+        ButtonElement(
+            text="Leave every program" if several else "Yes, leave",
+            action_id=ACTION_LEAVE_CONFIRM,
+            style="danger",
+            value="leave",
+            confirm=erase,
+        )
+    )
+    buttons.append(ButtonElement(text="Cancel", action_id=ACTION_LEAVE_CANCEL, value="cancel"))
     return render(
         [
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text="*Leave mentoring?* You'll be withdrawn from every program, your answers and private "
-                    "notes will be erased, and any partner will be told kindly that the pairing has ended. "
-                    "This can't be undone (you can always join again)."
-                )
-            ),
-            ActionsBlock(
-                block_id="leave_actions",
-                elements=[
-                    ButtonElement(
-                        text="Yes, leave",
-                        action_id=ACTION_LEAVE_CONFIRM,
-                        style="danger",
-                        value="leave",
-                        confirm=ConfirmObject(
-                            title="Leave mentoring?", text="Your answers will be erased.", confirm="Leave", deny="Stay"
-                        ),
-                    ),
-                    ButtonElement(text="Cancel", action_id=ACTION_LEAVE_CANCEL, value="cancel"),
-                ],
-            ),
+            SectionBlock(text=MarkdownTextObject(text=clip(text))),
+            ActionsBlock(block_id="leave_actions", elements=buttons),
         ]
     )
 
 
-def left_message(result: LeaveResult) -> str:
+def left_message(result: LeaveResult, program_names: dict[int, str] | None = None) -> str:
     if not result.withdrawn:
         return "You weren't in a program, so there was nothing to leave."
+    if result.staying:
+        names = program_names or {}
+        left = _enrollments_named(result.withdrawn, names)
+        return (
+            f"You've left {left} and your answers there are erased. You're still in "
+            f"{_enrollments_named(result.staying, names)}. Thank you for taking part."
+        )
     return "You've left mentoring and your answers are erased. Thank you for taking part; `/mentor join` any time."
 
 
-def partner_left_message(program_name: str) -> str:
-    return (
-        f"Your mentoring partner in *{escape(program_name)}* has had to leave the program, so your pairing has ended. "
-        "This isn't about you: people's circumstances change. Your coordinator will help you find a new match."
+def partner_left_message(program_name: str, leaver_id: str = "", still_paired_with: tuple[str, ...] = ()) -> str:
+    """To someone whose partner left: who (a mentor of two must know which pairing ended), and what goes on."""
+    who = f"<@{leaver_id}>" if leaver_id else "Your mentoring partner"
+    text = (
+        f"{who} has had to leave the program, so your pairing in *{escape(program_name)}* has ended. "
+        "This isn't about you: people's circumstances change."
     )
+    if still_paired_with:
+        return text + f" Your pairing with {_people(list(still_paired_with))} carries on as before."
+    return text + " Your coordinator will help you find a new match."
+
+
+def admin_pairing_dissolved_message(
+    program_name: str, partner_id: str, leaver_id: str = "", still_paired_with: tuple[str, ...] = ()
+) -> str:
+    who = f"<@{leaver_id}>" if leaver_id else "a participant"
+    text = f"A pairing in *{escape(program_name)}* was dissolved because {who} left the program. "
+    if still_paired_with:
+        return text + (
+            f"<@{partner_id}> is still paired with {_people(list(still_paired_with))} and has a place free again."
+        )
+    return text + f"<@{partner_id}> is back in the pool and may need a new match."
 
 
 def partner_account_gone_message(program_name: str, gone: str) -> str:
@@ -351,11 +457,4 @@ def partner_account_gone_message(program_name: str, gone: str) -> str:
         f"*{escape(program_name)}*. This isn't about you. Your program's coordinators have been told and can find you a "
         "new match; to ask them yourself, type `/mentor rematch` and a few words about what you'd like (only "
         "coordinators see it). If their account comes back, your reminders pick up again."
-    )
-
-
-def admin_pairing_dissolved_message(program_name: str, partner_id: str) -> str:
-    return (
-        f"A pairing in *{escape(program_name)}* was dissolved because a participant left the program. "
-        f"<@{partner_id}> is back in the pool and may need a new match."
     )
